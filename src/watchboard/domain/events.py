@@ -1,0 +1,287 @@
+"""Events: every fact that happened, as frozen msgspec structs in one tagged union.
+
+The wire form is JSON with a `type` tag (explicit tag strings: renaming a class never
+changes the wire). Rules that let services of different versions share one stream
+(msgspec's schema-evolution page):
+
+- new fields get defaults and go last; a field's type never changes;
+- unknown fields are ignored (structs do not forbid them);
+- unknown event types are skipped: `decode_event` returns None for them.
+
+Every event carries `id` (unique, used as the `Nats-Msg-Id`), `incident_id`, `at` (UTC),
+`actor` and `causation_id` (the id of the event or request that caused it). Effects derive
+their id from their cause with `effect_id`, so a redelivered cause yields the same effect id
+and JetStream, and each consumer's processed table, drop the copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from watchboard.domain.report import Grade, Metrics, Stage
+
+NO_INCIDENT = "_"  # incident token for events that belong to no incident (sweeps)
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def _b32(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def new_ulid(now: datetime | None = None) -> str:
+    """A ULID: 48-bit milliseconds + 80 random bits, sortable by creation time."""
+    ms = int((now.timestamp() if now else time.time()) * 1000)
+    return _b32(ms, 10) + _b32(int.from_bytes(os.urandom(10), "big"), 16)
+
+
+def effect_id(cause: str, effect: str) -> str:
+    """A deterministic id for the effect `effect` of the event or request `cause`."""
+    digest = hashlib.blake2b(f"{cause}\x00{effect}".encode(), digest_size=10).digest()
+    return "E" + _b32(int.from_bytes(digest, "big"), 16)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    id: str
+    incident_id: str
+    at: datetime
+    actor: str
+    causation_id: str | None = None
+
+
+class Mention(msgspec.Struct, frozen=True, kw_only=True):
+    """One sighting of an incident on one platform (the report's facts, minus identity)."""
+
+    platform: str
+    title: str = ""
+    summary: str = ""
+    url: str | None = None
+    region: str | None = None
+    unit_hint: str | None = None
+    topic: str | None = None
+    observed_at: datetime | None = None
+    metrics: Metrics = msgspec.field(default_factory=Metrics)
+    media_level: str = "none"
+    sentiment: str = "negative"
+    cross_region: bool = False
+    emergency: bool = False
+    stability_risk: bool = False
+    reporter: str | None = None
+    evidence: list[str] = msgspec.field(default_factory=list)
+
+
+# --- intake -------------------------------------------------------------------------
+
+
+class IncidentReported(Event, tag="incident.reported"):
+    title: str
+    mention: Mention
+
+
+class MentionAdded(Event, tag="mention.added"):
+    mention: Mention
+    merged_by: str = "url"  # url | incident_id | title
+
+
+class StageChanged(Event, tag="incident.staged"):
+    stage: Stage
+    previous: Stage
+    note: str = ""
+
+
+class NoteAdded(Event, tag="incident.noted"):
+    text: str
+
+
+class IncidentClosed(Event, tag="incident.closed"):
+    summary: str = ""
+
+
+# --- grading ------------------------------------------------------------------------
+
+
+class IncidentGraded(Event, tag="incident.graded"):
+    grade: Grade
+    previous: Grade | None
+    reasons: list[str]
+    source: str  # rules | person
+    sentiment: str = "negative"
+    pinned: bool = False  # a person's grade sticks until released
+
+
+class IncidentAssigned(Event, tag="incident.assigned"):
+    owner: str
+    previous: str | None
+    reason: str
+    source: str  # rules | person
+    assisting: list[str] = msgspec.field(default_factory=list)
+
+
+# --- deadlines ----------------------------------------------------------------------
+
+
+class ClockStarted(Event, tag="clock.started"):
+    clock: str
+    due_at: datetime
+    basis: str  # working | calendar
+    provisional: bool = False
+    previous_due_at: datetime | None = None  # set when a rising grade tightened a running clock
+
+
+class ClockWarning(Event, tag="clock.warning"):
+    clock: str
+    due_at: datetime
+    point: str  # e.g. "80%" or "30m"
+
+
+class ClockBreached(Event, tag="clock.breached"):
+    clock: str
+    due_at: datetime
+    late: bool = False  # emitted on catch-up after the service was down
+
+
+class ClockMet(Event, tag="clock.met"):
+    clock: str
+    note: str = ""
+
+
+class ClockExtended(Event, tag="clock.extended"):
+    clock: str
+    due_at: datetime
+    previous_due_at: datetime
+    reason: str
+
+
+class ClockCancelled(Event, tag="clock.cancelled"):
+    clock: str
+    reason: str = ""
+
+
+class UnitReminded(Event, tag="unit.reminded"):
+    unit: str
+    clock: str
+    count: int
+
+
+class UnitFlagged(Event, tag="unit.flagged"):
+    unit: str
+    count: int
+
+
+class SweepRecorded(Event, tag="sweep.recorded"):
+    note: str = ""
+
+
+class SweepMissed(Event, tag="sweep.missed"):
+    window: str  # e.g. "10:00"
+
+
+# --- notify -------------------------------------------------------------------------
+
+
+class NoticeSent(Event, tag="notice.sent"):
+    to: str
+    channel: str
+    cause: str  # the event type that caused it
+    key: str = ""
+
+
+class NoticeFailed(Event, tag="notice.failed"):
+    to: str
+    channel: str
+    cause: str
+    reason: str
+    final: bool = True
+    key: str = ""
+
+
+class NoticeEscalated(Event, tag="notice.escalated"):
+    tier: int
+    to: list[str]
+
+
+class IncidentAcknowledged(Event, tag="incident.acknowledged"):
+    by: str
+    via: str = "cli"  # cli | board | link
+
+
+AnyEvent = (
+    IncidentReported | MentionAdded | StageChanged | NoteAdded | IncidentClosed
+    | IncidentGraded | IncidentAssigned
+    | ClockStarted | ClockWarning | ClockBreached | ClockMet | ClockExtended | ClockCancelled
+    | UnitReminded | UnitFlagged | SweepRecorded | SweepMissed
+    | NoticeSent | NoticeFailed | NoticeEscalated | IncidentAcknowledged
+)
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__struct_config__.tag: cls  # type: ignore[misc]
+    for cls in AnyEvent.__args__  # type: ignore[attr-defined]
+}
+
+# The service that owns (writes) each event type: one writer per fact.
+OWNER: dict[str, str] = {
+    **dict.fromkeys(["incident.reported", "mention.added", "incident.staged", "incident.noted",
+                     "incident.closed"], "intake"),
+    **dict.fromkeys(["incident.graded", "incident.assigned"], "grading"),
+    **dict.fromkeys(["clock.started", "clock.warning", "clock.breached", "clock.met",
+                     "clock.extended", "clock.cancelled", "unit.reminded", "unit.flagged",
+                     "sweep.recorded", "sweep.missed"], "deadlines"),
+    **dict.fromkeys(["notice.sent", "notice.failed", "notice.escalated",
+                     "incident.acknowledged"], "notify"),
+}
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(AnyEvent)
+
+
+class _Envelope(msgspec.Struct):
+    type: str = ""
+
+
+_envelope_decoder = msgspec.json.Decoder(_Envelope)
+
+
+def event_type(event: Event) -> str:
+    return event.__struct_config__.tag  # type: ignore[return-value]
+
+
+def encode_event(event: Event) -> bytes:
+    return _encoder.encode(event)
+
+
+def decode_event(data: bytes) -> AnyEvent | None:
+    """Decode one event; None for a type this version does not know (skipped, not fatal).
+
+    A known type with a malformed body raises msgspec.ValidationError: that is a bug in
+    the writer, and the consumer loop parks it rather than dropping it silently.
+    """
+    kind = _envelope_decoder.decode(data).type
+    if kind not in EVENT_TYPES:
+        return None
+    return _decoder.decode(data)
+
+
+def to_builtins(event: Event) -> dict[str, Any]:
+    return msgspec.to_builtins(event)  # type: ignore[no-any-return]
+
+
+def iso(dt: datetime | None) -> str | None:
+    """ISO 8601 with offset; naive datetimes are refused by construction elsewhere."""
+    return None if dt is None else dt.isoformat()
+
+
+__all__ = [name for name in dir() if not name.startswith("_")]
