@@ -1,0 +1,116 @@
+"""Connect to NATS with reconnect for ever and a visible connection state.
+
+A service or board that starts before NATS waits for it (retrying, logging once per
+attempt interval) instead of failing; once connected, nats-py reconnects by itself and
+we only report the state changes through `on_state`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import nats
+from nats.aio.client import Client
+
+from watchboard.bus.feed_types import Connection
+
+log = logging.getLogger("watchboard.bus")
+
+StateCallback = Callable[[Connection], None]
+
+
+class ConnectionWatch:
+    """Holds the latest connection state and tells listeners when it changes."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.state = Connection(state="connecting", at=datetime.now(UTC), url=url)
+        self._listeners: list[StateCallback] = []
+        self.changed = asyncio.Event()
+
+    def listen(self, callback: StateCallback) -> None:
+        self._listeners.append(callback)
+        callback(self.state)
+
+    def set(self, state: str, error: str = "") -> None:
+        self.state = Connection(state=state, at=datetime.now(UTC), url=self.url, error=error)  # type: ignore[arg-type]
+        self.changed.set()
+        for callback in list(self._listeners):
+            try:
+                callback(self.state)
+            except Exception:  # a listener's bug must not break the connection
+                log.exception("connection listener failed")
+
+
+def _redact(url: str) -> str:
+    """nats://user:secret@host → nats://user:***@host, for logs and the board."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    cred, host = rest.rsplit("@", 1)
+    user = cred.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+async def connect(
+    url: str,
+    name: str,
+    *,
+    watch: ConnectionWatch | None = None,
+    retry_for: float | None = None,
+    retry_every: float = 1.0,
+) -> Client:
+    """Connect to `url` (comma-separated for a cluster), waiting for the server if needed.
+
+    `retry_for` bounds the wait in seconds (None: wait for ever, as services do).
+    """
+    watch = watch or ConnectionWatch(_redact(url))
+    servers = [u.strip() for u in url.split(",") if u.strip()]
+
+    async def disconnected() -> None:
+        watch.set("disconnected")
+
+    async def reconnected() -> None:
+        watch.set("connected")
+
+    async def closed() -> None:
+        watch.set("closed")
+
+    async def error(exc: Exception) -> None:
+        # nats-py calls this for every failed reconnect attempt; state, not a traceback.
+        if watch.state.state != "connected":
+            watch.set("reconnecting", error=str(exc) or exc.__class__.__name__)
+
+    loop = asyncio.get_running_loop()
+    deadline = None if retry_for is None else loop.time() + retry_for
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            nc = await nats.connect(
+                servers=servers,
+                name=name,
+                connect_timeout=2,
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=1,
+                ping_interval=5,
+                max_outstanding_pings=3,
+                disconnected_cb=disconnected,
+                reconnected_cb=reconnected,
+                closed_cb=closed,
+                error_cb=error,
+            )
+            watch.set("connected")
+            return nc
+        except Exception as exc:  # nats-py raises several kinds; all mean "not yet"
+            reason = str(exc) or exc.__class__.__name__
+            watch.set("reconnecting", error=reason)
+            if deadline is not None and loop.time() + retry_every > deadline:
+                raise ConnectionError(f"cannot reach NATS at {_redact(url)}: {reason}") from exc
+            if attempt == 1 or attempt % 30 == 0:
+                log.warning("waiting for NATS at %s (%s)", _redact(url), reason)
+            await asyncio.sleep(retry_every)

