@@ -108,7 +108,8 @@ async def run_consumer(
                 mapped = map_nats_error(exc)
                 log.warning("consumer %s: %s; retrying", durable, mapped)
             except TypeError:
-                log.exception("consumer %s: handler failed; batch will be redelivered", durable)
+                log.error("consumer %s: handler failed (%s: %s); the batch will be redelivered",
+                          durable, exc.__class__.__name__, exc, exc_info=stats.failures == 1)
             if isinstance(exc, NotFoundError):
                 sub = None
             try:
