@@ -238,12 +238,12 @@ def check_grading(cfg: GradingConfig, file: str = "grading.toml") -> None:
                  f"{cfg.collapse[target]!r}; collapse {source!r} straight into the final grade")
     for lang in ("zh", "en"):
         labels: dict[str, str] = getattr(cfg.labels, lang)
-        for grade in labels:
+        # A grade without a label shows the default name; an empty one would show nothing.
+        for grade, label in labels.items():
             if grade not in GRADES:
                 fail(f"labels.{lang}.{grade}", _one_of(grade, GRADES, "a grade"))
-        for grade in used_grades(cfg):
-            if not labels.get(grade, "").strip():
-                fail(f"labels.{lang}.{grade}", f"grade {grade!r} is in use and needs a label")
+            if not label.strip() and grade in used_grades(cfg):
+                fail(f"labels.{lang}.{grade}", f"grade {grade!r} is in use and its label is empty")
 
 
 # --- labels -------------------------------------------------------------------------
