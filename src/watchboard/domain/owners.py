@@ -38,7 +38,9 @@ from watchboard.domain.grading import Features
 from watchboard.domain.report import TOPICS
 
 STEPS: tuple[str, ...] = ("unit_hint", "cross_region", "region", "topic", "keywords")
-_HINT_SPLIT = re.compile(r"[,，、;；/\s]+")
+# Hints list units with commas (or Chinese 、，；): spaces stay inside English names.
+_HINT_SPLIT = re.compile(r"[,，、;；/]+")
+_NOT_ONE_TOKEN = re.compile(r"[,，、;；/\s]")
 
 
 class OwnerError(ValueError):
@@ -97,7 +99,7 @@ def check_units(cfg: UnitsConfig, file: str = "units.toml") -> None:
     seen: dict[str, int] = {}
     regions: dict[str, str] = {}
     for i, unit in enumerate(cfg.units):
-        if not unit.id or _HINT_SPLIT.search(unit.id):
+        if not unit.id or _NOT_ONE_TOKEN.search(unit.id):
             fail(f"units[{i}].id", f"{unit.id!r} must be one token, without spaces or commas")
         if unit.id in seen:
             fail(f"units[{i}].id", f"duplicate unit id {unit.id!r} (first at units[{seen[unit.id]}])")
@@ -244,7 +246,7 @@ def route_owner(item: Features | Mention, cfg: UnitsConfig) -> Routing:
     notes: list[str] = []
     for step in cfg.order:
         if step == "unit_hint" and inp.unit_hint and inp.unit_hint.strip():
-            tokens = [t for t in _HINT_SPLIT.split(inp.unit_hint.strip()) if t]
+            tokens = [t.strip() for t in _HINT_SPLIT.split(inp.unit_hint) if t.strip()]
             units = [u for t in tokens if (u := resolve_unit(t, cfg)) is not None]
             unknown = [t for t in tokens if resolve_unit(t, cfg) is None]
             if not units:
