@@ -1,0 +1,325 @@
+"""The board application: consumes the feed in a worker, keeps the model, maps modes to screens.
+
+Data flow: `consume_feed` (an exclusive worker) folds every `KVChange` into the `BoardModel`
+and marks what changed; a 150 ms timer turns that into one `version` bump, which screens
+watch and redraw from. So 200 changes a second cost ~7 redraws, not 200, and a 40,000-key
+snapshot is one redraw. Connection and health items are posted as messages. Operator
+commands go out through `send` (None = read-only wall) in their own worker group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from watchboard.board.i18n import Lang, t
+from watchboard.board.model import BoardModel, newly_urgent
+from watchboard.bus.feed_types import (
+    CommandSender,
+    Connection,
+    Feed,
+    KVChange,
+    ServiceHealth,
+    SnapshotDone,
+)
+from watchboard.domain.sanitize import clean_line
+from watchboard.domain.views import split_key
+
+FeedFactory = Callable[[], Feed]
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class BoardApp(App[None]):
+    """watchboard's terminal board: `operator` (the desk) and `wall` (read-only) modes."""
+
+    CSS_PATH = Path(__file__).with_name("board.tcss")
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave the board"),
+        Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Every key on one page"),
+        Binding("w", "toggle_wall", "Wall", id="app.wall",
+                tooltip="Switch between the desk and the wall layout"),
+    ]
+
+    version: reactive[int] = reactive(0, init=False)
+    tick: reactive[int] = reactive(0, init=False)
+    connection: reactive[Connection | None] = reactive(None, init=False)
+    health: reactive[ServiceHealth | None] = reactive(None, init=False)
+    snapshot_loaded: reactive[bool] = reactive(False, init=False)
+
+    class ConnectionChanged(Message):
+        """The feed reported a new NATS connection state."""
+
+        def __init__(self, connection: Connection) -> None:
+            self.connection = connection
+            super().__init__()
+
+    class HealthReported(Message):
+        """A round of service pings came back."""
+
+        def __init__(self, health: ServiceHealth) -> None:
+            self.health = health
+            super().__init__()
+
+    class SnapshotLoaded(Message):
+        """Every key that existed when watching began has been folded in."""
+
+        def __init__(self, count: int) -> None:
+            self.count = count
+            super().__init__()
+
+    class UrgentArrived(Message):
+        """An incident became grade I or II after the snapshot: flash and ring."""
+
+        def __init__(self, incident_ids: list[str]) -> None:
+            self.incident_ids = incident_ids
+            super().__init__()
+
+    def __init__(self, feed_factory: FeedFactory, send: CommandSender | None = None, *,
+                 lang: Lang = "zh", wall: bool = False, zone: ZoneInfo = SHANGHAI,
+                 now: Callable[[], datetime] = _utcnow, actor: str | None = None,
+                 flush_interval: float = 0.15, retry_delay: float = 1.0,
+                 page_seconds: float = 10.0) -> None:
+        super().__init__()
+        self.feed_factory = feed_factory
+        self.send = send
+        self.lang: Lang = lang
+        self.wall = wall
+        self.zone = zone
+        self.now = now
+        self.actor = actor or _login()
+        self.flush_interval = flush_interval
+        self.retry_delay = retry_delay
+        self.page_seconds = page_seconds
+        self.model = BoardModel()
+        self.last_data_at: datetime | None = None
+        self.feed_starts = 0
+        self._dirty: set[str] = set()
+        self._dirty_any = False
+        self._urgent: list[str] = []
+        self.title = t("app.wall_title" if wall else "app.title", lang)
+
+    @property
+    def read_only(self) -> bool:
+        return self.send is None
+
+    # --- modes ----------------------------------------------------------------------
+
+    def _operator(self) -> Screen[None]:
+        from watchboard.board.screens.operator import OperatorScreen
+        return OperatorScreen()
+
+    def _wall(self) -> Screen[None]:
+        from watchboard.board.screens.wall import WallScreen
+        return WallScreen()
+
+    def on_mount(self) -> None:
+        from watchboard.board.screens.common import localize_bindings
+        localize_bindings(self, self.lang)
+        self.add_mode("operator", self._operator)
+        self.add_mode("wall", self._wall)
+        self.switch_mode("wall" if self.wall else "operator")
+        self.set_interval(self.flush_interval, self._flush, name="flush")
+        self.set_interval(1.0, self._tick, name="tick")
+        self.consume_feed()
+
+    def action_toggle_wall(self) -> None:
+        self.switch_mode("operator" if self.current_mode == "wall" else "wall")
+
+    def action_help(self) -> None:
+        from watchboard.board.screens.help import HelpScreen
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    # --- the feed -------------------------------------------------------------------
+
+    @work(exclusive=True, group="feed", exit_on_error=False)
+    async def consume_feed(self) -> None:
+        """Follow the feed for ever: a feed that ends or fails is started again after a pause."""
+        while True:
+            feed: Feed | None = None
+            try:
+                feed = self.feed_factory()
+                if self.feed_starts:
+                    self.model.begin_resync()
+                self.feed_starts += 1
+                n = 0
+                async for item in feed:
+                    self._take(item)
+                    n += 1
+                    if n % 512 == 0:  # let the screen breathe during a large snapshot
+                        await asyncio.sleep(0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the feed's own failure is shown, never fatal
+                self.post_message(self.ConnectionChanged(Connection(
+                    state="reconnecting", at=self.now(), error=f"{type(exc).__name__}: {exc}")))
+            finally:
+                aclose = getattr(feed, "aclose", None)
+                if aclose is not None:
+                    with contextlib.suppress(Exception):
+                        await aclose()
+            await asyncio.sleep(self.retry_delay)
+
+    def _take(self, item: object) -> None:
+        if isinstance(item, KVChange):
+            self._take_change(item)
+        elif isinstance(item, SnapshotDone):
+            gone = self.model.end_resync()
+            self._dirty |= gone
+            self._dirty_any = True
+            self.last_data_at = self.now()
+            self.post_message(self.SnapshotLoaded(item.count))
+        elif isinstance(item, Connection):
+            self.post_message(self.ConnectionChanged(item))
+        elif isinstance(item, ServiceHealth):
+            self.post_message(self.HealthReported(item))
+
+    def _take_change(self, change: KVChange) -> None:
+        parts = split_key(change.key)
+        watch_grade = self.snapshot_loaded and parts is not None and parts[1] == "grade"
+        before = None
+        if watch_grade and parts is not None:
+            current = self.model.get(parts[0])
+            before = current.grade if current else None
+        changed = self.model.apply(change)
+        self._dirty |= changed
+        self._dirty_any = True
+        self.last_data_at = self.now()
+        if watch_grade and parts is not None:
+            after = self.model.get(parts[0])
+            if after is not None and newly_urgent(before, after.grade):
+                self._urgent.append(parts[0])
+
+    def _flush(self) -> None:
+        """Coalesce: everything that changed since the last tick becomes one redraw."""
+        if self._dirty_any:
+            self._dirty.clear()
+            self._dirty_any = False
+            self.version += 1
+        if self._urgent:
+            ids, self._urgent = self._urgent, []
+            self.post_message(self.UrgentArrived(ids))
+
+    def _tick(self) -> None:
+        self.tick += 1
+
+    def on_board_app_connection_changed(self, message: ConnectionChanged) -> None:
+        self.connection = message.connection
+        if message.connection.state == "connected" and self.last_data_at is None:
+            self.last_data_at = message.connection.at
+
+    def on_board_app_health_reported(self, message: HealthReported) -> None:
+        self.health = message.health
+
+    def on_board_app_snapshot_loaded(self, message: SnapshotLoaded) -> None:
+        self._flush()
+        self.snapshot_loaded = True
+
+    def on_board_app_urgent_arrived(self, message: UrgentArrived) -> None:
+        rows = [self.model.rows.get(i) for i in message.incident_ids]
+        rows = [r for r in rows if r is not None]
+        if not rows:
+            return
+        self.bell()
+        for row in rows[:3]:
+            self.notify(t("flash.new", self.lang, grade=row.grade, title=row.title[:60]),
+                        severity="error", timeout=10, markup=False)
+        screen = self.screen
+        screen.add_class("-flash")
+        self.set_timer(3.0, lambda: screen.remove_class("-flash"))
+
+    # --- commands -------------------------------------------------------------------
+
+    @work(group="commands", exit_on_error=False)
+    async def send_command(self, verb: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """Send one operator command and say how it went; the bus reply is never trusted as markup."""
+        if self.send is None:
+            self.notify(t("sent.readonly", self.lang), severity="warning")
+            return None
+        body = {**payload, "actor": self.actor}
+        try:
+            reply = await self.send(verb, body)
+        except Exception as exc:
+            self.notify(t("sent.unavailable", self.lang, error=clean_line(str(exc), 200)),
+                        severity="error", markup=False, timeout=10)
+            return None
+        if reply.get("ok"):
+            self.notify(t("sent.ok", self.lang, verb=t(f"action.{verb}", self.lang)), markup=False)
+        else:
+            self.notify(error_text(reply, self.lang), severity="error", markup=False, timeout=15)
+        return reply
+
+    # --- command palette ------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        lang = self.lang
+        yield SystemCommand(t("action.help", lang), "?", self.action_help)
+        yield SystemCommand(f"{t('action.wall', lang)} / {t('action.operator', lang)}", "w",
+                            self.action_toggle_wall)
+        for kind in ("grade", "due", "age", "owner"):
+            yield SystemCommand(f"{t('sort', lang)}: {t(f'sort.{kind}', lang)}", "t",
+                                lambda k=kind: self._set_sort(k))
+        for grade in ("I", "II", "III", "IV"):
+            yield SystemCommand(f"{t('filter', lang)}: {grade} {t(f'grade.{grade}', lang)}",
+                                grade, lambda g=grade: self._filter_grade(g))
+        yield SystemCommand(t("action.clear_filter", lang), "escape", self._clear_filter)
+        actions = getattr(screen, "palette_actions", None)
+        if actions is not None:
+            yield from actions()
+
+    def _set_sort(self, kind: str) -> None:
+        self.model.set_sort(kind)
+        self.version += 1
+
+    def _filter_grade(self, grade: str) -> None:
+        from watchboard.board.model import Filter
+        self.model.set_filter(Filter(grades=frozenset({grade})))
+        self.version += 1
+
+    def _clear_filter(self) -> None:
+        from watchboard.board.model import Filter
+        self.model.set_filter(Filter())
+        self.version += 1
+
+
+def error_text(reply: dict[str, Any], lang: Lang) -> str:
+    """The service's `{"ok": false, "error": {code, field, message}}` as one plain line."""
+    err = reply.get("error") or {}
+    if not isinstance(err, dict):
+        err = {"message": str(err)}
+    field = clean_line(str(err.get("field") or ""), 60)
+    return t("sent.error", lang, code=clean_line(str(err.get("code") or "error"), 30),
+             field=f", {field}" if field else "",
+             message=clean_line(str(err.get("message") or ""), 300))
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (a container): say so rather than guess
+        return "unknown"
+
+
+def run_board(feed_factory: FeedFactory, send: CommandSender | None, *, lang: Lang = "zh",
+              wall: bool = False, zone: ZoneInfo = SHANGHAI) -> None:
+    """Run the board in this terminal until the operator quits."""
+    BoardApp(feed_factory, send, lang=lang, wall=wall, zone=zone).run()

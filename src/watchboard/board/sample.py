@@ -1,0 +1,204 @@
+"""A realistic in-memory feed so the board can be seen without NATS.
+
+    python -m watchboard.board.sample [--wall] [--lang en] [--count N] [--hostile]
+
+The same builders make the items for the board's tests and `bench/board.py`: they produce
+exactly what `watchboard.bus.feed.watch_board()` yields (KV values encoded by `encode_view`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from watchboard.bus.feed_types import Connection, FeedItem, KVChange, ServiceHealth, SnapshotDone
+from watchboard.domain.report import Metrics
+from watchboard.domain.views import (
+    ClocksView,
+    ClockView,
+    CoreView,
+    GradeView,
+    MentionView,
+    NoteView,
+    NoticesView,
+    NoticeView,
+    SweepView,
+    encode_view,
+    kv_key,
+)
+
+TITLES = [
+    ("网传仲山镇中学食堂使用过期食材，家长聚集校门口", "education", "food_drug", "I"),
+    ("城东化工厂夜间排放刺鼻气体，居民拍视频投诉", "environment", "environment", "II"),
+    ("高速收费站事故视频在抖音传播，称救援迟缓", "transport", "transport", "II"),
+    ("某小区拆迁补偿不公，业主微博维权帖转发过百", "housing", "land_demolition", "II"),
+    ("县医院急诊排队四小时，患者家属发帖质疑", "health", "public_health", "III"),
+    ("暴雨后安置点物资短缺的说法在微信群流传", "civil_affairs", "disaster_relief", "III"),
+    ("城管执法视频被剪辑传播，网友质疑暴力执法", "law_enforcement", "law_enforcement", "III"),
+    ("Viral post claims tap water in Xinhe district is discoloured", "water", "public_health", "III"),
+    ("论坛网友反映公交线路调整后通勤不便", "transport", "transport", "IV"),
+    ("家长询问秋季入学划片政策", "education", "education", "IV"),
+    ("有网友称菜市场电子秤缺斤短两", "market", "food_drug", "IV"),
+    ("小区垃圾清运不及时，业主在12345留言", "urban", "environment", "IV"),
+    ("疑似虚假招聘信息冒用区人社局名义", None, "other", "IV"),
+    ("建筑工地夜间施工噪音扰民，连续三晚", "housing", "production_safety", "IV"),
+    ("网传某景区门票涨价，游客吐槽", "culture", "other", "IV"),
+]
+PLATFORMS = ["weibo", "douyin", "wechat", "forum", "news", "toutiao", "hotline"]
+HOSTILE_TITLE = ("[bold red]x[/] \x1b]52;c;aGVsbG8=\x07 \x1b[31mRED\x1b[0m \u202eevil\u202c "
+                 + "长" * 40 + "A" * 10_000)
+REPORT_CLOCKS = {"I": timedelta(hours=2), "II": timedelta(hours=4)}
+
+
+def incident_items(incident_id: str, *, title: str, grade: str | None, owner: str | None,
+                   reported_at: datetime, now: datetime, stage: str = "reported",
+                   acked_by: str | None = None, topic: str | None = None,
+                   clocks: list[ClockView] | None = None, platform: str = "weibo",
+                   mentions: int = 1, summary: str = "", region: str = "仲山镇") -> list[KVChange]:
+    """The four KV values of one incident, as the services would write them."""
+    mention_list = [MentionView(
+        platform=PLATFORMS[(i + len(platform)) % len(PLATFORMS)] if i else platform,
+        url=f"https://example.com/{incident_id[-6:]}/{i}",
+        observed_at=reported_at + timedelta(minutes=7 * i), title=title if i == 0 else "",
+        metrics=Metrics(reposts=37 * (i + 1) * mentions, comments=11 * (i + 2), likes=5 * i,
+                        views=1200 * (i + 3)),
+        media_level="city" if platform == "news" else "none") for i in range(min(mentions, 5))]
+    core = CoreView(id=incident_id, title=title, summary=summary, stage=stage,
+                    reported_at=reported_at, region=region, topic=topic, platforms=[platform],
+                    mention_count=mentions, mentions=mention_list,
+                    notes=[NoteView(at=reported_at + timedelta(minutes=20), actor="monitor-01",
+                                    text="已截图留存证据")] if mentions > 1 else [],
+                    closed_at=now if stage == "closed" else None, updated_at=now)
+    out = [KVChange(kv_key(incident_id, "core"), encode_view(core))]
+    if grade:
+        gv = GradeView(grade=grade, reasons=["rule: reposts ≥ 100"] if grade in ("I", "II") else
+                       ["rule: forum post"], owner=owner, owner_reason="属地：keyword match",
+                       updated_at=reported_at + timedelta(minutes=1))
+        out.append(KVChange(kv_key(incident_id, "grade"), encode_view(gv)))
+    if clocks is None and grade:
+        due = reported_at + REPORT_CLOCKS.get(grade, timedelta(hours=24))
+        clocks = [
+            ClockView(name="report_up", due_at=due, basis="calendar",
+                      status="running" if due > now else "breached"),
+            ClockView(name="first_response", due_at=reported_at + timedelta(hours=3),
+                      basis="working", status="running" if reported_at + timedelta(hours=3) > now
+                      else "breached"),
+            ClockView(name="statement", due_at=reported_at + timedelta(hours=24), basis="calendar",
+                      status="running"),
+        ]
+    if clocks:
+        out.append(KVChange(kv_key(incident_id, "clocks"),
+                            encode_view(ClocksView(clocks=clocks, updated_at=now))))
+    notices = NoticesView(
+        notices=[NoticeView(to="duty-officer", channel="sms", status="sent", cause="incident.graded",
+                            at=reported_at + timedelta(minutes=2))],
+        acknowledged_by=acked_by,
+        acknowledged_at=reported_at + timedelta(minutes=9) if acked_by else None)
+    out.append(KVChange(kv_key(incident_id, "notices"), encode_view(notices)))
+    return out
+
+
+def sample_items(now: datetime, *, hostile: bool = False) -> list[KVChange]:
+    """About fifteen incidents of every grade, some overdue, some unacknowledged."""
+    rng = random.Random(7)
+    items: list[KVChange] = []
+    for i, (title, owner, topic, grade) in enumerate(TITLES):
+        reported = now - timedelta(minutes=rng.randint(15, 60 * 20))
+        if i == 0:
+            reported = now - timedelta(minutes=95)  # grade I, report-up due in 25 minutes
+        items += incident_items(
+            f"01JSAMPLE{i:017d}", title=title, grade=grade, owner=owner, topic=topic,
+            reported_at=reported, now=now, platform=PLATFORMS[i % len(PLATFORMS)],
+            stage=["reported", "assessing", "handling", "following"][i % 4],
+            acked_by="zhang.wei" if i % 3 else None, mentions=1 + (i * 7) % 13,
+            summary="监测员发现多平台转发，评论以质疑为主。" if i < 4 else "")
+    items += incident_items("01JSAMPLECLOSED00000000001", title="已结案：路灯不亮", grade="IV",
+                            owner="urban", reported_at=now - timedelta(hours=30), now=now,
+                            stage="closed")
+    if hostile:
+        items += incident_items("01JSAMPLEHOSTILE000000001", title=HOSTILE_TITLE, grade="III",
+                                owner="[red]evil[/]", reported_at=now - timedelta(minutes=5), now=now)
+    items.append(KVChange("sys.sweep", encode_view(SweepView(
+        last_at=now - timedelta(hours=2, minutes=10), last_by="monitor-01"))))
+    return items
+
+
+def many_items(n: int, now: datetime, seed: int = 1) -> list[KVChange]:
+    """`n` incidents (for the bench): every grade, twenty owners, ages over two days."""
+    rng = random.Random(seed)
+    owners = [f"unit-{k:02d}" for k in range(20)] + ["教育局", "生态环境局", "交通运输局"]
+    items: list[KVChange] = []
+    for i in range(n):
+        grade = rng.choices(["I", "II", "III", "IV"], weights=[1, 4, 15, 80])[0]
+        title, *_ = TITLES[i % len(TITLES)]
+        items += incident_items(
+            f"01JBENCH{i:018d}", title=f"{title} #{i}", grade=grade, owner=rng.choice(owners),
+            reported_at=now - timedelta(minutes=rng.randint(1, 60 * 48)), now=now,
+            acked_by="duty" if rng.random() < 0.5 else None, mentions=rng.randint(1, 9))
+    return items
+
+
+async def scripted(items: Iterable[FeedItem], *, then_wait: bool = True) -> AsyncIterator[FeedItem]:
+    """Yield the items, then (by default) stay open like a live feed that has gone quiet."""
+    for item in items:
+        yield item
+    if then_wait:
+        await asyncio.Event().wait()
+
+
+def live_feed(lang_now: datetime, *, hostile: bool = False) -> AsyncIterator[FeedItem]:
+    """The sample as a live feed: snapshot, then a new grade I after 8 s and a breach after 15 s."""
+
+    async def gen() -> AsyncIterator[FeedItem]:
+        now = datetime.now(UTC)
+        yield Connection(state="connected", at=now, url="nats://sample")
+        items = sample_items(now, hostile=hostile)
+        for item in items:
+            yield item
+        yield SnapshotDone(count=len(items))
+        health = {"intake": True, "grading": True, "deadlines": True, "notify": True}
+        yield ServiceHealth(services=dict(health), at=now)
+        await asyncio.sleep(8)
+        now = datetime.now(UTC)
+        for item in incident_items("01JSAMPLENEW0000000000001", title="突发：城南桥梁垮塌视频在网上快速传播",
+                                   grade="I", owner="emergency", reported_at=now, now=now,
+                                   platform="douyin", mentions=3):
+            yield item
+        await asyncio.sleep(7)
+        health["notify"] = False
+        yield ServiceHealth(services=dict(health), at=datetime.now(UTC))
+        await asyncio.Event().wait()
+
+    return gen()
+
+
+async def sample_send(verb: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """A stand-in command sender: refuses an empty reason, accepts the rest."""
+    await asyncio.sleep(0.05)
+    if verb in ("regrade", "assign", "extend") and not payload.get("reason"):
+        return {"ok": False, "error": {"code": "invalid", "field": "reason",
+                                       "message": "a reason is required"}}
+    return {"ok": True}
+
+
+def main(argv: list[str] | None = None) -> None:
+    from watchboard.board.app import BoardApp
+
+    parser = argparse.ArgumentParser(description="The board on a sample feed (no NATS).")
+    parser.add_argument("--wall", action="store_true")
+    parser.add_argument("--lang", choices=["zh", "en"], default="zh")
+    parser.add_argument("--hostile", action="store_true", help="add an incident with a hostile title")
+    parser.add_argument("--tz", default="Asia/Shanghai")
+    args = parser.parse_args(argv)
+    BoardApp(lambda: live_feed(datetime.now(UTC), hostile=args.hostile),
+             None if args.wall else sample_send, lang=args.lang, wall=args.wall,
+             zone=ZoneInfo(args.tz)).run()
+
+
+if __name__ == "__main__":
+    main()

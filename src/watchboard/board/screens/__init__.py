@@ -1,0 +1,1 @@
+"""Board screens: one per module (operator, wall, detail, forms, help)."""

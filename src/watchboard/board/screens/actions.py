@@ -1,0 +1,131 @@
+"""Operator actions shared by the desk and the detail screen: form → (confirm) → send.
+
+Payloads carry exactly the keys the services expect (DESIGN.md §4.1): `incident_id`,
+`actor` (added by the app) and the verb's own fields.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import work
+from textual.app import SystemCommand
+from textual.binding import Binding
+
+from watchboard.board.format import GRADES, clock_label, countdown, grade_label, stage_label, truncate
+from watchboard.board.i18n import Lang, t
+from watchboard.board.screens.forms import ActionForm, ConfirmScreen, FieldSpec, FormSpec
+from watchboard.domain.report import STAGES
+
+if TYPE_CHECKING:
+    from watchboard.board.app import BoardApp
+    from watchboard.domain.views import IncidentView
+
+VERBS = ("ack", "assign", "regrade", "stage", "done", "extend", "note", "close")
+CONFIRM = frozenset({"close", "regrade"})
+
+ACTION_BINDINGS = [
+    Binding("a", "act('ack')", "Ack", id="act.ack", tooltip="Acknowledge: I have seen it"),
+    Binding("o", "act('assign')", "Assign", id="act.assign", tooltip="Put a unit in charge, with a reason"),
+    Binding("g", "act('regrade')", "Regrade", id="act.regrade", tooltip="Set the grade, with a reason"),
+    Binding("s", "act('stage')", "Stage", show=False, id="act.stage", tooltip="Move to another stage"),
+    Binding("m", "act('done')", "Met", show=False, id="act.done", tooltip="Mark a running clock as met"),
+    Binding("x", "act('extend')", "Extend", show=False, id="act.extend", tooltip="Extend a running clock, with a reason"),
+    Binding("n", "act('note')", "Note", show=False, id="act.note", tooltip="Add a note to the timeline"),
+    Binding("c", "act('close')", "Close", id="act.close", tooltip="Close with a summary"),
+]
+
+
+def form_for(verb: str, view: IncidentView, lang: Lang, owners: list[str], now: Any) -> FormSpec | None:
+    """The fields an action asks for; None when it needs none (ack)."""
+    title = Text(f"{t(f'action.{verb}', lang)} · ", style="bold")
+    title.append(truncate(_title(view), 56), style="not bold")
+    running = [c for c in (view.clocks.clocks if view.clocks else []) if c.status == "running"]
+    clock_opts = tuple(
+        (f"{clock_label(c.name, lang)}  {countdown(c.due_at, now)}", c.name) for c in running)
+    f = lambda key: t(f"field.{key}", lang)  # noqa: E731
+    specs: dict[str, tuple[FieldSpec, ...]] = {
+        "assign": (FieldSpec("owner", f("owner"), suggestions=tuple(o for o in owners if o)),
+                   FieldSpec("reason", f("reason"))),
+        "regrade": (FieldSpec("grade", f("grade"), "select",
+                              tuple((grade_label(g, lang), g) for g in GRADES),
+                              value=view.grade.grade if view.grade else ""),
+                    FieldSpec("reason", f("reason"))),
+        "stage": (FieldSpec("stage", f("stage"), "select",
+                            tuple((stage_label(s, lang), s) for s in STAGES if s != "closed"),
+                            value=view.core.stage if view.core and view.core.stage != "closed" else ""),
+                  FieldSpec("note", f("note"), required=False)),
+        "done": (FieldSpec("clock", f("clock"), "select", clock_opts,
+                           value=clock_opts[0][1] if clock_opts else ""),
+                 FieldSpec("note", f("note"), required=False)),
+        "extend": (FieldSpec("clock", f("clock"), "select", clock_opts,
+                             value=clock_opts[0][1] if clock_opts else ""),
+                   FieldSpec("due_at", f("due_at"), "time"),
+                   FieldSpec("reason", f("reason"))),
+        "note": (FieldSpec("text", f("text")),),
+        "close": (FieldSpec("summary", f("summary")),),
+    }
+    if verb not in specs:
+        return None
+    return FormSpec(title=title, fields=specs[verb])
+
+
+def _title(view: IncidentView) -> str:
+    from watchboard.domain.sanitize import clean_line
+    return clean_line(view.core.title, 200) if view.core else view.id
+
+
+class IncidentActions:
+    """Mixin for screens that act on one incident: `target_id()` says which."""
+
+    app: BoardApp
+
+    def target_id(self) -> str | None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "act" and self.app.read_only:
+            return False  # read-only board: the keys are hidden and do nothing
+        return True
+
+    def action_act(self, verb: str) -> None:
+        self.run_action(verb)
+
+    @work(group="forms", exclusive=True)
+    async def run_action(self, verb: str) -> None:
+        app = self.app
+        lang = app.lang
+        if app.read_only:
+            app.notify(t("sent.readonly", lang), severity="warning")
+            return
+        incident_id = self.target_id()
+        view = app.model.get(incident_id) if incident_id else None
+        if view is None or incident_id is None:
+            app.notify(t("sent.no_selection", lang), severity="warning")
+            return
+        owners, _ = app.model.matrix()
+        spec = form_for(verb, view, lang, owners, app.now())
+        values: dict[str, str] = {}
+        if spec is not None:
+            result = await app.push_screen_wait(ActionForm(spec, lang, app.zone))
+            if result is None:
+                return
+            values = result
+        if verb in CONFIRM:
+            title = truncate(_title(view), 40)
+            message = t("confirm.close", lang, title=title) if verb == "close" else \
+                t("confirm.regrade", lang, title=title, grade=values.get("grade", ""))
+            if not await app.push_screen_wait(ConfirmScreen(Text(message), lang)):
+                return
+        payload: dict[str, Any] = {"incident_id": incident_id, **values}
+        if verb in ("stage", "done") and "note" not in payload:
+            payload["note"] = ""
+        app.send_command(verb, payload)
+
+    def palette_actions(self) -> list[SystemCommand]:
+        if self.app.read_only:
+            return []
+        lang = self.app.lang
+        return [SystemCommand(t(f"action.{v}", lang), v, lambda v=v: self.run_action(v))
+                for v in VERBS]

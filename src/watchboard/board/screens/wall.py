@@ -1,0 +1,118 @@
+"""The wall: read across a room. Big counters, the most urgent incidents (pages rotate),
+the matrix, the 24-hour trend, service health, the last sweep and the clock.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Label
+
+from watchboard.board.i18n import t
+from watchboard.board.widgets.counters import BigCounters
+from watchboard.board.widgets.incident_table import IncidentTable
+from watchboard.board.widgets.matrix import GradeMatrix
+from watchboard.board.widgets.status import ConnectionBanner, HealthLine, TopBar
+from watchboard.board.widgets.trend import TrendChart
+
+if TYPE_CHECKING:
+    from watchboard.board.app import BoardApp
+
+WALL_SIDE_MIN = 110
+
+
+class WallScreen(Screen[None]):
+    """Read-only; nothing here needs a key, but `q`, `w` and `?` still work."""
+
+    app: BoardApp
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.page = 0
+
+    def compose(self) -> ComposeResult:
+        app = self.app
+        yield TopBar(id="topbar")
+        yield ConnectionBanner(id="banner")
+        yield BigCounters(app.lang, id="big-counters")
+        with Horizontal(id="wall-main"):
+            with Vertical(id="urgent"):
+                yield Label(id="urgent-title")
+                yield IncidentTable(lang=app.lang, now=app.now, show_cursor=False, id="urgent-table")
+            with VerticalScroll(id="wall-side"):
+                yield GradeMatrix(id="matrix")
+                yield TrendChart(id="trend")
+        yield HealthLine(id="health")
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "version", self.refresh_board, init=False)
+        self.watch(self.app, "tick", self._on_tick, init=False)
+        self.watch(self.app, "connection", self._on_status, init=False)
+        self.watch(self.app, "health", self._on_status, init=False)
+        self.set_interval(self.app.page_seconds, self.next_page, name="pages")
+        self.query_one("#urgent-table", IncidentTable).can_focus = False
+        self.refresh_board()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_board()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < WALL_SIDE_MIN, "-narrow")
+        self.set_class(event.size.height < 30, "-short")
+        self._show_page()
+
+    # --- pages ----------------------------------------------------------------------
+
+    def page_size(self) -> int:
+        return max(1, self.query_one("#urgent-table", IncidentTable).size.height - 1)
+
+    def pages(self) -> int:
+        rows = len(self.query_one("#urgent-table", IncidentTable).rows)
+        return max(1, -(-rows // self.page_size()))
+
+    def next_page(self) -> None:
+        self.page = (self.page + 1) % self.pages()
+        self._show_page()
+
+    def _show_page(self) -> None:
+        table = self.query_one("#urgent-table", IncidentTable)
+        if self.page >= self.pages():
+            self.page = 0
+        table.scroll_to(y=self.page * self.page_size(), animate=False)
+        title = Text(t("urgent.title", self.app.lang), style="bold")
+        if self.pages() > 1:
+            title.append(f"  {t('page', self.app.lang, page=self.page + 1, pages=self.pages())}",
+                         style="dim")
+        self.query_one("#urgent-title", Label).update(title)
+
+    # --- drawing --------------------------------------------------------------------
+
+    def refresh_board(self) -> None:
+        app, model = self.app, self.app.model
+        self.set_class(app.size.width < WALL_SIDE_MIN, "-narrow")
+        self.set_class(app.size.height < 30, "-short")
+        self.query_one(BigCounters).show(model.grade_counts())
+        self.query_one("#urgent-table", IncidentTable).set_rows(model.urgent_rows())
+        owners, cells = model.matrix()
+        self.query_one(GradeMatrix).show(owners, cells, app.lang, max_owners=10)
+        per_grade, breached = model.trend(app.now())
+        self.query_one(TrendChart).show(per_grade, breached, app.lang)
+        self._show_page()
+        self._on_status()
+
+    def _on_tick(self) -> None:
+        self.query_one("#urgent-table", IncidentTable).refresh()
+        self._on_status()
+
+    def _on_status(self) -> None:
+        app = self.app
+        total = Text(f"{t('open', app.lang)} {app.model.open_count()}", style="bold")
+        self.query_one(TopBar).show(title=app.title, conn=app.connection, sweep=app.model.sweep,
+                                    now=app.now(), zone=app.zone, lang=app.lang, extra=total)
+        self.query_one(ConnectionBanner).show(app.connection, app.last_data_at, app.zone, app.lang)
+        self.query_one(HealthLine).show(app.health, app.lang)

@@ -1,0 +1,260 @@
+"""The incident list: a Line API widget that draws only the visible rows.
+
+Textual's DataTable builds every row up front (~2.4 s for 10,000); this table keeps a
+reference to the model's sorted `Row` list and renders `render_line(y)` on demand, so a
+snapshot of any size is on screen as soon as it is sorted. Columns have fixed widths
+chosen from the widget's width: narrow terminals drop the less important ones, never
+grade, countdown, title and owner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from watchboard.board.format import age, compact_number, countdown, fit, stage_label
+from watchboard.board.i18n import Lang, t
+from watchboard.board.model import Row, clock_state
+from watchboard.board.styles import CLOCK_STYLE, GRADE_STYLE
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    width: int  # 0 = takes what is left (the title)
+    min_total: int  # shown only when the widget is at least this wide
+    right: bool = False
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("grade", 5, 0),
+    Column("due", 8, 0, right=True),
+    Column("ack", 2, 96),
+    Column("title", 0, 0),
+    Column("owner", 12, 0),
+    Column("stage", 8, 104),
+    Column("mentions", 6, 124, right=True),
+    Column("age", 5, 112, right=True),
+)
+MIN_TITLE = 16
+
+
+def layout(width: int) -> list[tuple[Column, int]]:
+    """The columns that fit `width` cells and their widths (one space between columns)."""
+    cols = [c for c in COLUMNS if width >= c.min_total]
+    fixed = sum(c.width for c in cols) + len(cols)  # +1 separator each
+    title = max(MIN_TITLE, width - fixed)
+    out = [(c, c.width or title) for c in cols]
+    if sum(w + 1 for _, w in out) > width:  # very narrow: shrink the owner column
+        over = sum(w + 1 for _, w in out) - width
+        out = [(c, max(4, w - over) if c.key == "owner" else w) for c, w in out]
+    return out
+
+
+def cell_text(col: str, row: Row, now: datetime, lang: Lang) -> str:
+    """The text of one cell (already sanitized in the model)."""
+    if col == "grade":
+        return f" {row.grade or '?'}"
+    if col == "due":
+        return countdown(row.due.due_at, now) if row.due else "—"
+    if col == "ack":
+        return "✓" if row.acked else "!"
+    if col == "title":
+        return ("⚑ " if row.flagged else "") + row.title
+    if col == "owner":
+        return row.owner or t("unassigned", lang)
+    if col == "stage":
+        return stage_label(row.stage, lang)
+    if col == "mentions":
+        return compact_number(row.mentions)
+    if col == "age":
+        return age(row.reported_at, now) if row.reported_at else ""
+    return ""
+
+
+class IncidentTable(ScrollView, can_focus=True):
+    """Open incidents, one per line, from a list the model keeps sorted."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "incident-table--header", "incident-table--cursor", "incident-table--row",
+        "incident-table--unassigned", "incident-table--empty",
+    }
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="table.up"),
+        Binding("down,j", "cursor(1)", "Down", show=False, id="table.down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="table.pageup"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="table.pagedown"),
+        Binding("home", "jump(0)", "Top", show=False, id="table.home"),
+        Binding("end", "jump(-1)", "Bottom", show=False, id="table.end"),
+        Binding("enter", "select", "Detail", show=False, id="table.select"),
+    ]
+    DEFAULT_CSS = """
+    IncidentTable {
+        height: 1fr;
+        overflow-x: hidden;
+        scrollbar-size-vertical: 1;
+        & > .incident-table--header { background: $panel; color: $text; text-style: bold; }
+        & > .incident-table--cursor { background: $accent 50%; text-style: bold; }
+        &:focus > .incident-table--cursor { background: $accent; color: $text; }
+        & > .incident-table--row { }
+        & > .incident-table--unassigned { color: $warning; text-style: italic; }
+        & > .incident-table--empty { color: $text-muted; text-style: italic; }
+    }
+    """
+
+    cursor: reactive[int] = reactive(0, always_update=True)
+
+    class Highlighted(Message):
+        """The cursor moved to an incident."""
+
+        def __init__(self, incident_id: str | None) -> None:
+            self.incident_id = incident_id
+            super().__init__()
+
+    class Selected(Message):
+        """Enter (or a click on the highlighted row) asked for an incident's detail."""
+
+        def __init__(self, incident_id: str) -> None:
+            self.incident_id = incident_id
+            super().__init__()
+
+    def __init__(self, *, lang: Lang, now: Callable[[], datetime], show_cursor: bool = True,
+                 name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.lang = lang
+        self.now = now
+        self.show_cursor = show_cursor
+        self.rows: list[Row] = []
+        self.selected_id: str | None = None
+        self._layout_width = -1
+        self._layout: list[tuple[Column, int]] = []
+
+    # --- data -----------------------------------------------------------------------
+
+    def set_rows(self, rows: list[Row]) -> None:
+        """Take a new sorted list; the cursor stays on the same incident if it is still there."""
+        self.rows = rows
+        index = 0
+        if self.selected_id is not None:
+            for i, row in enumerate(rows):
+                if row.id == self.selected_id:
+                    index = i
+                    break
+            else:
+                index = min(self.cursor, max(0, len(rows) - 1))
+        self.virtual_size = Size(self.size.width, len(rows) + 1)
+        self._set_cursor(index, announce=False)
+        self.refresh()
+
+    @property
+    def highlighted(self) -> Row | None:
+        return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
+
+    def visible_rows(self) -> list[Row]:
+        top = round(self.scroll_offset.y)
+        return self.rows[top: top + max(0, self.size.height - 1)]
+
+    # --- cursor -----------------------------------------------------------------------
+
+    def _set_cursor(self, index: int, *, announce: bool = True) -> None:
+        index = max(0, min(index, len(self.rows) - 1)) if self.rows else 0
+        old_id = self.selected_id
+        self.cursor = index
+        row = self.highlighted
+        self.selected_id = row.id if row else None
+        body = max(1, self.size.height - 1)
+        top = round(self.scroll_offset.y)
+        if index < top:
+            self.scroll_to(y=index, animate=False)
+        elif index >= top + body:
+            self.scroll_to(y=index - body + 1, animate=False)
+        if announce or old_id != self.selected_id:
+            self.post_message(self.Highlighted(self.selected_id))
+        self.refresh()
+
+    def action_cursor(self, delta: int) -> None:
+        self._set_cursor(self.cursor + delta)
+
+    def action_page(self, direction: int) -> None:
+        self._set_cursor(self.cursor + direction * max(1, self.size.height - 2))
+
+    def action_jump(self, where: int) -> None:
+        self._set_cursor(len(self.rows) - 1 if where < 0 else 0)
+
+    def action_select(self) -> None:
+        if self.highlighted is not None:
+            self.post_message(self.Selected(self.highlighted.id))
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y < 1:
+            return
+        index = round(self.scroll_offset.y) + event.y - 1
+        if 0 <= index < len(self.rows):
+            if index == self.cursor and event.chain >= 2:
+                self.action_select()
+            self._set_cursor(index)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.virtual_size = Size(event.size.width, len(self.rows) + 1)
+        self._layout_width = -1
+
+    # --- drawing ----------------------------------------------------------------------
+
+    def _columns(self, width: int) -> list[tuple[Column, int]]:
+        if width != self._layout_width:
+            self._layout = layout(width)
+            self._layout_width = width
+        return self._layout
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        cols = self._columns(width)
+        base = self.rich_style
+        if y == 0:
+            header = self.get_component_rich_style("incident-table--header")
+            text = " ".join(fit(t(f"col.{c.key}", self.lang), w, right=c.right) for c, w in cols)
+            return Strip([Segment(fit(text, width), base + header)], width)
+        index = round(self.scroll_offset.y) + y - 1
+        if index >= len(self.rows):
+            if not self.rows and y == 1:
+                empty = self.get_component_rich_style("incident-table--empty")
+                return Strip([Segment(fit(" " + t("none_open", self.lang), width), base + empty)], width)
+            return Strip.blank(width, base)
+        row = self.rows[index]
+        is_cursor = self.show_cursor and index == self.cursor
+        row_style = base + (self.get_component_rich_style("incident-table--cursor") if is_cursor
+                            else Style())
+        now = self.now()
+        segments: list[Segment] = []
+        used = 0
+        for col, w in cols:
+            text = fit(cell_text(col.key, row, now, self.lang), w, right=col.right)
+            style = row_style
+            if col.key == "grade":
+                style = row_style + GRADE_STYLE.get(row.grade, GRADE_STYLE[""])
+            elif col.key == "due" and row.due is not None:
+                state = clock_state(row.due, now)
+                if state in ("breached", "warning"):
+                    style = row_style + CLOCK_STYLE[state]
+            elif col.key == "owner" and not row.owner:
+                style = row_style + self.get_component_rich_style("incident-table--unassigned")
+            elif col.key == "ack" and not row.acked:
+                style = row_style + Style(color="yellow", bold=True)
+            segments.append(Segment(text, style))
+            segments.append(Segment(" ", row_style))
+            used += w + 1
+        if used < width:
+            segments.append(Segment(" " * (width - used), row_style))
+        return Strip(segments).crop(0, width)

@@ -1,0 +1,59 @@
+"""The grade × owner matrix: how many open incidents each unit holds, per grade."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from watchboard.board.format import GRADES, fit
+from watchboard.board.i18n import Lang, t
+from watchboard.board.styles import DIM, GRADE_FG, GRADE_STYLE
+
+
+def matrix_text(owners: list[str], cells: dict[tuple[str, str], int], lang: Lang, *,
+                name_width: int = 12, max_owners: int = 12) -> Text:
+    """A text table (CJK-aligned by cell width): one row per owner, one column per grade."""
+    out = Text()
+    out.append(fit(t("col.owner", lang), name_width))
+    for grade in GRADES:
+        out.append(" ")
+        out.append(fit(grade, 4, right=True), style=GRADE_STYLE[grade])
+    out.append(" ")
+    out.append(fit(t("total", lang), 5, right=True), style="bold")
+    if not owners:
+        out.append("\n")
+        out.append(t("none_open", lang), style=DIM)
+        return out
+    shown, rest = owners[:max_owners], owners[max_owners:]
+    for owner in shown:
+        out.append("\n")
+        out.append(fit(owner or t("unassigned", lang), name_width),
+                   style="italic yellow" if not owner else "")
+        row_total = 0
+        for grade in GRADES:
+            n = cells.get((grade, owner), 0)
+            row_total += n
+            out.append(" ")
+            out.append(fit(str(n) if n else "·", 4, right=True), style=GRADE_FG[grade] if n else DIM)
+        out.append(" ")
+        out.append(fit(str(row_total), 5, right=True), style="bold")
+    if rest:
+        n_rest = sum(n for (_, owner), n in cells.items() if owner in set(rest))
+        out.append("\n")
+        out.append(fit(f"+{len(rest)} …", name_width), style=DIM)
+        out.append(" " * (5 * len(GRADES)))
+        out.append(" ")
+        out.append(fit(str(n_rest), 5, right=True), style=DIM)
+    return out
+
+
+class GradeMatrix(Static):
+    """Grade × owner counts of open incidents."""
+
+    DEFAULT_CSS = """
+    GradeMatrix { height: auto; padding: 0 1; }
+    """
+
+    def show(self, owners: list[str], cells: dict[tuple[str, str], int], lang: Lang,
+             max_owners: int = 12) -> None:
+        self.update(matrix_text(owners, cells, lang, max_owners=max_owners))

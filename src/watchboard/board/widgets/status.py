@@ -1,0 +1,114 @@
+"""One-line status widgets: the top bar, the connection banner and the service-health line."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+from textual.widgets import Static
+
+from watchboard.board.format import local_time
+from watchboard.board.i18n import Lang, t
+from watchboard.board.styles import BAD, DIM, GOOD
+from watchboard.bus.feed_types import Connection, ServiceHealth
+from watchboard.domain.sanitize import clean_line
+from watchboard.domain.views import SweepView
+
+CONN_STYLE = {
+    "connected": GOOD, "connecting": "bold yellow", "reconnecting": "bold yellow",
+    "disconnected": BAD, "closed": BAD,
+}
+
+
+def conn_text(conn: Connection | None, lang: Lang) -> Text:
+    state = conn.state if conn else "connecting"
+    mark = "●" if state == "connected" else "○"
+    return Text(f"{mark} NATS {t(f'conn.{state}', lang)}", style=CONN_STYLE.get(state, ""))
+
+
+class TopBar(Static):
+    """Title, NATS state, the open count, the last sweep and the clock, on one line."""
+
+    DEFAULT_CSS = """
+    TopBar { height: 1; background: $primary; color: $text; text-style: bold; padding: 0 1; }
+    """
+
+    def show(self, *, title: str, conn: Connection | None, sweep: SweepView | None,
+             now: datetime, zone: ZoneInfo, lang: Lang, extra: Text | None = None) -> None:
+        width = self.size.width or 80
+        left = Text(title, style="bold")
+        left.append("  ")
+        left.append_text(conn_text(conn, lang))
+        if extra is not None:
+            left.append("  ")
+            left.append_text(extra)
+        right = Text()
+        if width >= 70:
+            right.append_text(sweep_text(sweep, zone, lang))
+            right.append("  ")
+        right.append(now.astimezone(zone).strftime("%m-%d %H:%M:%S" if width >= 60 else "%H:%M:%S"),
+                     style="bold")
+        gap = max(1, width - 2 - left.cell_len - right.cell_len)
+        if left.cell_len + right.cell_len + 1 > width - 2:
+            left.truncate(max(0, width - 3 - right.cell_len), overflow="ellipsis")
+            gap = 1
+        self.update(Text.assemble(left, " " * gap, right))
+
+
+def sweep_text(sweep: SweepView | None, zone: ZoneInfo, lang: Lang) -> Text:
+    out = Text(f"{t('sweep', lang)} ")
+    if sweep is None or sweep.last_at is None:
+        out.append(t("sweep.never", lang), style="bold yellow")
+    else:
+        out.append(local_time(sweep.last_at, zone))
+    if sweep is not None and sweep.missed:
+        out.append(f" {t('sweep.missed', lang)} ", style=BAD)
+        out.append(clean_line(", ".join(sweep.missed), 40), style=BAD)
+    return out
+
+
+class ConnectionBanner(Static):
+    """Shown while the bus is unreachable: what the board shows is as of the last data."""
+
+    DEFAULT_CSS = """
+    ConnectionBanner {
+        height: auto; display: none; background: $error; color: $text; text-style: bold;
+        padding: 0 1;
+    }
+    ConnectionBanner.-shown { display: block; }
+    """
+
+    def show(self, conn: Connection | None, last_data: datetime | None, zone: ZoneInfo,
+             lang: Lang) -> None:
+        lost = conn is not None and conn.state in ("disconnected", "reconnecting", "closed")
+        self.set_class(lost, "-shown")
+        if lost and conn is not None:
+            at = local_time(last_data, zone) if last_data else "—"
+            text = Text(t("banner.lost", lang, state=t(f"conn.{conn.state}", lang), at=at))
+            if conn.error:
+                text.append(f"  ({clean_line(conn.error, 120)})", style="not bold")
+            self.update(text)
+
+
+def health_text(health: ServiceHealth | None, lang: Lang) -> Text:
+    """`服务 ● intake ● grading ○ deadlines`: green answered, red stopped answering."""
+    out = Text(f"{t('health.title', lang)} ")
+    if health is None:
+        out.append("—", style=DIM)
+        return out
+    for name, ok in sorted(health.services.items()):
+        out.append(" ")
+        out.append(f"{'●' if ok else '✗'} {clean_line(name, 24)}", style=GOOD if ok else BAD)
+    return out
+
+
+class HealthLine(Static):
+    """Which services answered the last ping."""
+
+    DEFAULT_CSS = """
+    HealthLine { height: auto; padding: 0 1; }
+    """
+
+    def show(self, health: ServiceHealth | None, lang: Lang) -> None:
+        self.update(health_text(health, lang))
