@@ -431,3 +431,9 @@ def test_collapsed_grade_needs_no_label(tmp_path: Path) -> None:
     assert grade_label("III", cfg) == "一般"
     assert evaluate(fold(m("weibo"), m("douyin")), cfg).reasons == [
         "negative on 2 platforms ≥ 2 (weibo, douyin) → III, counted as IV 一般"]
+
+
+def test_features_survive_json() -> None:
+    """Features encode to JSON and back unchanged, so the service can keep them in SQLite."""
+    f = fold(m("weibo", url="a", region="仲山镇", metrics=Metrics(reposts=3), observed_at=at(5)), m("tv"))
+    assert msgspec.json.decode(msgspec.json.encode(f), type=Features) == f
