@@ -88,6 +88,7 @@ class IncidentMemo(NamedTuple):
 class Handled(NamedTuple):
     """What one event caused: notices newly queued, incidents whose KV view changed."""
 
+
     queued: list[Outgoing]
     incidents: list[str]
     missing: list[str]  # roles that reached nobody, in words (log them)
@@ -200,8 +201,9 @@ class Notifier:
             await self._save(memo)
         resolution = routing.route(self.cfg, kind, memo.grade, unit=unit, on_duty=await self.on_duty(now))
         messages = self._messages(event.id, kind, memo, resolution.recipients, values, now)
-        await self.outbox.enqueue(messages, now, commit=False)
+        new = set(await self.outbox.enqueue(messages, now, commit=False))
         await self.db.commit()
+        messages = [m for m in messages if m.key in new]  # a redelivered event queues nothing
         touched = [event.incident_id] if event.incident_id != NO_INCIDENT else []
         return Handled(messages, touched, resolution.missing)
 
