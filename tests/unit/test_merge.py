@@ -248,6 +248,31 @@ def test_replayed_events_are_harmless() -> None:
     assert len(idx) == 0 and idx.knows(A)
 
 
+def test_mention_gives_a_region_to_an_incident_without_one() -> None:
+    """An incident reported without a region takes its first mention's region for title merging."""
+    mention = MentionAdded(id="m", incident_id=A, at=T0, actor="m",
+                           mention=Mention(platform="wechat", title="另一个说法的标题", region="仲山镇"))
+    idx = index_with(reported(A, region=None), mention)
+    assert idx.decide(report(region="仲山镇"), now=T0).incident_id == A
+    assert idx.decide(report("另一个说法的标题", region="仲山镇"), now=T0).incident_id == A
+    assert idx.decide(report(region=None), now=T0).incident_id is None
+    later = MentionAdded(id="m2", incident_id=A, at=T0, actor="m",
+                         mention=Mention(platform="wechat", region="别处"))
+    idx.apply(later)  # the first region sticks
+    assert idx.decide(report(region="仲山镇"), now=T0).incident_id == A
+
+
+def test_repeated_mention_is_harmless() -> None:
+    """Applying the same mention twice (request path and projector) changes nothing more."""
+    mention = MentionAdded(id="m", incident_id=A, at=T0 + timedelta(hours=1), actor="m",
+                           mention=Mention(platform="wechat", title="仲山中学学生集体腹泻送医",
+                                           url="https://x/1", region="仲山镇"))
+    once = index_with(reported(A), mention)
+    twice = index_with(reported(A), mention, mention)
+    assert vars(once)["_postings"] == vars(twice)["_postings"]
+    assert once.last_seen(A) == twice.last_seen(A) == T0 + timedelta(hours=1)
+
+
 def test_prune_forgets_titles_but_keeps_urls() -> None:
     """Pruning drops stale titles only; URL merging still finds the incident."""
     idx = index_with(reported(A, url="https://weibo.com/1/abc"))
@@ -317,3 +342,12 @@ def test_shipped_file_lists_every_key() -> None:
     assert set(data["merge"]) == set(MergeConfig.__struct_fields__)
     from watchboard.domain.validate import Limits
     assert set(data["limits"]) == set(Limits.__struct_fields__)
+
+
+def test_profile_amends_intake(tmp_path: Path) -> None:
+    """A profile's [intake.merge] table overrides only the keys it names."""
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "quick.toml").write_text('[intake.merge]\nwindow = "24h"\n', encoding="utf-8")
+    cfg = load_intake(ConfigSource(config_dir=tmp_path, profile="quick"))
+    assert cfg.merge.window == "24h" and cfg.merge.title_similarity == 0.85
+    assert cfg.limits == IntakeConfig().limits

@@ -321,12 +321,17 @@ class MergeIndex:
         self.touch(incident_id, title=title, url=url, seen_at=seen_at)
 
     def touch(self, incident_id: str, *, title: str | None = None, url: str | None = None,
-              seen_at: datetime) -> None:
-        """A mention was added: the incident was seen again, maybe under another URL or title."""
+              region: str | None = None, seen_at: datetime) -> None:
+        """A mention was added: the incident was seen again, maybe under another URL or title.
+
+        An incident reported without a region takes the first region a mention gives (as
+        its CoreView does), so its titles then match reports from that region."""
         incident = self._open.get(incident_id)
         if incident is None:
             return  # closed (or unknown): nothing to merge into
         incident.last_seen = max(incident.last_seen, seen_at)
+        if not incident.region and normalize_region(region):
+            self._move_titles(incident, normalize_region(region))
         if url:
             url_key = normalize_url(url, self._tracking)
             incident.urls.add(url_key)
@@ -353,6 +358,17 @@ class MergeIndex:
             if self._by_url.get(url_key) == incident_id:
                 del self._by_url[url_key]
         self._drop_titles(incident)
+
+    def _move_titles(self, incident: _Open, region: str) -> None:
+        for entry_id in incident.entries:
+            for gram in self._entries[entry_id].grams:
+                old = self._postings.get((incident.region, gram))
+                if old is not None:
+                    old.discard(entry_id)
+                    if not old:
+                        del self._postings[(incident.region, gram)]
+                self._postings.setdefault((region, gram), set()).add(entry_id)
+        incident.region = region
 
     def _drop_titles(self, incident: _Open) -> None:
         for entry_id in incident.entries:
@@ -383,7 +399,8 @@ class MergeIndex:
                 self.open(event.incident_id, title=event.title, region=m.region, url=m.url,
                           seen_at=m.observed_at or event.at)
             case MentionAdded(mention=m):
-                self.touch(event.incident_id, title=m.title, url=m.url, seen_at=m.observed_at or event.at)
+                self.touch(event.incident_id, title=m.title, url=m.url, region=m.region,
+                           seen_at=m.observed_at or event.at)
             case IncidentClosed():
                 self.close(event.incident_id)
             case _:
