@@ -156,3 +156,28 @@ async def _process(msgs: list[Msg], handle: BatchHandler, stats: ConsumerStats) 
         await msg.ack()
     stats.batches += 1
     stats.events += len(items)
+
+
+async def catch_up(nc: Client, durable: str, filters: Sequence[str], handle: BatchHandler, *,
+                   batch: int = 512, idle: float = 0.3, limit: float = 120.0) -> int:
+    """Process what the durable consumer has pending, then return (before serving requests).
+
+    Returns how many events were handled; stops after `idle` seconds without a message, or
+    after `limit` seconds in all (the regular loop takes over from there).
+    """
+    js = nc.jetstream(timeout=5)
+    await ensure_consumer(nc, durable, filters)
+    sub = await js.pull_subscribe_bind(durable, STREAM)
+    stats = ConsumerStats()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    try:
+        while loop.time() < deadline:
+            try:
+                msgs = await sub.fetch(batch, timeout=idle)
+            except (TimeoutError, nats.errors.TimeoutError):
+                break
+            await _process(msgs, handle, stats)
+    finally:
+        await sub.unsubscribe()
+    return stats.events

@@ -95,6 +95,21 @@ class EventPublisher:
         except Exception as exc:
             raise map_nats_error(exc) from exc
 
+    async def send(self, event: Event) -> asyncio.Future[api.PubAck]:
+        """Put the event on the wire now (so callers holding a lock keep stream order) and
+        return its ack future; await it with `confirm`, which bounds the wait."""
+        try:
+            return await self.js.publish_async(self.subject_of(event), encode_event(event),
+                                               headers={"Nats-Msg-Id": event.id}, wait_stall=self.timeout)
+        except Exception as exc:
+            raise map_nats_error(exc) from exc
+
+    async def confirm(self, future: asyncio.Future[api.PubAck]) -> api.PubAck:
+        try:
+            return await asyncio.wait_for(future, self.timeout)
+        except Exception as exc:
+            raise map_nats_error(exc) from exc
+
     async def publish_all(self, events: Sequence[Event]) -> list[api.PubAck]:
         """Publish many events pipelined; all acked, or an error. Order within one
         incident is kept because each publish is sent before the next is awaited."""

@@ -168,6 +168,8 @@ async def run_service(
     try:
         await rt.connect(service.description)
         await service.start(rt)
+        assert rt.nc is not None
+        await rt.nc.flush(timeout=5)  # subscriptions are on the server before we say ready
         if ready is not None:
             ready.set()
         log.info("%s: ready", service.name)

@@ -48,7 +48,7 @@ async def already_processed(db: aiosqlite.Connection, event_ids: Iterable[str]) 
         chunk = ids[start:start + 500]
         marks = ",".join("?" * len(chunk))
         async with db.execute(f"SELECT event_id FROM processed WHERE event_id IN ({marks})", chunk) as cur:
-            found.update(row[0] async for row in cur)
+            found.update([row[0] async for row in cur])
     return found
 
 

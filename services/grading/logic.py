@@ -1,0 +1,166 @@
+"""grading's pure step: (state, event) → (new state, effect events). No I/O.
+
+The service feeds intake's events through `step` and the operator commands through
+`command_*`; both return the events to publish and the new state to store. Effect ids
+derive from the cause (`effect_id`), so a redelivered event re-publishes identical
+effects that JetStream and every consumer drop.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from watchboard.domain import events as ev
+from watchboard.domain.errors import Conflict, Invalid, NotFound
+from watchboard.domain.grading import (
+    CurrentGrade,
+    Decision,
+    Features,
+    GradingConfig,
+    GradingError,
+    apply,
+    decide,
+    evaluate,
+    fold_features,
+    regrade,
+    release,
+)
+from watchboard.domain.owners import (
+    CurrentOwner,
+    OwnerDecision,
+    OwnerError,
+    UnitsConfig,
+    apply_owner,
+    assign,
+    decide_owner,
+    route_owner,
+)
+from watchboard.domain.views import GradeView
+
+
+class IncidentState(msgspec.Struct, kw_only=True):
+    """What grading keeps per incident (in SQLite, and in memory while running)."""
+
+    id: str
+    features: Features | None = None
+    grade: CurrentGrade | None = None
+    owner: CurrentOwner | None = None
+    owner_reason: str = ""
+    closed: bool = False
+    updated_at: datetime | None = None
+
+
+_state_encoder = msgspec.json.Encoder()
+_state_decoder = msgspec.json.Decoder(IncidentState)
+
+
+def encode_state(state: IncidentState) -> bytes:
+    return _state_encoder.encode(state)
+
+
+def decode_state(data: bytes) -> IncidentState:
+    return _state_decoder.decode(data)
+
+
+def _graded(cause: str, incident: str, at: datetime, d: Decision, tag: str = "graded") -> ev.IncidentGraded:
+    return ev.IncidentGraded(id=ev.effect_id(cause, tag), incident_id=incident, at=at, actor=d.actor,
+                             causation_id=cause, grade=d.grade, previous=d.previous,  # type: ignore[arg-type]
+                             reasons=list(d.reasons), source=d.source, sentiment=d.sentiment, pinned=d.pinned)
+
+
+def _assigned(cause: str, incident: str, at: datetime, d: OwnerDecision) -> ev.IncidentAssigned:
+    return ev.IncidentAssigned(id=ev.effect_id(cause, "assigned"), incident_id=incident, at=at, actor=d.actor,
+                               causation_id=cause, owner=d.owner, previous=d.previous, reason=d.reason,
+                               source=d.source, assisting=list(d.assisting))
+
+
+def step(state: IncidentState | None, event: ev.Event, grading: GradingConfig, units: UnitsConfig,
+         now: datetime) -> tuple[IncidentState | None, list[ev.Event]]:
+    """Apply one of intake's events. Returns (new state or None if untouched, effects)."""
+    match event:
+        case ev.IncidentReported(mention=mention) | ev.MentionAdded(mention=mention):
+            if isinstance(event, ev.IncidentReported):
+                mention = msgspec.structs.replace(mention, title=mention.title or event.title)
+            st = state or IncidentState(id=event.incident_id)
+            features = fold_features(st.features, mention, mention.observed_at or event.at)
+            new = msgspec.structs.replace(st, features=features, updated_at=now)
+            effects: list[ev.Event] = []
+            decision = decide(st.grade, evaluate(features, grading))
+            if decision is not None:
+                effects.append(_graded(event.id, event.incident_id, now, decision))
+                new.grade = apply(decision)
+            routing = route_owner(features, units)
+            owner_decision = decide_owner(st.owner, routing)
+            if owner_decision is not None:
+                effects.append(_assigned(event.id, event.incident_id, now, owner_decision))
+                new.owner = apply_owner(owner_decision)
+                new.owner_reason = owner_decision.reason
+            return new, effects
+        case ev.IncidentClosed():
+            if state is None:
+                return None, []
+            return msgspec.structs.replace(state, closed=True, updated_at=now), []
+    return None, []
+
+
+def _require(state: IncidentState | None, incident_id: str) -> IncidentState:
+    if state is None:
+        raise NotFound("incident_id", f"no incident {incident_id!r}")
+    return state
+
+
+def command_regrade(state: IncidentState | None, incident_id: str, grade: str, reason: str, actor: str,
+                    request_id: str, grading: GradingConfig, now: datetime) -> tuple[IncidentState, list[ev.Event]]:
+    st = _require(state, incident_id)
+    if not reason.strip():
+        raise Invalid("reason", "a regrade needs a reason (研判意见)")
+    try:
+        decision = regrade(st.grade, grade, reason, actor, grading)
+    except GradingError as exc:
+        raise Invalid(exc.field, str(exc)) from exc
+    if decision is None:
+        raise Conflict("grade", f"the incident already has grade {grade} set by a person")
+    new = msgspec.structs.replace(st, grade=apply(decision), updated_at=now)
+    return new, [_graded(request_id, incident_id, now, decision)]
+
+
+def command_release(state: IncidentState | None, incident_id: str, actor: str, request_id: str,
+                    grading: GradingConfig, now: datetime) -> tuple[IncidentState, list[ev.Event]]:
+    st = _require(state, incident_id)
+    if st.features is None:
+        raise Conflict("incident_id", "no mentions graded yet")
+    try:
+        decision = release(st.grade, evaluate(st.features, grading), actor)
+    except GradingError as exc:
+        raise Invalid(exc.field, str(exc)) from exc
+    if decision is None:
+        raise Conflict("grade", "the grade is not set by a person: nothing to release")
+    new = msgspec.structs.replace(st, grade=apply(decision), updated_at=now)
+    return new, [_graded(request_id, incident_id, now, decision)]
+
+
+def command_assign(state: IncidentState | None, incident_id: str, owner: str, reason: str, actor: str,
+                   request_id: str, units: UnitsConfig, now: datetime,
+                   assisting: list[str] | None = None) -> tuple[IncidentState, list[ev.Event]]:
+    st = _require(state, incident_id)
+    if not reason.strip():
+        raise Invalid("reason", "an assignment needs a reason")
+    try:
+        decision = assign(st.owner, owner, actor, reason, units, assisting or [])
+    except OwnerError as exc:
+        raise Invalid(exc.field, str(exc)) from exc
+    if decision is None:
+        raise Conflict("owner", f"the incident is already assigned to {owner}")
+    new = msgspec.structs.replace(st, owner=apply_owner(decision), owner_reason=decision.reason, updated_at=now)
+    return new, [_assigned(request_id, incident_id, now, decision)]
+
+
+def view_of(state: IncidentState) -> GradeView | None:
+    if state.grade is None:
+        return None
+    return GradeView(grade=state.grade.grade, reasons=list(state.grade.reasons), source=state.grade.source,
+                     pinned=state.grade.pinned, sentiment=state.grade.sentiment,
+                     owner=state.owner.owner if state.owner else None, owner_reason=state.owner_reason,
+                     assisting=list(state.owner.assisting) if state.owner else [], updated_at=state.updated_at)

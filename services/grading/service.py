@@ -1,0 +1,129 @@
+"""grading: wiring only. Consumes intake's events, publishes grades and owners, answers
+`wb.cmd.regrade`, `wb.cmd.release` and `wb.cmd.assign`. See README.md beside this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import aiosqlite
+from watchboard.services.grading.logic import (
+    IncidentState,
+    command_assign,
+    command_regrade,
+    command_release,
+    decode_state,
+    encode_state,
+    step,
+    view_of,
+)
+
+from watchboard.bus.consumer import Delivered
+from watchboard.bus.endpoints import ok
+from watchboard.bus.runtime import Runtime
+from watchboard.config import ConfigSource
+from watchboard.domain import events as ev
+from watchboard.domain.errors import Invalid
+from watchboard.domain.grading import GradingConfig, load_grading
+from watchboard.domain.owners import UnitsConfig, load_units
+from watchboard.domain.views import encode_view, kv_key
+from watchboard.store.sqlite import open_db
+from watchboard.store.states import StateTable, Transaction
+
+
+def _text(payload: dict[str, Any], key: str, required: bool = True) -> str:
+    value = payload.get(key, "")
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise Invalid(key, f"`{key}` is required (a string)")
+    return value
+
+
+class GradingService:
+    name = "grading"
+    description = "grades incidents I–IV and puts the owning unit in charge"
+
+    def __init__(self, grading: GradingConfig, units: UnitsConfig) -> None:
+        self.grading = grading
+        self.units = units
+        self.db: aiosqlite.Connection | None = None
+        self.states: StateTable[IncidentState] | None = None
+        self.rt: Runtime | None = None
+
+    async def start(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.db = await open_db(rt.ctx.data_dir / "grading.sqlite", StateTable.schema("incidents"))
+        self.states = StateTable(self.db, "incidents", encode_state, decode_state)
+        await self.states.load()
+        rt.consume("grading", [rt.subjects.from_service("intake")], self.handle)
+        assert rt.endpoints is not None
+        await rt.endpoints.add("regrade", rt.subjects.command("regrade"), self.on_regrade)
+        await rt.endpoints.add("release", rt.subjects.command("release"), self.on_release)
+        await rt.endpoints.add("assign", rt.subjects.command("assign"), self.on_assign)
+
+    async def close(self) -> None:
+        if self.db is not None:
+            await self.db.close()
+
+    async def _finish(self, tx: Transaction[IncidentState], effects: list[ev.Event]) -> None:
+        """Publish effects, commit state, then update the KV views (see store/states.py)."""
+        assert self.rt is not None and self.rt.publisher is not None
+        await self.rt.publisher.publish_all(effects)
+        changed = await tx.commit()
+        views = {}
+        for key, state in changed.items():
+            view = view_of(state)
+            if view is not None:
+                views[kv_key(key, "grade")] = encode_view(view)
+        await self.rt.kv_put_many(views)
+
+    async def handle(self, batch: Sequence[Delivered]) -> None:
+        assert self.states is not None and self.rt is not None
+        async with self.states.lock:
+            tx = self.states.begin()
+            seen = await tx.skip_processed(d.event.id for d in batch)
+            effects: list[ev.Event] = []
+            for d in batch:
+                if d.event.id in seen:
+                    continue
+                new, out = step(tx.get(d.event.incident_id), d.event, self.grading, self.units, self.rt.now())
+                if new is not None:
+                    tx.put(d.event.incident_id, new)
+                effects.extend(out)
+                tx.done(d.event.id, d.stream_seq)
+            await self._finish(tx, effects)
+
+    async def _command(self, payload: dict[str, Any], run) -> dict[str, Any]:
+        assert self.states is not None and self.rt is not None
+        incident_id = _text(payload, "incident_id")
+        actor = _text(payload, "actor")
+        async with self.states.lock:
+            tx = self.states.begin()
+            new, effects = run(tx.get(incident_id), incident_id, actor, ev.new_ulid(self.rt.now()))
+            tx.put(incident_id, new)
+            await self._finish(tx, effects)
+        graded = effects[0]
+        fields = {"grade": graded.grade} if isinstance(graded, ev.IncidentGraded) else {"owner": graded.owner}
+        return ok(incident_id=incident_id, event_id=graded.id, **fields)
+
+    async def on_regrade(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
+        grade, reason = _text(payload, "grade"), _text(payload, "reason", required=False)
+        return await self._command(payload, lambda st, i, actor, rid: command_regrade(
+            st, i, grade, reason, actor, rid, self.grading, self.rt.now()))  # type: ignore[union-attr]
+
+    async def on_release(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
+        return await self._command(payload, lambda st, i, actor, rid: command_release(
+            st, i, actor, rid, self.grading, self.rt.now()))  # type: ignore[union-attr]
+
+    async def on_assign(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
+        owner, reason = _text(payload, "owner"), _text(payload, "reason", required=False)
+        assisting = payload.get("assisting") or []
+        if not isinstance(assisting, list) or not all(isinstance(a, str) for a in assisting):
+            raise Invalid("assisting", "`assisting` must be a list of unit ids")
+        return await self._command(payload, lambda st, i, actor, rid: command_assign(
+            st, i, owner, reason, actor, rid, self.units, self.rt.now(), assisting))  # type: ignore[union-attr]
+
+
+def build(source: ConfigSource) -> GradingService:
+    """Load and check the config (errors name file and key) and build the service."""
+    return GradingService(load_grading(source), load_units(source))

@@ -1,0 +1,198 @@
+"""intake: wiring only. Answers `wb.intake.submit` and `wb.cmd.stage|note|close`, publishes
+`incident.reported`, `mention.added`, `incident.staged|noted|closed`, and keeps `<id>.core`.
+See README.md beside this file.
+
+Two paths share the merge index:
+
+- the request path validates (pure), decides under a lock (merge index → event), puts the
+  event on the wire while still holding the lock (stream order = decision order), and
+  replies ok only after the stream acked it;
+- the projector, a durable consumer of intake's own events, folds them into the incident
+  record (`CoreView`), commits it to SQLite and puts `<id>.core`. On start it catches up
+  before the endpoints open, so decisions never run on a stale index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import aiosqlite
+import msgspec
+
+from watchboard.bus.consumer import Delivered, catch_up
+from watchboard.bus.endpoints import ok
+from watchboard.bus.runtime import Runtime
+from watchboard.config import ConfigSource
+from watchboard.domain import events as ev
+from watchboard.domain import incident
+from watchboard.domain.errors import Invalid
+from watchboard.domain.merge import IntakeConfig, MergeIndex, load_intake
+from watchboard.domain.validate import parse_report
+from watchboard.domain.views import CoreView, encode_view, kv_key
+from watchboard.store.sqlite import open_db
+from watchboard.store.states import StateTable
+
+log = logging.getLogger("watchboard.intake")
+
+_core_encoder = msgspec.json.Encoder()
+_core_decoder = msgspec.json.Decoder(CoreView)
+
+
+def _text(payload: dict[str, Any], key: str, *, required: bool = True) -> str:
+    value = payload.get(key, "")
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise Invalid(key, f"`{key}` is required (a string)")
+    return value
+
+
+class IntakeService:
+    name = "intake"
+    description = "turns monitors' reports into incidents and keeps the incident record"
+
+    def __init__(self, cfg: IntakeConfig) -> None:
+        self.cfg = cfg
+        self.index = MergeIndex(cfg.merge)
+        self.db: aiosqlite.Connection | None = None
+        self.cores: StateTable[CoreView] | None = None
+        self.rt: Runtime | None = None
+        self.decide_lock = asyncio.Lock()
+        # Records the request path changed but the projector has not yet folded:
+        # incident id → (record as decided, id of the last event emitted for it).
+        self.ahead: dict[str, tuple[CoreView, str]] = {}
+
+    async def start(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.db = await open_db(rt.ctx.data_dir / "intake.sqlite", StateTable.schema("incidents"))
+        self.cores = StateTable(self.db, "incidents", _core_encoder.encode, _core_decoder.decode)
+        await self.cores.load()
+        self._rebuild_index()
+        assert rt.nc is not None and rt.endpoints is not None
+        filters = [rt.subjects.from_service("intake")]
+        caught = await catch_up(rt.nc, "intake-record", filters, self.project)
+        if caught:
+            log.info("intake: caught up %d events before serving", caught)
+        rt.consume("intake-record", filters, self.project)
+        rt.every(600, self._prune, "prune merge index")
+        await rt.endpoints.add_raw("submit", rt.subjects.submit, self.on_submit)
+        await rt.endpoints.add("stage", rt.subjects.command("stage"), self.on_stage)
+        await rt.endpoints.add("note", rt.subjects.command("note"), self.on_note)
+        await rt.endpoints.add("close", rt.subjects.command("close"), self.on_close)
+
+    async def close(self) -> None:
+        if self.db is not None:
+            await self.db.close()
+
+    def _rebuild_index(self) -> None:
+        """The merge index from the stored records (after start, or after a failed publish)."""
+        assert self.cores is not None
+        self.index = MergeIndex(self.cfg.merge)
+        for core in sorted(self.cores.items.values(), key=lambda c: c.reported_at):
+            first = core.mentions[0] if core.mentions else None
+            self.index.open(core.id, title=core.title, region=core.region, url=first.url if first else None,
+                            seen_at=core.reported_at)
+            for m in core.mentions:
+                self.index.touch(core.id, title=m.title or None, url=m.url,
+                                 seen_at=m.observed_at or core.updated_at or core.reported_at)
+            if core.stage == "closed":
+                self.index.close(core.id)
+
+    async def _prune(self) -> None:
+        async with self.decide_lock:
+            self.index.prune(self.rt.now())  # type: ignore[union-attr]
+
+    # --- the projector -------------------------------------------------------------------
+
+    async def project(self, batch: Sequence[Delivered]) -> None:
+        assert self.cores is not None and self.rt is not None
+        async with self.cores.lock:
+            tx = self.cores.begin()
+            seen = await tx.skip_processed(d.event.id for d in batch)
+            for d in batch:
+                if d.event.id in seen:
+                    continue
+                core = incident.apply(tx.get(d.event.incident_id), d.event)
+                if core is not None:
+                    tx.put(d.event.incident_id, core)
+                self.index.apply(d.event)  # idempotent: the request path may have applied it
+                pending = self.ahead.get(d.event.incident_id)
+                if pending is not None and pending[1] == d.event.id:
+                    del self.ahead[d.event.incident_id]
+                tx.done(d.event.id, d.stream_seq)
+            changed = await tx.commit()
+        await self.rt.kv_put_many({kv_key(k, "core"): encode_view(v) for k, v in changed.items()})
+
+    # --- the request path ----------------------------------------------------------------
+
+    async def _emit(self, event: ev.Event) -> None:
+        """Called with decide_lock held: index first, then the wire (order kept)."""
+        assert self.rt is not None and self.rt.publisher is not None
+        self.index.apply(event)
+        core = incident.apply(self._current(event.incident_id), event)
+        if core is not None:
+            self.ahead[event.incident_id] = (core, event.id)
+        return await self.rt.publisher.send(event)  # type: ignore[return-value]
+
+    def _current(self, incident_id: str) -> CoreView | None:
+        pending = self.ahead.get(incident_id)
+        if pending is not None:
+            return pending[0]
+        return self.cores.get(incident_id) if self.cores is not None else None
+
+    async def _confirm(self, future: Any) -> None:
+        assert self.rt is not None and self.rt.publisher is not None
+        try:
+            await self.rt.publisher.confirm(future)
+        except Exception:
+            # The event may not be in the stream: forget what the index guessed from it.
+            async with self.decide_lock:
+                self.ahead.clear()
+                self._rebuild_index()
+            raise
+
+    async def on_submit(self, raw: bytes) -> dict[str, Any]:
+        assert self.rt is not None
+        now = self.rt.now()
+        report = parse_report(raw, now=now, known_incident=self.index.knows, limits=self.cfg.limits)
+        async with self.decide_lock:
+            decision = self.index.decide(report, now=now)
+            new_id = ev.new_ulid(now)
+            event = incident.decide_report(report, decision, now=now, event_id=ev.new_ulid(now),
+                                           new_incident_id=new_id)
+            future = await self._emit(event)
+        await self._confirm(future)
+        reply = ok(incident_id=event.incident_id, merged=decision.incident_id is not None)
+        if decision.merged_by:
+            reply["merged_by"] = decision.merged_by
+        return reply
+
+    async def _command(self, payload: dict[str, Any], decide) -> dict[str, Any]:
+        assert self.rt is not None and self.cores is not None
+        incident_id = _text(payload, "incident_id")
+        actor = _text(payload, "actor")
+        now = self.rt.now()
+        async with self.decide_lock:
+            event = decide(self._current(incident_id), actor, now, ev.new_ulid(now))
+            future = await self._emit(event)
+        await self._confirm(future)
+        return ok(incident_id=incident_id, event_id=event.id)
+
+    async def on_stage(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
+        stage, note = _text(payload, "stage"), _text(payload, "note", required=False)
+        return await self._command(payload, lambda core, actor, now, eid: incident.decide_stage(
+            core, stage, note, actor, now, eid))
+
+    async def on_note(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
+        text = _text(payload, "text")
+        return await self._command(payload, lambda core, actor, now, eid: incident.decide_note(
+            core, text, actor, now, eid))
+
+    async def on_close(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
+        summary = _text(payload, "summary", required=False)
+        return await self._command(payload, lambda core, actor, now, eid: incident.decide_close(
+            core, summary, actor, now, eid))
+
+def build(source: ConfigSource) -> IntakeService:
+    return IntakeService(load_intake(source))

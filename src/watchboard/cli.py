@@ -1,0 +1,181 @@
+"""The `watchboard` command: one console script, a sub-command per job (DESIGN.md §4.1).
+
+The entry point only parses arguments and calls a factory or a client function; the
+work lives in `launcher` (up), `bus.runtime` (serve), `client`/`cli_ops` (requests and
+reads) and `board` (the dashboard).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from pathlib import Path
+
+from watchboard import __version__
+from watchboard.config import ConfigError, ConfigSource, env_nats_url
+
+SERVICE_NAMES = ("intake", "grading", "deadlines", "notify")
+
+
+def default_data_dir() -> Path:
+    """A per-user data folder: $WATCHBOARD_DATA, else $XDG_DATA_HOME/watchboard, else ~/.local/share."""
+    if env := os.environ.get("WATCHBOARD_DATA"):
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "watchboard"
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "operator"
+
+
+def _common(p: argparse.ArgumentParser, *, config: bool = True) -> None:
+    p.add_argument("--nats", default=None, help="NATS URL (default $WATCHBOARD_NATS or nats://127.0.0.1:4222)")
+    if config:
+        p.add_argument("--config", type=Path, default=None, help="config folder overriding the defaults file by file")
+        p.add_argument("--profile", default=None, help="response-plan profile (see `watchboard profiles`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="watchboard", description="Duty-room system for online public-opinion incidents.")
+    parser.add_argument("--version", action="version", version=f"watchboard {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("up", help="start an embedded NATS, the four services and the board")
+    p.add_argument("--data", type=Path, default=None, help="data folder (default: per-user data folder)")
+    p.add_argument("--config", type=Path, default=None)
+    p.add_argument("--profile", default=None)
+    p.add_argument("--port", type=int, default=4222, help="NATS client port on 127.0.0.1 (0 picks a free one)")
+    p.add_argument("--no-board", action="store_true", help="run headless, printing a status line per service")
+    p.add_argument("--demo", action="store_true", help="feed the demo scenario once the services are up")
+    p.add_argument("--wall", action="store_true", help="show the board in wall mode")
+    p.add_argument("--lang", choices=("zh", "en"), default=None)
+
+    p = sub.add_parser("serve", help="run one service alone")
+    p.add_argument("service", choices=SERVICE_NAMES)
+    _common(p)
+    p.add_argument("--data", type=Path, default=None, help="this service's data folder")
+
+    p = sub.add_parser("board", help="the live dashboard")
+    _common(p)
+    p.add_argument("--wall", action="store_true", help="read-only wall mode, large figures")
+    p.add_argument("--lang", choices=("zh", "en"), default=None)
+    p.add_argument("--web", metavar="[HOST:]PORT", default=None, help="serve the board to a browser")
+
+    p = sub.add_parser("submit", help="send reports to intake")
+    _common(p, config=False)
+    p.add_argument("--file", default=None, help="a JSON file (one report), a JSONL file (one per line), or - for stdin")
+    for name in ("title", "summary", "platform", "url", "region", "unit-hint", "topic", "observed-at",
+                 "media-level", "sentiment", "reporter", "incident-id"):
+        p.add_argument(f"--{name}", default=None)
+    for name in ("reposts", "comments", "likes", "views"):
+        p.add_argument(f"--{name}", type=int, default=None)
+    for name in ("cross-region", "emergency", "stability-risk"):
+        p.add_argument(f"--{name}", action="store_true", default=None)
+    p.add_argument("--evidence", action="append", default=None, help="evidence (screenshot path, link, text); repeatable")
+
+    p = sub.add_parser("ls", help="current incidents")
+    _common(p)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--all", action="store_true", help="include closed incidents")
+
+    p = sub.add_parser("show", help="one incident with its timeline")
+    _common(p)
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+
+    actor = {"default": _user(), "help": "who does it (default: your login name)"}
+    ops = {
+        "ack": ("acknowledge an incident (stops escalation)", []),
+        "assign": ("change the owning unit", [("owner", {}), ("--reason", {"required": True})]),
+        "regrade": ("set the grade by judgement (sticks until released)",
+                    [("grade", {"choices": ("I", "II", "III", "IV", "release")}), ("--reason", {"required": True})]),
+        "stage": ("move the incident's stage",
+                  [("stage", {"choices": ("reported", "assessing", "handling", "following", "subsided")}),
+                   ("--note", {"default": ""})]),
+        "done": ("meet a clock", [("clock", {}), ("--note", {"default": ""})]),
+        "extend": ("move a clock's due time (never past `final`)",
+                   [("clock", {}), ("due", {"help": "new due time: ISO 8601 or 'YYYY-MM-DD HH:MM'"}),
+                    ("--reason", {"required": True})]),
+        "note": ("add a note", [("text", {})]),
+        "close": ("close the incident", [("--summary", {"required": True})]),
+    }
+    for verb, (text, args) in ops.items():
+        p = sub.add_parser(verb, help=text)
+        _common(p)
+        p.add_argument("id")
+        for name, kw in args:
+            p.add_argument(name, **kw)
+        p.add_argument("--actor", **actor)
+
+    p = sub.add_parser("demo", help="feed a realistic scenario into a running system")
+    _common(p, config=False)
+    p.add_argument("--speed", type=float, default=1.0, help="time factor (2 = twice as fast)")
+
+    p = sub.add_parser("profiles", help="list the response-plan profiles")
+    p.add_argument("--config", type=Path, default=None)
+
+    p = sub.add_parser("due", help="when is each clock due for an incident learned of at TIME?")
+    p.add_argument("--grade", required=True)
+    p.add_argument("--at", default=None, help="ISO 8601, or 'YYYY-MM-DD HH:MM' in the configured zone (default now)")
+    p.add_argument("--config", type=Path, default=None)
+    p.add_argument("--profile", default=None)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("sweep", help="record a monitoring sweep of mainstream media")
+    _common(p)
+    p.add_argument("--note", default="")
+    p.add_argument("--actor", **actor)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    logging.getLogger("nats").setLevel(logging.CRITICAL)  # we report connection state ourselves
+    if getattr(args, "nats", "x") is None:
+        args.nats = env_nats_url(None)
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        print(f"watchboard: config error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _source(args: argparse.Namespace) -> ConfigSource:
+    return ConfigSource(getattr(args, "config", None), getattr(args, "profile", None))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from watchboard import cli_ops
+
+    command = args.command
+    if command == "up":
+        from watchboard.launcher import up
+
+        return up(args)
+    if command == "serve":
+        return cli_ops.serve(args.service, args.nats, _source(args), args.data or default_data_dir() / args.service)
+    if command == "board":
+        return cli_ops.board(args, _source(args))
+    if command == "profiles":
+        return cli_ops.profiles(_source(args))
+    if command == "due":
+        return cli_ops.due(args, _source(args))
+    return asyncio.run(cli_ops.run_client_command(args, _source(args)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""`watchboard up`: an embedded nats-server, the four services as child processes, the board.
+
+Each service runs as its own `watchboard serve NAME` process, exactly as on separate hosts,
+so `up` proves the same wiring a city deployment uses. A child that dies is reported and
+restarted with backoff; Ctrl-C or SIGTERM stops every child (SIGTERM, then SIGKILL after
+10 s) and then the server. Children's logs go to `<data>/logs/<name>.log`, so the board
+owns the terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from watchboard.bus.server import NatsServer, ServerError
+from watchboard.config import ConfigSource, load_watchboard
+
+SERVICES = ("intake", "grading", "deadlines", "notify")
+
+
+def say(text: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    log: Path
+    process: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    history: list[str] = field(default_factory=list)
+
+    async def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as out:  # noqa: ASYNC230 - a local log file, opened once per start
+            self.process = await asyncio.create_subprocess_exec(
+                *self.argv, stdout=out, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
+                start_new_session=True)  # Ctrl-C in the terminal reaches `up`, which stops us in order
+        self.started_at = time.monotonic()
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        proc = self.process
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), timeout)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+
+
+class Supervisor:
+    """Starts the children and restarts any that dies, with backoff; reports each change."""
+
+    def __init__(self, children: list[Child], report) -> None:
+        self.children = children
+        self.report = report
+        self.stopping = False
+
+    async def run(self) -> None:
+        for child in self.children:
+            await child.start()
+            self.report(f"{child.name}: started (pid {child.process.pid}), log {child.log}")  # type: ignore[union-attr]
+        await asyncio.gather(*(self._watch(c) for c in self.children))
+
+    async def _watch(self, child: Child) -> None:
+        while not self.stopping:
+            assert child.process is not None
+            code = await child.process.wait()
+            if self.stopping:
+                return
+            lived = time.monotonic() - child.started_at
+            child.restarts = child.restarts + 1 if lived < 30 else 1
+            delay = min(30.0, 2 ** (child.restarts - 1))
+            tail = _tail(child.log)
+            self.report(f"{child.name}: exited with code {code}; restarting in {delay:.0f}s"
+                        + (f" — last log line: {tail}" if tail else ""))
+            await asyncio.sleep(delay)
+            if self.stopping:
+                return
+            await child.start()
+            self.report(f"{child.name}: restarted (pid {child.process.pid})")  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        self.stopping = True
+        await asyncio.gather(*(c.stop() for c in self.children))
+
+
+def _tail(path: Path) -> str:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1][-200:] if lines else ""
+
+
+def up(args: argparse.Namespace) -> int:
+    from watchboard.cli import default_data_dir
+    from watchboard.cli_ops import build_service
+
+    data: Path = (args.data or default_data_dir()).resolve()
+    source = ConfigSource(args.config.resolve() if args.config else None, args.profile)
+    wb = load_watchboard(source)
+    for name in SERVICES:  # a bad config stops here, naming file and key, before anything starts
+        build_service(name, source)
+    server = NatsServer(data / "nats", port=args.port, sync_interval=wb.stream.sync_interval)
+    try:
+        server.start()
+        server.wait_ready()
+    except ServerError as exc:
+        print(f"watchboard up: {exc}", file=sys.stderr)
+        server.stop()
+        return 1
+    say(f"nats-server ready on {server.url} (JetStream in {data / 'nats'}, sync_interval {wb.stream.sync_interval})")
+    if args.port != 4222:
+        say(f"other commands need --nats {server.url} (or WATCHBOARD_NATS={server.url})")
+    try:
+        return asyncio.run(_run(args, data, source, server.url))
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        server.stop()
+        say("nats-server stopped")
+
+
+async def _run(args: argparse.Namespace, data: Path, source: ConfigSource, url: str) -> int:
+    extra: list[str] = []
+    if source.config_dir:
+        extra += ["--config", str(source.config_dir)]
+    if source.profile:
+        extra += ["--profile", source.profile]
+    children = [Child(name, [sys.executable, "-m", "watchboard.cli", "serve", name, "--nats", url,
+                             "--data", str(data / name), *extra], data / "logs" / f"{name}.log")
+                for name in SERVICES]
+    log_file = data / "logs" / "up.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+
+    def report(text: str) -> None:
+        with open(log_file, "a", encoding="utf-8") as out:
+            out.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
+        if args.no_board:
+            say(text)
+
+    supervisor = Supervisor(children, report)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    sup_task = asyncio.create_task(supervisor.run())
+    tasks: list[asyncio.Task[object]] = [sup_task]
+    if args.no_board:
+        tasks.append(asyncio.create_task(_status_lines(url, report)))
+    if args.demo:
+        tasks.append(asyncio.create_task(_demo(url, report)))
+    try:
+        if args.no_board:
+            await stop.wait()
+        else:
+            from watchboard.board.launch import run_board_async
+
+            board = asyncio.create_task(run_board_async(url, source, lang=args.lang, wall=args.wall))
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait({board, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            board.cancel()
+            stopper.cancel()
+            with contextlib.suppress(BaseException):
+                await board
+    finally:
+        say("stopping services…")
+        await supervisor.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        say("services stopped")
+    return 0
+
+
+async def _status_lines(url: str, report) -> None:
+    """Headless mode: a status line per service once they answer, then on every change."""
+    from watchboard.bus.connection import connect
+    from watchboard.bus.feed import ping_services
+
+    nc = await connect(url, "watchboard-up-status")
+    last: dict[str, bool] = {}
+    try:
+        while True:
+            health = await ping_services(nc, wait=0.5)
+            if health.services != last:
+                for name, ok in health.services.items():
+                    if last.get(name) != ok:
+                        report(f"{name}: {'answering' if ok else 'NOT answering'} on the service API")
+                last = dict(health.services)
+            await asyncio.sleep(2)
+    finally:
+        await nc.close()
+
+
+async def _demo(url: str, report) -> None:
+    from watchboard.bus.connection import connect
+    from watchboard.bus.feed import ping_services
+    from watchboard.bus.subjects import Subjects
+    from watchboard.demo import run_demo
+
+    nc = await connect(url, "watchboard-demo")
+    try:
+        for _ in range(120):  # wait until intake answers (bounded)
+            if (await ping_services(nc)).services.get("intake"):
+                break
+            await asyncio.sleep(0.5)
+        report("demo: feeding the scenario")
+        await run_demo(nc, Subjects(load_watchboard().subject_prefix), quiet=True)
+        report("demo: scenario fed")
+    finally:
+        await nc.close()
