@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -64,7 +64,9 @@ def _default_grades() -> dict[str, dict[str, str]]:
 
 
 class DeadlinesConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    grades: dict[str, dict[str, str]] = msgspec.field(default_factory=_default_grades)
+    # grade → clock name → duration; values are typed loosely so a wrong type is reported
+    # with its full key (msgspec writes dict keys as `[...]`).
+    grades: dict[str, dict[str, Any]] = msgspec.field(default_factory=_default_grades)
     # Positive items (sentiment "positive") are answered and amplified: no clocks by default.
     positive_clocks: bool = False
     reminders_before_flag: int = 3
@@ -111,6 +113,8 @@ def check_deadlines(cfg: DeadlinesConfig, file: str = "deadlines.toml") -> Deadl
             if name not in CLOCK_ORDER:
                 raise ConfigError(file, key, f"unknown clock name {name!r}; known: "
                                   f"{', '.join(CLOCK_ORDER)}")
+            if not isinstance(text, str):
+                raise ConfigError(file, key, f"expected a duration string like '5wd' or 'off', got {text!r}")
             if text == OFF:
                 continue
             try:
