@@ -125,6 +125,9 @@ class Notifier:
         await notifier.outbox.recover()
         return notifier
 
+    async def commit(self) -> None:
+        await self.db.commit()
+
     async def close(self) -> None:
         if self.channels is not None:
             await self.channels.close()
@@ -163,8 +166,11 @@ class Notifier:
 
     # --- events in ----------------------------------------------------------------------
 
-    async def handle(self, event: AnyEvent, now: datetime) -> Handled:
-        """Remember what the event says and queue the notices its routes ask for. Idempotent."""
+    async def handle(self, event: AnyEvent, now: datetime, *, commit: bool = True) -> Handled:
+        """Remember what the event says and queue the notices its routes ask for. Idempotent.
+
+        With `commit=False` the caller commits (`await notifier.commit()`), e.g. once per
+        consumer batch together with its processed-events table, as the other services do."""
         kind = event_type(event)
         memo = await self.memo(event.incident_id)
         unit = memo.owner
@@ -202,7 +208,8 @@ class Notifier:
         resolution = routing.route(self.cfg, kind, memo.grade, unit=unit, on_duty=await self.on_duty(now))
         messages = self._messages(event.id, kind, memo, resolution.recipients, values, now)
         new = set(await self.outbox.enqueue(messages, now, commit=False))
-        await self.db.commit()
+        if commit:
+            await self.db.commit()
         messages = [m for m in messages if m.key in new]  # a redelivered event queues nothing
         touched = [event.incident_id] if event.incident_id != NO_INCIDENT else []
         return Handled(messages, touched, resolution.missing)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -294,7 +294,3 @@ class Outbox:
     async def counts(self) -> dict[str, int]:
         async with self.db.execute("SELECT status, COUNT(*) FROM notices GROUP BY status") as cur:
             return {r[0]: r[1] async for r in cur}
-
-
-def window_end(now: datetime, window: str) -> datetime:
-    return now + timedelta(seconds=seconds(window))

@@ -37,7 +37,8 @@ def test_roles_for_default_routes(event: str, grade: str | None, roles: list[str
     ("clock.warning", "III", "health", ["p-li"], ["p-zhao"], 0),
     ("clock.breached", "III", "education", ["p-li"], ["p-zhang", "p-office"], 0),
     # no liaison for the unit: the office hears it instead, and the gap is reported
-    ("clock.warning", "III", "transport", ["p-li"], ["p-office"], 1),
+    ("clock.warning", "III", "transport", ["p-li"], ["liaison-transport"], 0),  # from units.toml
+    ("clock.warning", "III", "no_such_unit", ["p-li"], ["p-office"], 1),
     ("clock.warning", "III", None, ["p-li"], ["p-office"], 1),
     ("unit.flagged", None, "education", [], ["p-office", "g-leaders"], 0),
     # nobody on duty: reported, the office still hears it
@@ -53,5 +54,5 @@ def test_route_resolves_people(event: str, grade: str | None, unit: str | None, 
 
 def test_person_reached_by_two_roles_gets_one_notice() -> None:
     """The office on duty is one recipient carrying both roles."""
-    res = route(CFG, "clock.breached", "III", unit="transport", on_duty=["p-office"])
+    res = route(CFG, "clock.breached", "III", unit="no_such_unit", on_duty=["p-office"])
     assert [(r.person_id, r.roles) for r in res.recipients] == [("p-office", ("owner_liaison", "office"))]
