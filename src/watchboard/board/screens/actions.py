@@ -41,7 +41,8 @@ def form_for(verb: str, view: IncidentView, lang: Lang, owners: list[str], now: 
     """The fields an action asks for; None when it needs none (ack)."""
     title = Text(f"{t(f'action.{verb}', lang)} · ", style="bold")
     title.append(truncate(_title(view), 56), style="not bold")
-    running = [c for c in (view.clocks.clocks if view.clocks else []) if c.status == "running"]
+    running = sorted((c for c in (view.clocks.clocks if view.clocks else []) if c.status == "running"),
+                     key=lambda c: c.due_at)  # the one due first is preselected
     clock_opts = tuple(
         (f"{clock_label(c.name, lang)}  {countdown(c.due_at, now)}", c.name) for c in running)
     f = lambda key: t(f"field.{key}", lang)  # noqa: E731

@@ -53,7 +53,7 @@ class OperatorScreen(IncidentActions, Screen[None]):
         yield ConnectionBanner(id="banner")
         yield CountersBar(id="counters")
         with Horizontal(id="main"):
-            yield IncidentTable(lang=app.lang, now=app.now, id="incidents")
+            yield IncidentTable(lang=app.lang, now=lambda: self.app.now(), id="incidents")
             with VerticalScroll(id="side"):
                 yield GradeMatrix(id="matrix")
                 yield TrendChart(id="trend")

@@ -43,7 +43,7 @@ class WallScreen(Screen[None]):
         with Horizontal(id="wall-main"):
             with Vertical(id="urgent"):
                 yield Label(id="urgent-title")
-                yield IncidentTable(lang=app.lang, now=app.now, show_cursor=False, id="urgent-table")
+                yield IncidentTable(lang=app.lang, now=lambda: self.app.now(), show_cursor=False, id="urgent-table")
             with VerticalScroll(id="wall-side"):
                 yield GradeMatrix(id="matrix")
                 yield TrendChart(id="trend")
