@@ -152,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `watchboard ls | head`: the reader left; not an error
+        sys.stderr.close()
+        return 0
 
 
 def _source(args: argparse.Namespace) -> ConfigSource:

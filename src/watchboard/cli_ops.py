@@ -69,10 +69,15 @@ def due(args: argparse.Namespace, source: ConfigSource) -> int:
     from watchboard.domain import clocks
 
     try:
-        rows = clocks.due_command(args.grade, args.at, source)
-    except (ValueError, clocks.DueError) as exc:
+        cfg, cal = clocks.load_for_due(args.profile, source)
+        at = args.at or datetime.now(cal.zone).isoformat()
+        rows = clocks.due_table(args.grade, at, cfg, cal, profile=args.profile or source.profile_name())
+    except clocks.DueError as exc:
         print(f"watchboard due: {exc}", file=sys.stderr)
         return 2
+    for row in rows:  # `provisional` only where it is true, as in `show --json`
+        if not row.get("provisional"):
+            row.pop("provisional", None)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
@@ -289,17 +294,22 @@ async def ls(nc: Any, args: argparse.Namespace, zone: Any) -> int:
     from rich.text import Text
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("grade", "id", "title", "owner", "stage", "next due", "reported"):
-        table.add_column(col, overflow="ellipsis", no_wrap=True, max_width=48 if col == "title" else None)
+    table.add_column("grade", no_wrap=True, min_width=5)
+    table.add_column("id", no_wrap=True, min_width=26)
+    table.add_column("stage", no_wrap=True, overflow="ellipsis", max_width=10)
+    table.add_column("owner", no_wrap=True, overflow="ellipsis", max_width=12)
+    table.add_column("next due", no_wrap=True, overflow="ellipsis", max_width=26)
+    table.add_column("reported", no_wrap=True, min_width=11)
+    table.add_column("title", no_wrap=True, overflow="ellipsis", ratio=1, min_width=10)
     colours = {"I": "red", "II": "dark_orange", "III": "yellow", "IV": "blue"}
     for r in rows:
         running = [c for c in r["clocks"] if c["status"] in ("running", "extended")]
         nxt = min(running, key=lambda c: c["due_at"]) if running else None
         due_text = f"{nxt['name']} {_local(datetime.fromisoformat(nxt['due_at']), zone)}" if nxt else ""
         table.add_row(Text(r["grade"] or "-", style=f"bold {colours.get(r['grade'], '')}"),
-                      Text(r["id"]), Text(clean_line(r["title"], 120)), Text(clean_line(r["owner"] or "-", 40)),
-                      Text(r["stage"]), Text(due_text), Text(_local(datetime.fromisoformat(r["reported_at"]), zone)))
-    Console().print(table)
+                      Text(r["id"]), Text(r["stage"]), Text(clean_line(r["owner"] or "-", 40)), Text(due_text),
+                      Text(_local(datetime.fromisoformat(r["reported_at"]), zone)), Text(clean_line(r["title"], 120)))
+    Console(width=max(Console().width, 120)).print(table)
     return 0
 
 
