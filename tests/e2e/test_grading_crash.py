@@ -15,16 +15,16 @@ from pathlib import Path
 from nats.aio.client import Client
 from nats.js import api
 
+from tests.support import eventually, running
 from watchboard.bus.server import NatsServer
 from watchboard.config import ConfigSource
 from watchboard.services.intake.service import build as build_intake
-from tests.support import eventually, running
 
 N = 300
 
 
 def start_grading(url: str, data: Path, log: Path) -> subprocess.Popen[bytes]:
-    out = open(log, "ab")  # noqa: SIM115 - handed to the child
+    out = open(log, "ab")
     return subprocess.Popen([sys.executable, "-m", "watchboard.cli", "serve", "grading", "--nats", url,
                              "--data", str(data)], stdout=out, stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 from nats.aio.client import Client
-from watchboard.services.grading.service import build as build_grading
-from watchboard.services.intake.service import build as build_intake
 
 from tests.support import eventually, kv_get, request, running
 from watchboard.bus.server import NatsServer
 from watchboard.config import ConfigSource
+from watchboard.services.grading.service import build as build_grading
+from watchboard.services.intake.service import build as build_intake
 
 CANTEEN = {
     "title": "网传某镇中学食堂使用过期食材", "summary": "有网友发帖称仲山镇中学食堂使用过期食材",

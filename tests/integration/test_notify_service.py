@@ -8,13 +8,13 @@ from pathlib import Path
 
 from aiohttp import web
 from nats.aio.client import Client
-from watchboard.services.grading.service import build as build_grading
-from watchboard.services.intake.service import build as build_intake
-from watchboard.services.notify.service import build as build_notify
 
 from tests.support import eventually, kv_get, request, running
 from watchboard.bus.server import NatsServer
 from watchboard.config import ConfigSource
+from watchboard.services.grading.service import build as build_grading
+from watchboard.services.intake.service import build as build_intake
+from watchboard.services.notify.service import build as build_notify
 
 
 def notify_toml(url: str) -> str:
