@@ -114,6 +114,7 @@ class BoardApp(App[None]):
         self._dirty: set[str] = set()
         self._dirty_any = False
         self._urgent: list[str] = []
+        self._first_snapshot = False  # no redraws while the first snapshot pours in
         self.title = t("app.wall_title" if wall else "app.title", lang)
 
     @property
@@ -182,6 +183,7 @@ class BoardApp(App[None]):
         if isinstance(item, KVChange):
             self._take_change(item)
         elif isinstance(item, SnapshotDone):
+            self._first_snapshot = True
             gone = self.model.end_resync()
             self._dirty |= gone
             self._dirty_any = True
@@ -210,7 +212,7 @@ class BoardApp(App[None]):
 
     def _flush(self) -> None:
         """Coalesce: everything that changed since the last tick becomes one redraw."""
-        if self._dirty_any:
+        if self._dirty_any and self._first_snapshot:
             self._dirty.clear()
             self._dirty_any = False
             self.version += 1
@@ -230,8 +232,8 @@ class BoardApp(App[None]):
         self.health = message.health
 
     def on_board_app_snapshot_loaded(self, message: SnapshotLoaded) -> None:
-        self._flush()
         self.snapshot_loaded = True
+        self._flush()
 
     def on_board_app_urgent_arrived(self, message: UrgentArrived) -> None:
         rows = [self.model.rows.get(i) for i in message.incident_ids]

@@ -6,7 +6,7 @@ the awkward cases (CJK double-width characters, overdue clocks) are tested direc
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from rich.cells import cell_len, get_character_cell_size
@@ -108,11 +108,3 @@ def compact_number(n: int) -> str:
         return f"{n / 1000:.1f}k"
     return f"{n / 1_000_000:.1f}M"
 
-
-def hour_floor(at: datetime) -> datetime:
-    return at.replace(minute=0, second=0, microsecond=0)
-
-
-def hours_ago(at: datetime, now: datetime) -> int:
-    """Whole hours between the hour of `at` and the hour of `now` (0 = this hour)."""
-    return int((hour_floor(now.astimezone(UTC)) - hour_floor(at.astimezone(UTC))) / timedelta(hours=1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from watchboard.board.app import BoardApp
 
 SIDE_MIN_WIDTH = 120  # below this the side panel (matrix, trend) is hidden
+TREND_EVERY_S = 5.0
 
 
 class OperatorScreen(IncidentActions, Screen[None]):
@@ -46,6 +48,8 @@ class OperatorScreen(IncidentActions, Screen[None]):
         Binding("4", "grade_filter('IV')", "Only IV", show=False, id="desk.only4", tooltip="Toggle grade IV"),
         Binding("t", "cycle_sort", "Sort", id="desk.sort", tooltip="Sort by grade, due clock, age or owner"),
     ]
+
+    _trend_at = -1e9
 
     def compose(self) -> ComposeResult:
         app = self.app
@@ -81,15 +85,21 @@ class OperatorScreen(IncidentActions, Screen[None]):
     def refresh_board(self) -> None:
         app, model = self.app, self.app.model
         self.set_class(app.size.width < SIDE_MIN_WIDTH, "-narrow")
-        self.query_one(IncidentTable).set_rows(model.open_rows())
+        self.query_one(IncidentTable).set_rows(model.open_rows(), loaded=app.snapshot_loaded)
         self.query_one(CountersBar).show(model.grade_counts(), model.open_count(), app.lang,
                                          self._filter_text())
         if not self.has_class("-narrow"):
             owners, cells = model.matrix()
             self.query_one(GradeMatrix).show(owners, cells, app.lang)
-            per_grade, breached = model.trend(app.now())
-            self.query_one(TrendChart).show(per_grade, breached, app.lang)
+            self._show_trend()
         self._on_status()
+
+    def _show_trend(self, force: bool = False) -> None:
+        """The trend walks every incident: at most every few seconds (it moves by the hour)."""
+        if force or time.monotonic() - self._trend_at >= TREND_EVERY_S:
+            self._trend_at = time.monotonic()
+            per_grade, breached = self.app.model.trend(self.app.now())
+            self.query_one(TrendChart).show(per_grade, breached, self.app.lang)
 
     def _filter_text(self) -> Text:
         model, lang = self.app.model, self.app.lang
@@ -114,8 +124,7 @@ class OperatorScreen(IncidentActions, Screen[None]):
         self.query_one(IncidentTable).refresh()  # countdowns move
         self._on_status()
         if self.app.tick % 60 == 0 and not self.has_class("-narrow"):
-            per_grade, breached = self.app.model.trend(self.app.now())
-            self.query_one(TrendChart).show(per_grade, breached, self.app.lang)
+            self._show_trend(force=True)
 
     def _on_status(self) -> None:
         app = self.app

@@ -4,6 +4,7 @@ the matrix, the 24-hour trend, service health, the last sweep and the clock.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -34,6 +35,7 @@ class WallScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.page = 0
+        self._trend_at = -1e9
 
     def compose(self) -> ComposeResult:
         app = self.app
@@ -97,11 +99,14 @@ class WallScreen(Screen[None]):
         self.set_class(app.size.width < WALL_SIDE_MIN, "-narrow")
         self.set_class(app.size.height < 30, "-short")
         self.query_one(BigCounters).show(model.grade_counts())
-        self.query_one("#urgent-table", IncidentTable).set_rows(model.urgent_rows())
+        self.query_one("#urgent-table", IncidentTable).set_rows(model.urgent_rows(), loaded=app.snapshot_loaded)
         owners, cells = model.matrix()
         self.query_one(GradeMatrix).show(owners, cells, app.lang, max_owners=10)
-        per_grade, breached = model.trend(app.now())
-        self.query_one(TrendChart).show(per_grade, breached, app.lang)
+        if time.monotonic() - self._trend_at >= 5.0 or not self.has_class("-trend-shown"):
+            self._trend_at = time.monotonic()
+            self.add_class("-trend-shown")
+            per_grade, breached = model.trend(app.now())
+            self.query_one(TrendChart).show(per_grade, breached, app.lang)
         self._show_page()
         self._on_status()
 

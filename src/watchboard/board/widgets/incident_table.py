@@ -137,15 +137,17 @@ class IncidentTable(ScrollView, can_focus=True):
         self.now = now
         self.show_cursor = show_cursor
         self.rows: list[Row] = []
+        self.loaded = False  # False until the first snapshot: say "loading", not "nothing open"
         self.selected_id: str | None = None
         self._layout_width = -1
         self._layout: list[tuple[Column, int]] = []
 
     # --- data -----------------------------------------------------------------------
 
-    def set_rows(self, rows: list[Row]) -> None:
+    def set_rows(self, rows: list[Row], *, loaded: bool = True) -> None:
         """Take a new sorted list; the cursor stays on the same incident if it is still there."""
         self.rows = rows
+        self.loaded = loaded
         index = 0
         if self.selected_id is not None:
             for i, row in enumerate(rows):
@@ -230,7 +232,8 @@ class IncidentTable(ScrollView, can_focus=True):
         if index >= len(self.rows):
             if not self.rows and y == 1:
                 empty = self.get_component_rich_style("incident-table--empty")
-                return Strip([Segment(fit(" " + t("none_open", self.lang), width), base + empty)], width)
+                label = t("none_open" if self.loaded else "banner.waiting", self.lang)
+                return Strip([Segment(fit(" " + label, width), base + empty)], width)
             return Strip.blank(width, base)
         row = self.rows[index]
         is_cursor = self.show_cursor and index == self.cursor
