@@ -150,8 +150,8 @@ LABELS: dict[str, dict[str, str]] = {
         "metric.views": "阅读",
     },
     "en": {
-        "app.title": "Watchboard — incident desk",
-        "app.wall_title": "Watchboard — wall",
+        "app.title": "Watchboard",
+        "app.wall_title": "Watchboard · wall",
         "grade.I": "Especially major",
         "grade.II": "Major",
         "grade.III": "Large",
