@@ -2,14 +2,14 @@
 
 Keys: `<incident>.core` (intake), `<incident>.grade` (grading), `<incident>.clocks`
 (deadlines), `<incident>.notices` (notify), and `sys.<name>` for facts that belong to no
-incident (`sys.sweep`, written by deadlines). A board or `watchboard show` folds the four
+incident (`sys.sweep` and `sys.calendar`, written by deadlines). A board or `watchboard show` folds the four
 values of an incident into one `IncidentView`. New fields get defaults (schema evolution),
 so a board of an older version reads a newer service's values.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import msgspec
 
@@ -106,6 +106,19 @@ class SweepView(msgspec.Struct, kw_only=True):
     missed: list[str] = msgspec.field(default_factory=list)
 
 
+class CalendarView(msgspec.Struct, kw_only=True):
+    """`sys.calendar` (deadlines): how far the working calendar is known, and the notice to show
+    from `warn_days_before_end` days before that ("add 2027 … to calendar.toml"); None if all is well."""
+
+    covered_until: date | None = None
+    warning_en: str | None = None
+    warning_zh: str | None = None
+    updated_at: datetime | None = None
+
+
+CALENDAR_KEY = "sys.calendar"
+SWEEP_KEY = "sys.sweep"
+
 PART_TYPES: dict[str, type[msgspec.Struct]] = {
     "core": CoreView, "grade": GradeView, "clocks": ClocksView, "notices": NoticesView,
 }
@@ -113,6 +126,7 @@ PART_TYPES: dict[str, type[msgspec.Struct]] = {
 _encoder = msgspec.json.Encoder()
 _decoders = {part: msgspec.json.Decoder(t) for part, t in PART_TYPES.items()}
 _sweep_decoder = msgspec.json.Decoder(SweepView)
+_calendar_decoder = msgspec.json.Decoder(CalendarView)
 
 
 def kv_key(incident_id: str, part: str) -> str:
@@ -142,6 +156,13 @@ def decode_view(part: str, data: bytes) -> msgspec.Struct | None:
 def decode_sweep(data: bytes) -> SweepView | None:
     try:
         return _sweep_decoder.decode(data)
+    except msgspec.DecodeError:
+        return None
+
+
+def decode_calendar(data: bytes) -> CalendarView | None:
+    try:
+        return _calendar_decoder.decode(data)
     except msgspec.DecodeError:
         return None
 

@@ -1,0 +1,166 @@
+"""A transactional outbox for JetStream: effects are written in the same SQLite transaction
+as the state change that decided them, then published, then deleted.
+
+    add(rows)        INSERT OR IGNORE, no commit: the caller's transaction commits them
+                     together with its state and processed ids (one SQLite transaction)
+    flush()          publish pending rows in order (Nats-Msg-Id = the row's msg id),
+                     delete those the stream acked, commit; failures stay for the next flush
+    recover()        on start, before any flush: drop the rows the stream already holds
+
+Why `recover` reads the stream: a kill between publish and delete leaves a row whose
+message is already stored. JetStream drops a re-publish with the same `Nats-Msg-Id` only
+inside its duplicate window (10 min by default); a service down for longer would publish a
+second copy. So for each leftover row we read that exact subject's messages from a little
+before the row was written (an ephemeral consumer, headers only) and compare `Nats-Msg-Id`.
+
+Rows are published in insertion order; every row's subject and bytes are final when added.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+import aiosqlite
+import nats.errors
+from nats.aio.client import Client
+from nats.js import api
+
+from watchboard.bus.errors import map_nats_error
+
+log = logging.getLogger("watchboard.outbox")
+
+# How far before a row's creation time the recovery scan starts: covers clock skew between
+# this host and the server (the message cannot be stored before its row was written).
+SCAN_MARGIN = 300.0
+
+
+class OutboxRow(NamedTuple):
+    seq: int
+    msg_id: str
+    subject: str
+    data: bytes
+    created_at: float
+
+
+class Outbox:
+    def __init__(self, db: aiosqlite.Connection, nc: Client, stream: str, *, table: str = "outbox",
+                 timeout: float = 5.0, chunk: int = 500) -> None:
+        self.db = db
+        self.nc = nc
+        self.js = nc.jetstream(timeout=timeout)
+        self.stream = stream
+        self.table = table
+        self.timeout = timeout
+        self.chunk = chunk
+        self.lock = asyncio.Lock()  # one flush at a time keeps stream order = insertion order
+        self.published = 0
+
+    @staticmethod
+    def schema(table: str = "outbox") -> str:
+        return (f"CREATE TABLE IF NOT EXISTS {table} (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+                "msg_id TEXT NOT NULL UNIQUE, subject TEXT NOT NULL, data BLOB NOT NULL, "
+                "created_at REAL NOT NULL);")
+
+    async def add(self, rows: Iterable[tuple[str, str, bytes]]) -> None:
+        """Queue (msg_id, subject, data) rows inside the caller's open transaction (no commit)."""
+        now = time.time()
+        await self.db.executemany(
+            f"INSERT OR IGNORE INTO {self.table}(msg_id, subject, data, created_at) VALUES (?, ?, ?, ?)",
+            [(msg_id, subject, data, now) for msg_id, subject, data in rows])
+
+    async def rows(self, limit: int = -1) -> list[OutboxRow]:
+        async with self.db.execute(f"SELECT seq, msg_id, subject, data, created_at FROM {self.table} "
+                                   "ORDER BY seq LIMIT ?", (limit,)) as cur:
+            return [OutboxRow(*r) async for r in cur]
+
+    async def pending(self) -> int:
+        async with self.db.execute(f"SELECT COUNT(*) FROM {self.table}") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def _delete(self, seqs: list[int]) -> None:
+        if seqs:
+            await self.db.executemany(f"DELETE FROM {self.table} WHERE seq = ?", [(s,) for s in seqs])
+            await self.db.commit()
+
+    async def flush(self) -> int:
+        """Publish every pending row; returns how many were acked. Raises (mapped) on a bus
+        failure after deleting what was acked, so the caller can log; the rest stay queued."""
+        sent = 0
+        async with self.lock:
+            while True:
+                batch = await self.rows(self.chunk)
+                if not batch:
+                    return sent
+                tasks = [asyncio.ensure_future(self.js.publish(r.subject, r.data, stream=self.stream,
+                                                               headers={"Nats-Msg-Id": r.msg_id}))
+                         for r in batch]
+                results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True),
+                                                 self.timeout + 1)
+                acked = []
+                failure: BaseException | None = None
+                for row, result in zip(batch, results, strict=True):
+                    if isinstance(result, BaseException):
+                        failure = failure or result
+                        break  # keep order: what follows a failed row waits with it
+                    acked.append(row.seq)
+                await self._delete(acked)
+                sent += len(acked)
+                self.published += len(acked)
+                if failure is not None:
+                    raise map_nats_error(failure) from failure  # type: ignore[arg-type]
+
+    async def recover(self) -> int:
+        """Delete the leftover rows whose message the stream already holds; return how many."""
+        leftover = await self.rows()
+        if not leftover:
+            return 0
+        by_subject: dict[str, list[OutboxRow]] = {}
+        for row in leftover:
+            by_subject.setdefault(row.subject, []).append(row)
+        stored: list[int] = []
+        for subject, rows in by_subject.items():
+            ids = await self.ids_in_stream(subject, min(r.created_at for r in rows) - SCAN_MARGIN)
+            stored.extend(r.seq for r in rows if r.msg_id in ids)
+        async with self.lock:
+            await self._delete(stored)
+        if stored:
+            log.info("outbox: %d of %d leftover rows were already in the stream", len(stored), len(leftover))
+        return len(stored)
+
+    async def ids_in_stream(self, subject: str, since: float) -> set[str]:
+        """The Nats-Msg-Id of every message stored on exactly `subject` since `since` (epoch s)."""
+        config = api.ConsumerConfig(
+            deliver_policy=api.DeliverPolicy.BY_START_TIME,
+            opt_start_time=datetime.fromtimestamp(max(since, 0), UTC),
+            ack_policy=api.AckPolicy.EXPLICIT, headers_only=True, inactive_threshold=30.0,
+            max_ack_pending=-1)
+        sub = await self.js.pull_subscribe(subject, stream=self.stream, config=config)
+        found: set[str] = set()
+        name = ""
+        try:
+            info = await sub.consumer_info()
+            name = info.name
+            remaining = info.num_pending
+            while remaining > 0:
+                try:
+                    msgs = await sub.fetch(min(remaining, 256), timeout=self.timeout)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    break
+                for msg in msgs:
+                    if msg.headers and "Nats-Msg-Id" in msg.headers:
+                        found.add(msg.headers["Nats-Msg-Id"])
+                    remaining = msg.metadata.num_pending
+        finally:
+            try:
+                await sub.unsubscribe()
+                if name:
+                    await self.js.delete_consumer(self.stream, name)
+            except Exception:
+                pass  # inactive_threshold removes it anyway
+        return found

@@ -1,0 +1,271 @@
+"""deadlines on a real nats-server with a controlled clock: clocks, warnings, breaches,
+reminders, flags, commands, tightening, sweeps and restarts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from nats.aio.client import Client
+
+from tests.support import FakeClock, eventually, kv_get, request, running
+from watchboard.bus.jetstream import EventPublisher
+from watchboard.bus.server import NatsServer
+from watchboard.bus.subjects import Subjects
+from watchboard.client import load_history
+from watchboard.config import ConfigSource
+from watchboard.domain import events as ev
+from watchboard.services.deadlines.service import build
+
+SH = ZoneInfo("Asia/Shanghai")
+MONDAY_9 = datetime(2026, 11, 23, 9, 0, tzinfo=SH)  # an ordinary working Monday
+SUBJECTS = Subjects()
+
+
+def local(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=SH)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(MONDAY_9.astimezone(UTC))
+
+
+@pytest.fixture
+async def service(nats_server: NatsServer, tmp_path: Path, clock: FakeClock) -> AsyncIterator[None]:
+    async with running(build(ConfigSource()), nats_server.url, tmp_path / "deadlines", now=clock, tick=0.05):
+        yield
+
+
+async def report(nc: Client, incident: str, at: datetime, grade: str = "II", sentiment: str = "negative",
+                 owner: str | None = "education") -> None:
+    """Publish what intake and grading would: reported, assigned, graded."""
+    pub = EventPublisher(nc, SUBJECTS)
+    at = at.astimezone(UTC)
+    events: list[ev.Event] = [ev.IncidentReported(id=f"{incident}-r", incident_id=incident, at=at, actor="monitor",
+                                                  title="网传", mention=ev.Mention(platform="weibo"))]
+    if owner:
+        events.append(ev.IncidentAssigned(id=f"{incident}-a", incident_id=incident, at=at, actor="grading",
+                                          owner=owner, previous=None, reason="属地", source="rules"))
+    events.append(graded(incident, grade, at, sentiment=sentiment))
+    await pub.publish_all(events)
+
+
+def graded(incident: str, grade: str, at: datetime, *, previous: str | None = None,
+           sentiment: str = "negative") -> ev.IncidentGraded:
+    return ev.IncidentGraded(id=f"{incident}-g{grade}", incident_id=incident, at=at.astimezone(UTC),
+                             actor="grading", grade=grade, previous=previous, reasons=["test"], source="rules",
+                             sentiment=sentiment)
+
+
+async def clocks_of(nc: Client, incident: str, **want: object) -> dict:
+    """Wait for `<id>.clocks` to show the wanted field values (clock name → status, or top-level)."""
+    async def check() -> dict | None:
+        view = await kv_get(nc, f"{incident}.clocks")
+        if view is None:
+            return None
+        statuses = {c["name"]: c["status"] for c in view["clocks"]}
+        for key, value in want.items():
+            if key in ("reminders", "flagged", "count"):
+                actual = len(view["clocks"]) if key == "count" else view[key]
+                if actual != value:
+                    return None
+            elif statuses.get(key) != value:
+                return None
+        return view
+
+    return await eventually(check, timeout=10, what=f"clocks of {incident} with {want}")
+
+
+async def deadline_events(nc: Client, incident: str, kind: str | None = None) -> list[ev.Event]:
+    events = await load_history(nc, SUBJECTS, incident)
+    return [e for e in events if ev.OWNER[ev.event_type(e)] == "deadlines"
+            and (kind is None or ev.event_type(e) == kind)]
+
+
+def due(view: dict, name: str) -> datetime:
+    return datetime.fromisoformat(next(c["due_at"] for c in view["clocks"] if c["name"] == name))
+
+
+async def test_grade_ii_gets_every_clock_in_kv_and_stream(service: None, nc: Client) -> None:
+    """A grade II incident learned of Monday 09:00 carries its five clocks with the right due times."""
+    await report(nc, "INC1", MONDAY_9)
+    view = await clocks_of(nc, "INC1", count=5)
+    assert [c["name"] for c in view["clocks"]] == ["report_up", "first_response", "statement", "formal_reply",
+                                                   "final"]
+    assert due(view, "report_up") == local("2026-11-23 13:00")
+    assert due(view, "first_response") == local("2026-11-23 12:00")
+    assert due(view, "statement") == local("2026-11-24 09:00")
+    assert due(view, "formal_reply") == local("2026-11-30 17:30")
+    assert due(view, "final") == local("2026-12-07 17:30")
+    assert {c["status"] for c in view["clocks"]} == {"running"}
+    started = await deadline_events(nc, "INC1", "clock.started")
+    assert {e.clock: e.due_at for e in started} == {c["name"]: due(view, c["name"]) for c in view["clocks"]}
+
+
+async def test_warning_then_exactly_one_breach_and_reminders_to_flag(service: None, nc: Client,
+                                                                    clock: FakeClock) -> None:
+    """80 % warns, the due time breaches once with a reminder, the third reminder flags the unit."""
+    await report(nc, "INC2", MONDAY_9)
+    await clocks_of(nc, "INC2", count=5)
+    clock.set(local("2026-11-23 11:25").astimezone(UTC))  # first_response 80 % = 11:24, 30m = 11:30
+    async def warned() -> list[ev.Event]:
+        return [e for e in await deadline_events(nc, "INC2", "clock.warning") if e.clock == "first_response"]
+    warnings = await eventually(warned, what="first_response warning")
+    assert [w.point for w in warnings] == ["80%"]
+
+    clock.set(local("2026-11-23 12:00:00.5").astimezone(UTC))
+    view = await clocks_of(nc, "INC2", first_response="breached", reminders=1)
+    assert view["flagged"] is False
+    breaches = await deadline_events(nc, "INC2", "clock.breached")
+    assert [(b.clock, b.late) for b in breaches] == [("first_response", False)]
+    reminded = await deadline_events(nc, "INC2", "unit.reminded")
+    assert [(r.unit, r.clock, r.count) for r in reminded] == [("education", "first_response", 1)]
+
+    clock.set(local("2026-11-24 09:00:01").astimezone(UTC))  # report_up (13:00) and statement (09:00)
+    view = await clocks_of(nc, "INC2", report_up="breached", statement="breached", reminders=3, flagged=True)
+    flagged = await deadline_events(nc, "INC2", "unit.flagged")
+    assert [(f.unit, f.count) for f in flagged] == [("education", 3)]
+    clock.advance(seconds=5)
+    await clocks_of(nc, "INC2", reminders=3)
+    breaches = await deadline_events(nc, "INC2", "clock.breached")
+    assert sorted(b.clock for b in breaches) == ["first_response", "report_up", "statement"]
+    assert {b.clock: b.late for b in breaches}["report_up"] is True  # 20 h after its due time
+
+
+async def test_done_extend_and_close(service: None, nc: Client, clock: FakeClock) -> None:
+    """done meets a clock, extend moves one (never past final), close cancels the rest."""
+    await report(nc, "INC3", MONDAY_9)
+    await clocks_of(nc, "INC3", count=5)
+    r = await request(nc, "wb.cmd.done", {"incident_id": "INC3", "clock": "first_response", "note": "已回应",
+                                          "actor": "wang"})
+    assert r["ok"] is True
+    await clocks_of(nc, "INC3", first_response="met")
+    again = await request(nc, "wb.cmd.done", {"incident_id": "INC3", "clock": "first_response", "actor": "wang"})
+    assert again["error"]["code"] == "conflict" and again["error"]["field"] == "clock"
+    unknown = await request(nc, "wb.cmd.done", {"incident_id": "INC3", "clock": "lunch", "actor": "wang"})
+    assert unknown["error"]["code"] == "invalid" and unknown["error"]["field"] == "clock"
+    missing = await request(nc, "wb.cmd.done", {"incident_id": "NOPE", "clock": "final", "actor": "wang"})
+    assert missing["error"]["code"] == "not_found"
+
+    past = await request(nc, "wb.cmd.extend", {"incident_id": "INC3", "clock": "formal_reply", "actor": "li",
+                                               "due_at": "2026-12-08T09:00:00+08:00", "reason": "需调查"})
+    assert past["ok"] is False and past["error"]["field"] == "due_at"
+    assert "final" in past["error"]["message"]
+    bad = await request(nc, "wb.cmd.extend", {"incident_id": "INC3", "clock": "formal_reply", "actor": "li",
+                                              "due_at": "next week", "reason": "x"})
+    assert bad["error"]["field"] == "due_at"
+    moved = await request(nc, "wb.cmd.extend", {"incident_id": "INC3", "clock": "formal_reply", "actor": "li",
+                                                "due_at": "2026-12-04T17:30:00+08:00", "reason": "需调查"})
+    assert moved["ok"] is True and moved["due_at"] == "2026-12-04T17:30:00+08:00"
+    view = await clocks_of(nc, "INC3", formal_reply="extended")
+    assert due(view, "formal_reply") == local("2026-12-04 17:30")
+    extended = await deadline_events(nc, "INC3", "clock.extended")
+    assert [(e.previous_due_at, e.reason) for e in extended] == [(local("2026-11-30 17:30"), "需调查")]
+
+    pub = EventPublisher(nc, SUBJECTS)
+    await pub.publish(ev.IncidentClosed(id="INC3-c", incident_id="INC3", at=clock(), actor="wang", summary="已澄清"))
+    await clocks_of(nc, "INC3", report_up="cancelled", formal_reply="cancelled", final="cancelled",
+                    first_response="met")
+    cancelled = await deadline_events(nc, "INC3", "clock.cancelled")
+    assert sorted(e.clock for e in cancelled) == ["final", "formal_reply", "report_up", "statement"]
+
+
+async def test_stage_changes_meet_clocks(service: None, nc: Client, clock: FakeClock) -> None:
+    """handling meets report_up and first_response; subsided meets every open clock."""
+    await report(nc, "INC4", MONDAY_9)
+    await clocks_of(nc, "INC4", count=5)
+    pub = EventPublisher(nc, SUBJECTS)
+    await pub.publish(ev.StageChanged(id="INC4-s1", incident_id="INC4", at=clock(), actor="wang",
+                                      stage="handling", previous="reported"))
+    await clocks_of(nc, "INC4", report_up="met", first_response="met", statement="running")
+    await pub.publish(ev.StageChanged(id="INC4-s2", incident_id="INC4", at=clock(), actor="wang",
+                                      stage="subsided", previous="handling"))
+    await clocks_of(nc, "INC4", statement="met", formal_reply="met", final="met")
+
+
+async def test_rising_grade_tightens_and_records_previous(service: None, nc: Client, clock: FakeClock) -> None:
+    """II → I brings report_up forward to 2 h and records the old due time; nothing is loosened."""
+    await report(nc, "INC5", MONDAY_9)
+    await clocks_of(nc, "INC5", count=5)
+    await EventPublisher(nc, SUBJECTS).publish(graded("INC5", "I", clock(), previous="II"))
+
+    async def tightened() -> dict | None:
+        view = await kv_get(nc, "INC5.clocks")
+        return view if view and due(view, "report_up") == local("2026-11-23 11:00") else None
+    await eventually(tightened, what="report_up tightened")
+    started = [e for e in await deadline_events(nc, "INC5", "clock.started") if e.previous_due_at is not None]
+    assert [(e.clock, e.previous_due_at) for e in started] == [("report_up", local("2026-11-23 13:00"))]
+    await EventPublisher(nc, SUBJECTS).publish(graded("INC5", "III", clock(), previous="I"))
+    clock.advance(seconds=1)
+    view = await clocks_of(nc, "INC5", count=5)
+    assert due(view, "report_up") == local("2026-11-23 11:00")  # a lower grade never loosens
+
+
+async def test_positive_item_gets_no_clocks(service: None, nc: Client) -> None:
+    """A positive item is graded but carries no clock."""
+    await report(nc, "INC6", MONDAY_9, sentiment="positive")
+    view = await eventually(lambda: kv_get(nc, "INC6.clocks"), what="clocks view")
+    assert view["clocks"] == [] and view["reminders"] == 0
+    assert await deadline_events(nc, "INC6") == []
+
+
+async def test_sweep_recorded_then_missed(service: None, nc: Client, clock: FakeClock) -> None:
+    """A sweep before 10:00 covers that window; none by 18:00 raises sweep.missed once."""
+    clock.set(local("2026-11-23 09:30").astimezone(UTC))
+    r = await request(nc, "wb.cmd.sweep", {"note": "早间巡查", "actor": "zhao"})
+    assert r["ok"] is True
+    view = await eventually(lambda: kv_get(nc, "sys.sweep"), what="sys.sweep")
+    assert view["last_by"] == "zhao"
+    clock.set(local("2026-11-23 12:00").astimezone(UTC))
+    clock.set(local("2026-11-23 18:00:01").astimezone(UTC))
+
+    async def missed() -> list[ev.Event]:
+        return [e for e in await load_history(nc, SUBJECTS, ev.NO_INCIDENT) if isinstance(e, ev.SweepMissed)]
+    found = await eventually(missed, what="sweep.missed")
+    clock.advance(seconds=2)
+    await eventually(lambda: kv_get(nc, "sys.sweep"), what="sys.sweep")
+    assert [m.window for m in await missed()] == ["18:00"] == [m.window for m in found]
+    recorded = [e for e in await load_history(nc, SUBJECTS, ev.NO_INCIDENT) if isinstance(e, ev.SweepRecorded)]
+    assert [(e.actor, e.note) for e in recorded] == [("zhao", "早间巡查")]
+    sweep = await kv_get(nc, "sys.sweep")
+    assert sweep["missed"] == ["2026-11-23 18:00"]
+
+
+async def test_restart_emits_missed_breach_once_marked_late(nats_server: NatsServer, nc: Client,
+                                                           tmp_path: Path, clock: FakeClock) -> None:
+    """Breaches that fell due while the service was down come out once, late, on restart."""
+    data = tmp_path / "deadlines"
+    async with running(build(ConfigSource()), nats_server.url, data, now=clock, tick=0.05):
+        await report(nc, "INC7", MONDAY_9)
+        await clocks_of(nc, "INC7", count=5)
+    clock.set(local("2026-11-23 12:30").astimezone(UTC))  # first_response fell due at 12:00
+    for _ in range(2):
+        async with running(build(ConfigSource()), nats_server.url, data, now=clock, tick=0.05):
+            await clocks_of(nc, "INC7", first_response="breached", reminders=1)
+    breaches = await deadline_events(nc, "INC7", "clock.breached")
+    assert [(b.clock, b.late) for b in breaches] == [("first_response", True)]
+
+
+async def test_calendar_coverage_in_kv(service: None, nc: Client) -> None:
+    """sys.calendar says how far the working calendar is known (warning text only near its end)."""
+    view = await eventually(lambda: kv_get(nc, "sys.calendar"), what="sys.calendar")
+    assert view["covered_until"] == "2026-12-31"
+    assert "2027" in view["warning_en"] and "2027" in view["warning_zh"]  # 2026-11-23 is within 60 days
+
+
+async def test_event_after_due_time_breaches_before_meeting(service: None, nc: Client, clock: FakeClock) -> None:
+    """A stage change stamped after a due time the service has not yet fired breaches that clock first."""
+    await report(nc, "INC8", MONDAY_9)
+    await clocks_of(nc, "INC8", count=5)
+    late = local("2026-11-23 12:30").astimezone(UTC)  # first_response was due at 12:00
+    await EventPublisher(nc, SUBJECTS).publish(ev.StageChanged(
+        id="INC8-s", incident_id="INC8", at=late, actor="wang", stage="handling", previous="reported"))
+    await clocks_of(nc, "INC8", first_response="breached", report_up="met", reminders=1)
+    clock.set(late + timedelta(seconds=1))
+    clock.advance(seconds=1)
+    await clocks_of(nc, "INC8", first_response="breached", reminders=1)
+    assert len(await deadline_events(nc, "INC8", "clock.breached")) == 1
