@@ -13,6 +13,7 @@ publishes on the next start, after dropping those the stream already holds.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -53,10 +54,24 @@ from watchboard.store.states import StateTable, Transaction
 
 log = logging.getLogger("watchboard.deadlines")
 
+# Failpoints for the crash tests (tests/e2e): the process dies at once, as under kill -9,
+#   "after-commit"   a breach is committed with its outbox rows but not yet published;
+#   "after-publish"  a breach is published but its outbox row not yet deleted.
+FAULT_ENV = "WATCHBOARD_DEADLINES_FAULT"
+
+
+def _die_if(point: str) -> None:
+    if os.environ.get(FAULT_ENV) == point:
+        log.error("deadlines: failpoint %s: exiting now", point)
+        os._exit(137)
+
 DURABLE = "deadlines"
 TICK = 0.2  # seconds between timer checks (scaled by ServiceContext.tick in tests)
 FIRE_CHUNK = 2000  # timer entries handled per SQLite transaction
 KV_CHUNK = 1000
+# Incidents whose `<id>.clocks` still has to be put: written with the change, deleted after
+# the put, so a crash in between is repaired on start.
+DIRTY_SCHEMA = "CREATE TABLE IF NOT EXISTS dirty_views (id TEXT PRIMARY KEY) WITHOUT ROWID;"
 _sweep_enc = msgspec.json.Encoder()
 _sweep_dec = msgspec.json.Decoder(SweepState)
 
@@ -91,10 +106,15 @@ class DeadlinesService:
         self.rt = rt
         assert rt.nc is not None and rt.endpoints is not None
         self.db = await open_db(rt.ctx.data_dir / "deadlines.sqlite",
-                                StateTable.schema("incidents") + Outbox.schema())
+                                StateTable.schema("incidents") + Outbox.schema() + DIRTY_SCHEMA)
         self.states = StateTable(self.db, "incidents", encode_state, decode_state)
         self.outbox = Outbox(self.db, rt.nc, STREAM)
+        if os.environ.get(FAULT_ENV) == "after-publish":
+            self.outbox.before_delete = lambda rows: (
+                _die_if("after-publish") if any(r.subject.endswith(".clock.breached") for r in rows) else None)
         loaded = await self.states.load()
+        async with self.db.execute("SELECT id FROM dirty_views") as cur:
+            self.dirty_views.update([row[0] async for row in cur])
         stored = await get_meta(self.db, "sweep")
         if stored is not None:
             self.sweep = _sweep_dec.decode(msgspec.json.encode(stored))
@@ -140,15 +160,22 @@ class DeadlinesService:
             await self.outbox.add(self._rows(effects))
         if sweep is not None:
             await set_meta(self.db, "sweep", msgspec.to_builtins(sweep))
+        dirty = []
+        for key, st in tx.overlay.items():
+            old = before.get(key)
+            if (old is None or old.clocks != st.clocks or old.reminders != st.reminders
+                    or old.flagged != st.flagged) and (st.clocks or st.grade is not None):
+                dirty.append(key)
+        if dirty:
+            await self.db.executemany("INSERT OR IGNORE INTO dirty_views(id) VALUES (?)", [(k,) for k in dirty])
         changed = await tx.commit()
         if sweep is not None:
             self.sweep = sweep
+        self.dirty_views.update(dirty)
         for key, st in changed.items():
             old = before.get(key)
-            self.timer.push_all(entries_for(st, self.rules) if old is None or old.clocks != st.clocks else [])
-            if (old is None or old.clocks != st.clocks or old.reminders != st.reminders
-                    or old.flagged != st.flagged) and (st.clocks or st.grade is not None):
-                self.dirty_views.add(key)
+            if old is None or old.clocks != st.clocks:
+                self.timer.push_all(entries_for(st, self.rules))
         return changed
 
     async def _flush(self) -> None:
@@ -175,6 +202,9 @@ class DeadlinesService:
                 log.warning("deadlines: KV put failed (%s); retrying", exc)
                 return
             self.dirty_views.difference_update(chunk)
+            assert self.db is not None
+            await self.db.executemany("DELETE FROM dirty_views WHERE id = ?", [(k,) for k in chunk])
+            await self.db.commit()
 
     async def _after(self) -> None:
         await self._flush()
@@ -229,6 +259,8 @@ class DeadlinesService:
                 if effects:
                     await self._commit(tx, effects)
                     self._note_breaches(effects)
+                    if any(isinstance(e, ev.ClockBreached) for e in effects):
+                        _die_if("after-commit")
             await self._after()
         await self._check_sweeps()
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -59,6 +59,8 @@ class Outbox:
         self.chunk = chunk
         self.lock = asyncio.Lock()  # one flush at a time keeps stream order = insertion order
         self.published = 0
+        # Test hook (a failpoint): called with the acked rows just before they are deleted.
+        self.before_delete: Callable[[list[OutboxRow]], None] | None = None
 
     @staticmethod
     def schema(table: str = "outbox") -> str:
@@ -102,14 +104,16 @@ class Outbox:
                          for r in batch]
                 results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True),
                                                  self.timeout + 1)
-                acked = []
+                acked: list[OutboxRow] = []
                 failure: BaseException | None = None
                 for row, result in zip(batch, results, strict=True):
                     if isinstance(result, BaseException):
                         failure = failure or result
                         break  # keep order: what follows a failed row waits with it
-                    acked.append(row.seq)
-                await self._delete(acked)
+                    acked.append(row)
+                if self.before_delete is not None and acked:
+                    self.before_delete(acked)
+                await self._delete([r.seq for r in acked])
                 sent += len(acked)
                 self.published += len(acked)
                 if failure is not None:
