@@ -163,7 +163,7 @@ class DeadlinesService:
         dirty = []
         for key, st in tx.overlay.items():
             old = before.get(key)
-            if (old is None or old.clocks != st.clocks or old.reminders != st.reminders
+            if (old is None or old.grade is None or old.clocks != st.clocks or old.reminders != st.reminders
                     or old.flagged != st.flagged) and (st.clocks or st.grade is not None):
                 dirty.append(key)
         if dirty:
