@@ -269,3 +269,30 @@ async def test_event_after_due_time_breaches_before_meeting(service: None, nc: C
     clock.advance(seconds=1)
     await clocks_of(nc, "INC8", first_response="breached", reminders=1)
     assert len(await deadline_events(nc, "INC8", "clock.breached")) == 1
+
+
+async def test_reload_with_the_missing_year_firms_up_provisional_clocks(nats_server: NatsServer, nc: Client,
+                                                                       tmp_path: Path) -> None:
+    """Clocks running into unknown 2027 are provisional; reload after adding 2027 recomputes them."""
+    config = tmp_path / "config"
+    config.mkdir()
+    clock = FakeClock(local("2026-12-28 10:00").astimezone(UTC))
+    svc = build(ConfigSource(config_dir=config))
+    async with running(svc, nats_server.url, tmp_path / "deadlines", now=clock, tick=0.05):
+        await report(nc, "INC9", local("2026-12-28 10:00"), grade="III")
+        view = await clocks_of(nc, "INC9", count=3)
+        assert [c["provisional"] for c in view["clocks"]] == [False, True, True]
+        old_final = due(view, "final")
+        (config / "calendar.toml").write_text(
+            "[years.2027]\nholidays = [2027-01-01, 2027-01-04, 2027-01-05]\nworkdays = []\n", encoding="utf-8")
+        await svc.reload()
+
+        async def firm() -> dict | None:
+            v = await kv_get(nc, "INC9.clocks")
+            return v if v and not any(c["provisional"] for c in v["clocks"]) else None
+        view = await eventually(firm, what="firm clocks")
+        assert due(view, "final") > old_final
+        moved = [e for e in await deadline_events(nc, "INC9", "clock.started") if e.previous_due_at is not None]
+        assert {e.clock for e in moved} == {"formal_reply", "final"}
+        cal = await eventually(lambda: kv_get(nc, "sys.calendar"), what="sys.calendar")
+        assert cal["covered_until"] == "2027-12-31" and cal["warning_en"] is None
