@@ -70,6 +70,7 @@ DEFAULT_TRACKING: tuple[str, ...] = (
     "is_from_app", "isappinstalled", "wxshare_count", "sourcetype", "bbid", "unique_k",
     "xsec_source", "app_platform", "launch_from",
 )
+MAX_POSTING = 64  # a bigram in more titles than this is too common to find candidates by
 MAX_TITLES_PER_INCIDENT = 8  # title variants indexed per incident (first title + mention titles)
 
 
@@ -287,11 +288,13 @@ class MergeIndex:
             return MergeDecision(incident_id=None, merged_by=None, score=0.0)
         grams = bigrams(key)
         region_key = normalize_region(region)
-        counts: Counter[int] = Counter()
-        for gram in grams:
-            posting = self._postings.get((region_key, gram))
-            if posting:
-                counts.update(posting)
+        # Candidates come from the rarer bigrams only: a bigram shared by hundreds of titles
+        # (a stop-gram such as 网友 or 某镇) finds nothing specific and would make every
+        # look-up scan them all. Scores are then exact Dice on the candidates' bigrams.
+        postings = sorted((p for g in grams if (p := self._postings.get((region_key, g)))), key=len)
+        rare = [p for p in postings if len(p) <= MAX_POSTING] or postings[:2]
+        candidates: set[int] = set().union(*rare) if rare else set()
+        counts = {e: len(grams & self._entries[e].grams) for e in candidates}
         best: tuple[float, datetime, str] | None = None
         near = 0.0
         for entry_id, shared in counts.items():
