@@ -69,7 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--wall", action="store_true", help="read-only wall mode, large figures")
     p.add_argument("--lang", choices=("zh", "en"), default=None)
-    p.add_argument("--web", metavar="[HOST:]PORT", default=None, help="serve the board to a browser")
+    p.add_argument("--web", metavar="[HOST:]PORT", default=None,
+                   help="serve the board to a browser (127.0.0.1 unless HOST is given; read-only wall)")
+    p.add_argument("--operator", action="store_true",
+                   help="with --web: serve the desk with its actions instead of the read-only wall")
 
     p = sub.add_parser("submit", help="send reports to intake")
     _common(p, config=False)
