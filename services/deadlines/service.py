@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -99,6 +100,7 @@ class DeadlinesService:
         self.dirty_views: set[str] = set()  # KV puts that failed, retried by the tick
         # Seconds between each breach's due time and its emission (for the bench and logs).
         self.lateness: list[float] = []
+        self.timings: dict[str, float] = {}  # start-up phases, seconds
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -112,7 +114,16 @@ class DeadlinesService:
         if os.environ.get(FAULT_ENV) == "after-publish":
             self.outbox.before_delete = lambda rows: (
                 _die_if("after-publish") if any(r.subject.endswith(".clock.breached") for r in rows) else None)
+        mark = time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal mark
+            now = time.perf_counter()
+            self.timings[name] = round(now - mark, 3)
+            mark = now
+
         loaded = await self.states.load()
+        lap("load_s")
         async with self.db.execute("SELECT id FROM dirty_views") as cur:
             self.dirty_views.update([row[0] async for row in cur])
         stored = await get_meta(self.db, "sweep")
@@ -121,17 +132,23 @@ class DeadlinesService:
         # Effects committed before a crash: drop those the stream holds, publish the rest.
         await self.outbox.recover()
         await self._flush()
+        lap("outbox_recover_s")
         self.timer.rebuild([e for st in self.states.items.values() for e in entries_for(st, self.rules)])
+        lap("heap_rebuild_s")
         log.info("deadlines: %d incidents, %d timer entries restored", loaded, len(self.timer))
         await self._settle_all()  # calendar.toml may have gained a year while we were down
         await self._publish_calendar()
+        lap("settle_calendar_s")
         filters = [rt.subjects.from_service("intake"), rt.subjects.from_service("grading")]
         # Events that arrived while we were down come first: a clock met or cancelled then
         # must not breach now (and one that fell due before them breaches, late).
         caught = await catch_up(rt.nc, DURABLE, filters, self.handle)
         if caught:
             log.info("deadlines: caught up %d events", caught)
+        lap("consumer_catch_up_s")
         await self.tick()  # breaches that fell due while we were down go out at once, late
+        lap("fire_overdue_s")
+        log.info("deadlines: started in %.2fs %s", sum(self.timings.values()), self.timings)
         await rt.kv_put(SWEEP_KEY, encode_view(sweep_view(self.sweep)))
         rt.consume(DURABLE, filters, self.handle)
         rt.every(TICK, self.tick, "clock timer")
