@@ -100,3 +100,22 @@ def notifications(app: BoardApp) -> list[str]:
 def static_text(app: BoardApp, selector: str) -> str:
     widget = app.screen.query_one(selector)
     return str(widget.render())
+
+
+def sample_feed(*, hostile: bool = False) -> ScriptedFeed:
+    """The sample board at NOW with every service answering: the fixed picture for snapshots."""
+    from watchboard.board.sample import sample_items
+    from watchboard.bus.feed_types import ServiceHealth
+
+    items = sample_items(NOW, hostile=hostile)
+    health = ServiceHealth(services={s: s != "notify" for s in ("intake", "grading", "deadlines", "notify")},
+                           at=NOW)
+    return ScriptedFeed(Connection(state="connected", at=NOW, url="nats://127.0.0.1:4222"), *items,
+                        SnapshotDone(count=len(items)), health)
+
+
+def fixed_app(*, wall: bool, lang: str, send: Any = None) -> BoardApp:
+    """A board whose every pixel is a function of the sample feed and NOW (pages never turn)."""
+    return BoardApp(sample_feed().factory, None if wall else (send or RecordingSender()), lang=lang,
+                    wall=wall, zone=ZONE, now=lambda: NOW, actor="tester", flush_interval=0.02,
+                    retry_delay=0.05, page_seconds=3600)

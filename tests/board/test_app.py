@@ -369,3 +369,17 @@ async def test_countdown_overdue_shows_minus() -> None:
         app.screen.query_one(IncidentTable).refresh()
         await settle(pilot, app)
         assert "-0h20m" in table_lines(app)[1]
+
+
+@pytest.mark.parametrize("wall", [False, True])
+async def test_trend_drawn_from_the_snapshot_not_left_empty(wall: bool) -> None:
+    """The trend drawn at start (empty) is redrawn as soon as the snapshot is in, not 5 s later."""
+    feed = ScriptedFeed()
+    app = make_app(feed, RecordingSender(), wall=wall)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot, app)
+        assert static_text(app, "#trend").splitlines()[1].split()[-1] == "0"
+        feed.push(*snapshot(incident(1, "I", minutes_ago=30), incident(2, "I", minutes_ago=90)))
+        await settle(pilot, app)
+        line_i = static_text(app, "#trend").splitlines()[1]
+        assert line_i.split()[0] == "I" and line_i.split()[-1] == "2"

@@ -50,6 +50,8 @@ class OperatorScreen(IncidentActions, Screen[None]):
     ]
 
     _trend_at = -1e9
+    _trend_dirty = True
+    _trend_loaded = False
 
     def compose(self) -> ComposeResult:
         app = self.app
@@ -95,8 +97,16 @@ class OperatorScreen(IncidentActions, Screen[None]):
         self._on_status()
 
     def _show_trend(self, force: bool = False) -> None:
-        """The trend walks every incident: at most every few seconds (it moves by the hour)."""
-        if force or time.monotonic() - self._trend_at >= TREND_EVERY_S:
+        """The trend walks every incident: at most every few seconds (it moves by the hour),
+        but never left stale: a change inside the pause is drawn by the next tick after it."""
+        self._trend_dirty = True
+        self._draw_trend(force)
+
+    def _draw_trend(self, force: bool = False) -> None:
+        force = force or (self.app.snapshot_loaded and not self._trend_loaded)  # first real picture
+        if self._trend_dirty and (force or time.monotonic() - self._trend_at >= TREND_EVERY_S):
+            self._trend_loaded = self.app.snapshot_loaded
+            self._trend_dirty = False
             self._trend_at = time.monotonic()
             per_grade, breached = self.app.model.trend(self.app.now())
             self.query_one(TrendChart).show(per_grade, breached, self.app.lang)
@@ -123,8 +133,11 @@ class OperatorScreen(IncidentActions, Screen[None]):
     def _on_tick(self) -> None:
         self.query_one(IncidentTable).refresh()  # countdowns move
         self._on_status()
-        if self.app.tick % 60 == 0 and not self.has_class("-narrow"):
-            self._show_trend(force=True)
+        if not self.has_class("-narrow"):
+            if self.app.tick % 60 == 0:
+                self._show_trend(force=True)
+            else:
+                self._draw_trend()
 
     def _on_status(self) -> None:
         app = self.app

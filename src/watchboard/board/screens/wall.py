@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from watchboard.board.app import BoardApp
 
 WALL_SIDE_MIN = 110
+TREND_EVERY_S = 5.0
 
 
 class WallScreen(Screen[None]):
@@ -36,6 +37,8 @@ class WallScreen(Screen[None]):
         super().__init__()
         self.page = 0
         self._trend_at = -1e9
+        self._trend_dirty = True
+        self._trend_loaded = False
 
     def compose(self) -> ComposeResult:
         app = self.app
@@ -102,16 +105,27 @@ class WallScreen(Screen[None]):
         self.query_one("#urgent-table", IncidentTable).set_rows(model.urgent_rows(), loaded=app.snapshot_loaded)
         owners, cells = model.matrix()
         self.query_one(GradeMatrix).show(owners, cells, app.lang, max_owners=10)
-        if time.monotonic() - self._trend_at >= 5.0 or not self.has_class("-trend-shown"):
-            self._trend_at = time.monotonic()
-            self.add_class("-trend-shown")
-            per_grade, breached = model.trend(app.now())
-            self.query_one(TrendChart).show(per_grade, breached, app.lang)
+        self._trend_dirty = True
+        self._show_trend()
         self._show_page()
         self._on_status()
 
+    def _show_trend(self) -> None:
+        """The trend walks every incident: at most every few seconds, but never left stale
+        (a change inside the pause is drawn by the next tick after it)."""
+        first = self.app.snapshot_loaded and not self._trend_loaded  # the first real picture: now
+        if self._trend_dirty and (first or time.monotonic() - self._trend_at >= TREND_EVERY_S):
+            self._trend_loaded = self.app.snapshot_loaded
+            self._trend_at = time.monotonic()
+            self._trend_dirty = False
+            per_grade, breached = self.app.model.trend(self.app.now())
+            self.query_one(TrendChart).show(per_grade, breached, self.app.lang)
+
     def _on_tick(self) -> None:
         self.query_one("#urgent-table", IncidentTable).refresh()
+        if self.app.tick % 60 == 0:  # the hours move on even when nothing changes
+            self._trend_dirty = True
+        self._show_trend()
         self._on_status()
 
     def _on_status(self) -> None:
