@@ -65,6 +65,8 @@ class NatsServer:
     log_file: Path | None = None
     extra_config: str = ""
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    _pick_port: bool = field(default=False, init=False)
+    _log_offset: int = field(default=0, init=False)
 
     @property
     def url(self) -> str:
@@ -72,8 +74,11 @@ class NatsServer:
 
     def config_text(self) -> str:
         store = str(self.data_dir).replace("\\", "/")
+        # Port 0: the server picks a free port itself (-1) and logs it; choosing one here and
+        # handing it over would race with other servers started at the same moment.
+        port = -1 if self.port == 0 else self.port
         return (
-            f'listen: "{self.host}:{self.port}"\n'
+            f'listen: "{self.host}:{port}"\n'
             f'server_name: "watchboard"\n'
             f"max_payload: 1MB\n"
             f"jetstream {{\n  store_dir: \"{store}\"\n  sync_interval: {self.sync_interval}\n}}\n"
@@ -81,15 +86,16 @@ class NatsServer:
         )
 
     def start(self) -> None:
-        if self.port == 0:
-            self.port = free_port(self.host)
-        elif port_in_use(self.host, self.port):
+        self._pick_port = self.port == 0
+        if not self._pick_port and port_in_use(self.host, self.port):
             raise ServerError(f"port {self.port} on {self.host} is already in use (another nats-server, "
                               f"or another `watchboard up`?); choose another with --port, e.g. --port {free_port(self.host)}")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         conf = self.data_dir / "nats-server.conf"
         conf.write_text(self.config_text(), encoding="utf-8")
-        log = open(self.log_file or (self.data_dir / "nats-server.log"), "ab")
+        logf = self.log_file or (self.data_dir / "nats-server.log")
+        self._log_offset = logf.stat().st_size if logf.exists() else 0
+        log = open(logf, "ab")  # the child keeps its own handle
         self.process = subprocess.Popen([str(find_nats_server()), "-c", str(conf)],
                                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
@@ -104,6 +110,13 @@ class NatsServer:
                 if logf.exists():
                     tail = logf.read_text(errors="replace")[-800:]
                 raise ServerError(f"nats-server exited with code {self.process.returncode}:\n{tail}")
+            if self._pick_port:
+                found = self._logged_port()
+                if found is None:
+                    time.sleep(0.05)
+                    continue
+                self.port = found
+                self._pick_port = False
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.5) as sock:
                     info = sock.recv(4096)
@@ -113,6 +126,25 @@ class NatsServer:
                 pass
             time.sleep(0.05)
         raise ServerError(f"nats-server did not become ready on {self.url} within {timeout:.0f}s")
+
+    def _logged_port(self) -> int | None:
+        """The port this run of the server logged ("Listening for client connections on h:p")."""
+        logf = self.log_file or (self.data_dir / "nats-server.log")
+        try:
+            with open(logf, "rb") as f:
+                f.seek(self._log_offset)
+                text = f.read().decode(errors="replace")
+        except OSError:
+            return None
+        marker = "Listening for client connections on "
+        at = text.find(marker)
+        if at < 0:
+            return None
+        line = text[at + len(marker):].split("\n", 1)[0].strip()
+        try:
+            return int(line.rsplit(":", 1)[1])
+        except (IndexError, ValueError):
+            return None
 
     async def wait_ready_async(self, timeout: float = 15.0) -> None:
         await asyncio.to_thread(self.wait_ready, timeout)
