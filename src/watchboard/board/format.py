@@ -36,6 +36,14 @@ def countdown(due_at: datetime, now: datetime) -> str:
     return f"{sign}{hours}h{minutes:02d}m"
 
 
+PROVISIONAL_MARK = "~"  # ASCII on purpose: `≈` is ambiguous-width and doubles in CJK terminals
+
+
+def clock_countdown(due_at: datetime, now: datetime, provisional: bool) -> str:
+    """The countdown, marked `~` when the due time rests on a calendar not yet known."""
+    return (PROVISIONAL_MARK if provisional else "") + countdown(due_at, now)
+
+
 def age(since: datetime, now: datetime) -> str:
     """Relative age, compact and language-neutral: `45s`, `12m`, `3h`, `2d`."""
     seconds = max(0, int((now - since).total_seconds()))

@@ -16,11 +16,14 @@ from typing import NamedTuple
 from watchboard.bus.feed_types import KVChange
 from watchboard.domain.sanitize import clean_line
 from watchboard.domain.views import (
+    CALENDAR_KEY,
+    CalendarView,
     ClocksView,
     ClockView,
     GradeView,
     IncidentView,
     SweepView,
+    decode_calendar,
     decode_sweep,
     decode_view,
     split_key,
@@ -126,6 +129,7 @@ class BoardModel:
     incidents: dict[str, IncidentView] = field(default_factory=dict)
     rows: dict[str, Row] = field(default_factory=dict)
     sweep: SweepView | None = None
+    calendar: CalendarView | None = None  # `sys.calendar`: the coverage notice from deadlines
     sort: str = "grade"
     filter: Filter = field(default_factory=Filter)
     _sorted: list[Row] | None = None
@@ -138,6 +142,9 @@ class BoardModel:
         """Fold one KV change in; returns the incident ids whose view changed."""
         if change.key == "sys.sweep":
             self.sweep = decode_sweep(change.value) if change.value is not None else None
+            return set()
+        if change.key == CALENDAR_KEY:
+            self.calendar = decode_calendar(change.value) if change.value is not None else None
             return set()
         parts = split_key(change.key)
         if parts is None:

@@ -12,13 +12,15 @@ import argparse
 import asyncio
 import random
 from collections.abc import AsyncIterator, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from watchboard.bus.feed_types import Connection, FeedItem, KVChange, ServiceHealth, SnapshotDone
 from watchboard.domain.report import Metrics
 from watchboard.domain.views import (
+    CALENDAR_KEY,
+    CalendarView,
     ClocksView,
     ClockView,
     CoreView,
@@ -59,7 +61,8 @@ def incident_items(incident_id: str, *, title: str, grade: str | None, owner: st
                    reported_at: datetime, now: datetime, stage: str = "reported",
                    acked_by: str | None = None, topic: str | None = None,
                    clocks: list[ClockView] | None = None, platform: str = "weibo",
-                   mentions: int = 1, summary: str = "", region: str = "仲山镇") -> list[KVChange]:
+                   mentions: int = 1, summary: str = "", region: str = "仲山镇",
+                   provisional: bool = False) -> list[KVChange]:
     """The four KV values of one incident, as the services would write them."""
     mention_list = [MentionView(
         platform=PLATFORMS[(i + len(platform)) % len(PLATFORMS)] if i else platform,
@@ -87,7 +90,7 @@ def incident_items(incident_id: str, *, title: str, grade: str | None, owner: st
                       status="running" if due > now else "breached"),
             ClockView(name="first_response", due_at=reported_at + timedelta(hours=3),
                       basis="working", status="running" if reported_at + timedelta(hours=3) > now
-                      else "breached"),
+                      else "breached", provisional=provisional),
             ClockView(name="statement", due_at=reported_at + timedelta(hours=24), basis="calendar",
                       status="running"),
         ]
@@ -116,13 +119,18 @@ def sample_items(now: datetime, *, hostile: bool = False) -> list[KVChange]:
             reported_at=reported, now=now, platform=PLATFORMS[i % len(PLATFORMS)],
             stage=["reported", "assessing", "handling", "following"][i % 4],
             acked_by="zhang.wei" if i % 3 else None, mentions=1 + (i * 7) % 13,
-            summary="监测员发现多平台转发，评论以质疑为主。" if i < 4 else "")
+            summary="监测员发现多平台转发，评论以质疑为主。" if i < 4 else "",
+            provisional=i in (4, 13))  # working-day clocks past the calendar's known end
     items += incident_items("01JSAMPLECLOSED00000000001", title="已结案：路灯不亮", grade="IV",
                             owner="urban", reported_at=now - timedelta(hours=30), now=now,
                             stage="closed")
     if hostile:
         items += incident_items("01JSAMPLEHOSTILE000000001", title=HOSTILE_TITLE, grade="III",
                                 owner="[red]evil[/]", reported_at=now - timedelta(minutes=5), now=now)
+    items.append(KVChange(CALENDAR_KEY, encode_view(CalendarView(
+        covered_until=date(now.year, 12, 31),
+        warning_zh=f"尚未录入 {now.year + 1} 年节假日安排，请按国务院办公厅通知补入 calendar.toml",
+        warning_en=f"add {now.year + 1} from the State Council notice to calendar.toml"))))
     items.append(KVChange("sys.sweep", encode_view(SweepView(
         last_at=now - timedelta(hours=2, minutes=10), last_by="monitor-01"))))
     return items

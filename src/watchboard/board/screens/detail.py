@@ -14,9 +14,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from watchboard.board.format import (
+    PROVISIONAL_MARK,
+    clock_countdown,
     clock_label,
     compact_number,
-    countdown,
     grade_label,
     local_time,
     stage_label,
@@ -26,7 +27,7 @@ from watchboard.board.model import clock_state
 from watchboard.board.screens.actions import ACTION_BINDINGS, IncidentActions
 from watchboard.board.screens.common import localize_bindings
 from watchboard.board.styles import CLOCK_STYLE, DIM, GRADE_STYLE
-from watchboard.board.widgets.status import ConnectionBanner, TopBar
+from watchboard.board.widgets.status import CalendarNotice, ConnectionBanner, TopBar
 from watchboard.domain.sanitize import clean, clean_line
 from watchboard.domain.views import IncidentView
 
@@ -109,9 +110,11 @@ def detail_text(view: IncidentView, now: datetime, zone: ZoneInfo, lang: Lang) -
             out.append(f" {clock_label(clock.name, lang)}  ", style="bold")
             out.append(local_time(clock.due_at, zone))
             if clock.status == "running":
-                out.append(f"  {countdown(clock.due_at, now)}", style=CLOCK_STYLE.get(state, "bold"))
-            out.append(f"  ({clean_line(clock.basis, 20)}{', provisional' if clock.provisional else ''})",
-                       style=DIM)
+                out.append(f"  {clock_countdown(clock.due_at, now, clock.provisional)}",
+                           style=CLOCK_STYLE.get(state, "bold"))
+            out.append(f"  ({clean_line(clock.basis, 20)})", style=DIM)
+            if clock.provisional:
+                out.append(f"\n    {PROVISIONAL_MARK} {t('clock.provisional', lang)}", style="yellow")
 
     if core:
         out.append("\n\n")
@@ -194,6 +197,7 @@ class DetailScreen(IncidentActions, Screen[None]):
     def compose(self) -> ComposeResult:
         yield TopBar(id="topbar")
         yield ConnectionBanner(id="banner")
+        yield CalendarNotice(id="calendar")
         with VerticalScroll(id="detail-scroll"):
             yield Static(id="detail-body")
         yield Footer()
@@ -217,6 +221,7 @@ class DetailScreen(IncidentActions, Screen[None]):
         self.query_one(TopBar).show(title=app.title, conn=app.connection, sweep=app.model.sweep,
                                     now=app.now(), zone=app.zone, lang=app.lang)
         self.query_one(ConnectionBanner).show(app.connection, app.last_data_at, app.zone, app.lang)
+        self.query_one(CalendarNotice).show(app.model.calendar, app.lang)
 
     def target_id(self) -> str | None:
         return self.incident_id

@@ -21,7 +21,7 @@ from watchboard.board.screens.forms import ActionForm, FieldSpec, FormSpec
 from watchboard.board.widgets.counters import CountersBar
 from watchboard.board.widgets.incident_table import IncidentTable
 from watchboard.board.widgets.matrix import GradeMatrix
-from watchboard.board.widgets.status import ConnectionBanner, HealthLine, TopBar
+from watchboard.board.widgets.status import CalendarNotice, ConnectionBanner, HealthLine, TopBar
 from watchboard.board.widgets.trend import TrendChart
 from watchboard.domain.report import STAGES
 
@@ -57,6 +57,7 @@ class OperatorScreen(IncidentActions, Screen[None]):
         app = self.app
         yield TopBar(id="topbar")
         yield ConnectionBanner(id="banner")
+        yield CalendarNotice(id="calendar")
         yield CountersBar(id="counters")
         with Horizontal(id="main"):
             yield IncidentTable(lang=app.lang, now=lambda: self.app.now(), id="incidents")
@@ -144,6 +145,7 @@ class OperatorScreen(IncidentActions, Screen[None]):
         self.query_one(TopBar).show(title=app.title, conn=app.connection, sweep=app.model.sweep,
                                     now=app.now(), zone=app.zone, lang=app.lang)
         self.query_one(ConnectionBanner).show(app.connection, app.last_data_at, app.zone, app.lang)
+        self.query_one(CalendarNotice).show(app.model.calendar, app.lang)
         self.query_one(HealthLine).show(app.health, app.lang)
 
     # --- actions --------------------------------------------------------------------

@@ -18,7 +18,7 @@ from watchboard.board.i18n import t
 from watchboard.board.widgets.counters import BigCounters
 from watchboard.board.widgets.incident_table import IncidentTable
 from watchboard.board.widgets.matrix import GradeMatrix
-from watchboard.board.widgets.status import ConnectionBanner, HealthLine, TopBar
+from watchboard.board.widgets.status import CalendarNotice, ConnectionBanner, HealthLine, TopBar
 from watchboard.board.widgets.trend import TrendChart
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ class WallScreen(Screen[None]):
         app = self.app
         yield TopBar(id="topbar")
         yield ConnectionBanner(id="banner")
+        yield CalendarNotice(id="calendar")
         yield BigCounters(app.lang, id="big-counters")
         with Horizontal(id="wall-main"):
             with Vertical(id="urgent"):
@@ -134,4 +135,5 @@ class WallScreen(Screen[None]):
         self.query_one(TopBar).show(title=app.title, conn=app.connection, sweep=app.model.sweep,
                                     now=app.now(), zone=app.zone, lang=app.lang, extra=total)
         self.query_one(ConnectionBanner).show(app.connection, app.last_data_at, app.zone, app.lang)
+        self.query_one(CalendarNotice).show(app.model.calendar, app.lang)
         self.query_one(HealthLine).show(app.health, app.lang)

@@ -24,7 +24,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from watchboard.board.format import age, compact_number, countdown, fit, stage_label
+from watchboard.board.format import age, clock_countdown, compact_number, fit, stage_label
 from watchboard.board.i18n import Lang, t
 from watchboard.board.model import Row, clock_state
 from watchboard.board.styles import CLOCK_STYLE, GRADE_STYLE
@@ -68,7 +68,7 @@ def cell_text(col: str, row: Row, now: datetime, lang: Lang) -> str:
     if col == "grade":
         return f" {row.grade or '?'}"
     if col == "due":
-        return countdown(row.due.due_at, now) if row.due else "—"
+        return clock_countdown(row.due.due_at, now, row.due.provisional) if row.due else "—"
     if col == "ack":
         return "✓" if row.acked else "!"
     if col == "title":

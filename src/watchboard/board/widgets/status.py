@@ -13,7 +13,7 @@ from watchboard.board.i18n import Lang, t
 from watchboard.board.styles import BAD, DIM, GOOD
 from watchboard.bus.feed_types import Connection, ServiceHealth
 from watchboard.domain.sanitize import clean_line
-from watchboard.domain.views import SweepView
+from watchboard.domain.views import CalendarView, SweepView
 
 CONN_STYLE = {
     "connected": GOOD, "connecting": "bold yellow", "reconnecting": "bold yellow",
@@ -112,3 +112,35 @@ class HealthLine(Static):
 
     def show(self, health: ServiceHealth | None, lang: Lang) -> None:
         self.update(health_text(health, lang))
+
+
+def calendar_notice(calendar: CalendarView | None, lang: Lang) -> Text | None:
+    """The deadlines service's coverage warning in `lang` (else the other language); None if none."""
+    if calendar is None:
+        return None
+    first, second = ("warning_zh", "warning_en") if lang == "zh" else ("warning_en", "warning_zh")
+    warning = clean_line(getattr(calendar, first) or getattr(calendar, second) or "", 300)
+    if not warning:
+        return None
+    text = Text(t("calendar.notice", lang, warning=warning))
+    if calendar.covered_until is not None:
+        text.append(t("calendar.until", lang, date=calendar.covered_until.isoformat()), style="not bold")
+    return text
+
+
+class CalendarNotice(Static):
+    """A yellow line while the working calendar runs out: clocks past its end are provisional."""
+
+    DEFAULT_CSS = """
+    CalendarNotice {
+        height: auto; display: none; background: $warning-muted; color: $text-warning; text-style: bold;
+        padding: 0 1;
+    }
+    CalendarNotice.-shown { display: block; }
+    """
+
+    def show(self, calendar: CalendarView | None, lang: Lang) -> None:
+        text = calendar_notice(calendar, lang)
+        self.set_class(text is not None, "-shown")
+        if text is not None:
+            self.update(text)
