@@ -27,6 +27,7 @@ from textual.screen import Screen
 
 from watchboard.board.i18n import Lang, t
 from watchboard.board.model import BoardModel, newly_urgent
+from watchboard.board.styles import use_palette
 from watchboard.bus.feed_types import (
     CommandSender,
     Connection,
@@ -134,6 +135,13 @@ class BoardApp(App[None]):
     def on_mount(self) -> None:
         from watchboard.board.screens.common import localize_bindings
         localize_bindings(self, self.lang)
+        self.sixteen_colours = self.console.color_system in ("standard", "windows")
+        use_palette(self.sixteen_colours)
+        if self.sixteen_colours:
+            # let named colours reach the terminal's own palette instead of being turned into
+            # RGB and squeezed back to the nearest of 16 (which made grade I magenta)
+            self.ansi_color = True
+            self.add_class("-ansi16")
         self.add_mode("operator", self._operator)
         self.add_mode("wall", self._wall)
         self.switch_mode("wall" if self.wall else "operator")

@@ -48,11 +48,19 @@ class GradeCounter(Vertical):
         align-horizontal: center;
         & > Label { width: 100%; text-align: center; text-style: bold; }
         & > Digits { width: 100%; text-align: center; text-style: bold; }
-        &.grade-I { background: red 35%; border: heavy red; }
-        &.grade-II { background: darkorange 35%; border: heavy darkorange; }
-        &.grade-III { background: yellow 30%; border: heavy yellow; }
-        &.grade-IV { background: blue 35%; border: heavy blue; }
+        &.grade-I { background: #e60012 35%; border: heavy #e60012; }
+        &.grade-II { background: #ff8c00 35%; border: heavy #ff8c00; }
+        &.grade-III { background: #ffd400 30%; border: heavy #ffd400; }
+        &.grade-IV { background: #1e6fd9 45%; border: heavy #1e6fd9; }
         &.-zero { background: $surface; }
+    }
+    /* 16 colours: the terminal's own palette, same four colours as the table */
+    GradeCounter.-ansi16 {
+        &.grade-I { background: ansi_red; color: ansi_bright_white; border: heavy ansi_bright_white; }
+        &.grade-II { background: ansi_magenta; color: ansi_bright_white; border: heavy ansi_bright_white; }
+        &.grade-III { background: ansi_bright_yellow; color: ansi_black; border: heavy ansi_black; }
+        &.grade-IV { background: ansi_blue; color: ansi_bright_white; border: heavy ansi_bright_white; }
+        &.-zero { background: ansi_black; color: ansi_white; border: heavy ansi_white; }
     }
     """
 
@@ -60,6 +68,9 @@ class GradeCounter(Vertical):
         super().__init__(classes=f"grade-{grade}", id=f"count-{grade}")
         self.grade = grade
         self.lang = lang
+
+    def on_mount(self) -> None:
+        self.set_class(bool(getattr(self.app, "sixteen_colours", False)), "-ansi16")
 
     def compose(self) -> ComposeResult:
         yield Label(f"{self.grade}  {t(f'grade.{self.grade}', self.lang)}")
