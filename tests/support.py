@@ -79,8 +79,10 @@ async def eventually(check: Callable[[], Awaitable[T | None]], *, timeout: float
 
 
 async def request(nc: Client, subject: str, body: dict[str, Any] | bytes, timeout: float = 5.0) -> dict[str, Any]:
+    from watchboard.client import request_retrying
+
     data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-    msg = await nc.request(subject, data, timeout=timeout)
+    msg = await request_retrying(nc, subject, data, timeout)
     return json.loads(msg.data)
 
 

@@ -87,10 +87,26 @@ async def load_history(nc: Client, subjects: Subjects, incident_id: str, timeout
     return out
 
 
+async def request_retrying(nc: Client, subject: str, body: bytes, timeout: float, *, attempts: int = 4):
+    """nc.request, asked again on "no responders" for about a second: a service restarting
+    (or, seen on nats-server 2.15, a client that connected a moment before the responder
+    subscribed) answers a retry a few milliseconds later."""
+    import nats.errors
+
+    for attempt in range(attempts):
+        try:
+            return await nc.request(subject, body, timeout=timeout)
+        except nats.errors.NoRespondersError:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.05 * 4 ** attempt)
+    raise AssertionError("unreachable")
+
+
 async def request(nc: Client, subject: str, body: bytes, timeout: float = 10.0) -> dict[str, Any]:
     """A request to a service; bus failures become an `unavailable` error reply."""
     try:
-        msg = await nc.request(subject, body, timeout=timeout)
+        msg = await request_retrying(nc, subject, body, timeout)
     except Exception as exc:
         try:
             err: BusError = map_nats_error(exc)

@@ -117,8 +117,10 @@ async def watch_board(nc: Client, watch: ConnectionWatch, *, health_every: float
 def make_sender(nc: Client, subjects: Subjects, timeout: float = 5.0) -> CommandSender:
     async def send(verb: str, payload: dict[str, Any]) -> dict[str, Any]:
         try:
-            msg = await nc.request(subjects.command(verb), json.dumps(payload, ensure_ascii=False).encode(),
-                                   timeout=timeout)
+            from watchboard.client import request_retrying
+
+            msg = await request_retrying(nc, subjects.command(verb),
+                                         json.dumps(payload, ensure_ascii=False).encode(), timeout)
             reply: dict[str, Any] = json.loads(msg.data)
             return reply
         except Exception as exc:

@@ -120,22 +120,31 @@ class NatsServer:
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.5) as sock:
                     info = sock.recv(4096)
-                    if info.startswith(b"INFO") and b'"jetstream":true' in info:
+                    # The port answers a little before the server has finished setting up
+                    # accounts; a client connected in that gap can miss subscriptions made
+                    # just after (requests then see "no responders"). Wait for its word.
+                    if info.startswith(b"INFO") and b'"jetstream":true' in info and self._logged_ready():
                         return
             except OSError:
                 pass
             time.sleep(0.05)
         raise ServerError(f"nats-server did not become ready on {self.url} within {timeout:.0f}s")
 
-    def _logged_port(self) -> int | None:
-        """The port this run of the server logged ("Listening for client connections on h:p")."""
+    def _log_text(self) -> str:
         logf = self.log_file or (self.data_dir / "nats-server.log")
         try:
             with open(logf, "rb") as f:
                 f.seek(self._log_offset)
-                text = f.read().decode(errors="replace")
+                return f.read().decode(errors="replace")
         except OSError:
-            return None
+            return ""
+
+    def _logged_ready(self) -> bool:
+        return "Server is ready" in self._log_text()
+
+    def _logged_port(self) -> int | None:
+        """The port this run of the server logged ("Listening for client connections on h:p")."""
+        text = self._log_text()
         marker = "Listening for client connections on "
         at = text.find(marker)
         if at < 0:
