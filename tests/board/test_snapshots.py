@@ -10,11 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import textual.constants
 from textual.pilot import Pilot
 
 from tests.board.support import fixed_app
 
 SIZES = {"80x24": (80, 24), "200x50": (200, 50)}
+
+
+@pytest.fixture(autouse=True)
+def true_colour(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same picture whatever $TERM says (TERM=xterm alone would pick the 16-colour palette)."""
+    monkeypatch.setattr(textual.constants, "COLOR_SYSTEM", "truecolor")
 
 
 async def loaded(pilot: Pilot[Any]) -> None:
