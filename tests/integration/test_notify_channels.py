@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+
 from watchboard.services.notify.channels import Channels
 from watchboard.services.notify.channels.email import EmailChannel
 from watchboard.services.notify.channels.webhook import WebhookChannel
