@@ -205,7 +205,8 @@ def start_web(nats_url: str, port: int, home: Path) -> subprocess.Popen[bytes]:
 @contextlib.asynccontextmanager
 async def browser(url: str) -> AsyncIterator[DevTools]:
     exe = chromium()
-    with tempfile.TemporaryDirectory(prefix="wb-chromium-") as profile:
+    # Chromium may still be writing its profile as it exits: a failed clean-up is no test failure.
+    with tempfile.TemporaryDirectory(prefix="wb-chromium-", ignore_cleanup_errors=True) as profile:
         proc = start_chromium(exe, profile)
         try:
             port_file = Path(profile) / "DevToolsActivePort"
