@@ -51,10 +51,10 @@ def test_model_unreadable_or_deleted_calendar_clears_notice(value: bytes | None)
 
 
 @pytest.mark.parametrize(("wall", "lang", "expected"), [
-    (False, "zh", "工作日历：请补入 2027（已覆盖至 2026-12-31）"),
-    (True, "zh", "工作日历：请补入 2027（已覆盖至 2026-12-31）"),
-    (False, "en", "Working calendar: add 2027 from the State Council notice to calendar.toml (covered until 2026-12-31)"),
-    (True, "en", "Working calendar: add 2027 from the State Council notice to calendar.toml (covered until 2026-12-31)"),
+    (False, "zh", "工作日历：请补入 2027"),
+    (True, "zh", "工作日历：请补入 2027"),
+    (False, "en", "Working calendar: add 2027 from the State Council notice to calendar.toml"),
+    (True, "en", "Working calendar: add 2027 from the State Council notice to calendar.toml"),
 ])
 async def test_calendar_notice_on_wall_and_desk(wall: bool, lang: str, expected: str) -> None:
     """The warning shows in the board's language on both layouts, and goes when the warning is cleared."""

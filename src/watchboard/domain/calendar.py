@@ -343,10 +343,9 @@ def coverage_warning(cal: WorkCalendar, today: date, lang: str = "en") -> str | 
     else:
         missing = until.year + 1
     shown = "nothing" if until == date.min else until.isoformat()
+    # One line on an 80-column board: what to do first, then why.
     if lang == "zh":
-        return (f"工作日历仅覆盖至 {shown}:请依据国务院办公厅通知,将 {missing} 年的放假和调休安排"
-                f"加入 calendar.toml([years.{missing}] 的 holidays 与 workdays);"
-                f"在此之前,落在 {missing} 年的时限均为暂定。")
-    return (f"the working calendar is known up to {shown} only: add {missing} from the State "
-            f"Council notice to calendar.toml ([years.{missing}] holidays and workdays); "
-            f"until then due times in {missing} are provisional")
+        return (f"请按国务院办公厅通知将 {missing} 年放假调休加入 calendar.toml"
+                f"（日历只到 {shown}，{missing} 年的时限暂为估算）")
+    return (f"add {missing} from the State Council notice to calendar.toml (calendar known to "
+            f"{shown}; due times in {missing} are provisional)")

@@ -122,10 +122,8 @@ def calendar_notice(calendar: CalendarView | None, lang: Lang) -> Text | None:
     warning = clean_line(getattr(calendar, first) or getattr(calendar, second) or "", 300)
     if not warning:
         return None
-    text = Text(t("calendar.notice", lang, warning=warning))
-    if calendar.covered_until is not None:
-        text.append(t("calendar.until", lang, date=calendar.covered_until.isoformat()), style="not bold")
-    return text
+    # One line whatever the width: the warning says the date itself; the rest is cut with "…".
+    return Text(t("calendar.notice", lang, warning=warning), no_wrap=True, overflow="ellipsis")
 
 
 class CalendarNotice(Static):
@@ -133,7 +131,7 @@ class CalendarNotice(Static):
 
     DEFAULT_CSS = """
     CalendarNotice {
-        height: auto; display: none; background: $warning-muted; color: $text-warning; text-style: bold;
+        height: 1; display: none; background: $warning-muted; color: $text-warning; text-style: bold;
         padding: 0 1;
     }
     CalendarNotice.-shown { display: block; }
