@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from watchboard.bus.server import NatsServer
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else float("nan")
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 REGIONS = ["仲山镇", "城关镇", "临江镇", "青石乡", "河西镇"]
@@ -153,7 +152,7 @@ def main() -> None:
         server.wait_ready()
         procs = [subprocess.Popen([sys.executable, "-m", "watchboard.cli", "serve", name, "--nats", server.url,
                                    "--data", str(root / name)], stdout=subprocess.DEVNULL,
-                                  stderr=open(root / f"{name}.log", "wb"))  # noqa: SIM115
+                                  stderr=open(root / f"{name}.log", "wb"))
                  for name in ("intake", "grading")]
         try:
             asyncio.run(wait_for_services(server.url))

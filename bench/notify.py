@@ -23,6 +23,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 from aiohttp import web
+
+from watchboard.domain.events import IncidentGraded, IncidentReported, Mention, new_ulid
 from watchboard.services.notify.channels import Channels
 from watchboard.services.notify.notifier import Notifier
 from watchboard.services.notify.settings import (
@@ -34,8 +36,6 @@ from watchboard.services.notify.settings import (
     Route,
     TemplatePair,
 )
-
-from watchboard.domain.events import IncidentGraded, IncidentReported, Mention, new_ulid
 
 
 class Receiver:

@@ -36,6 +36,7 @@ from watchboard.domain.owners import (
     assign,
     decide_owner,
     route_owner,
+    unit_name,
 )
 from watchboard.domain.views import GradeView
 
@@ -157,10 +158,14 @@ def command_assign(state: IncidentState | None, incident_id: str, owner: str, re
     return new, [_assigned(request_id, incident_id, now, decision)]
 
 
-def view_of(state: IncidentState) -> GradeView | None:
+def view_of(state: IncidentState, units: UnitsConfig | None = None) -> GradeView | None:
     if state.grade is None:
         return None
+    owner = state.owner.owner if state.owner else None
+    names = {"owner_name": unit_name(owner, units, "zh"), "owner_name_en": unit_name(owner, units, "en")} \
+        if owner and units is not None else {}
     return GradeView(grade=state.grade.grade, reasons=list(state.grade.reasons), source=state.grade.source,
                      pinned=state.grade.pinned, sentiment=state.grade.sentiment,
                      owner=state.owner.owner if state.owner else None, owner_reason=state.owner_reason,
-                     assisting=list(state.owner.assisting) if state.owner else [], updated_at=state.updated_at)
+                     assisting=list(state.owner.assisting) if state.owner else [], updated_at=state.updated_at,
+                     **names)

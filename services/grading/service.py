@@ -8,16 +8,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import aiosqlite
-from watchboard.services.grading.logic import (
-    IncidentState,
-    command_assign,
-    command_regrade,
-    command_release,
-    decode_state,
-    encode_state,
-    step,
-    view_of,
-)
 
 from watchboard.bus.consumer import Delivered
 from watchboard.bus.endpoints import ok
@@ -28,6 +18,16 @@ from watchboard.domain.errors import Invalid
 from watchboard.domain.grading import GradingConfig, load_grading
 from watchboard.domain.owners import UnitsConfig, load_units
 from watchboard.domain.views import encode_view, kv_key
+from watchboard.services.grading.logic import (
+    IncidentState,
+    command_assign,
+    command_regrade,
+    command_release,
+    decode_state,
+    encode_state,
+    step,
+    view_of,
+)
 from watchboard.store.sqlite import open_db
 from watchboard.store.states import StateTable, Transaction
 
@@ -72,7 +72,7 @@ class GradingService:
         changed = await tx.commit()
         views = {}
         for key, state in changed.items():
-            view = view_of(state)
+            view = view_of(state, self.units)
             if view is not None:
                 views[kv_key(key, "grade")] = encode_view(view)
         await self.rt.kv_put_many(views)

@@ -24,6 +24,7 @@ from typing import NamedTuple
 import aiosqlite
 import msgspec
 from aiohttp import web
+
 from watchboard.services.notify.settings import AckLink, seconds
 
 NONCE_SCHEMA = """

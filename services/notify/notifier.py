@@ -24,13 +24,6 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import aiosqlite
-from watchboard.services.notify import escalation, roster, routing
-from watchboard.services.notify.acklink import NONCE_SCHEMA, AckSigner, NonceLedger, ack_url, load_secret
-from watchboard.services.notify.channels import Channels
-from watchboard.services.notify.outbox import SCHEMA as OUTBOX_SCHEMA
-from watchboard.services.notify.outbox import Delivered, Outbox
-from watchboard.services.notify.settings import NotifyConfig, Person, seconds
-from watchboard.services.notify.templates import Outgoing, clean, render
 
 from watchboard.domain.events import (
     NO_INCIDENT,
@@ -53,6 +46,13 @@ from watchboard.domain.events import (
     event_type,
 )
 from watchboard.domain.views import NoticesView, NoticeView
+from watchboard.services.notify import escalation, roster, routing
+from watchboard.services.notify.acklink import NONCE_SCHEMA, AckSigner, NonceLedger, ack_url, load_secret
+from watchboard.services.notify.channels import Channels
+from watchboard.services.notify.outbox import SCHEMA as OUTBOX_SCHEMA
+from watchboard.services.notify.outbox import Delivered, Outbox
+from watchboard.services.notify.settings import NotifyConfig, Person, seconds
+from watchboard.services.notify.templates import Outgoing, clean, render
 from watchboard.store.sqlite import open_db
 
 ACTOR = "notify"

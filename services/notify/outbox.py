@@ -27,10 +27,10 @@ from typing import NamedTuple
 
 import aiosqlite
 import msgspec
+
 from watchboard.services.notify.channels.outcome import SendResult
 from watchboard.services.notify.settings import Delivery, seconds
 from watchboard.services.notify.templates import Outgoing
-
 from watchboard.store.sqlite import open_db
 
 SCHEMA = """

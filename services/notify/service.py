@@ -9,11 +9,6 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from watchboard.services.notify.acklink import AckServer
-from watchboard.services.notify.channels import Channels
-from watchboard.services.notify.notifier import Notifier, delivery_events
-from watchboard.services.notify.settings import NotifyConfig, load_notify
-
 from watchboard.bus.consumer import Delivered
 from watchboard.bus.endpoints import ok
 from watchboard.bus.runtime import Runtime
@@ -21,6 +16,10 @@ from watchboard.config import ConfigSource
 from watchboard.domain import events as ev
 from watchboard.domain.errors import Conflict, Invalid, NotFound
 from watchboard.domain.views import encode_view, kv_key
+from watchboard.services.notify.acklink import AckServer
+from watchboard.services.notify.channels import Channels
+from watchboard.services.notify.notifier import Notifier, delivery_events
+from watchboard.services.notify.settings import NotifyConfig, load_notify
 
 log = logging.getLogger("watchboard.notify")
 

@@ -12,10 +12,10 @@ import re
 from typing import Any, Literal
 
 import msgspec
-from watchboard.services.notify.templates import check_template
 
 from watchboard.config import ConfigError, ConfigSource, convert, deep_merge, parse_seconds
 from watchboard.domain.report import GRADES
+from watchboard.services.notify.templates import check_template
 
 ChannelName = Literal["webhook", "email", "board"]
 WebhookFormat = Literal["json", "wecom", "dingtalk", "feishu"]

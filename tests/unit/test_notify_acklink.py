@@ -7,6 +7,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+
 from watchboard.services.notify.acklink import (
     AckRefused,
     AckServer,
@@ -15,7 +16,6 @@ from watchboard.services.notify.acklink import (
     load_secret,
 )
 from watchboard.services.notify.settings import AckLink
-
 from watchboard.store.sqlite import open_db
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)

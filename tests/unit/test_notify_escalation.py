@@ -6,9 +6,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from watchboard.services.notify.escalation import due_tiers, next_due_at
-from watchboard.services.notify.notifier import Notifier, notice_key
-from watchboard.services.notify.settings import Escalation, Tier, load_notify
 
 from watchboard.domain.events import (
     ClockWarning,
@@ -18,6 +15,9 @@ from watchboard.domain.events import (
     IncidentReported,
     Mention,
 )
+from watchboard.services.notify.escalation import due_tiers, next_due_at
+from watchboard.services.notify.notifier import Notifier, notice_key
+from watchboard.services.notify.settings import Escalation, Tier, load_notify
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
 POLICY = Escalation(grades=["I", "II"], tiers=[Tier(after="15m", roles=["duty_officer"]),

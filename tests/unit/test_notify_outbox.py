@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from watchboard.services.notify.channels.outcome import SENT, SendResult
 from watchboard.services.notify.outbox import Outbox, backoff
 from watchboard.services.notify.settings import Delivery

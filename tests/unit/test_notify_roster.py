@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from watchboard.services.notify.roster import on_duty
 from watchboard.services.notify.settings import MajorDuty, Roster, Shift
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from watchboard.services.notify.routing import roles_for, route
 from watchboard.services.notify.settings import load_notify
 

@@ -6,9 +6,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from watchboard.services.notify.settings import load_notify
 
 from watchboard.config import ConfigError, ConfigSource, defaults_dir
+from watchboard.services.notify.settings import load_notify
 
 DEFAULT_TEXT = (defaults_dir() / "notify.toml").read_text(encoding="utf-8")
 

@@ -9,6 +9,7 @@ import json
 from urllib.parse import parse_qs, quote_plus, urlsplit
 
 import pytest
+
 from watchboard.services.notify.channels.webhook import build_request, dingtalk_sign, feishu_sign
 from watchboard.services.notify.settings import Contact
 from watchboard.services.notify.templates import (

@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 
 import aiosmtplib
+
 from watchboard.services.notify.channels.outcome import SENT, SendResult, exception_outcome
 from watchboard.services.notify.settings import Contact, Smtp
 from watchboard.services.notify.templates import Outgoing, TemplateError, clean, render

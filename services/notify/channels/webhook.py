@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote_plus, urlsplit, urlunsplit
 
 import aiohttp
+
 from watchboard.services.notify.channels.outcome import SendResult, exception_outcome, http_outcome
 from watchboard.services.notify.settings import Contact
 from watchboard.services.notify.templates import Outgoing, TemplateError, bound_bytes, render

@@ -109,7 +109,7 @@ class BoardApp(App[None]):
         self.flush_interval = flush_interval
         self.retry_delay = retry_delay
         self.page_seconds = page_seconds
-        self.model = BoardModel()
+        self.model = BoardModel(lang=lang)
         self.last_data_at: datetime | None = None
         self.feed_starts = 0
         self._dirty: set[str] = set()

@@ -55,7 +55,7 @@ def next_clock(clocks: ClocksView | None) -> ClockView | None:
     """The running clock that falls due first (None when nothing is running)."""
     if clocks is None:
         return None
-    running = [c for c in clocks.clocks if c.status == "running"]
+    running = [c for c in clocks.clocks if c.status in ("running", "extended")]
     return min(running, key=lambda c: c.due_at) if running else None
 
 
@@ -63,13 +63,21 @@ def is_open(view: IncidentView) -> bool:
     return view.core is None or view.core.stage != "closed"
 
 
-def make_row(view: IncidentView) -> Row:
+def owner_label(grade: GradeView | None, lang: str = "zh") -> str:
+    """The owning unit as people name it (grading sends the names from units.toml), else its id."""
+    if grade is None or not grade.owner:
+        return ""
+    name = (grade.owner_name_en or grade.owner_name) if lang == "en" else grade.owner_name
+    return clean_line(name or grade.owner, LABEL_MAX)
+
+
+def make_row(view: IncidentView, lang: str = "zh") -> Row:
     core, grade, notices = view.core, view.grade, view.notices
     return Row(
         id=view.id,
         grade=grade.grade if grade else "",
         title=clean_line(core.title, TITLE_MAX) if core else clean_line(view.id, LABEL_MAX),
-        owner=clean_line(grade.owner, LABEL_MAX) if grade and grade.owner else "",
+        owner=owner_label(grade, lang),
         stage=core.stage if core else "reported",
         reported_at=core.reported_at if core else None,
         due=next_clock(view.clocks),
@@ -131,6 +139,7 @@ class BoardModel:
     sweep: SweepView | None = None
     calendar: CalendarView | None = None  # `sys.calendar`: the coverage notice from deadlines
     sort: str = "grade"
+    lang: str = "zh"  # for the names of units
     filter: Filter = field(default_factory=Filter)
     _sorted: list[Row] | None = None
     _urgent: list[Row] | None = None
@@ -168,7 +177,7 @@ class BoardModel:
         else:
             self.incidents[incident_id] = view
             if is_open(view):
-                self.rows[incident_id] = make_row(view)
+                self.rows[incident_id] = make_row(view, self.lang)
             else:
                 self.rows.pop(incident_id, None)
         self._sorted = self._urgent = None

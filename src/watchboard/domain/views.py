@@ -65,6 +65,8 @@ class GradeView(msgspec.Struct, kw_only=True):
     owner_reason: str = ""
     assisting: list[str] = msgspec.field(default_factory=list)
     updated_at: datetime | None = None
+    owner_name: str = ""  # the unit's name from units.toml (zh), for readers without the config
+    owner_name_en: str = ""
 
 
 class ClockView(msgspec.Struct, kw_only=True):
