@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=4222, help="NATS client port on 127.0.0.1 (0 picks a free one)")
     p.add_argument("--no-board", action="store_true", help="run headless, printing a status line per service")
     p.add_argument("--demo", action="store_true", help="feed the demo scenario once the services are up")
+    p.add_argument("--demo-speed", type=float, default=1.0, help="time factor of the demo (2 = twice as fast)")
     p.add_argument("--wall", action="store_true", help="show the board in wall mode")
     p.add_argument("--lang", choices=("zh", "en"), default=None)
 

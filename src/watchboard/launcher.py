@@ -15,6 +15,7 @@ import contextlib
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from watchboard.bus.server import NatsServer, ServerError
 from watchboard.config import ConfigSource, load_watchboard
 
 SERVICES = ("intake", "grading", "deadlines", "notify")
+Report = Callable[[str], None]
 
 
 def say(text: str) -> None:
@@ -157,13 +159,13 @@ async def _run(args: argparse.Namespace, data: Path, source: ConfigSource, url: 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    sup_task = asyncio.create_task(supervisor.run())
-    tasks: list[asyncio.Task[object]] = [sup_task]
-    if args.no_board:
-        tasks.append(asyncio.create_task(_status_lines(url, report)))
-    if args.demo:
-        tasks.append(asyncio.create_task(_demo(url, report)))
+    tasks: list[asyncio.Task[object]] = []
     try:
+        tasks.append(asyncio.create_task(supervisor.run()))
+        if args.no_board:
+            tasks.append(asyncio.create_task(_status_lines(url, report)))
+        if args.demo:
+            tasks.append(asyncio.create_task(_demo(url, report, args.demo_speed)))
         if args.no_board:
             await stop.wait()
         else:
@@ -178,10 +180,11 @@ async def _run(args: argparse.Namespace, data: Path, source: ConfigSource, url: 
                 await board
     finally:
         say("stopping services…")
-        await supervisor.stop()
+        supervisor.stopping = True  # no restart from here on, and no start half-done
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await supervisor.stop()
         say("services stopped")
     return 0
 
@@ -206,7 +209,7 @@ async def _status_lines(url: str, report) -> None:
         await nc.close()
 
 
-async def _demo(url: str, report) -> None:
+async def _demo(url: str, report: Report, speed: float = 1.0) -> None:
     from watchboard.bus.connection import connect
     from watchboard.bus.feed import ping_services
     from watchboard.bus.subjects import Subjects
@@ -219,7 +222,7 @@ async def _demo(url: str, report) -> None:
                 break
             await asyncio.sleep(0.5)
         report("demo: feeding the scenario")
-        await run_demo(nc, Subjects(load_watchboard().subject_prefix), quiet=True)
+        await run_demo(nc, Subjects(load_watchboard().subject_prefix), speed=speed, quiet=True)
         report("demo: scenario fed")
     finally:
         await nc.close()
