@@ -88,16 +88,18 @@ def step(state: IncidentState | None, event: ev.Event, grading: GradingConfig, u
             features = fold_features(st.features, mention, mention.observed_at or event.at)
             new = msgspec.structs.replace(st, features=features, updated_at=now)
             effects: list[ev.Event] = []
-            decision = decide(st.grade, evaluate(features, grading))
-            if decision is not None:
-                effects.append(_graded(event.id, event.incident_id, now, decision))
-                new.grade = apply(decision)
+            # The owner goes out before the grade: a reader of `incident.graded` (notify's
+            # "grade II, owned by …") then already knows who is in charge.
             routing = route_owner(features, units)
             owner_decision = decide_owner(st.owner, routing)
             if owner_decision is not None:
                 effects.append(_assigned(event.id, event.incident_id, now, owner_decision))
                 new.owner = apply_owner(owner_decision)
                 new.owner_reason = owner_decision.reason
+            decision = decide(st.grade, evaluate(features, grading))
+            if decision is not None:
+                effects.append(_graded(event.id, event.incident_id, now, decision))
+                new.grade = apply(decision)
             return new, effects
         case ev.IncidentClosed():
             if state is None:

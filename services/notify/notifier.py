@@ -113,6 +113,7 @@ class Notifier:
         self.ledger = NonceLedger(db)
         self.outbox = Outbox(db, cfg.delivery, rng=rng, digest=self._digest)
         self.zone = ZoneInfo(cfg.roster.timezone)
+        self.unit_names: dict[str, dict[str, str]] = {}  # unit id → {"zh": name, "en": name}
 
     @classmethod
     async def open(cls, cfg: NotifyConfig, data_dir: Path, *, channels: Channels | None = None,
@@ -124,6 +125,13 @@ class Notifier:
         notifier = cls(cfg, db, signer=signer, channels=channels, rng=rng)
         await notifier.outbox.recover()
         return notifier
+
+    def unit_label(self, unit_id: str | None, lang: str) -> str:
+        """A unit as people name it (units.toml, given by the service), else its id."""
+        if not unit_id:
+            return "-"
+        names = self.unit_names.get(unit_id)
+        return (names.get(lang) or names.get("zh") or unit_id) if names else unit_id
 
     async def commit(self) -> None:
         await self.db.commit()
@@ -231,9 +239,10 @@ class Notifier:
     def _outgoing(self, event_id: str, cause: str, memo: IncidentMemo, person: Person, contact: str,
                   roles: tuple[str, ...], extra: dict[str, str], now: datetime) -> Outgoing:
         pair = self.cfg.templates[person.lang][cause]
+        owner = self.unit_label(memo.owner, person.lang)
         values = {
             "title": clean(memo.title or memo.id, self.cfg.delivery.max_title_chars),
-            "grade": memo.grade or "-", "owner": memo.owner or "-", "unit": memo.owner or "-",
+            "grade": memo.grade or "-", "owner": owner, "unit": owner,
             "incident_id": memo.id, "person": person.name, "at": self._local(now),
             "clock": "", "due_at": "", "point": "", "count": "", "window": "", "tier": "", "late": "",
             **extra,

@@ -15,6 +15,7 @@ from watchboard.bus.runtime import Runtime
 from watchboard.config import ConfigSource
 from watchboard.domain import events as ev
 from watchboard.domain.errors import Conflict, Invalid, NotFound
+from watchboard.domain.owners import load_units
 from watchboard.domain.views import encode_view, kv_key
 from watchboard.services.notify.acklink import AckServer
 from watchboard.services.notify.channels import Channels
@@ -28,8 +29,9 @@ class NotifyService:
     name = "notify"
     description = "tells the right people on their channels and escalates until someone acknowledges"
 
-    def __init__(self, cfg: NotifyConfig) -> None:
+    def __init__(self, cfg: NotifyConfig, unit_names: dict[str, dict[str, str]] | None = None) -> None:
         self.cfg = cfg
+        self.unit_names = unit_names or {}
         self.notifier: Notifier | None = None
         self.ack_server: AckServer | None = None
         self.rt: Runtime | None = None
@@ -37,6 +39,7 @@ class NotifyService:
     async def start(self, rt: Runtime) -> None:
         self.rt = rt
         self.notifier = await Notifier.open(self.cfg, rt.ctx.data_dir, channels=Channels(self.cfg))
+        self.notifier.unit_names = self.unit_names
         filters = [rt.subjects.from_service(s) for s in ("intake", "grading", "deadlines")]
         rt.consume("notify", filters, self.handle)
         rt.every(0.5, self.tick, "deliver and escalate")
@@ -134,4 +137,6 @@ class NotifyService:
 
 
 def build(source: ConfigSource) -> NotifyService:
-    return NotifyService(load_notify(source))
+    units = load_units(source)
+    names = {u.id: {"zh": u.name, "en": u.name_en or u.name} for u in units.units}
+    return NotifyService(load_notify(source), names)

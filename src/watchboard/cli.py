@@ -125,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p, config=False)
     p.add_argument("--speed", type=float, default=1.0, help="time factor (2 = twice as fast)")
 
+    p = sub.add_parser("webhook-sink", help="a local webhook receiver that prints the notices it gets")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=9000)
+    p.add_argument("--fail-first", type=int, default=0, help="answer the first N requests with HTTP 500 (to see retries)")
+
     p = sub.add_parser("profiles", help="list the response-plan profiles")
     p.add_argument("--config", type=Path, default=None)
 
@@ -177,6 +182,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cli_ops.serve(args.service, args.nats, _source(args), args.data or default_data_dir() / args.service)
     if command == "board":
         return cli_ops.board(args, _source(args))
+    if command == "webhook-sink":
+        from watchboard.sink import run_sink
+
+        return run_sink(args.host, args.port, args.fail_first)
     if command == "profiles":
         return cli_ops.profiles(_source(args))
     if command == "due":

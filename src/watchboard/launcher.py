@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from watchboard.bus.server import NatsServer, ServerError
+from watchboard.bus.server import NatsServer, ServerError, die_with_parent
 from watchboard.config import ConfigSource, load_watchboard
 
 SERVICES = ("intake", "grading", "deadlines", "notify")
@@ -45,7 +45,8 @@ class Child:
         with open(self.log, "ab") as out:  # noqa: ASYNC230 - a local log file, opened once per start
             self.process = await asyncio.create_subprocess_exec(
                 *self.argv, stdout=out, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
-                start_new_session=True)  # Ctrl-C in the terminal reaches `up`, which stops us in order
+                start_new_session=True,  # Ctrl-C in the terminal reaches `up`, which stops us in order
+                preexec_fn=die_with_parent)
         self.started_at = time.monotonic()
 
     async def stop(self, timeout: float = 10.0) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 WATCHBOARD = [sys.executable, "-m", "watchboard.cli"]
 
 
-def wait_for(check, timeout: float, what: str):  # noqa: ANN001, ANN201
+def wait_for(check, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +22,20 @@ from pathlib import Path
 
 class ServerError(Exception):
     pass
+
+
+def die_with_parent() -> None:
+    """preexec_fn: on Linux, the child gets SIGTERM when the process that started it dies,
+    even by SIGKILL, so a killed `watchboard up` leaves no orphan server or service behind."""
+    if sys.platform != "linux":
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def find_nats_server() -> Path:
@@ -97,7 +112,8 @@ class NatsServer:
         self._log_offset = logf.stat().st_size if logf.exists() else 0
         log = open(logf, "ab")  # the child keeps its own handle
         self.process = subprocess.Popen([str(find_nats_server()), "-c", str(conf)],
-                                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        preexec_fn=die_with_parent)
         log.close()
 
     def wait_ready(self, timeout: float = 15.0) -> None:
