@@ -23,7 +23,7 @@ from watchboard.board.format import (
     stage_label,
 )
 from watchboard.board.i18n import Lang, t
-from watchboard.board.model import clock_state
+from watchboard.board.model import clock_state, owner_label
 from watchboard.board.screens.actions import ACTION_BINDINGS, IncidentActions
 from watchboard.board.screens.common import localize_bindings
 from watchboard.board.styles import CLOCK_STYLE, DIM, GRADE_STYLE
@@ -64,16 +64,16 @@ def detail_text(view: IncidentView, now: datetime, zone: ZoneInfo, lang: Lang) -
         if core.region:
             _fact(out, t("detail.region", lang), clean_line(core.region, 80))
         if core.topic:
-            _fact(out, t("detail.topic", lang), clean_line(core.topic, 40))
+            _fact(out, t("detail.topic", lang), t(f"topic.{clean_line(core.topic, 40)}", lang))
     if grade:
-        owner = clean_line(grade.owner, 60) if grade.owner else t("unassigned", lang)
+        owner = owner_label(grade, lang) if grade.owner else t("unassigned", lang)
         _fact(out, t("detail.owner", lang), owner,
               style="" if grade.owner else "italic yellow")
         if grade.owner_reason:
             out.append(f"  ({clean_line(grade.owner_reason, 200)})", style=DIM)
         if grade.assisting:
             _fact(out, t("detail.assisting", lang), clean_line(", ".join(grade.assisting), 200))
-        _fact(out, t("detail.sentiment", lang), clean_line(grade.sentiment, 20))
+        _fact(out, t("detail.sentiment", lang), t(f"sentiment.{clean_line(grade.sentiment, 20)}", lang))
         if grade.reasons:
             _fact(out, t("detail.reasons", lang),
                   clean_line("; ".join(grade.reasons), 400) + f"  [{clean_line(grade.source, 20)}]")
