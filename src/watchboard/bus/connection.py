@@ -90,7 +90,9 @@ async def connect(
     while True:
         attempt += 1
         try:
-            nc = await nats.connect(
+            # nats-py retries an unreachable server for ever inside connect() when reconnects are
+            # unlimited, so each attempt is bounded here and the loop decides what happens next.
+            nc = await asyncio.wait_for(nats.connect(
                 servers=servers,
                 name=name,
                 connect_timeout=2,
@@ -103,11 +105,12 @@ async def connect(
                 reconnected_cb=reconnected,
                 closed_cb=closed,
                 error_cb=error,
-            )
+            ), timeout=2 * len(servers) + 1)
             watch.set("connected")
             return nc
         except Exception as exc:  # nats-py raises several kinds; all mean "not yet"
-            reason = str(exc) or exc.__class__.__name__
+            # The error callback saw the real cause (refused, unreachable…); a timeout says less.
+            reason = watch.state.error or str(exc) or exc.__class__.__name__
             watch.set("reconnecting", error=reason)
             if deadline is not None and loop.time() + retry_every > deadline:
                 raise ConnectionError(f"cannot reach NATS at {_redact(url)}: {reason}") from exc
