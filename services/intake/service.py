@@ -118,13 +118,15 @@ class IntakeService:
                     tx.put(d.event.incident_id, core)
                 self.index.apply(d.event)  # idempotent: the request path may have applied it
                 tx.done(d.event.id, d.stream_seq)
-            changed = await tx.commit()
+            # The views go out while SQLite commits (the record comes from the stream, so a
+            # failed commit only means the batch is folded again into the same views).
+            views = {kv_key(k, "core"): encode_view(v) for k, v in tx.overlay.items()}
+            await asyncio.gather(tx.commit(), self.rt.kv_put_many(views))
             # Only now is the record as new as what the request path decided on.
             for d in batch:
                 pending = self.ahead.get(d.event.incident_id)
                 if pending is not None and pending[1] == d.event.id:
                     del self.ahead[d.event.incident_id]
-        await self.rt.kv_put_many({kv_key(k, "core"): encode_view(v) for k, v in changed.items()})
 
     # --- the request path ----------------------------------------------------------------
 
