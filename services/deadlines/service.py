@@ -22,14 +22,13 @@ import aiosqlite
 import msgspec
 
 from watchboard.bus.consumer import Delivered, catch_up
-from watchboard.bus.endpoints import ok
+from watchboard.bus.endpoints import ok, text_field
 from watchboard.bus.runtime import Runtime
 from watchboard.bus.subjects import STREAM
 from watchboard.config import ConfigError, ConfigSource
 from watchboard.domain import events as ev
 from watchboard.domain.calendar import WorkCalendar, coverage_warning, covered_until, load_calendar
 from watchboard.domain.clocks import DeadlinesConfig, load_deadlines
-from watchboard.domain.errors import Invalid
 from watchboard.domain.views import CALENDAR_KEY, SWEEP_KEY, CalendarView, encode_view, kv_key
 from watchboard.services.deadlines.logic import (
     IncidentState,
@@ -77,11 +76,6 @@ _sweep_enc = msgspec.json.Encoder()
 _sweep_dec = msgspec.json.Decoder(SweepState)
 
 
-def _text(payload: dict[str, Any], key: str, *, required: bool = True) -> str:
-    value = payload.get(key, "")
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise Invalid(key, f"`{key}` is required (a string)")
-    return value
 
 
 class DeadlinesService:
@@ -306,8 +300,8 @@ class DeadlinesService:
 
     async def on_sweep(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
         assert self.states is not None and self.rt is not None
-        actor = _text(payload, "actor")
-        note = _text(payload, "note", required=False)
+        actor = text_field(payload, "actor")
+        note = text_field(payload, "note", required=False)
         now = self.rt.now()
         async with self.states.lock:
             new, event = record_sweep(self.sweep, note, actor, ev.new_ulid(now), now)
@@ -325,9 +319,9 @@ class DeadlinesService:
 
     async def _command(self, payload: dict[str, Any], run) -> dict[str, Any]:
         assert self.states is not None and self.rt is not None
-        incident_id = _text(payload, "incident_id")
-        actor = _text(payload, "actor")
-        clock = _text(payload, "clock")
+        incident_id = text_field(payload, "incident_id")
+        actor = text_field(payload, "actor")
+        clock = text_field(payload, "clock")
         now = self.rt.now()
         async with self.states.lock:
             tx = self.states.begin()
@@ -339,12 +333,12 @@ class DeadlinesService:
         return ok(incident_id=incident_id, clock=clock, event_id=effects[0].id)
 
     async def on_done(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
-        note = _text(payload, "note", required=False)
+        note = text_field(payload, "note", required=False)
         return await self._command(payload, lambda st, i, clock, actor, rid, now: command_done(
             st, i, clock, note, actor, rid, now))
 
     async def on_extend(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
-        reason = _text(payload, "reason", required=False)
+        reason = text_field(payload, "reason", required=False)
         due_at = payload.get("due_at")
         reply = await self._command(payload, lambda st, i, clock, actor, rid, now: command_extend(
             st, i, clock, due_at, reason, actor, rid, now))

@@ -11,7 +11,7 @@ from typing import Any
 import aiosqlite
 
 from watchboard.bus.consumer import Delivered
-from watchboard.bus.endpoints import ok
+from watchboard.bus.endpoints import ok, text_field
 from watchboard.bus.runtime import Runtime
 from watchboard.config import ConfigSource
 from watchboard.domain import events as ev
@@ -31,13 +31,6 @@ from watchboard.services.grading.logic import (
 )
 from watchboard.store.sqlite import open_db
 from watchboard.store.states import StateTable, Transaction
-
-
-def _text(payload: dict[str, Any], key: str, required: bool = True) -> str:
-    value = payload.get(key, "")
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise Invalid(key, f"`{key}` is required (a string)")
-    return value
 
 
 class GradingService:
@@ -99,8 +92,8 @@ class GradingService:
 
     async def _command(self, payload: dict[str, Any], run) -> dict[str, Any]:
         assert self.states is not None and self.rt is not None
-        incident_id = _text(payload, "incident_id")
-        actor = _text(payload, "actor")
+        incident_id = text_field(payload, "incident_id")
+        actor = text_field(payload, "actor")
         async with self.states.lock:
             tx = self.states.begin()
             new, effects = run(tx.get(incident_id), incident_id, actor, ev.new_ulid(self.rt.now()))
@@ -111,7 +104,7 @@ class GradingService:
         return ok(incident_id=incident_id, event_id=graded.id, **fields)
 
     async def on_regrade(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
-        grade, reason = _text(payload, "grade"), _text(payload, "reason", required=False)
+        grade, reason = text_field(payload, "grade"), text_field(payload, "reason", required=False)
         return await self._command(payload, lambda st, i, actor, rid: command_regrade(
             st, i, grade, reason, actor, rid, self.grading, self.rt.now()))  # type: ignore[union-attr]
 
@@ -120,7 +113,7 @@ class GradingService:
             st, i, actor, rid, self.grading, self.rt.now()))  # type: ignore[union-attr]
 
     async def on_assign(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
-        owner, reason = _text(payload, "owner"), _text(payload, "reason", required=False)
+        owner, reason = text_field(payload, "owner"), text_field(payload, "reason", required=False)
         assisting = payload.get("assisting") or []
         if not isinstance(assisting, list) or not all(isinstance(a, str) for a in assisting):
             raise Invalid("assisting", "`assisting` must be a list of unit ids")

@@ -23,12 +23,11 @@ import aiosqlite
 import msgspec
 
 from watchboard.bus.consumer import Delivered, catch_up
-from watchboard.bus.endpoints import ok
+from watchboard.bus.endpoints import ok, text_field
 from watchboard.bus.runtime import Runtime
 from watchboard.config import ConfigSource
 from watchboard.domain import events as ev
 from watchboard.domain import incident
-from watchboard.domain.errors import Invalid
 from watchboard.domain.merge import IntakeConfig, MergeIndex, load_intake
 from watchboard.domain.validate import parse_report
 from watchboard.domain.views import CoreView, encode_view, kv_key
@@ -41,11 +40,6 @@ _core_encoder = msgspec.json.Encoder()
 _core_decoder = msgspec.json.Decoder(CoreView)
 
 
-def _text(payload: dict[str, Any], key: str, *, required: bool = True) -> str:
-    value = payload.get(key, "")
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise Invalid(key, f"`{key}` is required (a string)")
-    return value
 
 
 class IntakeService:
@@ -174,8 +168,8 @@ class IntakeService:
 
     async def _command(self, payload: dict[str, Any], decide) -> dict[str, Any]:
         assert self.rt is not None and self.cores is not None
-        incident_id = _text(payload, "incident_id")
-        actor = _text(payload, "actor")
+        incident_id = text_field(payload, "incident_id")
+        actor = text_field(payload, "actor")
         now = self.rt.now()
         async with self.decide_lock:
             event = decide(self._current(incident_id), actor, now, ev.new_ulid(now))
@@ -184,17 +178,17 @@ class IntakeService:
         return ok(incident_id=incident_id, event_id=event.id)
 
     async def on_stage(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
-        stage, note = _text(payload, "stage"), _text(payload, "note", required=False)
+        stage, note = text_field(payload, "stage"), text_field(payload, "note", required=False)
         return await self._command(payload, lambda core, actor, now, eid: incident.decide_stage(
             core, stage, note, actor, now, eid))
 
     async def on_note(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
-        text = _text(payload, "text")
+        text = text_field(payload, "text")
         return await self._command(payload, lambda core, actor, now, eid: incident.decide_note(
             core, text, actor, now, eid))
 
     async def on_close(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
-        summary = _text(payload, "summary", required=False)
+        summary = text_field(payload, "summary", required=False)
         return await self._command(payload, lambda core, actor, now, eid: incident.decide_close(
             core, summary, actor, now, eid))
 
