@@ -84,9 +84,9 @@ class ConfigSource:
         file = f"profiles/{name}.toml"
         path = self.path_of(file)
         if not path.is_file():
-            known = ", ".join(p.name for p in list_profiles(self))
-            raise ConfigError("watchboard.toml" if not self.profile else "--profile", "profile",
-                              f"unknown profile {name!r}; known: {known}")
+            known = ", ".join(["default", *(p.stem for p in list_profiles(self))])
+            where = "--profile" if self.profile else self.read("watchboard.toml")[1]
+            raise ConfigError(where, "profile", f"unknown profile {name!r}; known: {known}")
         return self.read(file)
 
 

@@ -1,0 +1,83 @@
+"""watchboard.toml, file-by-file overrides and profiles: every error names file, key and problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from watchboard.config import (
+    ConfigError,
+    ConfigSource,
+    deep_merge,
+    load_watchboard,
+    parse_seconds,
+)
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('timezone = "Mars/Base"', "key `timezone`: unknown time zone 'Mars/Base'; use an IANA name such as 'Asia/Shanghai'"),
+    ('language = "fr"', "key `language`: 'fr' is not one of 'zh', 'en'"),
+    ("[stream]\nreplicas = 2", "key `stream.replicas`: 2 is not 1, 3 or 5"),
+    ('[stream]\nreplicas = "three"', "key `stream.replicas`: expected `int`, got `str`"),
+    ('[stream]\nmax_age = "a year"', "key `stream.max_age`: 'a year' is not a duration like '90s', '10m', '2h' or '365d'"),
+    ('[stream]\nsync_interval = "sometimes"', "key `stream.sync_interval`: 'sometimes' is not 'always' or a duration like '2m'"),
+    ('subject_prefix = "wb.x"', "key `subject_prefix`: 'wb.x' must be one token, without spaces, dots or wildcards"),
+    ('strem = 1', "object contains unknown field `strem`"),
+    ("timezone = ", "not valid TOML"),
+])
+def test_watchboard_toml_errors(tmp_path: Path, text: str, message: str) -> None:
+    """Each bad watchboard.toml stops with the file path, the key and what is wrong."""
+    folder = write(tmp_path, "watchboard.toml", text)
+    with pytest.raises(ConfigError) as info:
+        load_watchboard(ConfigSource(folder))
+    assert str(info.value).startswith(str(folder / "watchboard.toml"))
+    assert message in str(info.value)
+
+
+def test_override_is_file_by_file(tmp_path: Path) -> None:
+    """A folder with only watchboard.toml keeps every other default file."""
+    folder = write(tmp_path, "watchboard.toml", 'language = "en"')
+    source = ConfigSource(folder)
+    assert load_watchboard(source).language == "en"
+    assert source.path_of("grading.toml").parent != folder
+
+
+def test_unknown_profile_lists_the_known_ones(tmp_path: Path) -> None:
+    """A profile that does not exist is named, with the ones that do."""
+    with pytest.raises(ConfigError, match=r"--profile: key `profile`: unknown profile 'nope'; known: default, plan-000"):
+        ConfigSource(profile="nope").profile_data()
+
+
+def test_profile_of_the_config_folder(tmp_path: Path) -> None:
+    """A profile in --config's profiles/ is found and amends only its own tables."""
+    folder = write(tmp_path, "profiles/local.toml", "[meta]\nseed = \"x\"\n[grading.rules.reposts]\nmin_reposts = 50\n")
+    data, _ = ConfigSource(folder, "local").profile_data()
+    assert data["grading"]["rules"]["reposts"]["min_reposts"] == 50
+
+
+@pytest.mark.parametrize(("base", "over", "merged"), [
+    ({"a": {"b": 1, "c": 2}}, {"a": {"b": 3}}, {"a": {"b": 3, "c": 2}}),
+    ({"a": [1, 2]}, {"a": [3]}, {"a": [3]}),
+    ({"a": 1}, {"b": 2}, {"a": 1, "b": 2}),
+    ({"a": {"b": 1}}, {"a": 5}, {"a": 5}),
+])
+def test_deep_merge(base: dict, over: dict, merged: dict) -> None:
+    """Tables merge key by key; arrays and scalars replace."""
+    assert deep_merge(base, over) == merged
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("90s", 90), ("10m", 600), ("2h", 7200), ("365d", 31536000), ("1.5h", 5400),
+    ("", None), ("h", None), ("10", None), ("-1m", None), ("tenm", None),
+])
+def test_parse_seconds(text: str, seconds: float | None) -> None:
+    """Durations of watchboard.toml."""
+    assert parse_seconds(text) == seconds
