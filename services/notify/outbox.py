@@ -233,36 +233,38 @@ class Outbox:
         if not batch:
             return []
 
-        async def one(m: Outgoing) -> SendResult:
+        async def one(m: Outgoing, attempts: int) -> Delivered:
             async with self._sem:
                 try:
-                    return await send(m)
+                    result = await send(m)
                 except Exception as exc:  # a channel bug must not stop the batch
-                    return SendResult(False, False, f"{m.contact} for {m.person_id}: {type(exc).__name__}: {exc}")
+                    result = SendResult(False, False, f"{m.contact} for {m.person_id}: {type(exc).__name__}: {exc}")
+            # Recorded (and committed) as soon as this one send is answered: a crash then
+            # repeats only the sends actually in flight, not the whole batch.
+            return await self._record(m, attempts, result, now)
 
-        results = await asyncio.gather(*(one(m) for m, _ in batch))
-        out: list[Delivered] = []
-        for (m, attempts), result in zip(batch, results, strict=True):
-            if result.ok:
-                status = "sent"
-                await self.db.execute("UPDATE notices SET status = 'sent', sent_at = ?, last_error = '' "
-                                      "WHERE key = ?", (_ts(now), m.key))
-            elif result.retryable and attempts < self.delivery.max_attempts:
-                status = "pending"
-                wait = backoff(self.delivery, attempts, self.rng)
-                await self.db.execute("UPDATE notices SET status = 'pending', next_attempt_at = ?, last_error = ? "
-                                      "WHERE key = ?", (_ts(now) + wait, result.reason, m.key))
-            else:
-                status = "failed"
-                reason = result.reason if not result.retryable else \
-                    f"{result.reason} (gave up after {attempts} attempts)"
-                result = result._replace(reason=reason)
-                await self.db.execute("UPDATE notices SET status = 'failed', last_error = ? WHERE key = ?",
-                                      (reason, m.key))
-            members = await self._members(m.key) if m.cause == "digest" else []
-            out.append(Delivered(m, status, attempts, result, members))
+        return list(await asyncio.gather(*(one(m, attempts) for m, attempts in batch)))
+
+    async def _record(self, m: Outgoing, attempts: int, result: SendResult, now: datetime) -> Delivered:
+        if result.ok:
+            status = "sent"
+            await self.db.execute("UPDATE notices SET status = 'sent', sent_at = ?, last_error = '' "
+                                  "WHERE key = ?", (_ts(now), m.key))
+        elif result.retryable and attempts < self.delivery.max_attempts:
+            status = "pending"
+            wait = backoff(self.delivery, attempts, self.rng)
+            await self.db.execute("UPDATE notices SET status = 'pending', next_attempt_at = ?, last_error = ? "
+                                  "WHERE key = ?", (_ts(now) + wait, result.reason, m.key))
+        else:
+            status = "failed"
+            reason = result.reason if not result.retryable else \
+                f"{result.reason} (gave up after {attempts} attempts)"
+            result = result._replace(reason=reason)
+            await self.db.execute("UPDATE notices SET status = 'failed', last_error = ? WHERE key = ?",
+                                  (reason, m.key))
         await self.db.commit()
-        return out
+        members = await self._members(m.key) if m.cause == "digest" else []
+        return Delivered(m, status, attempts, result, members)
 
     async def _members(self, digest_key: str) -> list[Outgoing]:
         async with self.db.execute("SELECT payload FROM notices WHERE digest_key = ? ORDER BY created_at, key",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from watchboard.bus.consumer import Delivered
@@ -96,6 +97,14 @@ class NotifyService:
         escalated = await self.notifier.escalate_due(now)
         if escalated:
             await self._publish_and_show(escalated, (e.incident_id for e in escalated))
+        # A full batch means more is waiting: deliver again at once rather than a tick later.
+        for _ in range(50):
+            if not await self._deliver_once(now):
+                break
+
+    async def _deliver_once(self, now: datetime) -> bool:
+        """One batch; True if it was full (more may be due)."""
+        assert self.notifier is not None
         delivered = await self.notifier.deliver_due(now)
         if delivered:
             for d in delivered:
@@ -103,6 +112,7 @@ class NotifyService:
                     log.warning("notify: %s", d.result.reason)
             events = delivery_events(delivered, now)
             await self._publish_and_show(events, (m.incident_id for d in delivered for m in d.notices))
+        return len(delivered) >= self.cfg.delivery.batch
 
     async def _acknowledge(self, incident_id: str, person: str, via: str) -> ev.IncidentAcknowledged | None:
         assert self.notifier is not None and self.rt is not None
