@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+import msgspec
+
 from watchboard.bus.feed_types import KVChange
 from watchboard.domain.sanitize import clean_line
 from watchboard.domain.views import (
@@ -184,9 +186,65 @@ class BoardModel:
         return {incident_id}
 
     def apply_all(self, changes: Iterable[KVChange]) -> set[str]:
-        changed: set[str] = set()
+        """Fold many changes at once; the same end state as `apply` one by one, but cheaper.
+
+        A 40,000-key snapshot is the case this is for: the parts of each incident are gathered
+        first, so each incident's view and row are built once instead of once per part (a
+        quarter of the objects, which also spares the garbage collector most of its passes).
+        """
+        staged: dict[str, dict[str, msgspec.Struct | None]] = {}
+        seen = self._seen
         for change in changes:
-            changed |= self.apply(change)
+            key, data = change.key, change.value
+            if key == "sys.sweep":
+                self.sweep = decode_sweep(data) if data is not None else None
+                continue
+            if key == CALENDAR_KEY:
+                self.calendar = decode_calendar(data) if data is not None else None
+                continue
+            parts = split_key(key)
+            if parts is None:
+                continue
+            incident_id, part = parts
+            if seen is not None:
+                seen.add(incident_id)
+            value = None
+            if data is not None:
+                value = decode_view(part, data)
+                if value is None:  # unreadable (a newer writer): keep what we had
+                    continue
+            bucket = staged.get(incident_id)
+            if bucket is None:
+                staged[incident_id] = {part: value}
+            else:
+                bucket[part] = value
+        return self._settle(staged)
+
+    def _settle(self, staged: dict[str, dict[str, msgspec.Struct | None]]) -> set[str]:
+        """Write the gathered parts into the views and rows; returns the ids that changed."""
+        incidents, rows, lang = self.incidents, self.rows, self.lang
+        changed: set[str] = set()
+        for incident_id, parts in staged.items():
+            current = incidents.get(incident_id)
+            if current is None:
+                if not any(v is not None for v in parts.values()):
+                    continue  # deleting what we never had
+                view = IncidentView(id=incident_id, **parts)  # type: ignore[arg-type]
+            else:
+                view = msgspec.structs.replace(current, **parts)
+            changed.add(incident_id)
+            if view.core is None and view.grade is None and view.clocks is None \
+                    and view.notices is None:
+                incidents.pop(incident_id, None)
+                rows.pop(incident_id, None)
+                continue
+            incidents[incident_id] = view
+            if is_open(view):
+                rows[incident_id] = make_row(view, lang)
+            else:
+                rows.pop(incident_id, None)
+        if changed:
+            self._sorted = self._urgent = None
         return changed
 
     def begin_resync(self) -> None:

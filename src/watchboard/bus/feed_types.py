@@ -22,6 +22,12 @@ class KVChange(msgspec.Struct, frozen=True):
     value: bytes | None
 
 
+class KVBatch(msgspec.Struct, frozen=True):
+    """Several `KVChange`s that were ready at once (in order); a reader folds them in one go."""
+
+    changes: list[KVChange]
+
+
 class SnapshotDone(msgspec.Struct, frozen=True):
     """Every key that existed when watching began has now been delivered."""
 
@@ -43,7 +49,7 @@ class ServiceHealth(msgspec.Struct, frozen=True):
     detail: dict[str, str] = msgspec.field(default_factory=dict)
 
 
-FeedItem = KVChange | SnapshotDone | Connection | ServiceHealth
+FeedItem = KVChange | KVBatch | SnapshotDone | Connection | ServiceHealth
 Feed = AsyncIterator[FeedItem]
 
 # An operator command: `await send("ack", {"incident_id": …, "actor": …})` → the reply dict
