@@ -1,6 +1,6 @@
 """The board's state: every incident folded from the KV bucket, and what the screens derive.
 
-Pure: `apply()` takes one `KVChange`, `now` is passed in. The widgets draw from the cached
+Pure: `apply()` takes one `KVChange`, `apply_all()` many at once; `now` is passed in. The widgets draw from the cached
 `Row` tuples, so the untrusted text in them has been cleaned once, on the way in.
 Sorting is cached and redone only when something changed (10,000 rows re-sort in ~10 ms).
 """
