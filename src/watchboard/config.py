@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -119,8 +120,12 @@ def convert(data: dict[str, Any], type_: type[T], file: str) -> T:
         raise ConfigError(file, key, problem) from exc
 
 
-def load(name: str, type_: type[T], source: ConfigSource | None = None) -> T:
-    """Load `name` (e.g. "grading.toml") into `type_`, with the active profile applied."""
+def load(name: str, type_: type[T], source: ConfigSource | None = None,
+         check: Callable[[T, str], object] | None = None) -> T:
+    """Load `name` (e.g. "grading.toml") into `type_`, with the active profile applied.
+
+    `check(cfg, shown)` runs the cross-field checks; `shown` is the file as errors name it
+    (with the profile that amended it), so they say where to look."""
     source = source or ConfigSource()
     data, shown = source.read(name)
     profile, profile_file = source.profile_data()
@@ -128,7 +133,10 @@ def load(name: str, type_: type[T], source: ConfigSource | None = None) -> T:
     if isinstance(section, dict):
         data = deep_merge(data, section)
         shown = f"{shown} (with {profile_file})"
-    return convert(data, type_, shown)
+    cfg = convert(data, type_, shown)
+    if check is not None:
+        check(cfg, shown)
+    return cfg
 
 
 def list_profiles(source: ConfigSource | None = None) -> list[Path]:

@@ -161,13 +161,6 @@ class GradingConfig(_Conf):
 RULE_NAMES: tuple[str, ...] = tuple(RulesConfig.__struct_fields__)
 
 
-def _shown(name: str, source: ConfigSource) -> str:
-    """The file name `watchboard.config.load` shows in its errors (profile included)."""
-    _, shown = source.read(name)
-    profile, profile_file = source.profile_data()
-    if isinstance(profile.get(name.removesuffix(".toml")), dict):
-        shown = f"{shown} (with {profile_file})"
-    return shown
 
 
 def _one_of(value: str, allowed: tuple[str, ...] | list[str], what: str) -> str:
@@ -177,9 +170,7 @@ def _one_of(value: str, allowed: tuple[str, ...] | list[str], what: str) -> str:
 def load_grading(source: ConfigSource | None = None) -> GradingConfig:
     """Load grading.toml with the active profile, then run the cross-field checks."""
     source = source or ConfigSource()
-    cfg = load("grading.toml", GradingConfig, source)
-    check_grading(cfg, _shown("grading.toml", source))
-    return cfg
+    return load("grading.toml", GradingConfig, source, check=check_grading)
 
 
 def check_grading(cfg: GradingConfig, file: str = "grading.toml") -> None:

@@ -68,21 +68,12 @@ class UnitsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     units: list[Unit] = msgspec.field(default_factory=list)
 
 
-def _shown(name: str, source: ConfigSource) -> str:
-    """The file name `watchboard.config.load` shows in its errors (profile included)."""
-    _, shown = source.read(name)
-    profile, profile_file = source.profile_data()
-    if isinstance(profile.get(name.removesuffix(".toml")), dict):
-        shown = f"{shown} (with {profile_file})"
-    return shown
 
 
 def load_units(source: ConfigSource | None = None) -> UnitsConfig:
     """Load units.toml with the active profile, then run the cross-field checks."""
     source = source or ConfigSource()
-    cfg = load("units.toml", UnitsConfig, source)
-    check_units(cfg, _shown("units.toml", source))
-    return cfg
+    return load("units.toml", UnitsConfig, source, check=check_units)
 
 
 def check_units(cfg: UnitsConfig, file: str = "units.toml") -> None:
