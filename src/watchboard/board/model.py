@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 import msgspec
@@ -130,6 +130,17 @@ class Filter:
             return needle in row.title.casefold() or needle in row.id.casefold() \
                 or needle in row.owner.casefold()
         return True
+
+
+@dataclass(frozen=True)
+class Alert:
+    at: datetime | None
+    incident_id: str
+    title: str
+    to: str
+    channel: str
+    failed: bool
+    reason: str = ""
 
 
 @dataclass
@@ -297,6 +308,22 @@ class BoardModel:
 
     def open_count(self) -> int:
         return len(self.rows)
+
+    def alerts(self, limit: int = 6) -> list[Alert]:
+        """notify's notices a person must see on the board, newest first: those sent on the
+        `board` channel, and every failed one (an unreachable webhook, a refused login)."""
+        found: list[Alert] = []
+        for incident_id, view in self.incidents.items():
+            if view.notices is None or not is_open(view):
+                continue
+            title = clean_line(view.core.title, TITLE_MAX) if view.core else incident_id
+            for n in view.notices.notices:
+                if n.status == "failed" or (n.channel.startswith("board") and n.status == "sent"):
+                    found.append(Alert(at=n.at, incident_id=incident_id, title=title,
+                                       to=clean_line(n.to, LABEL_MAX), channel=clean_line(n.channel, LABEL_MAX),
+                                       failed=n.status == "failed", reason=clean_line(n.reason, 200)))
+        found.sort(key=lambda a: a.at or datetime.min.replace(tzinfo=UTC), reverse=True)
+        return found[:limit]
 
     def matrix(self) -> tuple[list[str], dict[tuple[str, str], int]]:
         """Owners (busiest first; "" = unassigned last) and open counts per (grade, owner)."""

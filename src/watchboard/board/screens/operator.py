@@ -21,7 +21,7 @@ from watchboard.board.screens.forms import ActionForm, FieldSpec, FormSpec
 from watchboard.board.widgets.counters import CountersBar
 from watchboard.board.widgets.incident_table import IncidentTable
 from watchboard.board.widgets.matrix import GradeMatrix
-from watchboard.board.widgets.status import CalendarNotice, ConnectionBanner, HealthLine, TopBar
+from watchboard.board.widgets.status import AlertsPanel, CalendarNotice, ConnectionBanner, HealthLine, TopBar
 from watchboard.board.widgets.trend import TrendChart
 from watchboard.domain.report import STAGES
 
@@ -65,6 +65,7 @@ class OperatorScreen(IncidentActions, Screen[None]):
                 yield GradeMatrix(id="matrix")
                 yield TrendChart(id="trend")
                 yield HealthLine(id="health")
+                yield AlertsPanel(id="alerts")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -95,6 +96,7 @@ class OperatorScreen(IncidentActions, Screen[None]):
             owners, cells = model.matrix()
             self.query_one(GradeMatrix).show(owners, cells, app.lang)
             self._show_trend()
+            self.query_one(AlertsPanel).show(model.alerts(), app.zone, app.lang)
         self._on_status()
 
     def _show_trend(self, force: bool = False) -> None:

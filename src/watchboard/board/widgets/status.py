@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from watchboard.board.format import local_time
 from watchboard.board.i18n import Lang, t
+from watchboard.board.model import Alert
 from watchboard.board.styles import BAD, DIM, GOOD
 from watchboard.bus.feed_types import Connection, ServiceHealth
 from watchboard.domain.sanitize import clean_line
@@ -101,6 +102,34 @@ def health_text(health: ServiceHealth | None, lang: Lang) -> Text:
         out.append(" ")
         out.append(f"{'●' if ok else '✗'} {clean_line(name, 24)}", style=GOOD if ok else BAD)
     return out
+
+
+def alerts_text(alerts: list[Alert], zone: ZoneInfo, lang: Lang) -> Text:
+    """notify's board-channel notices and failed deliveries, one line each (all sanitized)."""
+    out = Text(t("alerts.title", lang), style="bold")
+    for a in alerts:
+        out.append(f"\n{local_time(a.at, zone, with_date=False)} ", style=DIM)
+        if a.failed:
+            out.append("✗ ", style=BAD)
+            out.append(f"{a.to} {a.channel}: {a.reason or t('alerts.failed', lang)}", style=BAD)
+        else:
+            out.append("● ", style="bold yellow")
+            out.append(f"{a.to} ← {a.title}")
+    return out
+
+
+class AlertsPanel(Static):
+    """The `board` channel of notify: notices for people watching the board, and failures."""
+
+    DEFAULT_CSS = """
+    AlertsPanel { height: auto; padding: 0 1; margin-top: 1; display: none; }
+    AlertsPanel.-shown { display: block; }
+    """
+
+    def show(self, alerts: list[Alert], zone: ZoneInfo, lang: Lang) -> None:
+        self.set_class(bool(alerts), "-shown")
+        if alerts:
+            self.update(alerts_text(alerts, zone, lang))
 
 
 class HealthLine(Static):
