@@ -38,8 +38,6 @@ from watchboard.services.deadlines.logic import (
     check_sweeps,
     command_done,
     command_extend,
-    decode_state,
-    encode_state,
     entries_for,
     fire,
     record_sweep,
@@ -103,7 +101,7 @@ class DeadlinesService:
         assert rt.nc is not None and rt.endpoints is not None
         self.db = await open_db(rt.ctx.data_dir / "deadlines.sqlite",
                                 StateTable.schema("incidents") + Outbox.schema() + DIRTY_SCHEMA)
-        self.states = StateTable(self.db, "incidents", encode_state, decode_state)
+        self.states = StateTable(self.db, "incidents", IncidentState)
         self.outbox = Outbox(self.db, rt.nc, STREAM)
         if os.environ.get(FAULT_ENV) == "after-publish":
             self.outbox.before_delete = lambda rows: (
@@ -234,17 +232,10 @@ class DeadlinesService:
         assert self.states is not None and self.rt is not None
         async with self.states.lock:
             tx = self.states.begin()
-            seen = await tx.skip_processed(d.event.id for d in batch)
-            effects: list[ev.Event] = []
             now = self.rt.now()
-            for d in batch:
-                if d.event.id in seen or d.event.incident_id == ev.NO_INCIDENT:
-                    continue
-                new, out = step(tx.get(d.event.incident_id), d.event, self.rules, now)
-                if new is not None:
-                    tx.put(d.event.incident_id, new)
-                effects.extend(out)
-                tx.done(d.event.id, d.stream_seq)
+            # Events of no incident (sweeps) change no clock.
+            effects = await tx.fold(batch, lambda st, e: (None, []) if e.incident_id == ev.NO_INCIDENT
+                                    else step(st, e, self.rules, now))
             await self._commit(tx, effects)
             self._note_breaches(effects)
         # Committed: the consumer may ack now; publishing is the outbox's job.

@@ -53,16 +53,6 @@ class IncidentState(msgspec.Struct, kw_only=True):
     updated_at: datetime | None = None
 
 
-_state_encoder = msgspec.json.Encoder()
-_state_decoder = msgspec.json.Decoder(IncidentState)
-
-
-def encode_state(state: IncidentState) -> bytes:
-    return _state_encoder.encode(state)
-
-
-def decode_state(data: bytes) -> IncidentState:
-    return _state_decoder.decode(data)
 
 
 def _graded(cause: str, incident: str, at: datetime, d: Decision, tag: str = "graded") -> ev.IncidentGraded:

@@ -24,8 +24,6 @@ from watchboard.services.grading.logic import (
     command_assign,
     command_regrade,
     command_release,
-    decode_state,
-    encode_state,
     step,
     view_of,
 )
@@ -47,7 +45,7 @@ class GradingService:
     async def start(self, rt: Runtime) -> None:
         self.rt = rt
         self.db = await open_db(rt.ctx.data_dir / "grading.sqlite", StateTable.schema("incidents"))
-        self.states = StateTable(self.db, "incidents", encode_state, decode_state)
+        self.states = StateTable(self.db, "incidents", IncidentState)
         await self.states.load()
         rt.consume("grading", [rt.subjects.from_service("intake")], self.handle)
         assert rt.endpoints is not None
@@ -78,16 +76,8 @@ class GradingService:
         assert self.states is not None and self.rt is not None
         async with self.states.lock:
             tx = self.states.begin()
-            seen = await tx.skip_processed(d.event.id for d in batch)
-            effects: list[ev.Event] = []
-            for d in batch:
-                if d.event.id in seen:
-                    continue
-                new, out = step(tx.get(d.event.incident_id), d.event, self.grading, self.units, self.rt.now())
-                if new is not None:
-                    tx.put(d.event.incident_id, new)
-                effects.extend(out)
-                tx.done(d.event.id, d.stream_seq)
+            now = self.rt.now()
+            effects = await tx.fold(batch, lambda st, e: step(st, e, self.grading, self.units, now))
             await self._finish(tx, effects)
 
     async def _command(self, payload: dict[str, Any], run) -> dict[str, Any]:

@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import aiosqlite
-import msgspec
 
 from watchboard.bus.consumer import Delivered, catch_up
 from watchboard.bus.endpoints import ok, text_field
@@ -35,9 +34,6 @@ from watchboard.store.sqlite import open_db
 from watchboard.store.states import StateTable
 
 log = logging.getLogger("watchboard.intake")
-
-_core_encoder = msgspec.json.Encoder()
-_core_decoder = msgspec.json.Decoder(CoreView)
 
 
 
@@ -60,7 +56,7 @@ class IntakeService:
     async def start(self, rt: Runtime) -> None:
         self.rt = rt
         self.db = await open_db(rt.ctx.data_dir / "intake.sqlite", StateTable.schema("incidents"))
-        self.cores = StateTable(self.db, "incidents", _core_encoder.encode, _core_decoder.decode)
+        self.cores = StateTable(self.db, "incidents", CoreView)
         await self.cores.load()
         self._rebuild_index()
         assert rt.nc is not None and rt.endpoints is not None
@@ -103,15 +99,12 @@ class IntakeService:
         assert self.cores is not None and self.rt is not None
         async with self.cores.lock:
             tx = self.cores.begin()
-            seen = await tx.skip_processed(d.event.id for d in batch)
-            for d in batch:
-                if d.event.id in seen:
-                    continue
-                core = incident.apply(tx.get(d.event.incident_id), d.event)
-                if core is not None:
-                    tx.put(d.event.incident_id, core)
-                self.index.apply(d.event)  # idempotent: the request path may have applied it
-                tx.done(d.event.id, d.stream_seq)
+
+            def fold(core: CoreView | None, event: ev.Event) -> tuple[CoreView | None, list[ev.Event]]:
+                self.index.apply(event)  # idempotent: the request path may have applied it
+                return incident.apply(core, event), []
+
+            await tx.fold(batch, fold)
             # The views go out while SQLite commits (the record comes from the stream, so a
             # failed commit only means the batch is folded again into the same views).
             views = {kv_key(k, "core"): encode_view(v) for k, v in tx.overlay.items()}

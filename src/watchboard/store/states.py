@@ -15,23 +15,29 @@ between 3 and the ack redelivers events that the processed table then skips.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import aiosqlite
+import msgspec
 
 from watchboard.store.sqlite import already_processed, mark_processed
+
+if TYPE_CHECKING:
+    from watchboard.bus.consumer import Delivered
+    from watchboard.domain.events import Event
 
 S = TypeVar("S")
 
 
 class StateTable(Generic[S]):
-    def __init__(self, db: aiosqlite.Connection, table: str, encode: Callable[[S], bytes],
-                 decode: Callable[[bytes], S]) -> None:
+    """Rows of one msgspec struct type, JSON-encoded, keyed by incident id."""
+
+    def __init__(self, db: aiosqlite.Connection, table: str, type_: type[S]) -> None:
         self.db = db
         self.table = table
-        self.encode = encode
-        self.decode = decode
+        self.encode: Callable[[S], bytes] = msgspec.json.Encoder().encode
+        self.decode: Callable[[bytes], S] = msgspec.json.Decoder(type_).decode
         self.items: dict[str, S] = {}
         self.lock = asyncio.Lock()  # one writer at a time: batches and commands interleave safely
 
@@ -69,6 +75,22 @@ class Transaction(Generic[S]):
 
     async def skip_processed(self, event_ids: Iterable[str]) -> set[str]:
         return await already_processed(self.table.db, event_ids)
+
+    async def fold(self, batch: Sequence[Delivered],
+                   step: Callable[[S | None, Event], tuple[S | None, list[Event]]]) -> list[Event]:
+        """Apply `step` to each event of the batch not yet processed, in order, on the overlay;
+        returns the effects. `step(state, event)` gives (new state or None if untouched, effects)."""
+        seen = await self.skip_processed(d.event.id for d in batch)
+        effects: list[Event] = []
+        for d in batch:
+            if d.event.id in seen:
+                continue
+            new, out = step(self.get(d.event.incident_id), d.event)
+            if new is not None:
+                self.put(d.event.incident_id, new)
+            effects.extend(out)
+            self.done(d.event.id, d.stream_seq)
+        return effects
 
     async def commit(self) -> dict[str, S]:
         """Write overlay and processed ids in one SQLite transaction, then update memory."""
