@@ -82,6 +82,8 @@ class Mention(msgspec.Struct, frozen=True, kw_only=True):
     stability_risk: bool = False
     reporter: str | None = None
     evidence: list[str] = msgspec.field(default_factory=list)
+    # When the item appeared online (the plans count some clocks from the post, DOMAIN.md §4).
+    posted_at: datetime | None = None
 
 
 # --- intake -------------------------------------------------------------------------
@@ -131,6 +133,19 @@ class IncidentAssigned(Event, tag="incident.assigned"):
     assisting: list[str] = msgspec.field(default_factory=list)
 
 
+class IncidentFlagged(Event, tag="incident.flagged"):
+    """A person judged the incident a rumour (谣言) or illegal content: referred to the police
+    where the plan says so (seeds 000, 003, 004)."""
+
+    kind: str  # rumour | illegal
+    reason: str
+
+
+class IncidentUnflagged(Event, tag="incident.unflagged"):
+    kind: str
+    reason: str
+
+
 # --- deadlines ----------------------------------------------------------------------
 
 
@@ -140,6 +155,11 @@ class ClockStarted(Event, tag="clock.started"):
     basis: str  # working | calendar
     provisional: bool = False
     previous_due_at: datetime | None = None  # set when a rising grade tightened a running clock
+    # The moment the period counts from, and which one it is after any fall-back
+    # (posted | observed | reported | graded); whether the plan lets it be extended.
+    start_at: datetime | None = None
+    counted_from: str = ""
+    extendable: bool = False
 
 
 class ClockWarning(Event, tag="clock.warning"):
@@ -152,11 +172,16 @@ class ClockBreached(Event, tag="clock.breached"):
     clock: str
     due_at: datetime
     late: bool = False  # emitted on catch-up after the service was down
+    # Already past due when the clock started (the post was older than the period, or a
+    # grade rose late): the delay happened before the unit had it, so no reminder slip.
+    on_arrival: bool = False
 
 
 class ClockMet(Event, tag="clock.met"):
     clock: str
     note: str = ""
+    due_at: datetime | None = None
+    late: bool = False  # met after its due time: the clock stays breached, "met late by …"
 
 
 class ClockExtended(Event, tag="clock.extended"):
@@ -172,14 +197,20 @@ class ClockCancelled(Event, tag="clock.cancelled"):
 
 
 class UnitReminded(Event, tag="unit.reminded"):
+    """A reminder slip (提醒单) to `unit` about one undone task (incident + clock); `count` is
+    the slips that unit got about that task (seed 002 四.3)."""
+
     unit: str
     clock: str
     count: int
 
 
 class UnitFlagged(Event, tag="unit.flagged"):
+    """Three slips about the same unfixed task (经三次提醒仍未落实整改): the unit goes in the circular."""
+
     unit: str
     count: int
+    clock: str = ""
 
 
 class SweepRecorded(Event, tag="sweep.recorded"):
@@ -221,7 +252,7 @@ class IncidentAcknowledged(Event, tag="incident.acknowledged"):
 
 AnyEvent = (
     IncidentReported | MentionAdded | StageChanged | NoteAdded | IncidentClosed
-    | IncidentGraded | IncidentAssigned
+    | IncidentGraded | IncidentAssigned | IncidentFlagged | IncidentUnflagged
     | ClockStarted | ClockWarning | ClockBreached | ClockMet | ClockExtended | ClockCancelled
     | UnitReminded | UnitFlagged | SweepRecorded | SweepMissed
     | NoticeSent | NoticeFailed | NoticeEscalated | IncidentAcknowledged
@@ -236,7 +267,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
 OWNER: dict[str, str] = {
     **dict.fromkeys(["incident.reported", "mention.added", "incident.staged", "incident.noted",
                      "incident.closed"], "intake"),
-    **dict.fromkeys(["incident.graded", "incident.assigned"], "grading"),
+    **dict.fromkeys(["incident.graded", "incident.assigned", "incident.flagged", "incident.unflagged"],
+                    "grading"),
     **dict.fromkeys(["clock.started", "clock.warning", "clock.breached", "clock.met",
                      "clock.extended", "clock.cancelled", "unit.reminded", "unit.flagged",
                      "sweep.recorded", "sweep.missed"], "deadlines"),

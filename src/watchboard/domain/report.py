@@ -66,3 +66,4 @@ class Report(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     reporter: str | None = None
     evidence: list[str] = msgspec.field(default_factory=list)
     incident_id: str | None = None
+    posted_at: datetime | None = None  # when the item appeared online (before observed_at)

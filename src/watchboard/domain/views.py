@@ -28,6 +28,7 @@ class MentionView(msgspec.Struct, kw_only=True):
     metrics: Metrics = msgspec.field(default_factory=Metrics)
     title: str = ""
     media_level: str = "none"
+    posted_at: datetime | None = None
 
 
 class NoteView(msgspec.Struct, kw_only=True):
@@ -53,6 +54,10 @@ class CoreView(msgspec.Struct, kw_only=True):
     closed_at: datetime | None = None
     close_summary: str = ""
     updated_at: datetime | None = None
+    # The earliest post time and observation any report of the incident gave (clocks count
+    # from them, DOMAIN.md §4); None when no report said.
+    posted_at: datetime | None = None
+    observed_at: datetime | None = None
 
 
 class GradeView(msgspec.Struct, kw_only=True):
@@ -67,6 +72,7 @@ class GradeView(msgspec.Struct, kw_only=True):
     updated_at: datetime | None = None
     owner_name: str = ""  # the unit's name from units.toml (zh), for readers without the config
     owner_name_en: str = ""
+    flags: list[str] = msgspec.field(default_factory=list)  # rumour | illegal (incident.flagged)
 
 
 class ClockView(msgspec.Struct, kw_only=True):
@@ -76,13 +82,30 @@ class ClockView(msgspec.Struct, kw_only=True):
     status: str  # running | met | breached | extended | cancelled
     provisional: bool = False
     warned: bool = False
+    start_at: datetime | None = None  # the moment the period counts from
+    counted_from: str = ""  # posted | observed | reported | graded (after any fall-back)
+    extendable: bool = False
+    on_arrival: bool = False  # breached at once: already past due when it started
+    met_at: datetime | None = None  # when `done` met it; after due_at the status stays breached
+    met_by: str | None = None
+
+
+class SlipView(msgspec.Struct, kw_only=True):
+    """Reminder slips (提醒单) one unit got about one task (clock) of this incident."""
+
+    unit: str
+    clock: str
+    count: int
+    flagged: bool = False
+    last_at: datetime | None = None
 
 
 class ClocksView(msgspec.Struct, kw_only=True):
     clocks: list[ClockView] = msgspec.field(default_factory=list)
-    reminders: int = 0
-    flagged: bool = False
+    reminders: int = 0  # every slip about this incident, all units
+    flagged: bool = False  # some unit was flagged about a task of this incident
     updated_at: datetime | None = None
+    slips: list[SlipView] = msgspec.field(default_factory=list)
 
 
 class NoticeView(msgspec.Struct, kw_only=True):
