@@ -4,17 +4,28 @@ No I/O: `now`, request ids and the config (`Rules`) are parameters. The service 
 intake's and grading's events through `step`, the operator commands through `command_*`,
 and due timer entries through `fire`. Effect ids are deterministic:
 
-- effects of an event derive from the event id (`effect_id(event.id, "met:report_up")`);
+- effects of an event derive from the event id (`effect_id(event.id, "started:report_up")`);
 - timer effects derive from the clock and its due time
   (`effect_id(f"{incident}:{clock}:{due_at.isoformat()}", "breached")`), so a breach found
   by the timer, by catch-up after a restart, or by an event that arrives after the due time
-  is the same event with the same id, and can only be stored once.
+  is the same event with the same id, and can only be stored once; a reminder's from the
+  clock, its due time and the reminder's scheduled time.
 
-Stage → clocks met (a stage change means the work the clock measured has been done):
+The rules (issue "The plans' clocks, right"; docs/plans.md quotes each plan):
 
-    handling   report_up, first_response, first_handling
-    following  the above and statement, simple_answer, formal_reply
-    subsided   every open clock (final included)
+- a clock counts from the moment its config names (`from`: posted, observed, reported,
+  graded, with fall-backs), so a report that arrives hours after the post has used them;
+- a clock already past due when it starts breaches at once, `on_arrival`: no reminder slip
+  at the breach (the delay happened before the unit had it);
+- only the act meets a clock — `done` (a stage change meets nothing); met after its due time
+  it stays breached, with `met_at` ("met late by …");
+- a grade change cancels the running clocks the new grade does not have; clocks it shares
+  keep their due time unless the new grade's is earlier (never loosened);
+- a breached task (incident + clock) that stays undone gets a reminder slip to the owning
+  unit at the breach and every `remind_every` after, until met or closed; the unit's third
+  slip about the same task flags that unit (seed 002 四.3); slips belong to the unit they were
+  sent to, so a newly assigned owner starts at zero;
+- closing cancels the clocks still running and ends the reminders.
 """
 
 from __future__ import annotations
@@ -26,30 +37,30 @@ from datetime import UTC, date, datetime, time, timedelta
 import msgspec
 
 from watchboard.domain import events as ev
-from watchboard.domain.calendar import WorkCalendar, parse_hhmm
+from watchboard.domain.calendar import WorkCalendar, parse_duration, parse_hhmm
 from watchboard.domain.clocks import (
     CLOCK_ORDER,
     OPEN_STATUSES,
     ClockChange,
     DeadlinesConfig,
+    Moments,
     check_extension,
     plan_clocks,
-    settle_provisional,
     tighten,
     warning_times,
 )
 from watchboard.domain.errors import Conflict, Invalid, NotFound
-from watchboard.domain.views import ClocksView, ClockView, SweepView
+from watchboard.domain.views import ClocksView, ClockView, SlipView, SweepView
 
 ACTOR = "deadlines"
 LATE_AFTER = timedelta(seconds=5)  # a breach emitted later than this after its due time is "late"
 NO_OWNER = "unassigned"  # the unit named on a reminder for an incident nobody owns yet
-
-STAGE_MEETS: dict[str, frozenset[str]] = {
-    "handling": frozenset({"report_up", "first_response", "first_handling"}),
-    "following": frozenset({"report_up", "first_response", "first_handling",
-                            "statement", "simple_answer", "formal_reply"}),
-    "subsided": frozenset(CLOCK_ORDER),
+NOTE_MAX = 2_000
+# The act a clock measures must be said when it is met: to whom and how it was reported, the
+# reply or its link (what a review and accountability will read).
+NOTE_REQUIRED: dict[str, str] = {
+    "report_up": "say to whom and how it was reported (e.g. --note \"电话报告县委网信办值班室 王主任\")",
+    "formal_reply": "give the reply or its link (e.g. --note \"https://…/reply/123\")",
 }
 
 
@@ -66,14 +77,30 @@ class ClockState(msgspec.Struct, kw_only=True):
     name: str
     due_at: datetime
     basis: str
-    started_at: datetime  # when the clock began counting (the incident's learned_at)
+    started_at: datetime  # the moment the period counts from (post, observation, report, grade)
     status: str = "running"  # running | met | breached | extended | cancelled
     provisional: bool = False
     warned: list[str] = msgspec.field(default_factory=list)  # warning points already sent
+    counted_from: str = ""  # posted | observed | reported | graded (after fall-backs)
+    extendable: bool = False
+    period: str = ""  # e.g. "3wh": to replan a provisional clock
+    arrived_at: datetime | None = None  # when watchboard started the clock
+    on_arrival: bool = False  # already past due when it started
+    met_at: datetime | None = None
+    met_by: str | None = None
+    slips: dict[str, int] = msgspec.field(default_factory=dict)  # unit → reminder slips about this task
+    slip_at: dict[str, datetime] = msgspec.field(default_factory=dict)  # unit → its last slip
+    flagged_units: list[str] = msgspec.field(default_factory=list)
+    next_remind_at: datetime | None = None
 
     @property
     def open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def undone(self) -> bool:
+        """Breached and not yet met late: the task reminders are about."""
+        return self.status == "breached" and self.met_at is None
 
 
 class IncidentState(msgspec.Struct, kw_only=True):
@@ -85,12 +112,20 @@ class IncidentState(msgspec.Struct, kw_only=True):
     stage: str = "reported"
     closed: bool = False
     clocks: list[ClockState] = msgspec.field(default_factory=list)
-    reminders: int = 0
-    flagged: bool = False
     updated_at: datetime | None = None
+    posted_at: datetime | None = None  # the earliest post time any report gave
+    observed_at: datetime | None = None  # the earliest observation
 
     def clock(self, name: str) -> ClockState | None:
         return next((c for c in self.clocks if c.name == name), None)
+
+    @property
+    def reminders(self) -> int:
+        return sum(sum(c.slips.values()) for c in self.clocks)
+
+    @property
+    def flagged(self) -> bool:
+        return any(c.flagged_units for c in self.clocks)
 
 
 _enc = msgspec.json.Encoder()
@@ -107,7 +142,8 @@ def decode_state(data: bytes) -> IncidentState:
 
 def _copy(state: IncidentState, now: datetime) -> IncidentState:
     """A deep enough copy to change clocks without touching the committed state."""
-    clocks = [msgspec.structs.replace(c, warned=list(c.warned)) for c in state.clocks]
+    clocks = [msgspec.structs.replace(c, warned=list(c.warned), slips=dict(c.slips), slip_at=dict(c.slip_at),
+                                      flagged_units=list(c.flagged_units)) for c in state.clocks]
     return msgspec.structs.replace(state, clocks=clocks, updated_at=now)
 
 
@@ -117,36 +153,70 @@ def _order(name: str) -> int:
 
 def view_of(state: IncidentState) -> ClocksView:
     clocks = sorted(state.clocks, key=lambda c: _order(c.name))
+    slips = [SlipView(unit=unit, clock=c.name, count=count, flagged=unit in c.flagged_units,
+                      last_at=c.slip_at.get(unit))
+             for c in clocks for unit, count in c.slips.items()]
     return ClocksView(clocks=[ClockView(name=c.name, due_at=c.due_at, basis=c.basis, status=c.status,
-                                        provisional=c.provisional, warned=bool(c.warned) and c.open)
+                                        provisional=c.provisional, warned=bool(c.warned) and c.open,
+                                        start_at=c.started_at, counted_from=c.counted_from,
+                                        extendable=c.extendable, on_arrival=c.on_arrival,
+                                        met_at=c.met_at, met_by=c.met_by)
                               for c in clocks],
-                      reminders=state.reminders, flagged=state.flagged, updated_at=state.updated_at)
+                      reminders=state.reminders, flagged=state.flagged, updated_at=state.updated_at,
+                      slips=slips)
 
 
-# --- breaches (shared by the timer and by late events) ------------------------------
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+# --- breaches and reminders (shared by the timer and by late events) ------------------
 
 
 def timer_cause(incident_id: str, clock: ClockState) -> str:
     return f"{incident_id}:{clock.name}:{clock.due_at.astimezone(UTC).isoformat()}"
 
 
-def _breach(st: IncidentState, clock: ClockState, now: datetime, rules: Rules) -> list[ev.Event]:
-    """Mark `clock` breached in `st` (already a copy) and return breach, reminder, maybe flag."""
+def _next_reminder(after: datetime, rules: Rules) -> datetime:
+    due, _ = rules.cal.add(after, rules.cfg.remind_period())
+    return due
+
+
+def _slip(st: IncidentState, clock: ClockState, cause: str, now: datetime, rules: Rules) -> list[ev.Event]:
+    """One reminder slip to the owning unit about `clock`; the unit's Nth flags it (once)."""
+    unit = st.owner or NO_OWNER
+    count = clock.slips.get(unit, 0) + 1
+    clock.slips[unit] = count
+    clock.slip_at[unit] = now
+    out: list[ev.Event] = [
+        ev.UnitReminded(id=ev.effect_id(cause, "reminded"), incident_id=st.id, at=now, actor=ACTOR,
+                        causation_id=cause, unit=unit, clock=clock.name, count=count)]
+    if count >= rules.cfg.reminders_before_flag and unit not in clock.flagged_units:
+        clock.flagged_units.append(unit)
+        out.append(ev.UnitFlagged(id=ev.effect_id(cause, "flagged"), incident_id=st.id, at=now, actor=ACTOR,
+                                  causation_id=cause, unit=unit, count=count, clock=clock.name))
+    return out
+
+
+def _breach(st: IncidentState, clock: ClockState, now: datetime, rules: Rules, *,
+            on_arrival: bool = False) -> list[ev.Event]:
+    """Mark `clock` breached in `st` (already a copy): the breach, and — unless it was late on
+    arrival — the first reminder slip to the owning unit."""
     cause = timer_cause(st.id, clock)
     clock.status = "breached"
-    st.reminders += 1
-    unit = st.owner or NO_OWNER
+    clock.on_arrival = on_arrival
     out: list[ev.Event] = [
         ev.ClockBreached(id=ev.effect_id(cause, "breached"), incident_id=st.id, at=now, actor=ACTOR,
                          causation_id=cause, clock=clock.name, due_at=clock.due_at,
-                         late=now - clock.due_at > LATE_AFTER),
-        ev.UnitReminded(id=ev.effect_id(cause, "reminded"), incident_id=st.id, at=now, actor=ACTOR,
-                        causation_id=cause, unit=unit, clock=clock.name, count=st.reminders),
-    ]
-    if not st.flagged and st.reminders >= rules.cfg.reminders_before_flag:
-        st.flagged = True
-        out.append(ev.UnitFlagged(id=ev.effect_id(cause, "flagged"), incident_id=st.id, at=now,
-                                  actor=ACTOR, causation_id=cause, unit=unit, count=st.reminders))
+                         late=not on_arrival and now - clock.due_at > LATE_AFTER, on_arrival=on_arrival)]
+    if st.closed:
+        return out
+    if on_arrival:
+        # The unit gets the whole reminder period from when it had the task.
+        clock.next_remind_at = _next_reminder(clock.arrived_at or now, rules)
+        return out
+    out += _slip(st, clock, cause, now, rules)
+    clock.next_remind_at = _next_reminder(clock.due_at, rules)
     return out
 
 
@@ -162,33 +232,52 @@ def _breach_overdue(st: IncidentState, at: datetime, now: datetime, rules: Rules
 # --- events -------------------------------------------------------------------------
 
 
-def _start_clocks(st: IncidentState, changes: list[ClockChange], cause: str, now: datetime,
-                  tag: str = "started") -> list[ev.Event]:
+def _start_clocks(st: IncidentState, changes: list[ClockChange], cause: str, now: datetime, rules: Rules,
+                  *, arrived: datetime, tag: str = "started") -> list[ev.Event]:
+    """Start (or move) clocks; one already past due at `arrived` breaches at once, on arrival."""
     out: list[ev.Event] = []
-    started_at = st.learned_at or now
+    fresh: list[ClockState] = []
     for ch in changes:
         current = st.clock(ch.name)
-        if current is None:
-            st.clocks.append(ClockState(name=ch.name, due_at=ch.due_at, basis=ch.basis, started_at=started_at,
-                                        provisional=ch.provisional))
+        start_at = ch.start_at or st.learned_at or arrived
+        if current is None or current.status == "cancelled":
+            if current is not None:
+                st.clocks.remove(current)
+            current = ClockState(name=ch.name, due_at=ch.due_at, basis=ch.basis, started_at=start_at,
+                                 provisional=ch.provisional, counted_from=ch.counted_from,
+                                 extendable=ch.extendable, period=ch.duration, arrived_at=arrived)
+            st.clocks.append(current)
         else:
             current.due_at, current.provisional, current.warned = ch.due_at, ch.provisional, []
+            current.arrived_at = arrived
+            if ch.duration:
+                current.started_at, current.period, current.counted_from = start_at, ch.duration, ch.counted_from
+        fresh.append(current)
         out.append(ev.ClockStarted(id=ev.effect_id(cause, f"{tag}:{ch.name}"), incident_id=st.id, at=now,
                                    actor=ACTOR, causation_id=cause, clock=ch.name, due_at=ch.due_at,
-                                   basis=ch.basis, provisional=ch.provisional, previous_due_at=ch.previous_due_at))
+                                   basis=ch.basis, provisional=ch.provisional, previous_due_at=ch.previous_due_at,
+                                   start_at=start_at, counted_from=ch.counted_from, extendable=ch.extendable))
     st.clocks.sort(key=lambda c: _order(c.name))
+    for c in fresh:
+        if c.open and c.due_at <= arrived:
+            out.extend(_breach(st, c, now, rules, on_arrival=True))
     return out
 
 
-def _meet(st: IncidentState, names: frozenset[str], cause: str, actor: str, note: str,
-          now: datetime) -> list[ev.Event]:
+def _cancel(st: IncidentState, names: set[str], cause: str, actor: str, reason: str,
+            now: datetime) -> list[ev.Event]:
     out: list[ev.Event] = []
     for c in st.clocks:
-        if c.open and c.name in names:
-            c.status = "met"
-            out.append(ev.ClockMet(id=ev.effect_id(cause, f"met:{c.name}"), incident_id=st.id, at=now,
-                                   actor=actor, causation_id=cause, clock=c.name, note=note))
+        if c.name in names and c.open:
+            c.status = "cancelled"
+            out.append(ev.ClockCancelled(id=ev.effect_id(cause, f"cancelled:{c.name}"), incident_id=st.id, at=now,
+                                         actor=actor, causation_id=cause, clock=c.name, reason=reason))
     return out
+
+
+def moments_of(st: IncidentState, graded_at: datetime) -> Moments:
+    return Moments(reported=st.learned_at or graded_at, posted=st.posted_at, observed=st.observed_at,
+                   graded=graded_at)
 
 
 def step(state: IncidentState | None, event: ev.Event, rules: Rules,
@@ -196,42 +285,60 @@ def step(state: IncidentState | None, event: ev.Event, rules: Rules,
     """Apply one of intake's or grading's events. (None, []) when nothing changed."""
     st = _copy(state, now) if state is not None else IncidentState(id=event.incident_id, updated_at=now)
     match event:
-        case ev.IncidentReported():
+        case ev.IncidentReported(mention=m):
             if state is not None and state.learned_at is not None:
                 return None, []
             st.learned_at = event.at
+            st.posted_at = _earliest(st.posted_at, m.posted_at)
+            st.observed_at = _earliest(st.observed_at, m.observed_at)
+            return st, []
+        case ev.MentionAdded(mention=m):
+            # Later reports may say the post is older; running clocks keep their start (a
+            # clock never moves behind the unit's back), new ones count from the earliest.
+            posted, observed = _earliest(st.posted_at, m.posted_at), _earliest(st.observed_at, m.observed_at)
+            if state is not None and (posted, observed) == (state.posted_at, state.observed_at):
+                return None, []
+            st.posted_at, st.observed_at = posted, observed
             return st, []
         case ev.IncidentAssigned():
+            if st.owner is not None and st.owner != event.owner:
+                # The new owner's slips start at zero, and it gets a whole reminder period.
+                for c in st.clocks:
+                    if c.undone and not st.closed:
+                        c.next_remind_at = _next_reminder(event.at, rules)
             st.owner = event.owner
             return st, []
         case ev.IncidentGraded():
+            previous = st.grade
             st.grade, st.sentiment = event.grade, event.sentiment
             if st.closed:
                 return st, []
-            learned = st.learned_at or event.at
-            st.learned_at = learned
+            if st.learned_at is None:
+                st.learned_at = event.at
             try:
-                planned = plan_clocks(event.grade, learned, rules.cfg, rules.cal, event.sentiment)
+                planned = plan_clocks(event.grade, moments_of(st, event.at), rules.cfg, rules.cal, event.sentiment)
             except ValueError:
                 return st, []
-            # A clock is only ever tightened here (never loosened silently): `tighten` skips
-            # later due times and closed clocks; each change is recorded as clock.started.
-            return st, _start_clocks(st, tighten(st.clocks, planned), event.id, now)
-        case ev.StageChanged():
-            st.stage = event.stage
-            names = STAGE_MEETS.get(event.stage, frozenset())
-            out = _breach_overdue(st, event.at, now, rules) if names else []
-            out += _meet(st, names, event.id, event.actor, f"stage {event.stage}", now)
+            out: list[ev.Event] = []
+            if previous is not None and previous != event.grade:
+                kept = {r.name for r in rules.cfg.rules_for(event.grade)}
+                gone = {c.name for c in st.clocks if c.open and c.name not in kept}
+                out += _cancel(st, gone, event.id, event.actor,
+                               f"grade {previous} → {event.grade}: grade {event.grade} has no such clock", now)
+            # Clocks are only tightened here (never loosened silently): `tighten` skips later
+            # due times and closed clocks; each change is recorded as clock.started.
+            out += _start_clocks(st, tighten(st.clocks, planned), event.id, now, rules, arrived=event.at)
             return st, out
+        case ev.StageChanged():
+            # A stage is where the work is, not proof of it: it meets no clock.
+            st.stage = event.stage
+            return st, []
         case ev.IncidentClosed():
+            out = _breach_overdue(st, event.at, now, rules)  # a breach before the close is a breach
             st.closed, st.stage = True, "closed"
-            out = _breach_overdue(st, event.at, now, rules)
+            out += _cancel(st, {c.name for c in st.clocks}, event.id, event.actor, "incident closed", now)
             for c in st.clocks:
-                if c.open:
-                    c.status = "cancelled"
-                    out.append(ev.ClockCancelled(id=ev.effect_id(event.id, f"cancelled:{c.name}"),
-                                                 incident_id=st.id, at=now, actor=event.actor,
-                                                 causation_id=event.id, clock=c.name, reason="incident closed"))
+                c.next_remind_at = None
             return st, out
     return None, []
 
@@ -239,25 +346,54 @@ def step(state: IncidentState | None, event: ev.Event, rules: Rules,
 # --- commands -----------------------------------------------------------------------
 
 
-def _open_clock(state: IncidentState | None, incident_id: str, clock: str) -> tuple[IncidentState, ClockState]:
+def _require(state: IncidentState | None, incident_id: str, clock: str) -> tuple[IncidentState, ClockState]:
     if state is None:
         raise NotFound("incident_id", f"no incident {incident_id!r} with clocks")
     c = state.clock(clock)
     if c is None:
         names = ", ".join(x.name for x in state.clocks) or "none"
         raise Invalid("clock", f"incident {incident_id} has no clock {clock!r}; its clocks: {names}")
-    if not c.open:
-        raise Conflict("clock", f"clock {clock} is {c.status}; only a running clock can change")
+    if state.closed:
+        raise Conflict("incident_id", f"incident {incident_id} is closed; its clocks no longer change")
     return state, c
 
 
+def _span(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{mins}m" if mins or not (days or hours) else ""]
+    return "".join(parts)
+
+
 def command_done(state: IncidentState | None, incident_id: str, clock: str, note: str, actor: str,
-                 request_id: str, now: datetime) -> tuple[IncidentState, list[ev.Event]]:
-    """`wb.cmd.done`: meet one open clock."""
-    _open_clock(state, incident_id, clock)
-    assert state is not None
+                 request_id: str, now: datetime, rules: Rules | None = None) -> tuple[IncidentState, list[ev.Event]]:
+    """`wb.cmd.done`: the act a clock measures is done. Met in time → status met; after its
+    due time → it stays breached, recorded as met late."""
+    state, c = _require(state, incident_id, clock)
+    if len(note) > NOTE_MAX:
+        raise Invalid("note", f"the note is {len(note)} characters; at most {NOTE_MAX}")
+    if clock in NOTE_REQUIRED and not note.strip():
+        raise Invalid("note", f"meeting {clock} needs a note: {NOTE_REQUIRED[clock]}")
+    if c.status == "breached" and c.met_at is not None:
+        raise Conflict("clock", f"clock {clock} was already met late by {c.met_by}")
+    if c.status not in ("running", "extended", "breached"):
+        raise Conflict("clock", f"clock {clock} is {c.status}; only a running or breached clock can be met")
     st = _copy(state, now)
-    return st, _meet(st, frozenset({clock}), request_id, actor, note, now)
+    target = st.clock(clock)
+    assert target is not None
+    out: list[ev.Event] = []
+    if target.open and now > target.due_at and rules is not None:
+        out += _breach(st, target, now, rules)  # the timer had not fired yet: the breach comes first
+    late = target.status == "breached"
+    target.met_at, target.met_by, target.next_remind_at = now, actor, None
+    if not late:
+        target.status = "met"
+    text = note if not late else (f"{note} (met late by {_span(now - target.due_at)})" if note
+                                  else f"met late by {_span(now - target.due_at)}")
+    out.append(ev.ClockMet(id=ev.effect_id(request_id, f"met:{clock}"), incident_id=st.id, at=now, actor=actor,
+                           causation_id=request_id, clock=clock, note=text, due_at=target.due_at, late=late))
+    return st, out
 
 
 def parse_due(value: object) -> datetime:
@@ -266,29 +402,29 @@ def parse_due(value: object) -> datetime:
     try:
         due = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise Invalid("due_at", f"{value!r} is not a time: use ISO 8601 with an offset, "
+        raise Invalid("due_at", f"{value[:60]!r} is not a time: use ISO 8601 with an offset, "
                       "e.g. 2026-10-09T17:30:00+08:00") from None
     if due.tzinfo is None:
-        raise Invalid("due_at", f"{value!r} has no UTC offset; add one, e.g. +08:00")
+        raise Invalid("due_at", f"{value[:60]!r} has no UTC offset; add one, e.g. +08:00")
     return due.astimezone(UTC)
 
 
 def command_extend(state: IncidentState | None, incident_id: str, clock: str, due_at: object, reason: str,
-                   actor: str, request_id: str, now: datetime) -> tuple[IncidentState, list[ev.Event]]:
-    """`wb.cmd.extend`: move an open clock later, never past `final`; errors name the field."""
-    if state is None:
-        raise NotFound("incident_id", f"no incident {incident_id!r} with clocks")
-    current = state.clock(clock)
-    if current is None:
-        _open_clock(state, incident_id, clock)
-    assert current is not None
+                   actor: str, request_id: str, now: datetime,
+                   rules: Rules | None = None) -> tuple[IncidentState, list[ev.Event]]:
+    """`wb.cmd.extend`: move an open clock later, where the plan allows it, never past `final`."""
+    state, current = _require(state, incident_id, clock)
     new_due = parse_due(due_at)
     if not reason.strip():
         raise Invalid("reason", "an extension needs a reason (say why, and the date promised)")
+    if len(reason) > NOTE_MAX:
+        raise Invalid("reason", f"the reason is {len(reason)} characters; at most {NOTE_MAX}")
     final = state.clock("final")
-    problem = check_extension(current, new_due, final.due_at if final is not None else None)
+    zone = rules.cal.zone if rules is not None else None
+    problem = check_extension(current, new_due, final.due_at if final is not None else None,
+                              extendable=current.extendable, zone=zone)
     if problem is not None:
-        field_name = "due_at" if current.open and clock != "final" else "clock"
+        field_name = "due_at" if current.open and current.extendable and clock != "final" else "clock"
         raise (Invalid if field_name == "due_at" else Conflict)(field_name, problem)
     st = _copy(state, now)
     c = st.clock(clock)
@@ -303,58 +439,83 @@ def command_extend(state: IncidentState | None, incident_id: str, clock: str, du
 
 
 def settle(state: IncidentState, rules: Rules, now: datetime) -> tuple[IncidentState | None, list[ev.Event]]:
-    """Replan the open provisional clocks on the current calendar (after calendar.toml changed)."""
-    marked = [c.name for c in state.clocks if c.open and c.provisional]
-    if not marked or state.grade is None or state.learned_at is None:
-        return None, []
-    try:
-        planned = plan_clocks(state.grade, state.learned_at, rules.cfg, rules.cal, "negative")
-    except ValueError:
-        return None, []
-    changes = settle_provisional(state.clocks, marked, planned)
+    """Replan the open provisional clocks on the current calendar (after calendar.toml changed):
+    each from its own start and period, so a firm time replaces the guess whichever way it moves."""
+    marked = [c for c in state.clocks if c.open and c.provisional and c.period and c.status != "extended"]
+    changes = []
+    for c in marked:
+        due, provisional = rules.cal.add(c.started_at, parse_duration(c.period))
+        if due != c.due_at or not provisional:
+            changes.append(ClockChange(name=c.name, due_at=due, basis=c.basis, provisional=provisional,
+                                       previous_due_at=c.due_at, start_at=c.started_at,
+                                       counted_from=c.counted_from, extendable=c.extendable, duration=c.period))
     if not changes:
         return None, []
     st = _copy(state, now)
     cause = f"{state.id}:settle:" + ",".join(f"{c.name}@{c.due_at.isoformat()}" for c in changes)
-    return st, _start_clocks(st, changes, cause, now, tag="settled")
+    return st, _start_clocks(st, changes, cause, now, rules, arrived=now, tag="settled")
 
 
 # --- the timer ----------------------------------------------------------------------
 
 
 class Entry(msgspec.Struct, frozen=True, order=True, array_like=True):
-    """One timer entry in the heap, ordered by time: a warning point or a breach."""
+    """One timer entry in the heap, ordered by time: a warning point, a breach or a reminder."""
 
     when: datetime
     incident_id: str
     clock: str
-    kind: str  # "breach" | "warning"
+    kind: str  # "breach" | "warning" | "remind"
     label: str
     due_at: datetime
 
 
 def entries_for(state: IncidentState, rules: Rules) -> list[Entry]:
-    """The timer entries of every open clock of `state` (warnings not yet sent, and the breach)."""
+    """The timer entries of `state`: each open clock's breach and unsent warnings, and the next
+    reminder of each undone breached clock. Of the warning points that had already passed when
+    the clock arrived (it counts from an older post), only the latest is kept."""
     out: list[Entry] = []
     for c in state.clocks:
+        if c.undone and c.next_remind_at is not None and not state.closed:
+            out.append(Entry(when=c.next_remind_at, incident_id=state.id, clock=c.name, kind="remind",
+                             label="", due_at=c.due_at))
         if not c.open:
             continue
         out.append(Entry(when=c.due_at, incident_id=state.id, clock=c.name, kind="breach", label="",
                          due_at=c.due_at))
-        for label, at in warning_times(c.started_at, c.due_at, rules.cfg, basis=c.basis, cal=rules.cal):
-            if label not in c.warned:
-                out.append(Entry(when=at, incident_id=state.id, clock=c.name, kind="warning", label=label,
-                                 due_at=c.due_at))
+        points = [(label, at) for label, at in
+                  warning_times(c.started_at, c.due_at, rules.cfg, basis=c.basis, cal=rules.cal)
+                  if label not in c.warned]
+        if c.arrived_at is not None:
+            past = [p for p in points if p[1] < c.arrived_at]
+            points = past[-1:] + [p for p in points if p[1] >= c.arrived_at]
+        for label, at in points:
+            out.append(Entry(when=at, incident_id=state.id, clock=c.name, kind="warning", label=label,
+                             due_at=c.due_at))
     return out
 
 
 def fire(state: IncidentState | None, entry: Entry, rules: Rules,
          now: datetime) -> tuple[IncidentState | None, list[ev.Event]]:
-    """A popped entry: (None, []) if it is stale (clock closed, moved, or warned already)."""
+    """A popped entry: (None, []) if it is stale (clock closed, moved, met, or warned already)."""
     if state is None:
         return None, []
     c = state.clock(entry.clock)
-    if c is None or not c.open or c.due_at != entry.due_at:
+    if c is None or c.due_at != entry.due_at:
+        return None, []
+    if entry.kind == "remind":
+        if not c.undone or state.closed or c.next_remind_at != entry.when or now < entry.when:
+            return None, []
+        st = _copy(state, now)
+        clock = st.clock(entry.clock)
+        assert clock is not None
+        cause = f"{timer_cause(st.id, clock)}:remind@{entry.when.astimezone(UTC).isoformat()}"
+        out = _slip(st, clock, cause, now, rules)
+        # After an outage the next slip still leaves the unit a whole period.
+        base = entry.when if now - entry.when <= LATE_AFTER else now
+        clock.next_remind_at = _next_reminder(base, rules)
+        return st, out
+    if not c.open:
         return None, []
     if entry.kind == "breach":
         if now < c.due_at:

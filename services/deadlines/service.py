@@ -321,18 +321,23 @@ class DeadlinesService:
             await self._commit(tx, effects)
         await self._flush_or_raise()
         await self._put_views()
-        return ok(incident_id=incident_id, clock=clock, event_id=effects[0].id)
+        reply = ok(incident_id=incident_id, clock=clock, event_id=effects[-1].id)
+        met = effects[-1]
+        if isinstance(met, ev.ClockMet) and met.late and met.due_at is not None:
+            reply["late"] = True
+            reply["due_at"] = met.due_at.astimezone(self.rules.cal.zone).isoformat()
+        return reply
 
     async def on_done(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
         note = text_field(payload, "note", required=False)
         return await self._command(payload, lambda st, i, clock, actor, rid, now: command_done(
-            st, i, clock, note, actor, rid, now))
+            st, i, clock, note, actor, rid, now, self.rules))
 
     async def on_extend(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
         reason = text_field(payload, "reason", required=False)
         due_at = payload.get("due_at")
         reply = await self._command(payload, lambda st, i, clock, actor, rid, now: command_extend(
-            st, i, clock, due_at, reason, actor, rid, now))
+            st, i, clock, due_at, reason, actor, rid, now, self.rules))
         st = self.states.get(reply["incident_id"]) if self.states else None
         c = st.clock(reply["clock"]) if st else None
         if c is not None:

@@ -41,12 +41,13 @@ async def service(nats_server: NatsServer, tmp_path: Path, clock: FakeClock) -> 
 
 
 async def report(nc: Client, incident: str, at: datetime, grade: str = "II", sentiment: str = "negative",
-                 owner: str | None = "education") -> None:
+                 owner: str | None = "education", posted: datetime | None = None) -> None:
     """Publish what intake and grading would: reported, assigned, graded."""
     pub = EventPublisher(nc, SUBJECTS)
     at = at.astimezone(UTC)
+    mention = ev.Mention(platform="weibo", posted_at=posted.astimezone(UTC) if posted else None)
     events: list[ev.Event] = [ev.IncidentReported(id=f"{incident}-r", incident_id=incident, at=at, actor="monitor",
-                                                  title="网传", mention=ev.Mention(platform="weibo"))]
+                                                  title="网传", mention=mention)]
     if owner:
         events.append(ev.IncidentAssigned(id=f"{incident}-a", incident_id=incident, at=at, actor="grading",
                                           owner=owner, previous=None, reason="属地", source="rules"))
@@ -106,9 +107,9 @@ async def test_grade_ii_gets_every_clock_in_kv_and_stream(service: None, nc: Cli
     assert {e.clock: e.due_at for e in started} == {c["name"]: due(view, c["name"]) for c in view["clocks"]}
 
 
-async def test_warning_then_exactly_one_breach_and_reminders_to_flag(service: None, nc: Client,
-                                                                    clock: FakeClock) -> None:
-    """80 % warns, the due time breaches once with a reminder, the third reminder flags the unit."""
+async def test_warning_then_exactly_one_breach_and_a_first_slip_per_task(service: None, nc: Client,
+                                                                         clock: FakeClock) -> None:
+    """80 % warns; each due time breaches once with the first reminder slip about that task."""
     await report(nc, "INC2", MONDAY_9)
     await clocks_of(nc, "INC2", count=5)
     clock.set(local("2026-11-23 11:25").astimezone(UTC))  # first_response 80 % = 11:24, 30m = 11:30
@@ -121,19 +122,93 @@ async def test_warning_then_exactly_one_breach_and_reminders_to_flag(service: No
     view = await clocks_of(nc, "INC2", first_response="breached", reminders=1)
     assert view["flagged"] is False
     breaches = await deadline_events(nc, "INC2", "clock.breached")
-    assert [(b.clock, b.late) for b in breaches] == [("first_response", False)]
+    assert [(b.clock, b.late, b.on_arrival) for b in breaches] == [("first_response", False, False)]
     reminded = await deadline_events(nc, "INC2", "unit.reminded")
     assert [(r.unit, r.clock, r.count) for r in reminded] == [("education", "first_response", 1)]
 
     clock.set(local("2026-11-24 09:00:01").astimezone(UTC))  # report_up (13:00) and statement (09:00)
-    view = await clocks_of(nc, "INC2", report_up="breached", statement="breached", reminders=3, flagged=True)
-    flagged = await deadline_events(nc, "INC2", "unit.flagged")
-    assert [(f.unit, f.count) for f in flagged] == [("education", 3)]
+    view = await clocks_of(nc, "INC2", report_up="breached", statement="breached", reminders=3)
+    assert view["flagged"] is False  # three tasks, one slip each: nobody ignored three reminders
+    assert sorted((s["clock"], s["count"]) for s in view["slips"]) == [
+        ("first_response", 1), ("report_up", 1), ("statement", 1)]
     clock.advance(seconds=5)
     await clocks_of(nc, "INC2", reminders=3)
     breaches = await deadline_events(nc, "INC2", "clock.breached")
     assert sorted(b.clock for b in breaches) == ["first_response", "report_up", "statement"]
     assert {b.clock: b.late for b in breaches}["report_up"] is True  # 20 h after its due time
+
+
+async def test_reminders_repeat_and_the_third_about_one_task_flags(nats_server: NatsServer, nc: Client,
+                                                                   tmp_path: Path, clock: FakeClock) -> None:
+    """seed 002 四.3 with seconds-long periods: slips every 15 s while the task stays undone, the
+    third flags the unit once; a reassignment starts the new owner's count at zero."""
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "deadlines.toml").write_text(
+        'remind_every = "15s"\n[grades.IV]\nfirst_response = { period = "30s", from = "reported" }\n'
+        'final = "10wd"\n', encoding="utf-8")
+    src = ConfigSource(config_dir=config)
+    async with running(build(src), nats_server.url, tmp_path / "deadlines", source=src, now=clock, tick=0.05):
+        await report(nc, "INC10", MONDAY_9, grade="IV")
+        await clocks_of(nc, "INC10", count=2)
+        for seconds in (30, 45, 60):  # the breach, then two repeats
+            clock.set((MONDAY_9 + timedelta(seconds=seconds, milliseconds=100)).astimezone(UTC))
+            await clocks_of(nc, "INC10", reminders=seconds // 15 - 1)
+        view = await clocks_of(nc, "INC10", flagged=True)
+        assert [(s["unit"], s["count"], s["flagged"]) for s in view["slips"]] == [("education", 3, True)]
+        reassigned = (MONDAY_9 + timedelta(seconds=62)).astimezone(UTC)
+        clock.set(reassigned)
+        await EventPublisher(nc, SUBJECTS).publish(ev.IncidentAssigned(
+            id="INC10-a2", incident_id="INC10", at=reassigned, actor="li", owner="health", previous="education",
+            reason="职责调整", source="person"))
+
+        async def applied() -> dict | None:  # the view is put again once deadlines saw the new owner
+            v = await kv_get(nc, "INC10.clocks")
+            return v if v and v["updated_at"] == reassigned.isoformat().replace("+00:00", "Z") else None
+        await eventually(applied, what="reassignment applied")
+        clock.set(reassigned + timedelta(seconds=15, milliseconds=100))  # a whole period after it
+        view = await clocks_of(nc, "INC10", reminders=4)
+        assert sorted((s["unit"], s["count"]) for s in view["slips"]) == [("education", 3), ("health", 1)]
+        reminded = await deadline_events(nc, "INC10", "unit.reminded")
+        assert [(r.unit, r.count) for r in reminded] == [("education", 1), ("education", 2), ("education", 3),
+                                                         ("health", 1)]
+        flagged = await deadline_events(nc, "INC10", "unit.flagged")
+        assert [(f.unit, f.clock, f.count) for f in flagged] == [("education", "first_response", 3)]
+
+
+async def test_late_on_arrival_breaches_at_once_without_a_slip(service: None, nc: Client) -> None:
+    """seed 003 四(三) counts first_response from the observation (知晓发帖内容后): a report whose item
+    was observed more than 3 working hours earlier arrives breached, on arrival, with no slip."""
+    pub = EventPublisher(nc, SUBJECTS)
+    observed = local("2026-11-20 09:00").astimezone(UTC)  # Friday; 3 working hours → Friday 12:00
+    mention = ev.Mention(platform="weibo", observed_at=observed)
+    await pub.publish_all([
+        ev.IncidentReported(id="INC11-r", incident_id="INC11", at=MONDAY_9.astimezone(UTC), actor="monitor",
+                            title="网传", mention=mention),
+        ev.IncidentAssigned(id="INC11-a", incident_id="INC11", at=MONDAY_9.astimezone(UTC), actor="grading",
+                            owner="education", previous=None, reason="属地", source="rules"),
+        graded("INC11", "IV", MONDAY_9)])
+    view = await clocks_of(nc, "INC11", first_response="breached")
+    assert {c["name"]: c["on_arrival"] for c in view["clocks"]} == {
+        "first_response": True, "formal_reply": False, "final": False}
+    assert view["reminders"] == 0 and view["slips"] == []
+    breaches = await deadline_events(nc, "INC11", "clock.breached")
+    assert [(b.clock, b.on_arrival) for b in breaches] == [("first_response", True)]
+    assert await deadline_events(nc, "INC11", "unit.reminded") == []
+
+
+async def test_a_grade_raised_later_starts_report_up_from_the_rise(service: None, nc: Client,
+                                                                  clock: FakeClock) -> None:
+    """Raised IV → II two days after intake: report_up runs 4 h from the rise, not breached at once."""
+    await report(nc, "INC12", MONDAY_9, grade="IV")
+    await clocks_of(nc, "INC12", count=3)
+    rise = local("2026-11-25 10:00")
+    clock.set(rise.astimezone(UTC))
+    await EventPublisher(nc, SUBJECTS).publish(graded("INC12", "II", rise, previous="IV"))
+    view = await clocks_of(nc, "INC12", report_up="running", statement="running")
+    assert due(view, "report_up") == local("2026-11-25 14:00")
+    breached = {e.clock for e in await deadline_events(nc, "INC12", "clock.breached")}
+    assert breached == {"first_response"}  # two days without a first response; report_up is not born overdue
 
 
 async def test_done_extend_and_close(service: None, nc: Client, clock: FakeClock) -> None:
@@ -174,17 +249,20 @@ async def test_done_extend_and_close(service: None, nc: Client, clock: FakeClock
     assert sorted(e.clock for e in cancelled) == ["final", "formal_reply", "report_up", "statement"]
 
 
-async def test_stage_changes_meet_clocks(service: None, nc: Client, clock: FakeClock) -> None:
-    """handling meets report_up and first_response; subsided meets every open clock."""
+async def test_stage_changes_meet_nothing(service: None, nc: Client, clock: FakeClock) -> None:
+    """handling, following, subsided: the clocks keep running, and still breach when due."""
     await report(nc, "INC4", MONDAY_9)
     await clocks_of(nc, "INC4", count=5)
     pub = EventPublisher(nc, SUBJECTS)
-    await pub.publish(ev.StageChanged(id="INC4-s1", incident_id="INC4", at=clock(), actor="wang",
-                                      stage="handling", previous="reported"))
-    await clocks_of(nc, "INC4", report_up="met", first_response="met", statement="running")
-    await pub.publish(ev.StageChanged(id="INC4-s2", incident_id="INC4", at=clock(), actor="wang",
-                                      stage="subsided", previous="handling"))
-    await clocks_of(nc, "INC4", statement="met", formal_reply="met", final="met")
+    for i, stage in enumerate(("handling", "following", "subsided")):
+        await pub.publish(ev.StageChanged(id=f"INC4-s{i}", incident_id="INC4", at=clock(), actor="wang",
+                                          stage=stage, previous="reported"))
+    clock.advance(seconds=1)
+    view = await clocks_of(nc, "INC4", count=5)
+    assert {c["status"] for c in view["clocks"]} == {"running"}
+    assert await deadline_events(nc, "INC4", "clock.met") == []
+    clock.set(local("2026-11-23 12:00:01").astimezone(UTC))
+    await clocks_of(nc, "INC4", first_response="breached", reminders=1)
 
 
 async def test_rising_grade_tightens_and_records_previous(service: None, nc: Client, clock: FakeClock) -> None:
@@ -257,14 +335,14 @@ async def test_calendar_coverage_in_kv(service: None, nc: Client) -> None:
     assert "2027" in view["warning_en"] and "2027" in view["warning_zh"]  # 2026-11-23 is within 60 days
 
 
-async def test_event_after_due_time_breaches_before_meeting(service: None, nc: Client, clock: FakeClock) -> None:
-    """A stage change stamped after a due time the service has not yet fired breaches that clock first."""
+async def test_event_after_due_time_breaches_before_closing(service: None, nc: Client, clock: FakeClock) -> None:
+    """A close stamped after a due time the service has not yet fired breaches that clock first."""
     await report(nc, "INC8", MONDAY_9)
     await clocks_of(nc, "INC8", count=5)
     late = local("2026-11-23 12:30").astimezone(UTC)  # first_response was due at 12:00
-    await EventPublisher(nc, SUBJECTS).publish(ev.StageChanged(
-        id="INC8-s", incident_id="INC8", at=late, actor="wang", stage="handling", previous="reported"))
-    await clocks_of(nc, "INC8", first_response="breached", report_up="met", reminders=1)
+    await EventPublisher(nc, SUBJECTS).publish(ev.IncidentClosed(
+        id="INC8-c", incident_id="INC8", at=late, actor="wang", summary="已处置"))
+    await clocks_of(nc, "INC8", first_response="breached", report_up="cancelled", reminders=1)
     clock.set(late + timedelta(seconds=1))
     clock.advance(seconds=1)
     await clocks_of(nc, "INC8", first_response="breached", reminders=1)

@@ -98,8 +98,15 @@ def test_default_plan(grade: str, start: str, expected: list[tuple[str, str, str
 
 
 def test_default_toml_matches_builtin_defaults() -> None:
-    """The shipped deadlines.toml equals the built-in defaults."""
-    assert load_deadlines(ConfigSource(profile="default")) == DeadlinesConfig()
+    """The shipped deadlines.toml runs the built-in defaults (period, from, extendable per clock)."""
+    shipped, builtin = load_deadlines(ConfigSource(profile="default")), DeadlinesConfig()
+
+    def rules(cfg: DeadlinesConfig, grade: str) -> list[tuple[str, str, str, bool]]:
+        return [(r.name, r.period, r.counted_from, r.extendable) for r in cfg.rules_for(grade)]
+
+    for grade in ("I", "II", "III", "IV"):
+        assert rules(shipped, grade) == rules(builtin, grade)
+    assert (shipped.remind_every, shipped.reminders_before_flag) == (builtin.remind_every, builtin.reminders_before_flag)
 
 
 @pytest.mark.parametrize(("sentiment", "positive_clocks", "count"), [
@@ -145,18 +152,17 @@ def test_provisional_plan_then_firm_after_adding_2027() -> None:
 @pytest.mark.parametrize(("profile", "grade", "start", "expected"), [
     # seed 002 (a school): report 2 h, first response 3 h calendar incl. holidays, simple answer
     # 18 h, first handling within 2 working days, cap 5 working days.
+    # Its 5 working days are the cap (final), so no separate formal_reply runs.
     ("plan-002", "II", "2026-09-30 16:00", [
         ("report_up", "2026-09-30 18:00", "calendar"),
         ("first_response", "2026-09-30 19:00", "calendar"),  # holidays included
         ("statement", "2026-10-01 16:00", "calendar"),
-        ("formal_reply", "2026-10-13 17:30", "working"),
         ("simple_answer", "2026-10-01 10:00", "calendar"),
         ("first_handling", "2026-10-09 17:30", "working"),
         ("final", "2026-10-13 17:30", "working"),
     ]),
     ("plan-002", "IV", "2026-09-18 16:00", [
         ("first_response", "2026-09-18 19:00", "calendar"),
-        ("formal_reply", "2026-09-24 17:30", "working"),
         ("simple_answer", "2026-09-19 10:00", "calendar"),
         ("final", "2026-09-24 17:30", "working"),
     ]),
@@ -221,7 +227,21 @@ def test_profile_error_names_the_profile_file(tmp_path: Path) -> None:
     ({"grades": {"V": {}}},
      "deadlines.toml: key `grades.V`: unknown grade key 'V'; use one of I, II, III, IV"),
     ({"grades": {"I": {"final": 10}}},
-     "deadlines.toml: key `grades.I.final`: expected a duration string like '5wd' or 'off', got 10"),
+     "deadlines.toml: key `grades.I.final`: expected a period like '5wd', 'off', or a table "
+     "{ period = \"3h\", from = \"posted\" }, got 10"),
+    ({"grades": {"I": {"final": {"period": "10wd", "from": "birth"}}}},
+     "deadlines.toml: key `grades.I.final`: from = 'birth' is not one of posted, observed, reported, graded"),
+    ({"grades": {"I": {"final": {"from": "posted"}}}},
+     "deadlines.toml: key `grades.I.final`: a clock table needs `period`, e.g. { period = \"3h\", from = \"posted\" }"),
+    ({"grades": {"I": {"final": {"period": "10wd", "extendible": True}}}},
+     "deadlines.toml: key `grades.I.final`: unknown key 'extendible'; a clock table takes period, from, "
+     "extendable, seed_ref, quote"),
+    ({"remind_every": "2wd"},
+     "deadlines.toml: key `remind_every`: '2wd' is more than '1wd'; reminders repeat at least every working day"),
+    ({"remind_every": "10s"},
+     "deadlines.toml: key `remind_every`: '10s' is less than '15s'"),
+    ({"remind_every": "2d"},
+     "deadlines.toml: key `remind_every`: '2d' is more than a day; use '1wd' or '24h' at most"),
     ({"sweep": {"windows": ["10:00", "6pm"]}},
      "deadlines.toml: key `sweep.windows[1]`: '6pm' is not a time like '10:00' (HH:MM, 24-hour clock)"),
     ({"sweep": {"windows": ["25:00"]}},
@@ -273,15 +293,17 @@ def test_tighten_rising_grade_adds_and_keeps() -> None:
     ("running", "2026-09-24 17:30", "2026-09-24 17:30", False),   # same: nothing to do
     ("met", "2026-09-25 17:30", "2026-09-24 17:30", False),       # settled clocks stay settled
     ("breached", "2026-09-25 17:30", "2026-09-24 17:30", False),
-    ("cancelled", "2026-09-25 17:30", "2026-09-24 17:30", False),
+    ("cancelled", "2026-09-25 17:30", "2026-09-24 17:30", True),  # cancelled by a lower grade: starts afresh
 ])
 def test_tighten_only_tightens(status: str, running_due: str, planned_due: str, changed: bool) -> None:
-    """An open clock is only moved earlier; settled clocks are left alone."""
+    """An open clock is only moved earlier; met and breached clocks are left alone."""
     running = [view("formal_reply", running_due, status)]
     planned = [PlannedClock(name="formal_reply", due_at=t(planned_due).astimezone(UTC), basis="working")]
     changes = tighten(running, planned)
     assert bool(changes) is changed
-    if changed:
+    if changed and status == "cancelled":
+        assert changes[0].previous_due_at is None
+    elif changed:
         assert changes[0].previous_due_at == t(running_due)
         assert changes[0].due_at == t(planned_due)
 
@@ -369,7 +391,9 @@ def test_due_table_rows() -> None:
     """Rows carry name, due_at in the zone with its offset, basis; in §4.4 order."""
     rows = due_table("II", "2026-09-18 16:00", CFG, CAL)
     assert rows[0] == {"name": "report_up", "due_at": "2026-09-18T20:00:00+08:00",
-                       "basis": "calendar", "provisional": False}
+                       "basis": "calendar", "provisional": False, "from": "graded",
+                       "start": "2026-09-18T16:00:00+08:00", "extendable": False, "source": "default",
+                       "period": "4h", "grade": "II"}
     assert [r["name"] for r in rows] == ["report_up", "first_response", "statement", "formal_reply", "final"]
     assert due_table("II", t("2026-09-18 16:00"), CFG, CAL) == rows
     assert due_table("II", datetime(2026, 9, 18, 8, tzinfo=UTC), CFG, CAL) == rows
