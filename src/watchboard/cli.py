@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("submit", help="send reports to intake")
     _common(p, config=False)
     p.add_argument("--file", default=None, help="a JSON file (one report), a JSONL file (one per line), or - for stdin")
-    for name in ("title", "summary", "platform", "url", "region", "unit-hint", "topic", "observed-at",
+    for name in ("title", "summary", "platform", "url", "region", "unit-hint", "topic", "observed-at", "posted-at",
                  "media-level", "sentiment", "reporter", "incident-id"):
         p.add_argument(f"--{name}", default=None)
     for name in ("reposts", "comments", "likes", "views"):
@@ -130,12 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=9000)
     p.add_argument("--fail-first", type=int, default=0, help="answer the first N requests with HTTP 500 (to see retries)")
 
-    p = sub.add_parser("profiles", help="list the response-plan profiles")
+    p = sub.add_parser("profiles", help="the response-plan profiles: what each runs, and from which plan")
     p.add_argument("--config", type=Path, default=None)
+    p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("due", help="when is each clock due for an incident learned of at TIME?")
+    p = sub.add_parser("due", help="when is each clock due for a report that arrives at TIME?")
     p.add_argument("--grade", required=True)
-    p.add_argument("--at", default=None, help="ISO 8601, or 'YYYY-MM-DD HH:MM' in the configured zone (default now)")
+    p.add_argument("--at", default=None, help="when the report arrives: ISO 8601, or 'YYYY-MM-DD HH:MM' in the "
+                   "configured zone (default now)")
+    p.add_argument("--posted", default=None, help="when the item appeared online (clocks 'from posted')")
+    p.add_argument("--observed", default=None, help="when the monitor saw it (clocks 'from observed')")
     p.add_argument("--config", type=Path, default=None)
     p.add_argument("--profile", default=None)
     p.add_argument("--json", action="store_true")
@@ -187,7 +191,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_sink(args.host, args.port, args.fail_first)
     if command == "profiles":
-        return cli_ops.profiles(_source(args))
+        return cli_ops.profiles(_source(args), args.json)
     if command == "due":
         return cli_ops.due(args, _source(args))
     return asyncio.run(cli_ops.run_client_command(args, _source(args)))

@@ -50,30 +50,33 @@ def board(args: argparse.Namespace, source: ConfigSource) -> int:
     return run_board_cli(args, source)
 
 
-def profiles(source: ConfigSource) -> int:
-    import tomllib
+def profiles(source: ConfigSource, as_json: bool = False) -> int:
+    from watchboard import profiles as plans
 
-    active = source.profile_name()
-    print(f"{'':2}{'profile':10} {'seed':5} title")
-    print(f"{'*' if active == 'default' else ' ':2}{'default':10} {'-':5} four grades of seed 004, clocks of seed 003")
-    for path in list_profiles(source):
-        meta = tomllib.loads(path.read_text(encoding="utf-8")).get("meta", {})
-        mark = "*" if path.stem == active else " "
-        print(f"{mark:2}{path.stem:10} {meta.get('seed', '?'):5} {meta.get('title', '')}")
-        if meta.get("summary"):
-            print(f"{'':18}{meta['summary']}")
+    found = plans.all_profiles(source)
+    if as_json:
+        print(json.dumps(found, ensure_ascii=False, indent=2))
+    else:
+        print(plans.text(found), end="")
     return 0
 
 
 def due(args: argparse.Namespace, source: ConfigSource) -> int:
+    """`watchboard due`: when each clock of a grade falls due under a profile, from when the item
+    was posted, observed and reported — what the running system would compute."""
     from watchboard.domain import clocks
+    from watchboard.domain.grading import load_grading
 
     try:
+        src = clocks.due_source(args.profile, source)
         cfg, cal = clocks.load_for_due(args.profile, source)
+        grading = load_grading(src)
         at = args.at or datetime.now(cal.zone).isoformat()
-        rows = clocks.due_table(args.grade, at, cfg, cal, profile=args.profile or source.profile_name())
+        rows = clocks.due_table(args.grade, at, cfg, cal, profile=src.profile_name(), posted=args.posted,
+                                observed=args.observed, collapse=grading.collapse,
+                                plan_set=clocks.plan_set_clocks(src))
     except clocks.DueError as exc:
-        print(f"watchboard due: {exc}", file=sys.stderr)
+        print(f"watchboard due: error [{exc.field}]: {exc}", file=sys.stderr)
         return 2
     for row in rows:  # `provisional` only where it is true, as in `show --json`
         if not row.get("provisional"):
@@ -81,9 +84,21 @@ def due(args: argparse.Namespace, source: ConfigSource) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
+    run_as = rows[0]["grade"] if rows else grading.collapse.get(args.grade, args.grade)
+    if run_as != args.grade:
+        print(f"profile {src.profile_name()}: grade {args.grade} is run as {run_as}")
+    if not rows:
+        print(f"grade {run_as} has no clocks in profile {src.profile_name()}")
+
+    def short(iso: object) -> str:
+        return datetime.fromisoformat(str(iso)).strftime("%Y-%m-%d %H:%M") if iso else "-"
+
+    print(f"{'clock':16} {'due':17} {'period':7} {'from':9} {'start':17} {'source':8} extendable")
     for row in rows:
         flag = "  (provisional: calendar not published yet)" if row.get("provisional") else ""
-        print(f"{row['name']:16} {row['due_at']:28} {row['basis']}{flag}")
+        flag += "  (late on arrival: already past due when the report arrives)" if row.get("on_arrival") else ""
+        print(f"{row['name']:16} {short(row['due_at']):17} {row['period']!s:7} {row['from']!s:9} "
+              f"{short(row['start']):17} {row['source']!s:8} {'yes' if row['extendable'] else 'no'}{flag}")
     return 0
 
 
@@ -172,7 +187,7 @@ async def operator_command(nc: Any, subjects: Subjects, args: argparse.Namespace
 
 def _report_from_flags(args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {}
-    for key in ("title", "summary", "platform", "url", "region", "unit_hint", "topic", "observed_at",
+    for key in ("title", "summary", "platform", "url", "region", "unit_hint", "topic", "observed_at", "posted_at",
                 "media_level", "sentiment", "reporter", "incident_id", "evidence"):
         value = getattr(args, key)
         if value is not None:

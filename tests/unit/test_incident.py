@@ -142,6 +142,16 @@ def test_later_mention_fills_missing_facts_only() -> None:
     assert (core.region, core.topic, core.unit_hint, core.summary) == ("仲山镇", "education", "edu", "补充")
 
 
+def test_the_view_keeps_the_earliest_post_and_observation() -> None:
+    """posted_at / observed_at are the earliest any report gave (the clocks' moments, DOMAIN.md §4)."""
+    core = fold([reported(observed_at=at(30)),
+                 mention(1, posted_at=at(-60), observed_at=at(40)),
+                 mention(2, posted_at=at(-30), observed_at=at(10))])
+    assert core is not None
+    assert (core.posted_at, core.observed_at) == (at(-60), at(10))
+    assert [m.posted_at for m in core.mentions] == [None, at(-60), at(-30)]
+
+
 def test_stage_note_and_close_update_the_view() -> None:
     """Stage changes, notes and closing land in the view, with notes in order."""
     core = fold([

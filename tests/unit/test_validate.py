@@ -83,6 +83,17 @@ BAD: list[tuple[str, bytes, str, str, str]] = [
      "check the clock and the offset"),
     ("time placeholder", body(observed_at="1970-01-01T00:00:00Z"), "invalid", "observed_at",
      "before 2000-01-01"),
+    ("time 6 min ahead", body(observed_at="2026-11-22T02:06:00Z"), "invalid", "observed_at",
+     "at most 5m ahead"),
+    ("posted naive", body(posted_at="2026-11-22T08:30:00"), "invalid", "posted_at",
+     "posted_at '2026-11-22T08:30:00' has no UTC offset"),
+    ("posted not iso", body(posted_at="今天早上"), "invalid", "posted_at", "is not an ISO 8601 time"),
+    ("posted as number", body(posted_at=1763771400), "invalid", "posted_at", "ISO 8601 time with an offset"),
+    ("posted in future", body(posted_at="2026-11-22T10:10:00+08:00"), "invalid", "posted_at",
+     "at most 5m ahead"),
+    ("posted after observed", body(posted_at="2026-11-22T09:00:00+08:00", observed_at="2026-11-22T08:30:00+08:00"),
+     "invalid", "posted_at", "is after observed_at"),
+    ("posted placeholder", body(posted_at="1970-01-01T00:00:00Z"), "invalid", "posted_at", "before 2000-01-01"),
     ("url javascript", body(url="javascript:alert(1)"), "invalid", "url", "not javascript:"),
     ("url ftp", body(url="ftp://example.com/a"), "invalid", "url", "not ftp:"),
     ("url relative", body(url="/p/123"), "invalid", "url", "is relative"),
@@ -174,11 +185,18 @@ def test_blank_optional_text_becomes_null(field: str) -> None:
     assert getattr(parse(body(**{field: "  "})), field) is None
 
 
-@pytest.mark.parametrize("stamp", ["2026-11-22T10:05:00+08:00", "2026-11-22T02:09:59Z",
+@pytest.mark.parametrize("stamp", ["2026-11-22T10:05:00+08:00", "2026-11-22T02:04:59Z",
                                    "2026-11-22 08:00:00+08:00", "2025-01-01T00:00:00Z"])
 def test_times_with_offset_within_skew_are_accepted(stamp: str) -> None:
     """Past times and times up to the skew ahead of now are accepted."""
     assert parse(body(observed_at=stamp)).observed_at is not None
+
+
+def test_posted_at_before_observed_at_is_kept_in_utc() -> None:
+    """posted_at (when the item appeared) is accepted before observed_at and stored in UTC."""
+    report = parse(body(posted_at="2026-11-22T07:50:00+08:00", observed_at="2026-11-22T08:30:00+08:00"))
+    assert report.posted_at == datetime(2026, 11, 21, 23, 50, tzinfo=UTC)
+    assert parse(body(posted_at="2026-11-22T07:50:00+08:00")).posted_at is not None  # without observed_at
 
 
 def test_future_skew_is_configurable() -> None:

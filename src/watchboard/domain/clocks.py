@@ -480,7 +480,8 @@ def due_table(grade: str, at: datetime | str, cfg: DeadlinesConfig, cal: WorkCal
     return [{"name": c.name, "due_at": c.due_at.astimezone(zone).isoformat(), "basis": c.basis,
              "from": c.counted_from, "start": c.start_at.astimezone(zone).isoformat() if c.start_at else None,
              "extendable": c.extendable, "source": "plan" if c.name in own else "default",
-             "period": c.duration, "grade": run_as, "provisional": c.provisional}
+             "period": c.duration, "grade": run_as, "provisional": c.provisional,
+             **({"on_arrival": True} if c.due_at <= start else {})}
             for c in plan_clocks(run_as, moments, cfg, cal)]
 
 

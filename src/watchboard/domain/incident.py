@@ -80,7 +80,7 @@ def mention_from_report(report: Report) -> Mention:
         media_level=report.media_level, sentiment=report.sentiment,
         cross_region=report.cross_region, emergency=report.emergency,
         stability_risk=report.stability_risk, reporter=report.reporter,
-        evidence=list(report.evidence),
+        evidence=list(report.evidence), posted_at=report.posted_at,
     )
 
 
@@ -109,7 +109,11 @@ def decide_report(
 
 def _mention_view(m: Mention) -> MentionView:
     return MentionView(platform=m.platform, url=m.url, observed_at=m.observed_at,
-                       metrics=m.metrics, title=m.title, media_level=m.media_level)
+                       metrics=m.metrics, title=m.title, media_level=m.media_level, posted_at=m.posted_at)
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 def _add_evidence(current: list[str], new: Iterable[str]) -> list[str]:
@@ -138,6 +142,7 @@ def start(event: IncidentReported) -> CoreView:
         reported_at=event.at, region=m.region, topic=m.topic, unit_hint=m.unit_hint,
         platforms=[m.platform], mention_count=1, mentions=[_mention_view(m)],
         evidence=_add_evidence([], m.evidence), updated_at=event.at,
+        posted_at=m.posted_at, observed_at=m.observed_at,
     )
 
 
@@ -163,7 +168,8 @@ def apply(core: CoreView | None, event: Event) -> CoreView | None:
                 evidence=_add_evidence(core.evidence, m.evidence),
                 summary=core.summary or m.summary, region=core.region or m.region,
                 topic=core.topic or m.topic, unit_hint=core.unit_hint or m.unit_hint,
-                updated_at=event.at,
+                updated_at=event.at, posted_at=_earliest(core.posted_at, m.posted_at),
+                observed_at=_earliest(core.observed_at, m.observed_at),
             )
         case StageChanged(stage=stage, note=note):
             notes = _add_note(core.notes, NoteView(at=event.at, actor=event.actor, text=note)) if note else core.notes

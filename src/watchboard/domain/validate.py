@@ -17,13 +17,16 @@ Limits (the `[limits]` table of `intake.toml`, defaults here in `Limits`):
                      at most 100 characters each
     evidence         a list of at most 20 non-blank strings, each at most 2,000 characters
     metrics.*        whole numbers (not true/false, not 1.0), 0 … 10^12
-    observed_at      RFC 3339 / ISO 8601 with a UTC offset (+08:00 or Z), not more than
-                     `future_skew` (10 minutes) after `now`, not before 2000-01-01
+    observed_at      when the monitor saw the item; RFC 3339 / ISO 8601 with a UTC offset
+                     (+08:00 or Z), not more than `future_skew` (5 minutes) after `now`, not
+                     before 2000-01-01
+    posted_at        when the item appeared online (the plans count some clocks from the post,
+                     DOMAIN.md §4): the same form and bounds, and not after observed_at
     incident_id      a 26-character ULID (case-insensitive), and known to intake
 
 Normalisation of an accepted report: text fields lose surrounding whitespace; an optional
-text field that is empty becomes null (tools often send "" for "absent"); `observed_at` is
-converted to UTC; `incident_id` is upper-cased. Text is otherwise kept as sent — control
+text field that is empty becomes null (tools often send "" for "absent"); `observed_at` and
+`posted_at` are converted to UTC; `incident_id` is upper-cased. Text is otherwise kept as sent — control
 characters included — because the record must be faithful; it is made safe where it is
 shown (`watchboard.domain.sanitize`).
 
@@ -77,11 +80,11 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     evidence_max_items: int = 20
     evidence_item_max: int = 2_000
     metric_max: int = 10**12
-    future_skew: str = "10m"  # how far after `now` an observed_at may lie (clock drift)
+    future_skew: str = "5m"  # how far after `now` an observed_at or posted_at may lie (clock drift)
 
     def future_skew_delta(self) -> timedelta:
         seconds = parse_seconds(self.future_skew)
-        return timedelta(seconds=600 if seconds is None else seconds)
+        return timedelta(seconds=300 if seconds is None else seconds)
 
 
 DEFAULT_LIMITS = Limits()
@@ -162,8 +165,8 @@ def _type_message(field: str, leaf: str, expected: str, got: str, raw: object) -
     if leaf in _BOOLS:
         hint = " (write true or false without quotes)" if raw in ("true", "false") else ""
         return f"{field} must be true or false, got {got_words}{hint}"
-    if leaf == "observed_at":
-        return f"observed_at must be an ISO 8601 time with an offset, like {_TIME_EXAMPLE}; got {got_words}"
+    if leaf in ("observed_at", "posted_at"):
+        return f"{leaf} must be an ISO 8601 time with an offset, like {_TIME_EXAMPLE}; got {got_words}"
     if leaf == "evidence":
         return f"evidence must be a list of strings, got {got_words}"
     if field.startswith("evidence["):
@@ -285,21 +288,26 @@ def _check_metrics(metrics: ReportMetrics, limits: Limits) -> None:
             raise _fail(field, f"{field} is {value}; at most {limits.metric_max:,} (a typo?)")
 
 
-def _check_observed(observed: datetime, now: datetime, limits: Limits) -> datetime:
-    if observed.tzinfo is None or observed.utcoffset() is None:
-        raise _fail("observed_at", f"observed_at {observed.isoformat()!r} has no UTC offset: add "
+def _check_time(field: str, at: datetime, now: datetime, limits: Limits) -> datetime:
+    """A time a report carries: with an offset, not in the future beyond the skew, not a placeholder."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise _fail(field, f"{field} {at.isoformat()!r} has no UTC offset: add "
                     f"+08:00 (Beijing time) or Z (UTC), like {_TIME_EXAMPLE}")
-    observed = observed.astimezone(UTC)
+    at = at.astimezone(UTC)
     skew = limits.future_skew_delta()
-    if observed > now + skew:
-        ahead = observed - now
-        raise _fail("observed_at", f"observed_at {observed.isoformat()} is {_span(ahead)} after now "
+    if at > now + skew:
+        ahead = at - now
+        raise _fail(field, f"{field} {at.isoformat()} is {_span(ahead)} after now "
                     f"({now.astimezone(UTC).isoformat()}); at most {limits.future_skew} ahead is "
                     "accepted: check the clock and the offset (+08:00 or Z)")
-    if observed < EARLIEST_OBSERVED:
-        raise _fail("observed_at", f"observed_at {observed.isoformat()} is before 2000-01-01: "
-                    "a placeholder, not a sighting time")
-    return observed
+    if at < EARLIEST_OBSERVED:
+        raise _fail(field, f"{field} {at.isoformat()} is before 2000-01-01: "
+                    "a placeholder, not a real time")
+    return at
+
+
+def _check_observed(observed: datetime, now: datetime, limits: Limits) -> datetime:
+    return _check_time("observed_at", observed, now, limits)
 
 
 def _span(delta: timedelta) -> str:
@@ -358,7 +366,14 @@ def parse_report(
     unit_hint = _text("unit_hint", report.unit_hint, limits.unit_hint_max)
     observed = report.observed_at
     if observed is not None:
-        observed = _check_observed(observed, now, limits)
+        observed = _check_time("observed_at", observed, now, limits)
+    posted = report.posted_at
+    if posted is not None:
+        posted = _check_time("posted_at", posted, now, limits)
+        if observed is not None and posted > observed:
+            raise _fail("posted_at", f"posted_at {posted.isoformat()} is after observed_at "
+                        f"{observed.isoformat()}: an item is seen only after it is posted "
+                        "(check both times and their offsets)")
     _check_metrics(report.metrics, limits)
     reporter = _text("reporter", report.reporter, limits.reporter_max)
     evidence = _check_evidence(report.evidence, limits)
@@ -369,6 +384,7 @@ def parse_report(
     return msgspec.structs.replace(
         report, title=title, summary=summary, url=url, region=region, unit_hint=unit_hint,
         observed_at=observed, reporter=reporter, evidence=evidence, incident_id=incident_id,
+        posted_at=posted,
     )
 
 
