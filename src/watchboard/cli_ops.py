@@ -18,7 +18,7 @@ from watchboard.bus.connection import connect
 from watchboard.bus.runtime import ServiceContext, install_signal_handlers, run_service
 from watchboard.bus.subjects import COMMAND_OWNER, Subjects
 from watchboard.client import load_history, load_view, load_views, request
-from watchboard.config import ConfigError, ConfigSource, list_profiles, load_watchboard
+from watchboard.config import ConfigError, ConfigSource, load_watchboard
 from watchboard.domain.present import show_json, summary_json
 from watchboard.domain.sanitize import clean_line
 

@@ -100,11 +100,11 @@ def run_timer(st: IncidentState, r: Rules, until: datetime) -> tuple[IncidentSta
         "statement": ("2026-11-24 10:00", "graded"), "formal_reply": ("2026-11-30 17:30", "observed"),
         "final": ("2026-12-07 17:30", "observed")}),
     # seed 002 三.5: 网民发帖后3 小时内 (含休息日、节假日), 18 小时内, 最长不得超过5 个工作日 — from the
-    # post; 三.1: 发现…后 2 小时内, 1 到 2 个工作日 — from finding it.
+    # post; 三.1: 发现…后 2 小时内, 1 到 2 个工作日 — from finding it to be such an item (its grade).
     ("seed 002 三.1 三.5", "plan-002", "II", "2026-11-21 20:00", "2026-11-22 08:00", "2026-11-22 08:30", {
-        "report_up": ("2026-11-22 10:00", "observed"), "first_response": ("2026-11-21 23:00", "posted"),
+        "report_up": ("2026-11-22 10:30", "graded"), "first_response": ("2026-11-21 23:00", "posted"),
         "statement": ("2026-11-23 08:30", "graded"), "simple_answer": ("2026-11-22 14:00", "posted"),
-        "first_handling": ("2026-11-24 17:30", "observed"), "final": ("2026-11-27 17:30", "posted")}),
+        "first_handling": ("2026-11-24 17:30", "graded"), "final": ("2026-11-27 17:30", "posted")}),
     # seed 000 第六步: 在輿情發生後12小時內…正面回復 — the statement from the post.
     ("seed 000 第六步", "plan-000", "IV", "2026-11-23 06:00", "2026-11-23 09:00", "2026-11-23 09:30", {
         "first_response": ("2026-11-23 12:00", "observed"), "statement": ("2026-11-23 18:00", "posted"),
