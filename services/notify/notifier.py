@@ -6,7 +6,7 @@ outbox, so a restart resumes where it stopped. Every method takes `now`; none to
 The events it returns carry deterministic ids (`effect_id` of their cause), so publishing
 them again after a crash is dropped by JetStream's duplicate window.
 
-    notifier = await Notifier.open(cfg, data_dir, channels=Channels(cfg), profile="plan-003",
+    notifier = await Notifier.open(cfg, data_dir, channels=Channels(cfg), profile=source.profile_name(),
                                    calendar=WorkCalendar(load_calendar(source)))
     handled = await notifier.handle(event, now)           # for each consumed event
     for ev in await notifier.escalate_due(now): publish(ev)   # on a timer
