@@ -208,8 +208,9 @@ def notify_toml(url: str, *, rate_limit: bool, rate_window: str) -> str:
     unless asked for (then with a short window)."""
     text = (defaults_dir() / "notify.toml").read_text(encoding="utf-8")
     hook = f'{{ channel = "webhook", url = "{url}", format = "json" }}'
-    for who in ("duty-li", "duty-wang"):
-        text = _replace(text, f'{{ channel = "email", address = "{who}@example.gov.cn" }}', hook)
+    for who, name in (("p-li", "李值班"), ("p-wang", "王值班")):
+        person = f'id = "{who}"\nname = "{name}"\nroles = ["duty_officer"]\ncontacts = [{{ channel = "board" }}'
+        text = _replace(text, person, f"{person}, {hook}")
     text = _replace(text, 'name = "舆情工作领导小组"\nroles = ["leader_group"]\ncontacts = [{ channel = "board" }]',
                     'name = "舆情工作领导小组"\nroles = ["leader_group"]\ncontacts = [' +
                     hook.replace('"json"', '"wecom"') + ']')
@@ -223,9 +224,12 @@ def notify_toml(url: str, *, rate_limit: bool, rate_window: str) -> str:
 def webhook_contacts(config_dir: Path) -> int:
     """Webhook contacts one grade II `incident.graded` reaches now (24-hour duty on), by
     notify's own routing: the notices each incident must produce at the receiver."""
-    cfg = load_notify(ConfigSource(config_dir))
+    source = ConfigSource(config_dir)
+    cfg = load_notify(source)
     duty = roster.on_duty(cfg.roster, datetime.now(UTC), major_open=True)
-    found = routing.route(cfg, "incident.graded", "II", unit=None, on_duty=duty)
+    # The burst's IncidentGraded events carry the default sentiment, negative.
+    found = routing.route(cfg, "incident.graded", "II", unit=None, on_duty=duty, profile=source.profile_name(),
+                          sentiment="negative")
     return sum(1 for r in found.recipients for c in (cfg.person(r.person_id) or Person(id="", name="")).contacts
                if c.channel == "webhook")
 

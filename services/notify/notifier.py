@@ -6,7 +6,8 @@ outbox, so a restart resumes where it stopped. Every method takes `now`; none to
 The events it returns carry deterministic ids (`effect_id` of their cause), so publishing
 them again after a crash is dropped by JetStream's duplicate window.
 
-    notifier = await Notifier.open(cfg, data_dir, channels=Channels(cfg))
+    notifier = await Notifier.open(cfg, data_dir, channels=Channels(cfg), profile=source.profile_name(),
+                                   calendar=WorkCalendar(load_calendar(source)))
     handled = await notifier.handle(event, now)           # for each consumed event
     for ev in await notifier.escalate_due(now): publish(ev)   # on a timer
     for ev in await notifier.deliver_due(now): publish(ev)    # on a timer
@@ -25,6 +26,8 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from watchboard.config import DEFAULT_PROFILE
+from watchboard.domain.calendar import WorkCalendar
 from watchboard.domain.events import (
     NO_INCIDENT,
     AnyEvent,
@@ -34,8 +37,10 @@ from watchboard.domain.events import (
     IncidentAcknowledged,
     IncidentAssigned,
     IncidentClosed,
+    IncidentFlagged,
     IncidentGraded,
     IncidentReported,
+    IncidentUnflagged,
     NoticeEscalated,
     NoticeFailed,
     NoticeSent,
@@ -67,10 +72,21 @@ CREATE TABLE IF NOT EXISTS incidents (
     acked_by TEXT,
     acked_at REAL,
     closed INTEGER NOT NULL DEFAULT 0,
-    tiers_done TEXT NOT NULL DEFAULT '[]'
+    tiers_done TEXT NOT NULL DEFAULT '[]',
+    sentiment TEXT                   -- grading's, for routes that name sentiments
 ) WITHOUT ROWID;
 """
 SCHEMA = OUTBOX_SCHEMA + NONCE_SCHEMA + INCIDENT_SCHEMA
+# Columns added after a release: a database made before them gains them at open.
+_ADDED_COLUMNS = {"sentiment": "TEXT"}
+
+# What a flag means, in each language: the notice says what was flagged and why.
+FLAG_KINDS = {
+    "zh": {"rumour": "谣言", "illegal": "涉嫌违法违规信息"},
+    "en": {"rumour": "a rumour", "illegal": "suspected illegal content"},
+}
+# A flag's reason is typed by a person; bounded like a title so a paste cannot flood a robot.
+MAX_REASON_CHARS = 200
 
 
 class IncidentMemo(NamedTuple):
@@ -83,6 +99,7 @@ class IncidentMemo(NamedTuple):
     acked_at: datetime | None = None
     closed: bool = False
     tiers_done: frozenset[int] = frozenset()
+    sentiment: str | None = None
 
 
 class Handled(NamedTuple):
@@ -105,8 +122,13 @@ def notice_key(event_id: str, person_id: str, contact: str) -> str:
 
 class Notifier:
     def __init__(self, cfg: NotifyConfig, db: aiosqlite.Connection, *, signer: AckSigner,
-                 channels: Channels | None = None, rng: random.Random | None = None) -> None:
+                 channels: Channels | None = None, rng: random.Random | None = None,
+                 profile: str = DEFAULT_PROFILE, calendar: WorkCalendar | None = None) -> None:
         self.cfg = cfg
+        self.profile = profile  # the active profile: routes name the profiles they apply in
+        # The working calendar decides "workday" / "restday" shifts; the default one knows
+        # the official holidays of the years the chinesecalendar package covers.
+        self.calendar = calendar or WorkCalendar()
         self.db = db
         self.signer = signer
         self.channels = channels
@@ -117,12 +139,19 @@ class Notifier:
 
     @classmethod
     async def open(cls, cfg: NotifyConfig, data_dir: Path, *, channels: Channels | None = None,
-                   db_name: str = "notify.sqlite", rng: random.Random | None = None) -> Notifier:
+                   db_name: str = "notify.sqlite", rng: random.Random | None = None,
+                   profile: str = DEFAULT_PROFILE, calendar: WorkCalendar | None = None) -> Notifier:
         """Open `<data_dir>/notify.sqlite` (creating it), load or make the ack secret,
         and put notices interrupted mid-send back in the queue."""
         db = await open_db(data_dir / db_name, SCHEMA)
+        async with db.execute("PRAGMA table_info(incidents)") as cur:
+            have = {row[1] async for row in cur}
+        for column, kind in _ADDED_COLUMNS.items():
+            if column not in have:
+                await db.execute(f"ALTER TABLE incidents ADD COLUMN {column} {kind}")
+        await db.commit()
         signer = AckSigner(load_secret(cfg.ack, data_dir), seconds(cfg.ack.ttl))
-        notifier = cls(cfg, db, signer=signer, channels=channels, rng=rng)
+        notifier = cls(cfg, db, signer=signer, channels=channels, rng=rng, profile=profile, calendar=calendar)
         await notifier.outbox.recover()
         return notifier
 
@@ -145,19 +174,20 @@ class Notifier:
 
     async def memo(self, incident_id: str) -> IncidentMemo:
         async with self.db.execute("SELECT id, title, grade, owner, major_since, acked_by, acked_at, closed, "
-                                   "tiers_done FROM incidents WHERE id = ?", (incident_id,)) as cur:
+                                   "tiers_done, sentiment FROM incidents WHERE id = ?", (incident_id,)) as cur:
             r = await cur.fetchone()
         if r is None:
             return IncidentMemo(incident_id)
         return IncidentMemo(r[0], r[1], r[2], r[3], _dt(r[4]), r[5], _dt(r[6]), bool(r[7]),
-                            frozenset(json.loads(r[8])))
+                            frozenset(json.loads(r[8])), r[9])
 
     async def _save(self, m: IncidentMemo) -> None:
         await self.db.execute(
-            "INSERT OR REPLACE INTO incidents VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO incidents(id, title, grade, owner, major_since, acked_by, acked_at, closed, "
+            "tiers_done, sentiment) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (m.id, m.title, m.grade, m.owner, m.major_since.timestamp() if m.major_since else None,
              m.acked_by, m.acked_at.timestamp() if m.acked_at else None, int(m.closed),
-             json.dumps(sorted(m.tiers_done))))
+             json.dumps(sorted(m.tiers_done)), m.sentiment))
 
     async def major_open(self) -> bool:
         """Whether an incident of a 24-hour-duty grade is open (the roster's major mode)."""
@@ -170,7 +200,8 @@ class Notifier:
             return await cur.fetchone() is not None
 
     async def on_duty(self, now: datetime) -> list[str]:
-        return roster.on_duty(self.cfg.roster, now, major_open=await self.major_open())
+        return roster.on_duty(self.cfg.roster, now, major_open=await self.major_open(),
+                              is_working_day=self.calendar.is_working_day)
 
     # --- events in ----------------------------------------------------------------------
 
@@ -189,11 +220,14 @@ class Notifier:
             case IncidentGraded():
                 major = escalation.escalates(self.cfg.escalation, event.grade)
                 since = (memo.major_since or event.at) if major else None
-                memo = memo._replace(grade=event.grade, major_since=since,
+                memo = memo._replace(grade=event.grade, major_since=since, sentiment=event.sentiment,
                                      tiers_done=memo.tiers_done if major else frozenset())
             case IncidentAssigned():
                 memo = memo._replace(owner=event.owner)
                 unit = event.owner
+            case IncidentFlagged() | IncidentUnflagged():
+                # `kind` is put in words per recipient's language in _outgoing.
+                values = {"kind": event.kind, "reason": clean(event.reason, MAX_REASON_CHARS) or "-"}
             case ClockWarning():
                 values = {"clock": event.clock, "due_at": self._local(event.due_at), "point": event.point}
             case ClockBreached():
@@ -213,7 +247,8 @@ class Notifier:
                 return Handled([], [], [])
         if event.incident_id != NO_INCIDENT:
             await self._save(memo)
-        resolution = routing.route(self.cfg, kind, memo.grade, unit=unit, on_duty=await self.on_duty(now))
+        resolution = routing.route(self.cfg, kind, memo.grade, unit=unit, on_duty=await self.on_duty(now),
+                                   profile=self.profile, sentiment=memo.sentiment)
         messages = self._messages(event.id, kind, memo, resolution.recipients, values, now)
         new = set(await self.outbox.enqueue(messages, now, commit=False))
         if commit:
@@ -233,11 +268,13 @@ class Notifier:
             if person is None:
                 continue
             for contact in person.contacts:
-                out.append(self._outgoing(event_id, cause, memo, person, contact.label, r.roles, extra, now))
+                out.append(self._outgoing(event_id, cause, memo, person, contact.label, r.roles, extra, now,
+                                          priority=r.priority))
         return out
 
     def _outgoing(self, event_id: str, cause: str, memo: IncidentMemo, person: Person, contact: str,
-                  roles: tuple[str, ...], extra: dict[str, str], now: datetime) -> Outgoing:
+                  roles: tuple[str, ...], extra: dict[str, str], now: datetime, *,
+                  priority: str = "normal") -> Outgoing:
         pair = self.cfg.templates[person.lang][cause]
         owner = self.unit_label(memo.owner, person.lang)
         values = {
@@ -245,8 +282,11 @@ class Notifier:
             "grade": memo.grade or "-", "owner": owner, "unit": owner,
             "incident_id": memo.id, "person": person.name, "at": self._local(now),
             "clock": "", "due_at": "", "point": "", "count": "", "window": "", "tier": "", "late": "",
+            "kind": "", "reason": "",
             **extra,
         }
+        if values["kind"]:
+            values["kind"] = FLAG_KINDS[person.lang].get(values["kind"], values["kind"])
         link = ""
         if memo.id != NO_INCIDENT:
             link = ack_url(self.cfg.ack, self.signer.issue(memo.id, person.id, now))
@@ -254,6 +294,7 @@ class Notifier:
             key=notice_key(event_id, person.id, contact), incident_id=memo.id, event_id=event_id,
             cause=cause, person_id=person.id, person_name=person.name, contact=contact, lang=person.lang,
             subject=pair.subject, body=pair.body, values=values, ack_url=link, roles=list(roles),
+            priority=priority,
         )
 
     def _digest(self, members: list[Outgoing]) -> Outgoing:

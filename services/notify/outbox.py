@@ -12,6 +12,12 @@
   `rate_window`, further first attempts are "held"; when the window ends the held rows are
   merged into one digest row ("merged" rows point at it) that is sent like any notice.
   The board channel is never limited: it is the alert panel, not a push.
+- Low priority (a route's `priority = "low"`: plans 000/001/004 put every III/IV item before
+  the leadership group, but such an item must not ring anyone's phone): on a pushing channel
+  its first attempt is "held" until the recipient's low-priority window ends — the window a
+  notice already held for that recipient closes, else `low_priority_window` from now — and
+  released like the rate-limit digests: several become one digest, one goes as itself. On
+  the board it shows at once.
 
 Call `deliver_due` from one loop only; it is not meant to run concurrently with itself.
 """
@@ -189,6 +195,16 @@ class Outbox:
                 [(digest.key, m.key) for m in members])
         await self.db.commit()
 
+    async def _low_release(self, m: Outgoing, now: datetime) -> float:
+        """When a low-priority notice to this recipient goes out: with the digest already
+        gathering for them, else at the end of a new window."""
+        async with self.db.execute("SELECT MIN(release_at) FROM notices WHERE status = 'held' AND person_id = ? "
+                                   "AND contact = ? AND release_at > ?", (m.person_id, m.contact, _ts(now))) as cur:
+            row = await cur.fetchone()
+        if row and row[0] is not None:
+            return float(row[0])
+        return _ts(now) + seconds(self.delivery.low_priority_window)
+
     async def _admit(self, m: Outgoing, channel: str, now: datetime) -> float | None:
         """None if `m` may go now; else when its digest is due (the rate window's end)."""
         d = self.delivery
@@ -213,14 +229,20 @@ class Outbox:
         """Send every notice due at `now`; returns one `Delivered` per attempt made."""
         await self._release_digests(now)
         async with self.db.execute(
-                "SELECT key, payload, attempts FROM notices WHERE status = 'pending' AND next_attempt_at <= ? "
-                "ORDER BY next_attempt_at, created_at, key LIMIT ?", (_ts(now), self.delivery.batch)) as cur:
+                "SELECT key, payload, attempts, release_at FROM notices WHERE status = 'pending' "
+                "AND next_attempt_at <= ? ORDER BY next_attempt_at, created_at, key LIMIT ?",
+                (_ts(now), self.delivery.batch)) as cur:
             rows = await cur.fetchall()
         batch: list[tuple[Outgoing, int]] = []
-        for _key, payload, attempts in rows:
+        for _key, payload, attempts, released_at in rows:
             m = _dec.decode(payload)
+            channel = m.contact.partition(":")[0]
             if attempts == 0:
-                release = await self._admit(m, m.contact.partition(":")[0], now)
+                # A low notice is held once; released (release_at set) it goes on like any other.
+                if m.priority == "low" and released_at is None and channel != "board":
+                    release: float | None = await self._low_release(m, now)
+                else:
+                    release = await self._admit(m, channel, now)
                 if release is not None:
                     await self.db.execute("UPDATE notices SET status = 'held', release_at = ? WHERE key = ?",
                                           (release, m.key))

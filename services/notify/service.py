@@ -13,8 +13,9 @@ from typing import Any
 from watchboard.bus.consumer import Delivered
 from watchboard.bus.endpoints import ok
 from watchboard.bus.runtime import Runtime
-from watchboard.config import ConfigSource
+from watchboard.config import DEFAULT_PROFILE, ConfigSource
 from watchboard.domain import events as ev
+from watchboard.domain.calendar import WorkCalendar, load_calendar
 from watchboard.domain.errors import Conflict, Invalid, NotFound
 from watchboard.domain.owners import load_units
 from watchboard.domain.views import encode_view, kv_key
@@ -30,17 +31,23 @@ class NotifyService:
     name = "notify"
     description = "tells the right people on their channels and escalates until someone acknowledges"
 
-    def __init__(self, cfg: NotifyConfig, unit_names: dict[str, dict[str, str]] | None = None) -> None:
+    def __init__(self, cfg: NotifyConfig, unit_names: dict[str, dict[str, str]] | None = None, *,
+                 profile: str = DEFAULT_PROFILE, calendar: WorkCalendar | None = None) -> None:
         self.cfg = cfg
         self.unit_names = unit_names or {}
+        self.profile = profile
+        self.calendar = calendar
         self.notifier: Notifier | None = None
         self.ack_server: AckServer | None = None
         self.rt: Runtime | None = None
 
     async def start(self, rt: Runtime) -> None:
         self.rt = rt
-        self.notifier = await Notifier.open(self.cfg, rt.ctx.data_dir, channels=Channels(self.cfg))
+        self.notifier = await Notifier.open(self.cfg, rt.ctx.data_dir, channels=Channels(self.cfg),
+                                            profile=self.profile, calendar=self.calendar)
         self.notifier.unit_names = self.unit_names
+        active = sum(1 for r in self.cfg.routes if not r.profiles or self.profile in r.profiles)
+        log.info("notify: profile %s: %d of %d routes apply", self.profile, active, len(self.cfg.routes))
         filters = [rt.subjects.from_service(s) for s in ("intake", "grading", "deadlines")]
         rt.consume("notify", filters, self.handle)
         rt.every(0.5, self.tick, "deliver and escalate")
@@ -149,4 +156,5 @@ class NotifyService:
 def build(source: ConfigSource) -> NotifyService:
     units = load_units(source)
     names = {u.id: {"zh": u.name, "en": u.name_en or u.name} for u in units.units}
-    return NotifyService(load_notify(source), names)
+    return NotifyService(load_notify(source), names, profile=source.profile_name(),
+                         calendar=WorkCalendar(load_calendar(source)))

@@ -13,26 +13,43 @@ from typing import Any, Literal
 
 import msgspec
 
-from watchboard.config import ConfigError, ConfigSource, convert, deep_merge, parse_seconds
-from watchboard.domain.report import GRADES
+from watchboard.config import (
+    DEFAULT_PROFILE,
+    ConfigError,
+    ConfigSource,
+    convert,
+    deep_merge,
+    list_profiles,
+    parse_seconds,
+)
+from watchboard.domain.report import GRADES, SENTIMENTS
 from watchboard.services.notify.templates import check_template
 
 ChannelName = Literal["webhook", "email", "board"]
 WebhookFormat = Literal["json", "wecom", "dingtalk", "feishu"]
 Lang = Literal["zh", "en"]
+PRIORITIES = ("normal", "low")
 
 # Roles a route or an escalation tier may name (DOMAIN.md §6). `duty_officer` comes from the
 # roster and `owner_liaison` from the owning unit; the others are people's `roles`.
-ROLES = ("duty_officer", "owner_liaison", "office", "leader_group", "upper_level", "legal_referral")
-PERSON_ROLES = ("office", "leader_group", "upper_level", "legal_referral", "duty_officer", "liaison")
+# `propaganda` is the propaganda department's online desk (网宣) that seed 003 四(三) informs
+# beside the police's (网警, `legal_referral`); `upper_level` is the next level up (上级部门).
+ROLES = ("duty_officer", "owner_liaison", "office", "leader_group", "upper_level", "propaganda",
+         "legal_referral")
+PERSON_ROLES = ("office", "leader_group", "upper_level", "propaganda", "legal_referral", "duty_officer",
+                "liaison")
 
 # Event types notify reacts to (the subjects the service consumes).
 ROUTABLE_EVENTS = (
-    "incident.graded", "incident.assigned", "clock.warning", "clock.breached",
-    "unit.reminded", "unit.flagged", "sweep.missed", "incident.closed", "notice.escalated",
+    "incident.graded", "incident.assigned", "incident.flagged", "incident.unflagged", "clock.warning",
+    "clock.breached", "unit.reminded", "unit.flagged", "sweep.missed", "incident.closed", "notice.escalated",
 )
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# A shift's `days` may also name the kind of day on the working calendar (calendar.toml and
+# the official holiday notice): a make-up Saturday (调休) is a `workday`, a weekday public
+# holiday a `restday` (issue 9 item 10).
+DAY_KINDS = ("workday", "restday")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -76,7 +93,8 @@ class Shift(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     start: str
     end: str
     name: str = ""
-    days: list[str] = msgspec.field(default_factory=list)  # weekday the shift starts on; [] = every day
+    # The day the shift starts on: weekday names and/or "workday" / "restday"; [] = every day.
+    days: list[str] = msgspec.field(default_factory=list)
 
 
 class MajorDuty(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -94,9 +112,19 @@ class Roster(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class Route(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Who hears of an event. Every list left empty matches anything; a route applies only
+    where everything it names matches (routing.py)."""
+
     event: str
     roles: list[str]
     grades: list[str] = msgspec.field(default_factory=list)  # [] = any grade (or none known)
+    # The incident's sentiment (grading's, the most negative seen); [] = any, or none known.
+    sentiments: list[str] = msgspec.field(default_factory=list)
+    # The profiles (response plans) whose plan asks for this route; [] = every profile.
+    profiles: list[str] = msgspec.field(default_factory=list)
+    # "low": held into a per-recipient digest on pushing channels, never sent on its own at
+    # once, never escalated (plans 000/001/004: every item before the leadership group).
+    priority: str = "normal"  # one of PRIORITIES; checked at load to name the choices
 
 
 class Tier(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -121,6 +149,9 @@ class Delivery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # are merged into one digest sent when the window ends. 0 turns it off.
     rate_limit: int = 5
     rate_window: str = "5m"
+    # Low-priority notices to one recipient are gathered for this long, then sent as one
+    # digest (or as themselves when alone). "0s" sends them at the next delivery round.
+    low_priority_window: str = "5m"
     max_title_chars: int = 80
 
 
@@ -205,6 +236,11 @@ def _units_from(source: ConfigSource) -> tuple[set[str] | None, dict[str, str]]:
     return ids, liaisons
 
 
+def known_profiles(source: ConfigSource) -> list[str]:
+    """The profile names a route may name: "default" and every profiles/*.toml."""
+    return [DEFAULT_PROFILE, *(p.stem for p in list_profiles(source))]
+
+
 def load_notify(source: ConfigSource | None = None, *, file: str = "notify.toml") -> NotifyConfig:
     """Load notify.toml (with the active profile's `[notify]` table) and check it whole."""
     source = source or ConfigSource()
@@ -267,8 +303,8 @@ def load_notify(source: ConfigSource | None = None, *, file: str = "notify.toml"
                 if not _HHMM.match(getattr(s, field)):
                     raise fail(f"{prefix}[{i}].{field}", f"{getattr(s, field)!r} is not a time like '08:30'")
             for d in s.days:
-                if d not in WEEKDAYS:
-                    raise fail(f"{prefix}[{i}].days", f"{d!r} is not one of {', '.join(WEEKDAYS)}")
+                if d not in (*WEEKDAYS, *DAY_KINDS):
+                    raise fail(f"{prefix}[{i}].days", f"{d!r} is not one of {', '.join((*WEEKDAYS, *DAY_KINDS))}")
 
     def check_grades(key: str, grades: list[str]) -> None:
         for g in grades:
@@ -283,11 +319,21 @@ def load_notify(source: ConfigSource | None = None, *, file: str = "notify.toml"
                 raise fail(key, f"unknown role {r!r}; known: {', '.join(ROLES)}")
 
     check_grades("roster.major.grades", cfg.roster.major.grades)
+    profiles = known_profiles(source)
     for i, r in enumerate(cfg.routes):
         if r.event not in ROUTABLE_EVENTS:
             raise fail(f"routes[{i}].event", f"unknown event type {r.event!r}; known: {', '.join(ROUTABLE_EVENTS)}")
         check_grades(f"routes[{i}].grades", r.grades)
         check_roles(f"routes[{i}].roles", r.roles)
+        for sentiment in r.sentiments:
+            if sentiment not in SENTIMENTS:
+                raise fail(f"routes[{i}].sentiments",
+                           f"unknown sentiment {sentiment!r}; known: {', '.join(SENTIMENTS)}")
+        if r.priority not in PRIORITIES:
+            raise fail(f"routes[{i}].priority", f"{r.priority!r} is not one of {', '.join(PRIORITIES)}")
+        for name in r.profiles:
+            if name not in profiles:
+                raise fail(f"routes[{i}].profiles", f"unknown profile {name!r}; known: {', '.join(profiles)}")
     check_grades("escalation.grades", cfg.escalation.grades)
     last = -1.0
     for i, t in enumerate(cfg.escalation.tiers):
@@ -300,7 +346,7 @@ def load_notify(source: ConfigSource | None = None, *, file: str = "notify.toml"
         check_roles(f"escalation.tiers[{i}].roles", t.roles)
 
     d = cfg.delivery
-    for field in ("backoff_initial", "backoff_max", "timeout", "rate_window"):
+    for field in ("backoff_initial", "backoff_max", "timeout", "rate_window", "low_priority_window"):
         if parse_seconds(getattr(d, field)) is None:
             raise fail(f"delivery.{field}", f"{getattr(d, field)!r} is not a duration like '10s'")
     if d.max_attempts < 1:

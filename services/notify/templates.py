@@ -17,7 +17,7 @@ import msgspec
 
 PLACEHOLDERS = frozenset({
     "title", "grade", "owner", "unit", "clock", "due_at", "point", "count", "window", "tier",
-    "incident_id", "person", "ack_url", "n", "items", "at", "late",
+    "incident_id", "person", "ack_url", "n", "items", "at", "late", "kind", "reason",
 })
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
@@ -50,6 +50,8 @@ class Outgoing(msgspec.Struct, kw_only=True):
     ack_url: str = ""
     items: list[str] = msgspec.field(default_factory=list)  # digest: one line per merged notice
     roles: list[str] = msgspec.field(default_factory=list)
+    # "low": held into a per-recipient digest on pushing channels (outbox.py); never alone at once.
+    priority: str = "normal"
 
 
 def check_template(text: str) -> str | None:

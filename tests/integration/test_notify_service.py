@@ -4,6 +4,7 @@ an acknowledgement stops escalation, and the notices show in the KV."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -23,8 +24,10 @@ def notify_toml(url: str) -> str:
 
     text = (defaults_dir() / "notify.toml").read_text(encoding="utf-8")
     hook = f'{{ channel = "webhook", url = "{url}", format = "json" }}'
-    for who in ("duty-li", "duty-wang"):
-        text = text.replace(f'{{ channel = "email", address = "{who}@example.gov.cn" }}', hook)
+    for who, name in (("p-li", "李值班"), ("p-wang", "王值班")):
+        person = f'id = "{who}"\nname = "{name}"\nroles = ["duty_officer"]\ncontacts = [{{ channel = "board" }}'
+        assert person in text
+        text = text.replace(person, f"{person}, {hook}")
     text = text.replace('name = "舆情工作领导小组"\nroles = ["leader_group"]\ncontacts = [{ channel = "board" }]',
                         'name = "舆情工作领导小组"\nroles = ["leader_group"]\ncontacts = [' +
                         hook.replace('"json"', '"wecom"') + ']')
@@ -87,3 +90,49 @@ async def test_grade_ii_reaches_webhook_and_ack_is_recorded(nats_server: NatsSer
 
 async def _async(value: object) -> object:
     return value
+
+
+async def test_plan_003_major_negative_reaches_wangxuan_and_wangjing_and_a_flag_the_police(
+        nats_server: NatsServer, nc: Client, tmp_path: Path) -> None:
+    """Under plan-003 (seed 003 四(三)) a grade II negative incident reaches 网宣 and 网警 on the
+    shipped board-only config; a rumour flag on it reaches legal_referral (seed 003 三(四))."""
+    from watchboard.bus.jetstream import EventPublisher
+    from watchboard.bus.subjects import Subjects
+    from watchboard.config import defaults_dir
+    from watchboard.domain.events import IncidentFlagged
+
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "notify.toml").write_text((defaults_dir() / "notify.toml").read_text(encoding="utf-8")
+                                        .replace('listen = "127.0.0.1:8765"', 'listen = "127.0.0.1:0"'),
+                                        encoding="utf-8")
+    source = ConfigSource(config, profile="plan-003")
+
+    async def sent_to(incident: str, cause: str, people: set[str]) -> dict | None:
+        view = await kv_get(nc, f"{incident}.notices")
+        if not view:
+            return None
+        reached = {n["to"] for n in view["notices"] if n["cause"] == cause and n["status"] == "sent"}
+        return view if people <= reached else None
+
+    async with running(build_intake(source), nats_server.url, tmp_path / "intake", source=source), \
+            running(build_grading(source), nats_server.url, tmp_path / "grading", source=source), \
+            running(build_notify(source), nats_server.url, tmp_path / "notify", source=source, tick=0.2):
+        reply = await request(nc, "wb.intake.submit", {"title": "网传某镇自来水厂排污致居民中毒", "platform": "weibo",
+                                                       "metrics": {"reposts": 300}, "sentiment": "negative"})
+        incident = reply["incident_id"]
+        grade = await eventually(lambda: kv_get(nc, f"{incident}.grade"), timeout=10, what="graded")
+        assert grade["grade"] == "II"
+        view = await eventually(lambda: sent_to(incident, "incident.graded", {"p-wangxuan", "p-police"}),
+                                timeout=15, what="网宣 and 网警 notices on the board")
+        graded_to = {n["to"] for n in view["notices"] if n["cause"] == "incident.graded"}
+        assert {"p-wangxuan", "p-police", "liaison-police", "p-propaganda", "g-leaders"} <= graded_to
+        assert all(n["status"] != "failed" for n in view["notices"])  # board only: nothing can fail
+
+        await EventPublisher(nc, Subjects()).publish(IncidentFlagged(
+            id=f"{incident}-flag", incident_id=incident, at=datetime.now(UTC), actor="p-li", kind="rumour",
+            reason="水厂检测合格，帖文系编造"))
+        view = await eventually(lambda: sent_to(incident, "incident.flagged", {"p-police", "liaison-police"}),
+                                timeout=15, what="the flag's notices to legal_referral")
+        flagged_to = {n["to"] for n in view["notices"] if n["cause"] == "incident.flagged"}
+        assert flagged_to == {"p-police", "liaison-police"}

@@ -105,13 +105,22 @@ async def test_closed_or_downgraded_incident_does_not_escalate(notifier: Notifie
     assert await notifier.escalate_due(T0 + 120 * M) == []
 
 
-async def test_handle_routes_and_is_idempotent(notifier: Notifier) -> None:
-    """Grade I queues duty officer, leaders and upper level; the same event again queues nothing."""
+async def test_handle_routes_and_is_idempotent(tmp_path: Path) -> None:
+    """Grade I (plan-000) queues duty officer, leaders and upper level; the same event again
+    queues nothing."""
+    notifier = await Notifier.open(load_notify(), tmp_path, profile="plan-000")
+    try:
+        await _routes_and_is_idempotent(notifier)
+    finally:
+        await notifier.close()
+
+
+async def _routes_and_is_idempotent(notifier: Notifier) -> None:
     await notifier.handle(reported("INC1"), T0)
     first = await notifier.handle(graded("INC1", "I"), T0)
     people = sorted({m.person_id for m in first.queued})
     assert people == ["g-leaders", "p-li", "p-propaganda"]
-    assert {m.key for m in first.queued} >= {notice_key("G-INC1-I", "p-li", "email")}
+    assert {m.key for m in first.queued} >= {notice_key("G-INC1-I", "p-li", "board")}
     assert all(m.ack_url.startswith("http://127.0.0.1:8765/ack/") for m in first.queued)
     assert first.incidents == ["INC1"]
     again = await notifier.handle(graded("INC1", "I"), T0 + M)

@@ -186,3 +186,90 @@ async def test_board_channel_is_not_rate_limited(tmp_path: Path) -> None:
         assert len(await box.deliver_due(T0, Recorder())) == 4
     finally:
         await box.close()
+
+
+# --- low priority (routes with priority = "low": plans 000/001/004's III/IV to the leaders) ---
+
+LOW = Delivery(max_attempts=3, backoff_initial="1s", jitter=0.0, rate_limit=0, low_priority_window="120s")
+
+
+def low(n: int, person: str = "g-leaders", contact: str = "webhook:wecom") -> Outgoing:
+    m = msg(n, person=person, contact=contact)
+    m.priority = "low"
+    return m
+
+
+@pytest.fixture
+async def lowbox(tmp_path: Path):
+    b = await Outbox.open(tmp_path / "low.sqlite", LOW, digest=digest_of)
+    yield b
+    await b.close()
+
+
+async def test_low_notice_waits_for_its_window_then_goes_alone(lowbox: Outbox) -> None:
+    """A low notice never goes out the moment it happens; alone at the window's end, as itself."""
+    send = Recorder()
+    await lowbox.enqueue([low(1)], T0)
+    assert await lowbox.deliver_due(T0, send) == []
+    assert await lowbox.counts() == {"held": 1}
+    assert await lowbox.next_due() == T0 + timedelta(seconds=120)
+    assert await lowbox.deliver_due(T0 + timedelta(seconds=119), send) == []
+    (d,) = await lowbox.deliver_due(T0 + timedelta(seconds=120), send)  # released and sent, not held again
+    assert (d.message.key, d.message.cause, d.status) == ("K0001-g-leaders", "clock.warning", "sent")
+    assert send.keys == ["K0001-g-leaders"]
+
+
+async def test_low_notices_in_one_window_become_one_digest(lowbox: Outbox) -> None:
+    """Low notices to one recipient within the window join the first one's digest."""
+    send = Recorder()
+    await lowbox.enqueue([low(1)], T0)
+    await lowbox.deliver_due(T0, send)
+    await lowbox.enqueue([low(2)], T0 + timedelta(seconds=60))
+    await lowbox.deliver_due(T0 + timedelta(seconds=60), send)
+    await lowbox.enqueue([low(3)], T0 + timedelta(seconds=130))  # after the window: a new one
+    (dig,) = await lowbox.deliver_due(T0 + timedelta(seconds=130), send)
+    assert dig.message.cause == "digest" and [m.key for m in dig.members] == ["K0001-g-leaders", "K0002-g-leaders"]
+    assert send.keys == [dig.message.key]
+    assert await lowbox.next_due() == T0 + timedelta(seconds=250)  # the third's own window
+
+
+async def test_low_notice_on_the_board_shows_at_once(lowbox: Outbox) -> None:
+    """The board is not a push: a low notice shows there at once."""
+    await lowbox.enqueue([low(1, contact="board")], T0)
+    assert [d.status for d in await lowbox.deliver_due(T0, Recorder())] == ["sent"]
+
+
+async def test_low_notice_does_not_hold_back_a_normal_one(lowbox: Outbox) -> None:
+    """A normal notice to the same recipient goes at once while a low one waits."""
+    send = Recorder()
+    await lowbox.enqueue([low(1), msg(2, person="g-leaders", contact="webhook:wecom")], T0)
+    assert [d.message.key for d in await lowbox.deliver_due(T0, send)] == ["K0002-g-leaders"]
+    assert await lowbox.counts() == {"held": 1, "sent": 1}
+
+
+async def test_low_notices_are_gathered_per_recipient(lowbox: Outbox) -> None:
+    """Two recipients' low notices are two digests (or single notices), never one."""
+    send = Recorder()
+    await lowbox.enqueue([low(1), low(2), low(3, person="p-office"), low(4, person="g-leaders", contact="email")], T0)
+    assert await lowbox.deliver_due(T0, send) == []
+    out = await lowbox.deliver_due(T0 + timedelta(seconds=120), send)
+    got = sorted((d.message.person_id, d.message.contact, d.message.cause, len(d.notices)) for d in out)
+    assert got == [("g-leaders", "email", "clock.warning", 1), ("g-leaders", "webhook:wecom", "digest", 2),
+                   ("p-office", "webhook:wecom", "clock.warning", 1)]
+
+
+async def test_low_notice_joins_a_rate_limit_digest_already_gathering(tmp_path: Path) -> None:
+    """A recipient already rate-limited gets the low notice in the digest on its way."""
+    d = Delivery(max_attempts=3, backoff_initial="1s", jitter=0.0, rate_limit=1, rate_window="60s",
+                 low_priority_window="600s")
+    box = await Outbox.open(tmp_path / "rl.sqlite", d, digest=digest_of)
+    try:
+        send = Recorder()
+        await box.enqueue([msg(1), msg(2)], T0)  # the second is held by the rate limit until T0+60
+        await box.deliver_due(T0, send)
+        await box.enqueue([low(3, person="p-li", contact="webhook")], T0 + timedelta(seconds=10))
+        await box.deliver_due(T0 + timedelta(seconds=10), send)
+        (dig,) = await box.deliver_due(T0 + timedelta(seconds=60), send)
+        assert [m.key for m in dig.members] == ["K0002-p-li", "K0003-p-li"]
+    finally:
+        await box.close()

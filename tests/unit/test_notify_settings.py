@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from watchboard.config import ConfigError, ConfigSource, defaults_dir
@@ -33,8 +34,14 @@ def test_default_config_loads() -> None:
     ('education = "p-zhang"', 'education = "p-nobody"', "liaisons.education", "unknown person 'p-nobody'"),
     ('roles = ["duty_officer", "leader_group"]', 'roles = ["duty_officer", "leaders"]', "routes[0].roles",
      "unknown role 'leaders'"),
-    ('event = "clock.warning"', 'event = "clock.warned"', "routes[3].event", "unknown event type 'clock.warned'"),
-    ('grades = ["I"]', 'grades = ["V"]', "routes[1].grades", "unknown grade 'V'"),
+    ('event = "clock.warning"', 'event = "clock.warned"', "routes[9].event", "unknown event type 'clock.warned'"),
+    ('grades = ["I"]', 'grades = ["V"]', "routes[2].grades", "unknown grade 'V'"),
+    ('sentiments = ["negative"]', 'sentiments = ["angry"]', "routes[3].sentiments", "unknown sentiment 'angry'"),
+    ('profiles = ["plan-000"]', 'profiles = ["plan-0"]', "routes[2].profiles", "unknown profile 'plan-0'"),
+    ('priority = "low"', 'priority = "urgent"', "routes[1].priority", "'urgent' is not one of normal, low"),
+    ('days = ["workday"]', 'days = ["holiday"]', "roster.shifts[0].days", "'holiday' is not one of"),
+    ('low_priority_window = "5m"', 'low_priority_window = "soon"', "delivery.low_priority_window",
+     "is not a duration"),
     ('start = "08:30"\nend = "17:30"', 'start = "8:30"\nend = "17:30"', "roster.shifts[0].start",
      "'8:30' is not a time like '08:30'"),
     ('person = "p-wang"\n\n# 24', 'person = "p-who"\n\n# 24', "roster.shifts[1].person", "unknown person 'p-who'"),
@@ -43,7 +50,9 @@ def test_default_config_loads() -> None:
     ('subject = "【已超时】{title}"', 'subject = "【已超时】{titel}"', "templates.zh.clock.breached.subject",
      "unknown placeholder {titel}"),
     ('roles = ["office"]', 'roles = ["boss"]', "people[2].roles", "unknown role 'boss'"),
-    ('address = "zhang@example.gov.cn"', 'address = "zhang"', "people[6].contacts[1].address",
+    ('contacts = [{ channel = "board" }]\n# contacts = [{ channel = "board" }, { channel = "email", '
+     'address = "zhang@example.gov.cn" }]',
+     'contacts = [{ channel = "board" }, { channel = "email", address = "zhang" }]', "people[7].contacts[1].address",
      "'zhang' is not an e-mail address"),
     ('listen = "127.0.0.1:8765"', 'listen = "8765"', "ack.listen", "is not host:port"),
     ('rate_window = "5m"', 'rate_window = "5 minutes"', "delivery.rate_window", "is not a duration"),
@@ -97,3 +106,32 @@ def test_liaison_from_units_toml_is_used(tmp_path: Path) -> None:
 def test_default_text_is_valid_toml() -> None:
     """The shipped file parses as TOML (guards the table edits above)."""
     assert tomllib.loads(DEFAULT_TEXT)["ack"]["listen"] == "127.0.0.1:8765"
+
+
+# --- the shipped default works on a fresh machine (issue 15 item 4) ---------------------
+
+EXAMPLE_DIR = Path(__file__).parents[2] / "examples" / "local-webhook"
+
+
+def test_default_contacts_need_no_network_server() -> None:
+    """As shipped, every person is reached on the board only: no SMTP server, no robot, no
+    webhook, so a fresh install's demo sends every notice without a failure."""
+    cfg = load_notify(ConfigSource(profile="default"))
+    needs_server = [(p.id, c.label) for p in cfg.people for c in p.contacts if c.channel != "board"]
+    assert needs_server == []
+    assert all(p.contacts for p in cfg.people), "someone would be reached by nothing"
+
+
+def test_local_webhook_example_is_the_default_on_the_sink() -> None:
+    """examples/local-webhook differs from the default only in contacts (board, plus the local
+    webhook-sink) and the first backoff, so it shows the shipped routes and roster."""
+    default = load_notify(ConfigSource(profile="default"))
+    example = load_notify(ConfigSource(EXAMPLE_DIR, profile="default"))
+    for field in ("liaisons", "roster", "routes", "escalation", "smtp", "ack", "templates"):
+        assert getattr(example, field) == getattr(default, field), field
+    assert msgspec.structs.replace(example.delivery, backoff_initial="10s") == default.delivery
+    assert [(p.id, p.name, p.roles) for p in example.people] == [(p.id, p.name, p.roles) for p in default.people]
+    hooks = [c.url for p in example.people for c in p.contacts if c.channel != "board"]
+    assert hooks and all(url.startswith("http://127.0.0.1:9000/") for url in hooks)
+    assert {p.id for p in example.people if any(c.channel == "webhook" for c in p.contacts)} >= {
+        "p-li", "g-leaders", "p-wangxuan", "p-police"}
