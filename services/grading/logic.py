@@ -58,7 +58,8 @@ class IncidentState(msgspec.Struct, kw_only=True):
 def _graded(cause: str, incident: str, at: datetime, d: Decision, tag: str = "graded") -> ev.IncidentGraded:
     return ev.IncidentGraded(id=ev.effect_id(cause, tag), incident_id=incident, at=at, actor=d.actor,
                              causation_id=cause, grade=d.grade, previous=d.previous,  # type: ignore[arg-type]
-                             reasons=list(d.reasons), source=d.source, sentiment=d.sentiment, pinned=d.pinned)
+                             reasons=list(d.reasons), source=d.source, sentiment=d.sentiment, pinned=d.pinned,
+                             reasons_en=list(d.reasons_en))
 
 
 def _assigned(cause: str, incident: str, at: datetime, d: OwnerDecision) -> ev.IncidentAssigned:
@@ -160,4 +161,4 @@ def view_of(state: IncidentState, units: UnitsConfig | None = None) -> GradeView
                      pinned=state.grade.pinned, sentiment=state.grade.sentiment,
                      owner=state.owner.owner if state.owner else None, owner_reason=state.owner_reason,
                      assisting=list(state.owner.assisting) if state.owner else [], updated_at=state.updated_at,
-                     **names)
+                     reasons_en=list(state.grade.reasons_en), **names)
