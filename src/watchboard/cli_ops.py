@@ -55,7 +55,7 @@ def profiles(source: ConfigSource) -> int:
 
     active = source.profile_name()
     print(f"{'':2}{'profile':10} {'seed':5} title")
-    print(f"{'*' if active == 'default' else ' ':2}{'default':10} {'-':5} four grades of seed 004, clocks of seed 003")
+    print(f"{'*' if active == 'default' else ' ':2}{'default':10} {'-':5} four grades of seed 004 graded by the rules of seeds 003 and 004, clocks of seed 003")
     for path in list_profiles(source):
         meta = tomllib.loads(path.read_text(encoding="utf-8")).get("meta", {})
         mark = "*" if path.stem == active else " "
