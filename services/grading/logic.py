@@ -51,6 +51,7 @@ class IncidentState(msgspec.Struct, kw_only=True):
     owner_reason: str = ""
     closed: bool = False
     updated_at: datetime | None = None
+    flags: list[str] = msgspec.field(default_factory=list)  # rumour | illegal, in the order set
 
 
 
@@ -58,7 +59,8 @@ class IncidentState(msgspec.Struct, kw_only=True):
 def _graded(cause: str, incident: str, at: datetime, d: Decision, tag: str = "graded") -> ev.IncidentGraded:
     return ev.IncidentGraded(id=ev.effect_id(cause, tag), incident_id=incident, at=at, actor=d.actor,
                              causation_id=cause, grade=d.grade, previous=d.previous,  # type: ignore[arg-type]
-                             reasons=list(d.reasons), source=d.source, sentiment=d.sentiment, pinned=d.pinned)
+                             reasons=list(d.reasons), source=d.source, sentiment=d.sentiment, pinned=d.pinned,
+                             reasons_en=list(d.reasons_en))
 
 
 def _assigned(cause: str, incident: str, at: datetime, d: OwnerDecision) -> ev.IncidentAssigned:
@@ -150,6 +152,55 @@ def command_assign(state: IncidentState | None, incident_id: str, owner: str, re
     return new, [_assigned(request_id, incident_id, now, decision)]
 
 
+# A person's judgement that an incident is a rumour (谣言) or illegal content: the plans refer
+# it to the police (seed 004 第六篇 具体方法 5 "对诽谤、造谣等涉嫌违法违规信息,报请公安机关依法处置";
+# seeds 000, 003). Grading only keeps the flag; notify routes flagged incidents.
+FLAG_KINDS: tuple[str, ...] = ("rumour", "illegal")
+FLAG_REASON_MAX = 2_000
+ACTOR_MAX = 100  # as intake bounds the actor of its commands
+
+
+def _flag_input(kind: str, reason: str, actor: str, verb: str) -> tuple[str, str, str]:
+    """The checked (kind, reason, actor) of a flag or unflag; `Invalid` names the field."""
+    if kind not in FLAG_KINDS:
+        raise Invalid("kind", f"{kind[:40]!r} is not a flag; one of {', '.join(FLAG_KINDS)}")
+    reason = reason.strip()
+    if not reason:
+        raise Invalid("reason", f"a reason is required: why {verb} (the police referral cites it)")
+    if len(reason) > FLAG_REASON_MAX:
+        raise Invalid("reason", f"reason is {len(reason):,} characters; at most {FLAG_REASON_MAX:,}")
+    actor = actor.strip()
+    if not actor:
+        raise Invalid("actor", "actor is empty; say who does this (--actor NAME)")
+    if len(actor) > ACTOR_MAX:
+        raise Invalid("actor", f"actor is {len(actor)} characters; at most {ACTOR_MAX}")
+    return kind, reason, actor
+
+
+def command_flag(state: IncidentState | None, incident_id: str, kind: str, reason: str, actor: str,
+                 request_id: str, now: datetime) -> tuple[IncidentState, list[ev.Event]]:
+    """Mark the incident a rumour or illegal content (`incident.flagged`, with the actor)."""
+    st = _require(state, incident_id)
+    kind, reason, actor = _flag_input(kind, reason, actor, f"it is flagged {kind}")
+    if kind in st.flags:
+        raise Conflict("kind", f"the incident is already flagged {kind}")
+    event = ev.IncidentFlagged(id=ev.effect_id(request_id, "flagged"), incident_id=incident_id, at=now, actor=actor,
+                               causation_id=request_id, kind=kind, reason=reason)
+    return msgspec.structs.replace(st, flags=[*st.flags, kind], updated_at=now), [event]
+
+
+def command_unflag(state: IncidentState | None, incident_id: str, kind: str, reason: str, actor: str,
+                   request_id: str, now: datetime) -> tuple[IncidentState, list[ev.Event]]:
+    """Take a flag off (`incident.unflagged`, with the actor): it was not a rumour after all."""
+    st = _require(state, incident_id)
+    kind, reason, actor = _flag_input(kind, reason, actor, f"the {kind} flag comes off")
+    if kind not in st.flags:
+        raise Conflict("kind", f"the incident is not flagged {kind}; flags: {', '.join(st.flags) or 'none'}")
+    event = ev.IncidentUnflagged(id=ev.effect_id(request_id, "unflagged"), incident_id=incident_id, at=now,
+                                 actor=actor, causation_id=request_id, kind=kind, reason=reason)
+    return msgspec.structs.replace(st, flags=[f for f in st.flags if f != kind], updated_at=now), [event]
+
+
 def view_of(state: IncidentState, units: UnitsConfig | None = None) -> GradeView | None:
     if state.grade is None:
         return None
@@ -160,4 +211,4 @@ def view_of(state: IncidentState, units: UnitsConfig | None = None) -> GradeView
                      pinned=state.grade.pinned, sentiment=state.grade.sentiment,
                      owner=state.owner.owner if state.owner else None, owner_reason=state.owner_reason,
                      assisting=list(state.owner.assisting) if state.owner else [], updated_at=state.updated_at,
-                     **names)
+                     flags=list(state.flags), reasons_en=list(state.grade.reasons_en), **names)

@@ -1,5 +1,6 @@
 """grading: wiring only. Consumes intake's events, publishes grades and owners, answers
-`wb.cmd.regrade`, `wb.cmd.release` and `wb.cmd.assign`. See README.md beside this file.
+`wb.cmd.regrade`, `wb.cmd.release`, `wb.cmd.assign`, `wb.cmd.flag` and `wb.cmd.unflag`.
+See README.md beside this file.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from watchboard.domain.views import encode_view, kv_key
 from watchboard.services.grading.logic import (
     IncidentState,
     command_assign,
+    command_flag,
     command_regrade,
     command_release,
+    command_unflag,
     step,
     view_of,
 )
@@ -52,6 +55,8 @@ class GradingService:
         await rt.endpoints.add("regrade", rt.subjects.command("regrade"), self.on_regrade)
         await rt.endpoints.add("release", rt.subjects.command("release"), self.on_release)
         await rt.endpoints.add("assign", rt.subjects.command("assign"), self.on_assign)
+        await rt.endpoints.add("flag", rt.subjects.command("flag"), self.on_flag)
+        await rt.endpoints.add("unflag", rt.subjects.command("unflag"), self.on_unflag)
 
     async def close(self) -> None:
         if self.db is not None:
@@ -89,9 +94,15 @@ class GradingService:
             new, effects = run(tx.get(incident_id), incident_id, actor, ev.new_ulid(self.rt.now()))
             tx.put(incident_id, new)
             await self._finish(tx, effects)
-        graded = effects[0]
-        fields = {"grade": graded.grade} if isinstance(graded, ev.IncidentGraded) else {"owner": graded.owner}
-        return ok(incident_id=incident_id, event_id=graded.id, **fields)
+        effect = effects[0]
+        match effect:
+            case ev.IncidentGraded():
+                fields: dict[str, Any] = {"grade": effect.grade}
+            case ev.IncidentAssigned():
+                fields = {"owner": effect.owner}
+            case _:  # flagged / unflagged: the flags the incident has now
+                fields = {"kind": effect.kind, "flags": list(new.flags)}
+        return ok(incident_id=incident_id, event_id=effect.id, **fields)
 
     async def on_regrade(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
         grade, reason = text_field(payload, "grade"), text_field(payload, "reason", required=False)
@@ -109,6 +120,16 @@ class GradingService:
             raise Invalid("assisting", "`assisting` must be a list of unit ids")
         return await self._command(payload, lambda st, i, actor, rid: command_assign(
             st, i, owner, reason, actor, rid, self.units, self.rt.now(), assisting))  # type: ignore[union-attr]
+
+    async def on_flag(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
+        kind, reason = text_field(payload, "kind"), text_field(payload, "reason", required=False)
+        return await self._command(payload, lambda st, i, actor, rid: command_flag(
+            st, i, kind, reason, actor, rid, self.rt.now()))  # type: ignore[union-attr]
+
+    async def on_unflag(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
+        kind, reason = text_field(payload, "kind"), text_field(payload, "reason", required=False)
+        return await self._command(payload, lambda st, i, actor, rid: command_unflag(
+            st, i, kind, reason, actor, rid, self.rt.now()))  # type: ignore[union-attr]
 
 
 def build(source: ConfigSource) -> GradingService:

@@ -152,6 +152,8 @@ def _command_payload(args: argparse.Namespace, zone: Any) -> tuple[str, dict[str
         payload |= {"grade": args.grade, "reason": args.reason}
         if args.grade == "release":
             verb, payload = "release", {"incident_id": args.id, "actor": args.actor, "reason": args.reason}
+    elif verb in ("flag", "unflag"):
+        payload |= {"kind": args.kind, "reason": args.reason}
     elif verb == "stage":
         payload |= {"stage": args.stage, "note": args.note}
     elif verb == "done":

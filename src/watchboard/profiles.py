@@ -4,8 +4,10 @@ A profile sets only what its plan says (docs/plans.md quotes the seeds); everyth
 runs is a default. This module reads the profile through the same loaders the services use,
 so what it prints is what runs — never what a summary claims:
 
-- `rules`: every clock per grade, with `seed_ref`, the plan's words (`quote`) and `source`
-  (`plan` where the profile's own file sets it, `default` where deadlines.toml's applies);
+- `rules`: every grading rule that runs (`kind` "grade", the plan's words in `quote`), every
+  clock per grade (`kind` "clock", with `seed_ref` and `quote`) and every notify route that
+  applies (`kind` "route"), each with `source`: `plan` where the profile's own file (for a
+  route: the route's `profiles`) sets it, `default` where the shared config applies;
 - `grades`: the grades the profile uses, their labels, and the collapse of the others;
 - `not_supported`: what the plan asks that watchboard does not do yet (the profile's
   `[meta] not_supported`).
@@ -18,7 +20,7 @@ from typing import Any
 
 from watchboard.config import ConfigSource, list_profiles
 from watchboard.domain.clocks import load_deadlines, plan_set_clocks
-from watchboard.domain.grading import describe, load_grading, used_grades
+from watchboard.domain.grading import RULE_NAMES, collapse, describe, load_grading, used_grades
 from watchboard.domain.report import GRADES
 
 DEFAULT_META = {
@@ -43,7 +45,18 @@ def describe_profile(name: str, source: ConfigSource | None = None) -> dict[str,
     meta = _meta(name, src)
     deadlines, grading = load_deadlines(src), load_grading(src)
     own = plan_set_clocks(src)
+    profile_data, _ = src.profile_data()
+    own_grading = profile_data.get("grading", {}).get("rules", {}) if name != "default" else {}
     rules: list[dict[str, Any]] = []
+    for rule_name in RULE_NAMES:
+        rule = getattr(grading.rules, rule_name)
+        if not rule.enabled:
+            continue
+        rules.append({
+            "kind": "grade", "name": rule_name, "grade": collapse(rule.grade, grading),
+            "quote": rule.quote, "quote_en": rule.quote_en,
+            "source": "plan" if rule_name in own_grading else "default",
+        })
     for grade in used_grades(grading):
         for rule in deadlines.rules_for(grade):
             rules.append({
@@ -52,6 +65,7 @@ def describe_profile(name: str, source: ConfigSource | None = None) -> dict[str,
                 "seed_ref": rule.seed_ref, "quote": rule.quote,
                 "source": "plan" if rule.name in own.get(grade, set()) else "default",
             })
+    rules += _routes(name, src)
     return {
         "name": name,
         "seed": meta.get("seed", ""),
@@ -62,6 +76,21 @@ def describe_profile(name: str, source: ConfigSource | None = None) -> dict[str,
         "rules": rules,
         "not_supported": list(meta.get("not_supported", [])),
     }
+
+
+def _routes(name: str, src: ConfigSource) -> list[dict[str, Any]]:
+    """notify.toml's routes that apply under profile `name` (a CLI view: the library reads the
+    notify service's config module only here, lazily)."""
+    from watchboard.services.notify.settings import load_notify
+
+    out = []
+    for route in load_notify(src).routes:
+        if route.profiles and name not in route.profiles:
+            continue
+        out.append({"kind": "route", "event": route.event, "grades": list(route.grades),
+                    "sentiments": list(route.sentiments), "roles": list(route.roles),
+                    "priority": route.priority, "source": "plan" if route.profiles else "default"})
+    return out
 
 
 def all_profiles(source: ConfigSource | None = None) -> list[dict[str, Any]]:
@@ -94,6 +123,15 @@ def text(profiles: list[dict[str, Any]]) -> str:
             if by_name:
                 shown = "; ".join(f"{k} ({'/'.join(g)})" for k, g in by_name.items())
                 lines.append(f"    {title}: {shown}")
+        own_grades = [r["name"] for r in p["rules"] if r["kind"] == "grade" and r["source"] == "plan"]
+        if own_grades:
+            lines.append(f"    its plan's grading rules: {', '.join(own_grades)}")
+        routes = [r for r in p["rules"] if r["kind"] == "route" and r["source"] == "plan"]
+        for r in routes:
+            grades = "/".join(r["grades"]) or "any grade"
+            extra = f", {'/'.join(r['sentiments'])}" if r["sentiments"] else ""
+            low = " (low priority)" if r["priority"] == "low" else ""
+            lines.append(f"    route: {r['event']} {grades}{extra} → {', '.join(r['roles'])}{low}")
         for item in p["not_supported"]:
             lines.append(f"    not supported: {item}")
         lines.append("")

@@ -16,7 +16,7 @@ from watchboard.services.grading.service import build as build_grading
 from watchboard.services.intake.service import build as build_intake
 
 SHOW_KEYS = {"id", "title", "grade", "grade_reasons", "grade_source", "sentiment", "owner", "stage",
-             "acknowledged_by", "mentions", "clocks", "reminders", "flagged", "notices", "timeline"}
+             "acknowledged_by", "mentions", "clocks", "reminders", "flagged", "flags", "notices", "timeline"}
 
 
 async def cli(*args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
@@ -77,6 +77,27 @@ async def test_submit_file_ls_show_and_commands(nats_server: NatsServer, nc: Cli
         assert code == 2  # argparse refuses a grade that does not exist
         code, _, err = await cli("close", "01NOSUCHINCIDENT", "--summary", "x", "--nats", url)
         assert code == 1 and "not_found" in err
+
+        # flag / unflag: the reply printed as JSON, show --json lists the flags, a repeat is a conflict.
+        code, out, err = await cli("flag", canteen["id"], "rumour", "--reason", "经核实为谣言", "--actor", "wang",
+                                   "--nats", url)
+        assert code == 0, err
+        assert json.loads(out)["flags"] == ["rumour"]
+        code, _, err = await cli("flag", canteen["id"], "rumour", "--reason", "again", "--nats", url)
+        assert code == 1 and "error (conflict) [kind]" in err
+        code, _, err = await cli("flag", canteen["id"], "gossip", "--reason", "x", "--nats", url)
+        assert code == 2  # argparse refuses a kind that does not exist
+
+        async def flagged_in_show():
+            c, o, _ = await cli("show", canteen["id"], "--json", "--nats", url)
+            data = json.loads(o) if c == 0 else {}
+            return data if data.get("flags") == ["rumour"] else None
+
+        shown = await eventually(flagged_in_show, timeout=20, what="flags in show --json")
+        flagged = [(t["actor"], t["text"]) for t in shown["timeline"] if t["type"] == "incident.flagged"]
+        assert flagged == [("wang", "flagged rumour: 经核实为谣言")]
+        code, out, err = await cli("unflag", canteen["id"], "rumour", "--reason", "撤回", "--nats", url)
+        assert code == 0 and json.loads(out)["flags"] == [], err
 
         async def regraded():
             g = await kv_get(nc, f"{canteen['id']}.grade")

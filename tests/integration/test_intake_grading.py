@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,57 @@ async def test_bad_reports_get_an_error_naming_the_field(nats_server: NatsServer
         assert reply["error"]["message"]
         info = await nc.jetstream().stream_info("WATCHBOARD")
         assert info.state.messages == 0
+
+
+async def last_event(nc: Client, subject: str) -> dict:
+    """The last event the stream holds on `subject` (fails if there is none)."""
+    msg = await nc.jetstream().get_last_msg("WATCHBOARD", subject)
+    return json.loads(msg.data)
+
+
+async def test_flag_and_unflag_over_nats(nats_server: NatsServer, nc: Client, tmp_path: Path) -> None:
+    """Seed 004 第六篇 具体方法 5 (rumours to the police): flag → incident.flagged in the stream with the
+    actor, <id>.grade lists the flag; a repeat is a conflict; unflag → incident.unflagged, flag gone."""
+    async with running(build_intake(ConfigSource()), nats_server.url, tmp_path / "intake"), \
+            running(build_grading(ConfigSource()), nats_server.url, tmp_path / "grading"):
+        incident = (await submit(nc, CANTEEN))["incident_id"]
+        await grade_of(nc, incident)
+
+        reply = await request(nc, "wb.cmd.flag", {"incident_id": incident, "kind": "rumour",
+                                                  "reason": "经公安核实为谣言", "actor": "wang"})
+        assert reply["ok"] is True and reply["flags"] == ["rumour"] and reply["kind"] == "rumour"
+        event = await last_event(nc, f"wb.ev.grading.{incident}.incident.flagged")
+        assert (event["type"], event["kind"], event["reason"], event["actor"], event["id"]) == (
+            "incident.flagged", "rumour", "经公安核实为谣言", "wang", reply["event_id"])
+
+        async def flags_are(expected: list[str]):
+            async def check():
+                g = await kv_get(nc, f"{incident}.grade")
+                return g if g and g["flags"] == expected else None
+            return await eventually(check, timeout=10, what=f"flags {expected}")
+
+        view = await flags_are(["rumour"])
+        assert view["grade"] and view["reasons"] and view["reasons_en"]  # the grade is still there
+
+        again = await request(nc, "wb.cmd.flag", {"incident_id": incident, "kind": "rumour", "reason": "x",
+                                                  "actor": "wang"})
+        assert (again["ok"], again["error"]["code"], again["error"]["field"]) == (False, "conflict", "kind")
+        for body, code, field in [
+            ({"incident_id": incident, "kind": "gossip", "reason": "x", "actor": "wang"}, "invalid", "kind"),
+            ({"incident_id": incident, "kind": "illegal", "actor": "wang"}, "invalid", "reason"),
+            ({"incident_id": incident, "kind": "illegal", "reason": "长" * 2001, "actor": "wang"}, "invalid", "reason"),
+            ({"incident_id": "01NOPE", "kind": "illegal", "reason": "x", "actor": "wang"}, "not_found", "incident_id"),
+            ({"incident_id": incident, "kind": "illegal", "reason": "x", "actor": "wang"} | {"kind": 3}, "invalid", "kind"),
+        ]:
+            bad = await request(nc, "wb.cmd.flag", body)
+            assert (bad["ok"], bad["error"]["code"], bad["error"]["field"]) == (False, code, field), body
+
+        off = await request(nc, "wb.cmd.unflag", {"incident_id": incident, "kind": "rumour",
+                                                  "reason": "撤回:并非谣言", "actor": "li"})
+        assert off["ok"] is True and off["flags"] == []
+        event = await last_event(nc, f"wb.ev.grading.{incident}.incident.unflagged")
+        assert (event["kind"], event["reason"], event["actor"]) == ("rumour", "撤回:并非谣言", "li")
+        await flags_are([])
+        twice = await request(nc, "wb.cmd.unflag", {"incident_id": incident, "kind": "rumour", "reason": "x",
+                                                    "actor": "li"})
+        assert (twice["error"]["code"], twice["error"]["field"]) == ("conflict", "kind")

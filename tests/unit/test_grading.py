@@ -13,6 +13,7 @@ from watchboard.config import ConfigError, ConfigSource
 from watchboard.domain.events import IncidentGraded, Mention
 from watchboard.domain.grading import (
     GRADE_COLOURS,
+    RULE_NAMES,
     Assessment,
     CurrentGrade,
     Decision,
@@ -59,81 +60,235 @@ def fold(*mentions: Mention) -> Features:
 
 # --- every rule at its boundary ------------------------------------------------------------
 
+def unquoted(cfg: GradingConfig) -> GradingConfig:
+    """`cfg` with every rule's quote removed: the reasons are the findings alone."""
+    rules = {name: msgspec.structs.replace(getattr(cfg.rules, name), quote="", quote_en="") for name in RULE_NAMES}
+    return msgspec.structs.replace(cfg, rules=msgspec.structs.replace(cfg.rules, **rules))
+
+
+BARE = unquoted(CFG)
+
 RULE_CASES = [
-    # (id, mentions, grade, reason that must be among the reasons, or None)
+    # (id, mentions, grade, Chinese reason and English reason that must be among the reasons, or None)
     ("emergency+stability", [m(emergency=True, stability_risk=True)], "I",
-     "emergency with a stability risk → I 特别重大"),
-    ("emergency alone", [m(emergency=True)], "IV", None),
-    ("stability alone", [m(stability_risk=True)], "IV", None),
+     "突发事件,严重影响社会稳定 → I 特别重大", "emergency with a stability risk → I Especially major"),
+    ("emergency alone", [m(emergency=True)], "IV", None, None),
+    ("stability alone", [m(stability_risk=True)], "IV", None, None),
     ("media city on weibo", [m(media_level="city")], "II",
-     "mainstream media: media_level city ≥ city on weibo → II 重大"),
+     "主流媒体曝光:微博,媒体级别 市级 ≥ 市级 → II 重大", "mainstream media: Weibo at city level ≥ city → II Major"),
     ("media national", [m(media_level="national")], "II",
-     "mainstream media: media_level national ≥ city on weibo → II 重大"),
-    ("media local on weibo", [m(media_level="local")], "IV", None),
-    ("tv local (default needs city)", [m("tv", media_level="local")], "IV", None),
+     "主流媒体曝光:微博,媒体级别 国家级 ≥ 市级 → II 重大",
+     "mainstream media: Weibo at national level ≥ city → II Major"),
+    ("media local on weibo", [m(media_level="local")], "IV", None, None),
+    ("tv local (default needs city)", [m("tv", media_level="local")], "IV", None, None),
     ("tv provincial", [m("tv", media_level="provincial")], "II",
-     "mainstream media: media_level provincial ≥ city on tv → II 重大"),
-    ("reposts 100", [m(url="u1", metrics=Metrics(reposts=100))], "II", "reposts 100 ≥ 100 → II 重大"),
-    ("reposts 99", [m(url="u1", metrics=Metrics(reposts=99))], "IV", None),
+     "主流媒体曝光:电视,媒体级别 省级 ≥ 市级 → II 重大", "mainstream media: TV at provincial level ≥ city → II Major"),
+    ("reposts 100", [m(url="u1", metrics=Metrics(reposts=100))], "II",
+     "转发合计 100 ≥ 100 → II 重大", "reposts 100 ≥ 100 → II Major"),
+    ("reposts 99", [m(url="u1", metrics=Metrics(reposts=99))], "IV", None, None),
     ("reposts summed over urls", [m(url="u1", metrics=Metrics(reposts=60)),
-                                  m(url="u2", metrics=Metrics(reposts=40))], "II", "reposts 100 ≥ 100 → II 重大"),
+                                  m(url="u2", metrics=Metrics(reposts=40))], "II",
+     "转发合计 100 ≥ 100 → II 重大", "reposts 100 ≥ 100 → II Major"),
     ("same url keeps max", [m(url="u1", metrics=Metrics(reposts=60)),
-                            m(url="u1", metrics=Metrics(reposts=99))], "IV", None),
+                            m(url="u1", metrics=Metrics(reposts=99))], "IV", None, None),
     ("no url: one source per platform", [m(metrics=Metrics(reposts=60)), m(metrics=Metrics(reposts=60))],
-     "IV", None),
-    ("cross_region flag", [m(cross_region=True)], "II", "crosses regions (reported) → II 重大"),
-    ("two regions", [m(region="仲山镇"), m(region="城关镇")], "II", "regions 2 ≥ 2 (仲山镇, 城关镇) → II 重大"),
-    ("one region twice", [m(region="仲山镇"), m(region="仲山镇")], "IV", None),
+     "IV", None, None),
+    ("cross_region flag", [m(cross_region=True)], "II",
+     "跨地区(报告标明)→ II 重大", "crosses regions (reported) → II Major"),
+    ("two regions", [m(region="仲山镇"), m(region="城关镇")], "II",
+     "涉及 2 个地区 ≥ 2(仲山镇、城关镇)→ II 重大", "regions 2 ≥ 2 (仲山镇, 城关镇) → II Major"),
+    ("one region twice", [m(region="仲山镇"), m(region="仲山镇")], "IV", None, None),
     ("negative on 2 platforms", [m("weibo"), m("douyin")], "III",
-     "negative on 2 platforms ≥ 2 (weibo, douyin) → III 较大"),
-    ("negative on 1 platform", [m("weibo"), m("weibo", url="x")], "IV", None),
-    ("neutral on 2 platforms", [m("weibo", sentiment="neutral"), m("douyin", sentiment="neutral")], "IV", None),
+     "负面信息出现在 2 个平台 ≥ 2(微博、抖音)→ III 较大", "negative on 2 platforms ≥ 2 (Weibo, Douyin) → III Large"),
+    ("negative on 1 platform", [m("weibo"), m("weibo", url="x")], "IV", None, None),
+    ("neutral on 2 platforms", [m("weibo", sentiment="neutral"), m("douyin", sentiment="neutral")], "IV",
+     None, None),
     ("rising 100/h", [m(url="u", observed_at=at(0)), m(url="u", observed_at=at(60), metrics=Metrics(comments=100))],
-     "III", "engagement rising +100/h ≥ 100/h → III 较大"),
+     "III", "互动量上升 +100/小时 ≥ 100/小时 → III 较大", "engagement rising +100/h ≥ 100/h → III Large"),
     ("rising 99/h", [m(url="u", observed_at=at(0)), m(url="u", observed_at=at(60), metrics=Metrics(comments=99))],
-     "IV", None),
+     "IV", None, None),
     ("key area 50/h", [m(url="u", topic="food_drug", observed_at=at(0)),
-                       m(url="u", observed_at=at(60), metrics=Metrics(comments=50))],
-     "II", "key area food_drug fermenting: engagement +50/h ≥ 50/h → II 重大"),
+                       m(url="u", observed_at=at(60), metrics=Metrics(comments=50))], "II",
+     "重点领域(食品药品)迅速发酵:互动量 +50/小时 ≥ 50/小时 → II 重大",
+     "key area food and drug safety fermenting: engagement +50/h ≥ 50/h → II Major"),
     ("key area 49/h", [m(url="u", topic="food_drug", observed_at=at(0)),
-                       m(url="u", observed_at=at(60), metrics=Metrics(comments=49))], "IV", None),
+                       m(url="u", observed_at=at(60), metrics=Metrics(comments=49))], "IV", None, None),
     ("not a key area 50/h", [m(url="u", topic="education", observed_at=at(0)),
-                             m(url="u", observed_at=at(60), metrics=Metrics(comments=50))], "IV", None),
+                             m(url="u", observed_at=at(60), metrics=Metrics(comments=50))], "IV", None, None),
     ("span 15m is enough", [m(url="u", observed_at=at(0)), m(url="u", observed_at=at(15), metrics=Metrics(comments=25))],
-     "III", "engagement rising +100/h ≥ 100/h → III 较大"),
+     "III", "互动量上升 +100/小时 ≥ 100/小时 → III 较大", "engagement rising +100/h ≥ 100/h → III Large"),
     ("span 14m has no rate", [m(url="u", observed_at=at(0)),
-                              m(url="u", observed_at=at(14), metrics=Metrics(comments=90))], "IV", None),
+                              m(url="u", observed_at=at(14), metrics=Metrics(comments=90))], "IV", None, None),
     ("likes do not count", [m(url="u", observed_at=at(0)),
-                            m(url="u", observed_at=at(60), metrics=Metrics(likes=10_000, views=99_999))], "IV", None),
-    ("nothing", [m()], "IV", "no rule fired → IV 一般"),
+                            m(url="u", observed_at=at(60), metrics=Metrics(likes=10_000, views=99_999))], "IV",
+     None, None),
+    ("nothing", [m()], "IV", "未触发任何规则 → IV 一般", "no rule fired → IV General"),
 ]
 
 
-@pytest.mark.parametrize(("mentions", "grade", "reason"), [c[1:] for c in RULE_CASES],
+@pytest.mark.parametrize(("mentions", "grade", "zh", "en"), [c[1:] for c in RULE_CASES],
                          ids=[c[0] for c in RULE_CASES])
-def test_rule_boundaries(mentions: list[Mention], grade: str, reason: str | None) -> None:
-    """Each rule fires exactly at its threshold and not one below."""
-    result = evaluate(fold(*mentions), CFG)
+def test_rule_boundaries(mentions: list[Mention], grade: str, zh: str | None, en: str | None) -> None:
+    """Each rule fires exactly at its threshold and not one below; its reason in both languages."""
+    result = evaluate(fold(*mentions), BARE)
     assert result.grade == grade
-    if reason is not None:
-        assert reason in result.reasons
+    if zh is not None:
+        assert zh in result.reasons
+        assert en in result.reasons_en
+        assert result.reasons.index(zh) == result.reasons_en.index(en)  # the same reason, in the same place
     if grade == "IV":
-        assert result.reasons == ["no rule fired → IV 一般"]
+        assert result.reasons == ["未触发任何规则 → IV 一般"]
+        assert result.reasons_en == ["no rule fired → IV General"]
         assert result.rules == []
 
 
 def test_highest_grade_wins_and_every_rule_is_a_reason() -> None:
-    """Emergency, reposts and two platforms: grade I, reasons listed worst first."""
+    """Emergency, reposts and two platforms: grade I, reasons listed worst first, in both languages."""
     f = fold(m("weibo", url="a", metrics=Metrics(reposts=150), emergency=True, stability_risk=True),
              m("douyin", url="b"))
-    result = evaluate(f, CFG)
+    result = evaluate(f, BARE)
     assert result.grade == "I"
     assert result.reasons == [
-        "emergency with a stability risk → I 特别重大",
-        "reposts 150 ≥ 100 → II 重大",
-        "negative on 2 platforms ≥ 2 (weibo, douyin) → III 较大",
+        "突发事件,严重影响社会稳定 → I 特别重大",
+        "转发合计 150 ≥ 100 → II 重大",
+        "负面信息出现在 2 个平台 ≥ 2(微博、抖音)→ III 较大",
+    ]
+    assert result.reasons_en == [
+        "emergency with a stability risk → I Especially major",
+        "reposts 150 ≥ 100 → II Major",
+        "negative on 2 platforms ≥ 2 (Weibo, Douyin) → III Large",
     ]
     assert result.rules == ["emergency", "reposts", "multi_platform"]
+
+
+QUOTE_CASES = [
+    # (id naming the seed section each default rule quotes, mentions, Chinese reason, English reason)
+    ("emergency: seed 004 part 6 (3) 4", [m(emergency=True, stability_risk=True)],
+     "突发事件,严重影响社会稳定(「突发事件引起的、严重影响社会稳定」,预案004 第六篇(三)4)→ I 特别重大",
+     'emergency with a stability risk ("caused by a sudden emergency, seriously affecting social stability", '
+     "seed 004 part 6 (3) 4) → I Especially major"),
+    ("mainstream_media: seed 003 3(3)", [m("tv", media_level="city")],
+     "主流媒体曝光:电视,媒体级别 市级 ≥ 市级(「被省、市级主流媒体(论坛)曝光」,预案003 三(三))→ II 重大",
+     'mainstream media: TV at city level ≥ city ("exposed by provincial or city mainstream media (forums)", '
+     "seed 003 3(3)) → II Major"),
+    ("reposts: seed 003 3(3)", [m(url="u1", metrics=Metrics(reposts=160))],
+     "转发合计 160 ≥ 100(「微博转发达100条以上」,预案003 三(三))→ II 重大",
+     'reposts 160 ≥ 100 ("reposted 100+ times on Weibo", seed 003 3(3)) → II Major'),
+    ("cross_region: seed 003 3(3)", [m(cross_region=True)],
+     "跨地区(报告标明)(「跨地区的」,预案003 三(三))→ II 重大",
+     'crosses regions (reported) ("crossing regions", seed 003 3(3)) → II Major'),
+    ("key_area: seed 004 part 6 (3) 3", [m(url="u", topic="transport", observed_at=at(0)),
+                                         m(url="u", observed_at=at(30), metrics=Metrics(reposts=40))],
+     "重点领域(交通运输)迅速发酵:互动量 +80/小时 ≥ 50/小时(「涉及重点领域…的敏感信息迅速发酵」,预案004 第六篇(三)3)→ II 重大",
+     'key area transport fermenting: engagement +80/h ≥ 50/h ("sensitive information in a key area spreading '
+     'fast", seed 004 part 6 (3) 3) → II Major'),
+    ("multi_platform: seed 004 part 6 (3) 2", [m("forum"), m("web")],
+     "负面信息出现在 2 个平台 ≥ 2(论坛、网站)(「在不同网站出现」,预案004 第六篇(三)2)→ III 较大",
+     'negative on 2 platforms ≥ 2 (forum, website) ("appears on different sites", seed 004 part 6 (3) 2) '
+     "→ III Large"),
+    ("rising: seed 004 part 6 (3) 2", [m(url="u", observed_at=at(0)),
+                                       m(url="u", observed_at=at(60), metrics=Metrics(comments=120))],
+     "互动量上升 +120/小时 ≥ 100/小时(「发酵趋势明显」,预案004 第六篇(三)2)→ III 较大",
+     'engagement rising +120/h ≥ 100/h ("a clear fermenting trend", seed 004 part 6 (3) 2) → III Large'),
+]
+
+
+@pytest.mark.parametrize(("mentions", "zh", "en"), [c[1:] for c in QUOTE_CASES], ids=[c[0] for c in QUOTE_CASES])
+def test_default_reasons_quote_the_plans(mentions: list[Mention], zh: str, en: str) -> None:
+    """Each default rule's reason cites the plan's words and section, wholly Chinese and wholly English."""
+    result = evaluate(fold(*mentions), CFG)
+    assert result.reasons[0] == zh
+    assert result.reasons_en[0] == en
+    assert not re.search(r"[\u4e00-\u9fff]", en)  # no Chinese in the English reason
+
+
+PER_SOURCE = {"rules": {"reposts": {"count": "per_source", "platforms": ["weibo"]}}}
+REPOST_COUNT_CASES = [
+    # Seed 003 三(三) "微博转发达100条以上": the reposts of one Weibo post (per_source), or the
+    # default's sum over posts. (id, config, mentions, fires, the finding in the reasons)
+    ("sum: two posts 60+40 reach 100", {}, [m(url="a", metrics=Metrics(reposts=60)),
+                                             m(url="b", metrics=Metrics(reposts=40))],
+     "转发合计 100 ≥ 100 → II 重大"),
+    ("sum: weibo and douyin add up", {}, [m(url="a", metrics=Metrics(reposts=60)),
+                                           m("douyin", url="b", metrics=Metrics(reposts=40), sentiment="neutral")],
+     "转发合计 100 ≥ 100 → II 重大"),
+    ("per_source: one post at 100 fires", PER_SOURCE, [m(url="a", metrics=Metrics(reposts=100))],
+     "微博单条转发 100 ≥ 100 → II 重大"),
+    ("per_source: one post at 99 does not", PER_SOURCE, [m(url="a", metrics=Metrics(reposts=99))], None),
+    ("per_source: two posts 60+40 do not add up", PER_SOURCE, [m(url="a", metrics=Metrics(reposts=60)),
+                                                               m(url="b", metrics=Metrics(reposts=40))], None),
+    ("per_source: the biggest post counts", PER_SOURCE, [m(url="a", metrics=Metrics(reposts=30)),
+                                                         m(url="b", metrics=Metrics(reposts=160))],
+     "微博单条转发 160 ≥ 100 → II 重大"),
+    ("per_source: a post's max over reports", PER_SOURCE, [m(url="a", metrics=Metrics(reposts=120)),
+                                                           m(url="a", metrics=Metrics(reposts=90))],
+     "微博单条转发 120 ≥ 100 → II 重大"),
+    ("per_source: douyin reposts do not count", PER_SOURCE,
+     [m("douyin", url="a", metrics=Metrics(reposts=500), sentiment="neutral")], None),
+    ("per_source: weibo 60 + douyin 500 do not", PER_SOURCE,
+     [m(url="a", metrics=Metrics(reposts=60)), m("douyin", url="b", metrics=Metrics(reposts=500))], None),
+    ("per_source: every platform when none named", {"rules": {"reposts": {"count": "per_source"}}},
+     [m("douyin", url="a", metrics=Metrics(reposts=100), sentiment="neutral")], "单条转发 100 ≥ 100 → II 重大"),
+]
+
+
+@pytest.mark.parametrize(("conf", "mentions", "finding"), [c[1:] for c in REPOST_COUNT_CASES],
+                         ids=[c[0] for c in REPOST_COUNT_CASES])
+def test_reposts_counted_per_source_or_summed(conf: dict, mentions: list[Mention], finding: str | None) -> None:
+    """Seed 003 三(三): `count = "per_source"` asks one post to reach 100; `sum` adds posts up."""
+    cfg = unquoted(msgspec.convert(conf, GradingConfig))
+    result = evaluate(fold(*mentions), cfg)
+    assert ("reposts" in result.rules) == (finding is not None)
+    if finding is not None:
+        assert finding in result.reasons
+
+
+def test_per_source_reason_in_english() -> None:
+    """Seed 003 三(三): the English reason says it is one Weibo post."""
+    cfg = unquoted(msgspec.convert(PER_SOURCE, GradingConfig))
+    result = evaluate(fold(m(url="a", metrics=Metrics(reposts=160))), cfg)
+    assert result.reasons_en == ["one Weibo post reposted 160 ≥ 100 → II Major"]
+
+
+RISING = {"rules": {"multi_platform": {"require_rising": True}, "rising": {"enabled": False}}}
+TWO_SITES_RISING = [m("forum", url="a", observed_at=at(0)),
+                    m("web", url="b", observed_at=at(60), metrics=Metrics(comments=100))]
+MULTI_RISING_CASES = [
+    # Seed 004 第六篇(三)2 较大 "在不同网站出现的且负面声音有所上升,发酵趋势明显": with
+    # `require_rising` both halves at once. (id, config, mentions, grade)
+    ("either-or default: two sites alone", {}, [m("forum"), m("web")], "III"),
+    ("either-or default: rising alone", {}, [m(url="u", observed_at=at(0)),
+                                             m(url="u", observed_at=at(60), metrics=Metrics(comments=100))], "III"),
+    ("and: two sites, rising 100/h", RISING, TWO_SITES_RISING, "III"),
+    ("and: two sites, rising 99/h", RISING, [m("forum", url="a", observed_at=at(0)),
+                                             m("web", url="b", observed_at=at(60), metrics=Metrics(comments=99))],
+     "IV"),
+    ("and: two sites, no rate yet", RISING, [m("forum"), m("web", metrics=Metrics(comments=1000))], "IV"),
+    ("and: one site rising", RISING, [m("forum", url="u", observed_at=at(0)),
+                                      m("forum", url="u", observed_at=at(60), metrics=Metrics(comments=500))], "IV"),
+    ("and: two sites rising but neutral", RISING,
+     [m("forum", url="a", observed_at=at(0), sentiment="neutral"),
+      m("web", url="b", observed_at=at(60), metrics=Metrics(comments=500), sentiment="neutral")], "IV"),
+    ("and: own threshold 50/h", {"rules": {"multi_platform": {"require_rising": True, "min_growth_per_hour": 50.0},
+                                           "rising": {"enabled": False}}},
+     [m("forum", url="a", observed_at=at(0)), m("web", url="b", observed_at=at(60), metrics=Metrics(comments=50))],
+     "III"),
+]
+
+
+@pytest.mark.parametrize(("conf", "mentions", "grade"), [c[1:] for c in MULTI_RISING_CASES],
+                         ids=[c[0] for c in MULTI_RISING_CASES])
+def test_multi_platform_requires_rising(conf: dict, mentions: list[Mention], grade: str) -> None:
+    """Seed 004 第六篇(三)2: several sites AND a rising negative trend, when `require_rising` says so."""
+    assert evaluate(fold(*mentions), msgspec.convert(conf, GradingConfig)).grade == grade
+
+
+def test_multi_platform_rising_reason() -> None:
+    """Seed 004 第六篇(三)2: the reason names both halves, in each language."""
+    cfg = unquoted(msgspec.convert(RISING, GradingConfig))
+    result = evaluate(fold(*TWO_SITES_RISING), cfg)
+    assert result.reasons == ["负面信息出现在 2 个平台 ≥ 2(论坛、网站),且互动量上升 +100/小时 ≥ 100/小时 → III 较大"]
+    assert result.reasons_en == ["negative on 2 platforms ≥ 2 (forum, website), rising +100/h ≥ 100/h → III Large"]
 
 
 @pytest.mark.parametrize(("sentiments", "expected", "alarm"), [
@@ -165,17 +320,19 @@ def test_disabled_rule_does_not_fire() -> None:
 
 def test_reposts_limited_to_platforms() -> None:
     """With `platforms = ["weibo"]` Douyin shares do not count."""
-    cfg = msgspec.convert({"rules": {"reposts": {"platforms": ["weibo"]}}}, GradingConfig)
+    cfg = unquoted(msgspec.convert({"rules": {"reposts": {"platforms": ["weibo"]}}}, GradingConfig))
     f = fold(m("douyin", metrics=Metrics(reposts=500), sentiment="neutral"))
     assert evaluate(f, cfg).grade == "IV"
     f = fold(m("weibo", metrics=Metrics(reposts=100)))
-    assert evaluate(f, cfg).reasons == ["reposts on weibo 100 ≥ 100 → II 重大"]
+    assert evaluate(f, cfg).reasons == ["微博转发合计 100 ≥ 100 → II 重大"]
+    assert evaluate(f, cfg).reasons_en == ["reposts on Weibo 100 ≥ 100 → II Major"]
 
 
 def test_emergency_without_stability_when_not_required() -> None:
     """`require_stability_risk = false`: an emergency alone is I."""
-    cfg = msgspec.convert({"rules": {"emergency": {"require_stability_risk": False}}}, GradingConfig)
-    assert evaluate(fold(m(emergency=True)), cfg).reasons == ["emergency → I 特别重大"]
+    cfg = unquoted(msgspec.convert({"rules": {"emergency": {"require_stability_risk": False}}}, GradingConfig))
+    assert evaluate(fold(m(emergency=True)), cfg).reasons == ["突发事件 → I 特别重大"]
+    assert evaluate(fold(m(emergency=True)), cfg).reasons_en == ["emergency → I Especially major"]
 
 
 # --- folding ---------------------------------------------------------------------------------
@@ -235,11 +392,13 @@ def test_no_rate_without_span() -> None:
 
 
 def a(grade: str, sentiment: str = "negative", alarm: bool = True) -> Assessment:
-    return Assessment(grade=grade, reasons=[f"rule → {grade}"], sentiment=sentiment, alarm=alarm)
+    return Assessment(grade=grade, reasons=[f"规则 → {grade}"], reasons_en=[f"rule → {grade}"],
+                      sentiment=sentiment, alarm=alarm)
 
 
 def cur(grade: str, source: str = "rules", pinned: bool = False, sentiment: str = "negative") -> CurrentGrade:
-    return CurrentGrade(grade=grade, source=source, pinned=pinned, sentiment=sentiment, reasons=["was"])
+    return CurrentGrade(grade=grade, source=source, pinned=pinned, sentiment=sentiment, reasons=["原"],
+                        reasons_en=["was"])
 
 
 DECIDE_CASES = [
@@ -271,14 +430,21 @@ def test_decide(current: CurrentGrade | None, assessment: Assessment,
 
 
 def test_decide_reasons() -> None:
-    """A raise carries the rules' reasons; a kept grade says why it was kept."""
-    assert decide(cur("III"), a("II")).reasons == ["rule → II"]  # type: ignore[union-attr]
+    """A raise carries the rules' reasons; a kept grade says why it was kept; each in both languages."""
+    raised = decide(cur("III"), a("II"))
+    assert raised is not None
+    assert (raised.reasons, raised.reasons_en) == (["规则 → II"], ["rule → II"])
     kept = decide(cur("II", sentiment="positive"), a("IV"))
     assert kept is not None
-    assert kept.reasons == ["was", "sentiment positive → negative; rules now give IV, grades only rise: II kept"]
+    assert kept.reasons == ["原", "舆情倾向 正面 → 负面;规则现为 IV,定级只升不降:保持 II"]
+    assert kept.reasons_en == ["was", "sentiment positive → negative; rules now give IV, grades only rise: II kept"]
     pinned = decide(cur("III", "person", True, "positive"), a("I"))
     assert pinned is not None
-    assert pinned.reasons == ["was", "sentiment positive → negative; grade III kept: set by a person"]
+    assert pinned.reasons == ["原", "舆情倾向 正面 → 负面;保持 III:人工定级"]
+    assert pinned.reasons_en == ["was", "sentiment positive → negative; grade III kept: set by a person"]
+    same = decide(cur("II", sentiment="neutral"), a("II"))
+    assert same is not None
+    assert (same.reasons, same.reasons_en) == (["规则 → II", "舆情倾向 中性 → 负面"], ["rule → II", "sentiment neutral → negative"])
 
 
 REGRADE_CASES = [
@@ -302,7 +468,8 @@ def test_regrade(current: CurrentGrade | None, grade: str, expected: tuple[str, 
     assert decision is not None
     assert (decision.grade, decision.previous) == expected
     assert (decision.source, decision.pinned, decision.actor) == ("person", True, "zhang")
-    assert decision.reasons == [f"set by zhang: 研判会商 → {grade} {grade_label(grade, CFG)}"]
+    assert decision.reasons == [f"zhang 人工定级:研判会商 → {grade} {grade_label(grade, CFG, 'zh')}"]
+    assert decision.reasons_en == [f"set by zhang: 研判会商 → {grade} {grade_label(grade, CFG, 'en')}"]
 
 
 @pytest.mark.parametrize(("grade", "actor", "field", "message"), [
@@ -324,7 +491,8 @@ def test_pin_then_release_then_rules_resume() -> None:
     released = release(state, a("III"), "li")
     assert released is not None
     assert (released.grade, released.previous, released.source, released.pinned) == ("III", "I", "rules", False)
-    assert released.reasons == ["released by li: rules resume", "rule → III"]
+    assert released.reasons == ["li 解除人工定级:恢复规则定级", "规则 → III"]
+    assert released.reasons_en == ["released by li: rules resume", "rule → III"]
     state = apply(released)
     assert decide(state, a("IV")) is None
     assert decide(state, a("II")).grade == "II"  # type: ignore[union-attr]
@@ -342,8 +510,9 @@ def test_current_from_event_round_trip() -> None:
     assert decision is not None
     event = IncidentGraded(id="e1", incident_id="i1", at=T0, actor=decision.actor, grade="II",
                            previous=None, reasons=decision.reasons, source=decision.source,
-                           sentiment=decision.sentiment, pinned=decision.pinned)
+                           sentiment=decision.sentiment, pinned=decision.pinned, reasons_en=decision.reasons_en)
     assert current_from_event(event) == apply(decision)
+    assert current_from_event(event).reasons_en == ["set by li: x → II Major"]
 
 
 def test_regrade_alarm_follows_sentiment() -> None:
@@ -403,6 +572,20 @@ ERROR_CASES = [
      "target 'IV' is itself collapsed into 'II'; collapse 'III' straight into the final grade"),
     ("empty label", '[labels.zh]\nII = " "\n', "labels.zh.II", "grade 'II' is in use and its label is empty"),
     ("label of no grade", '[labels.en]\nV = "Five"\n', "labels.en.V", "'V' is not a grade"),
+    ("repost count", '[rules.reposts]\ncount = "each"\n', "rules.reposts.count",
+     "'each' is not a way to count reposts; one of sum, per_source"),
+    ("multi_platform growth", "[rules.multi_platform]\nmin_growth_per_hour = -5\n",
+     "rules.multi_platform.min_growth_per_hour", "-5.0 must be more than 0"),
+    ("require_rising type", '[rules.multi_platform]\nrequire_rising = "yes"\n', "rules.multi_platform.require_rising",
+     "expected `bool`, got `str`"),
+    ("quote without quote_en", '[rules.reposts]\nquote = "「微博转发达100条以上」"\nquote_en = ""\n',
+     "rules.reposts.quote_en", "is empty but `quote` is set: give the plan's words in both languages, or neither"),
+    ("quote_en without quote", '[rules.rising]\nquote = ""\n', "rules.rising.quote",
+     "is empty but `quote_en` is set: give the plan's words in both languages, or neither"),
+    ("quote too long", '[rules.rising]\nquote = "' + "长" * 161 + '"\n', "rules.rising.quote",
+     "161 characters; at most 160 (a reason is one short line)"),
+    ("quote on two lines", '[rules.emergency]\nquote_en = "one\\ntwo"\n', "rules.emergency.quote_en",
+     "must be one line of printable text (no line breaks or control characters)"),
 ]
 
 
@@ -429,8 +612,10 @@ def test_collapsed_grade_needs_no_label(tmp_path: Path) -> None:
     (tmp_path / "grading.toml").write_text('[collapse]\nIII = "IV"\n[labels.zh]\nIII = ""\n', encoding="utf-8")
     cfg = load_grading(ConfigSource(config_dir=tmp_path, profile="default"))
     assert grade_label("III", cfg) == "一般"
-    assert evaluate(fold(m("weibo"), m("douyin")), cfg).reasons == [
-        "negative on 2 platforms ≥ 2 (weibo, douyin) → III, counted as IV 一般"]
+    result = evaluate(fold(m("weibo"), m("douyin")), cfg)
+    assert result.reasons == ["负面信息出现在 2 个平台 ≥ 2(微博、抖音)(「在不同网站出现」,预案004 第六篇(三)2)→ III,按 IV 一般计"]
+    assert result.reasons_en == ['negative on 2 platforms ≥ 2 (Weibo, Douyin) ("appears on different sites", '
+                                 "seed 004 part 6 (3) 2) → III, counted as IV General"]
 
 
 def test_features_survive_json() -> None:

@@ -12,7 +12,7 @@ SERVICES = ("intake", "grading", "deadlines", "notify")
 # Which service answers which command (DESIGN.md §4.2).
 COMMAND_OWNER: dict[str, str] = {
     "stage": "intake", "note": "intake", "close": "intake",
-    "regrade": "grading", "assign": "grading", "release": "grading",
+    "regrade": "grading", "assign": "grading", "release": "grading", "flag": "grading", "unflag": "grading",
     "done": "deadlines", "extend": "deadlines", "sweep": "deadlines",
     "ack": "notify",
 }

@@ -123,6 +123,8 @@ class IncidentGraded(Event, tag="incident.graded"):
     source: str  # rules | person
     sentiment: str = "negative"
     pinned: bool = False  # a person's grade sticks until released
+    # The same reasons wholly in English (`reasons` is wholly Chinese); readers pick by language.
+    reasons_en: list[str] = msgspec.field(default_factory=list)
 
 
 class IncidentAssigned(Event, tag="incident.assigned"):

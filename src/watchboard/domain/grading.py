@@ -11,6 +11,9 @@ Choices, and why:
   *maximum* of each counter it ever showed, and the incident's totals are the *sum* over
   distinct sources. Without a URL we cannot tell two posts apart: under-counting a little is
   better than counting one post twice and raising a grade on an artefact.
+- Reposts (II, seed 003 "微博转发达100条以上") are counted as `rules.reposts.count` says: the
+  default `sum` adds the distinct sources up (the story's spread); `per_source` (plan-003)
+  asks ONE source, i.e. one post, to reach the threshold, as the plan's words mean.
 - "Mainstream media" (II): any mention whose `media_level` is at least
   `rules.mainstream_media.min_level` (city: seed 003's 省、市级主流媒体), whatever the platform,
   *or* a mention on a traditional-media platform (`platforms`: news/tv/newspaper/radio) at
@@ -21,6 +24,12 @@ Choices, and why:
   observation) / hours between them. Engagement is a weighted sum of the counters
   (`[engagement]`). Below `min_span` between first and latest there is no rate at all: two
   reports a minute apart say nothing about a trend.
+- Seed 004's 较大 (III) is "在不同网站出现的且负面声音有所上升,发酵趋势明显": several sites AND
+  a rising negative trend. `multi_platform.require_rising` joins the two halves (plan-004);
+  the default keeps them as two rules that each fire alone.
+- Every reason is written twice, wholly in Chinese (`reasons`) and wholly in English
+  (`reasons_en`), and cites the plan's words the rule implements (`quote` / `quote_en`), so
+  a duty officer sees which sentence of which plan raised the grade.
 - The incident's sentiment is the most negative one seen: a single negative mention of a
   positive story is what the duty room must not miss. Items whose sentiment is in
   `alarm.quiet_sentiments` (positive) are graded but `alarm` is False: tracked, not alarmed.
@@ -32,12 +41,14 @@ Choices, and why:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
 from watchboard.config import ConfigError, ConfigSource, load, parse_seconds
+from watchboard.domain import grading_text as text
 from watchboard.domain.events import IncidentGraded, Mention
 from watchboard.domain.report import GRADES, MEDIA_LEVELS, PLATFORMS, SENTIMENTS, TOPICS, Metrics
 
@@ -84,10 +95,17 @@ class EngagementConfig(_Conf):
     min_span: str = "15m"
 
 
+# Each rule may cite the plan's words it implements: `quote` (Chinese, as printed in the
+# reasons' parentheses, e.g. 「微博转发达100条以上」,预案003 三(三)) and `quote_en` (the
+# English reading and the section, for the English reasons). The defaults quote seeds 003/004.
+
+
 class EmergencyRule(_Conf):
     enabled: bool = True
     grade: str = "I"
     require_stability_risk: bool = True
+    quote: str = "「突发事件引起的、严重影响社会稳定」,预案004 第六篇(三)4"
+    quote_en: str = '"caused by a sudden emergency, seriously affecting social stability", seed 004 part 6 (3) 4'
 
 
 class MainstreamMediaRule(_Conf):
@@ -96,6 +114,11 @@ class MainstreamMediaRule(_Conf):
     min_level: str = "city"
     platforms: list[str] = msgspec.field(default_factory=lambda: list(TRADITIONAL_MEDIA))
     platform_min_level: str = "city"
+    quote: str = "「被省、市级主流媒体(论坛)曝光」,预案003 三(三)"
+    quote_en: str = '"exposed by provincial or city mainstream media (forums)", seed 003 3(3)'
+
+
+REPOST_COUNTS: tuple[str, ...] = ("sum", "per_source")
 
 
 class RepostsRule(_Conf):
@@ -103,12 +126,19 @@ class RepostsRule(_Conf):
     grade: str = "II"
     min_reposts: int = 100
     platforms: list[str] = msgspec.field(default_factory=list)  # empty: every platform
+    # sum: reposts of every source on `platforms`, added up (a story's spread as a whole);
+    # per_source: the reposts of ONE source (one URL = one post) must reach `min_reposts`.
+    count: str = "sum"
+    quote: str = "「微博转发达100条以上」,预案003 三(三)"
+    quote_en: str = '"reposted 100+ times on Weibo", seed 003 3(3)'
 
 
 class CrossRegionRule(_Conf):
     enabled: bool = True
     grade: str = "II"
     min_regions: int = 2
+    quote: str = "「跨地区的」,预案003 三(三)"
+    quote_en: str = '"crossing regions", seed 003 3(3)'
 
 
 class KeyAreaRule(_Conf):
@@ -116,6 +146,8 @@ class KeyAreaRule(_Conf):
     grade: str = "II"
     topics: list[str] = msgspec.field(default_factory=lambda: list(KEY_AREAS))
     min_growth_per_hour: float = 50.0
+    quote: str = "「涉及重点领域…的敏感信息迅速发酵」,预案004 第六篇(三)3"
+    quote_en: str = '"sensitive information in a key area spreading fast", seed 004 part 6 (3) 3'
 
 
 class MultiPlatformRule(_Conf):
@@ -123,12 +155,21 @@ class MultiPlatformRule(_Conf):
     grade: str = "III"
     min_platforms: int = 2
     sentiments: list[str] = msgspec.field(default_factory=lambda: ["negative"])
+    # true: several sites AND a rising trend together (seed 004's 较大 "在不同网站出现的且负面
+    # 声音有所上升,发酵趋势明显"): engagement growth (as the `rising` rule measures it) of at
+    # least `min_growth_per_hour` as well.
+    require_rising: bool = False
+    min_growth_per_hour: float = 100.0
+    quote: str = "「在不同网站出现」,预案004 第六篇(三)2"
+    quote_en: str = '"appears on different sites", seed 004 part 6 (3) 2'
 
 
 class RisingRule(_Conf):
     enabled: bool = True
     grade: str = "III"
     min_growth_per_hour: float = 100.0
+    quote: str = "「发酵趋势明显」,预案004 第六篇(三)2"
+    quote_en: str = '"a clear fermenting trend", seed 004 part 6 (3) 2'
 
 
 class RulesConfig(_Conf):
@@ -213,10 +254,14 @@ def check_grading(cfg: GradingConfig, file: str = "grading.toml") -> None:
     if cfg.rules.multi_platform.min_platforms < 1:
         fail("rules.multi_platform.min_platforms",
              f"{cfg.rules.multi_platform.min_platforms} must be 1 or more")
-    for name in ("key_area", "rising"):
+    if cfg.rules.reposts.count not in REPOST_COUNTS:
+        fail("rules.reposts.count", _one_of(cfg.rules.reposts.count, REPOST_COUNTS, "a way to count reposts"))
+    for name in ("key_area", "multi_platform", "rising"):
         value = getattr(cfg.rules, name).min_growth_per_hour
         if value <= 0:
             fail(f"rules.{name}.min_growth_per_hour", f"{value} must be more than 0")
+    for name in RULE_NAMES:
+        _check_quote(getattr(cfg.rules, name), f"rules.{name}", fail)
     for source, target in cfg.collapse.items():
         if source not in GRADES:
             fail(f"collapse.{source}", _one_of(source, GRADES, "a grade"))
@@ -235,6 +280,23 @@ def check_grading(cfg: GradingConfig, file: str = "grading.toml") -> None:
                 fail(f"labels.{lang}.{grade}", _one_of(grade, GRADES, "a grade"))
             if not label.strip() and grade in used_grades(cfg):
                 fail(f"labels.{lang}.{grade}", f"grade {grade!r} is in use and its label is empty")
+
+
+QUOTE_MAX = 160  # a reason is one short line; the quote is the plan's words, not a paragraph
+
+
+def _check_quote(rule: Any, key: str, fail: Callable[[str, str], None]) -> None:
+    """A rule's quote is one line, bounded, and given in both languages or in neither:
+    the Chinese reasons and the English ones must cite the same plan."""
+    for lang_key in ("quote", "quote_en"):
+        text: str = getattr(rule, lang_key)
+        if len(text) > QUOTE_MAX:
+            fail(f"{key}.{lang_key}", f"{len(text)} characters; at most {QUOTE_MAX} (a reason is one short line)")
+        if any(not ch.isprintable() for ch in text):
+            fail(f"{key}.{lang_key}", "must be one line of printable text (no line breaks or control characters)")
+    if bool(rule.quote.strip()) != bool(rule.quote_en.strip()):
+        missing, given = ("quote_en", "quote") if rule.quote.strip() else ("quote", "quote_en")
+        fail(f"{key}.{missing}", f"is empty but `{given}` is set: give the plan's words in both languages, or neither")
 
 
 # --- labels -------------------------------------------------------------------------
@@ -388,90 +450,151 @@ def growth_per_hour(features: Features, cfg: GradingConfig) -> float | None:
 
 
 class Assessment(msgspec.Struct, frozen=True, kw_only=True):
-    """The rules' verdict on the features: grade (collapsed), every reason, alarm or not."""
+    """The rules' verdict on the features: grade (collapsed), every reason, alarm or not.
+
+    `reasons` is wholly Chinese, `reasons_en` the same reasons wholly in English."""
 
     grade: str
     reasons: list[str]
     sentiment: str
     alarm: bool
     rules: list[str] = msgspec.field(default_factory=list)  # names of the rules that fired
+    reasons_en: list[str] = msgspec.field(default_factory=list)
 
 
-def _media_hit(features: Features, rule: MainstreamMediaRule) -> str | None:
-    best: tuple[int, str] | None = None
+class Finding(NamedTuple):
+    """One rule that fired: its name, its grade (before collapse), what it saw with the numbers."""
+
+    rule: str
+    grade: str
+    zh: str
+    en: str
+
+
+def _per_hour(rate: float, minimum: float, lang: str) -> str:
+    unit = "/h" if lang == "en" else "/小时"
+    return f"+{_num(rate)}{unit} ≥ {_num(minimum)}{unit}"
+
+
+def _media_hit(features: Features, rule: MainstreamMediaRule) -> tuple[str, str] | None:
+    """(zh, en) for the highest-level source that counts as mainstream media, if any."""
+    best: tuple[int, str, str] | None = None
     for src in features.sources:
         level = _LEVEL.get(src.media_level, 0)
         if level >= _LEVEL[rule.min_level]:
-            text = f"mainstream media: media_level {src.media_level} ≥ {rule.min_level} on {src.platform}"
+            minimum = rule.min_level
         elif src.platform in rule.platforms and level >= _LEVEL[rule.platform_min_level]:
-            text = (f"mainstream media: {src.platform} at media_level {src.media_level}"
-                    f" ≥ {rule.platform_min_level}")
+            minimum = rule.platform_min_level
         else:
             continue
+        zh_where, en_where = text.platform(src.platform, "zh"), text.platform(src.platform, "en")
+        if minimum == "none":  # any report on this platform counts (seed 004: 电视、报刊): no level to cite
+            zh, en = f"主流媒体报道:{zh_where}", f"mainstream media: {en_where} report"
+        else:
+            zh = (f"主流媒体曝光:{zh_where},媒体级别 {text.media_level(src.media_level, 'zh')}"
+                  f" ≥ {text.media_level(minimum, 'zh')}")
+            en = f"mainstream media: {en_where} at {src.media_level} level ≥ {minimum}"
         if best is None or level > best[0]:
-            best = (level, text)
-    return best[1] if best else None
+            best = (level, zh, en)
+    return (best[1], best[2]) if best else None
 
 
-def _fired(features: Features, cfg: GradingConfig) -> list[tuple[str, str, str]]:
-    """(rule name, rule grade, what fired with its numbers) for every rule that fired."""
+def _reposts_hit(features: Features, rule: RepostsRule) -> tuple[str, str] | None:
+    """(zh, en) when the reposts reach the threshold, counted as the rule says (sum or per source)."""
+    chosen = [s for s in features.sources if not rule.platforms or s.platform in rule.platforms]
+    zh_where = text.platforms(rule.platforms, "zh", "/")
+    en_where = text.platforms(rule.platforms, "en", "/")
+    if rule.count == "per_source":
+        # One URL is one post: "微博转发达100条以上" is a single post's reposts, never a sum.
+        count = max((s.metrics.reposts for s in chosen), default=0)
+        zh = f"{zh_where}单条转发 {count} ≥ {rule.min_reposts}"
+        en = f"one {en_where + ' ' if en_where else ''}post reposted {count} ≥ {rule.min_reposts}"
+    else:
+        count = sum(s.metrics.reposts for s in chosen)
+        zh = f"{zh_where}转发合计 {count} ≥ {rule.min_reposts}"
+        en = f"reposts{' on ' + en_where if en_where else ''} {count} ≥ {rule.min_reposts}"
+    return (zh, en) if count >= rule.min_reposts else None
+
+
+def _fired(features: Features, cfg: GradingConfig) -> list[Finding]:
+    """Every rule that fired, with what it saw."""
     r = cfg.rules
-    out: list[tuple[str, str, str]] = []
+    out: list[Finding] = []
     if r.emergency.enabled and features.emergency and (
             features.stability_risk or not r.emergency.require_stability_risk):
-        text = "emergency with a stability risk" if features.stability_risk else "emergency"
-        out.append(("emergency", r.emergency.grade, text))
-    if r.mainstream_media.enabled and (text := _media_hit(features, r.mainstream_media)):
-        out.append(("mainstream_media", r.mainstream_media.grade, text))
-    if r.reposts.enabled:
-        reposts = totals(features, r.reposts.platforms).reposts
-        if reposts >= r.reposts.min_reposts:
-            where = f" on {'/'.join(r.reposts.platforms)}" if r.reposts.platforms else ""
-            out.append(("reposts", r.reposts.grade, f"reposts{where} {reposts} ≥ {r.reposts.min_reposts}"))
+        if features.stability_risk:
+            out.append(Finding("emergency", r.emergency.grade, "突发事件,严重影响社会稳定",
+                               "emergency with a stability risk"))
+        else:
+            out.append(Finding("emergency", r.emergency.grade, "突发事件", "emergency"))
+    if r.mainstream_media.enabled and (hit := _media_hit(features, r.mainstream_media)):
+        out.append(Finding("mainstream_media", r.mainstream_media.grade, *hit))
+    if r.reposts.enabled and (hit := _reposts_hit(features, r.reposts)):
+        out.append(Finding("reposts", r.reposts.grade, *hit))
     if r.cross_region.enabled:
+        n, minimum = len(features.regions), r.cross_region.min_regions
         if features.cross_region:
-            out.append(("cross_region", r.cross_region.grade, "crosses regions (reported)"))
-        elif len(features.regions) >= r.cross_region.min_regions:
-            out.append(("cross_region", r.cross_region.grade,
-                        f"regions {len(features.regions)} ≥ {r.cross_region.min_regions}"
-                        f" ({', '.join(features.regions)})"))
+            out.append(Finding("cross_region", r.cross_region.grade, "跨地区(报告标明)", "crosses regions (reported)"))
+        elif n >= minimum:
+            out.append(Finding("cross_region", r.cross_region.grade,
+                               f"涉及 {n} 个地区 ≥ {minimum}({'、'.join(features.regions)})",
+                               f"regions {n} ≥ {minimum} ({', '.join(features.regions)})"))
     rate = growth_per_hour(features, cfg)
     key_topics = [t for t in features.topics if t in r.key_area.topics]
-    if r.key_area.enabled and key_topics and rate is not None and rate >= r.key_area.min_growth_per_hour:
-        out.append(("key_area", r.key_area.grade,
-                    f"key area {key_topics[0]} fermenting: engagement +{_num(rate)}/h"
-                    f" ≥ {_num(r.key_area.min_growth_per_hour)}/h"))
+    ka = r.key_area
+    if ka.enabled and key_topics and rate is not None and rate >= ka.min_growth_per_hour:
+        out.append(Finding("key_area", ka.grade,
+                           f"重点领域({text.topic(key_topics[0], 'zh')})迅速发酵:互动量"
+                           f" {_per_hour(rate, ka.min_growth_per_hour, 'zh')}",
+                           f"key area {text.topic(key_topics[0], 'en')} fermenting: engagement"
+                           f" {_per_hour(rate, ka.min_growth_per_hour, 'en')}"))
     mp = r.multi_platform
     if mp.enabled and features.sentiment in mp.sentiments and len(features.platforms) >= mp.min_platforms:
-        out.append(("multi_platform", mp.grade,
-                    f"{features.sentiment} on {len(features.platforms)} platforms ≥ {mp.min_platforms}"
-                    f" ({', '.join(features.platforms)})"))
+        n = len(features.platforms)
+        zh = (f"{text.sentiment(features.sentiment, 'zh')}信息出现在 {n} 个平台 ≥ {mp.min_platforms}"
+              f"({text.platforms(features.platforms, 'zh')})")
+        en = (f"{features.sentiment} on {n} platforms ≥ {mp.min_platforms}"
+              f" ({text.platforms(features.platforms, 'en')})")
+        if not mp.require_rising:
+            out.append(Finding("multi_platform", mp.grade, zh, en))
+        elif rate is not None and rate >= mp.min_growth_per_hour:
+            # Seed 004's 较大 is both at once: several sites AND negative voices rising.
+            out.append(Finding("multi_platform", mp.grade,
+                               f"{zh},且互动量上升 {_per_hour(rate, mp.min_growth_per_hour, 'zh')}",
+                               f"{en}, rising {_per_hour(rate, mp.min_growth_per_hour, 'en')}"))
     if r.rising.enabled and rate is not None and rate >= r.rising.min_growth_per_hour:
-        out.append(("rising", r.rising.grade,
-                    f"engagement rising +{_num(rate)}/h ≥ {_num(r.rising.min_growth_per_hour)}/h"))
+        out.append(Finding("rising", r.rising.grade,
+                           f"互动量上升 {_per_hour(rate, r.rising.min_growth_per_hour, 'zh')}",
+                           f"engagement rising {_per_hour(rate, r.rising.min_growth_per_hour, 'en')}"))
     return out
 
 
-def _arrow(rule_grade: str, cfg: GradingConfig) -> str:
+def _arrow(rule_grade: str, cfg: GradingConfig, lang: str) -> str:
     final = collapse(rule_grade, cfg)
-    label = grade_label(final, cfg, "zh")
-    if final != rule_grade:
-        return f"→ {rule_grade}, counted as {final} {label}"
-    return f"→ {final} {label}"
+    return text.arrow(rule_grade, final, grade_label(final, cfg, lang), lang)
+
+
+def _reason(finding: Finding, cfg: GradingConfig, lang: str) -> str:
+    rule = getattr(cfg.rules, finding.rule)
+    said = finding.en if lang == "en" else finding.zh
+    cited = text.cite(said, rule.quote_en if lang == "en" else rule.quote, lang)
+    return text.joined(cited, _arrow(finding.grade, cfg, lang), lang)
 
 
 def evaluate(features: Features, cfg: GradingConfig) -> Assessment:
     """The rules' grade: the most serious rule that fired wins; every fired rule is a reason."""
-    fired = sorted(_fired(features, cfg), key=lambda item: -severity(item[1]))
+    fired = sorted(_fired(features, cfg), key=lambda f: -severity(f.grade))
     if fired:
-        grade = collapse(fired[0][1], cfg)
-        reasons = [f"{text} {_arrow(rule_grade, cfg)}" for _, rule_grade, text in fired]
+        grade = collapse(fired[0].grade, cfg)
+        reasons = [_reason(f, cfg, "zh") for f in fired]
+        reasons_en = [_reason(f, cfg, "en") for f in fired]
     else:
         grade = collapse("IV", cfg)
-        reasons = [f"no rule fired {_arrow('IV', cfg)}"]
-    return Assessment(grade=grade, reasons=reasons, sentiment=features.sentiment,
+        reasons = [f"未触发任何规则 {_arrow('IV', cfg, 'zh')}"]
+        reasons_en = [f"no rule fired {_arrow('IV', cfg, 'en')}"]
+    return Assessment(grade=grade, reasons=reasons, reasons_en=reasons_en, sentiment=features.sentiment,
                       alarm=features.sentiment not in cfg.alarm.quiet_sentiments,
-                      rules=[name for name, _, _ in fired])
+                      rules=[f.rule for f in fired])
 
 
 # --- decide: raise-only, a person's grade pinned ------------------------------------------
@@ -485,6 +608,7 @@ class CurrentGrade(msgspec.Struct, frozen=True, kw_only=True):
     pinned: bool = False
     sentiment: str = "negative"
     reasons: list[str] = msgspec.field(default_factory=list)
+    reasons_en: list[str] = msgspec.field(default_factory=list)
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
@@ -498,45 +622,58 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     pinned: bool
     alarm: bool
     actor: str = "grading"
+    reasons_en: list[str] = msgspec.field(default_factory=list)
 
 
 def current_from_event(event: IncidentGraded) -> CurrentGrade:
     """Rebuild the current grade from the last `incident.graded` event (replay)."""
     return CurrentGrade(grade=event.grade, source=event.source, pinned=event.pinned,
-                        sentiment=event.sentiment, reasons=list(event.reasons))
+                        sentiment=event.sentiment, reasons=list(event.reasons),
+                        reasons_en=list(event.reasons_en))
 
 
 def apply(decision: Decision) -> CurrentGrade:
     """The current grade once `decision` is published."""
     return CurrentGrade(grade=decision.grade, source=decision.source, pinned=decision.pinned,
-                        sentiment=decision.sentiment, reasons=list(decision.reasons))
+                        sentiment=decision.sentiment, reasons=list(decision.reasons),
+                        reasons_en=list(decision.reasons_en))
+
+
+def _sentiment_note(before: str, after: str, lang: str) -> str:
+    if lang == "en":
+        return f"sentiment {before} → {after}"
+    return f"舆情倾向 {text.sentiment(before, 'zh')} → {text.sentiment(after, 'zh')}"
 
 
 def decide(current: CurrentGrade | None, assessment: Assessment) -> Decision | None:
     """What the rules change: a higher grade, or a new sentiment; None if nothing changes."""
     a = assessment
     if current is None:
-        return Decision(grade=a.grade, previous=None, reasons=list(a.reasons), source="rules",
-                        sentiment=a.sentiment, pinned=False, alarm=a.alarm)
+        return Decision(grade=a.grade, previous=None, reasons=list(a.reasons), reasons_en=list(a.reasons_en),
+                        source="rules", sentiment=a.sentiment, pinned=False, alarm=a.alarm)
     sentiment_changed = a.sentiment != current.sentiment
-    note = f"sentiment {current.sentiment} → {a.sentiment}"
+    zh, en = _sentiment_note(current.sentiment, a.sentiment, "zh"), _sentiment_note(current.sentiment, a.sentiment, "en")
     if current.pinned:
         if not sentiment_changed:
             return None
         return Decision(grade=current.grade, previous=current.grade,
-                        reasons=[*current.reasons, f"{note}; grade {current.grade} kept: set by a person"],
+                        reasons=[*current.reasons, f"{zh};保持 {current.grade}:人工定级"],
+                        reasons_en=[*current.reasons_en, f"{en}; grade {current.grade} kept: set by a person"],
                         source=current.source, sentiment=a.sentiment, pinned=True, alarm=a.alarm)
     if severity(a.grade) > severity(current.grade):
-        return Decision(grade=a.grade, previous=current.grade, reasons=list(a.reasons), source="rules",
+        return Decision(grade=a.grade, previous=current.grade, reasons=list(a.reasons),
+                        reasons_en=list(a.reasons_en), source="rules",
                         sentiment=a.sentiment, pinned=False, alarm=a.alarm)
     if not sentiment_changed:
         return None
     if a.grade == current.grade:
-        reasons = [*a.reasons, note]
+        reasons, reasons_en = [*a.reasons, zh], [*a.reasons_en, en]
     else:
-        reasons = [*current.reasons, f"{note}; rules now give {a.grade}, grades only rise: {current.grade} kept"]
-    return Decision(grade=current.grade, previous=current.grade, reasons=reasons, source=current.source,
-                    sentiment=a.sentiment, pinned=False, alarm=a.alarm)
+        reasons = [*current.reasons, f"{zh};规则现为 {a.grade},定级只升不降:保持 {current.grade}"]
+        reasons_en = [*current.reasons_en,
+                      f"{en}; rules now give {a.grade}, grades only rise: {current.grade} kept"]
+    return Decision(grade=current.grade, previous=current.grade, reasons=reasons, reasons_en=reasons_en,
+                    source=current.source, sentiment=a.sentiment, pinned=False, alarm=a.alarm)
 
 
 def regrade(current: CurrentGrade | None, grade: str, reason: str, actor: str,
@@ -553,10 +690,11 @@ def regrade(current: CurrentGrade | None, grade: str, reason: str, actor: str,
     if current is not None and current.pinned and current.grade == final:
         return None
     sentiment = current.sentiment if current else "negative"
-    why = f": {reason.strip()}" if reason.strip() else ""
-    shown = final if final == grade else f"{grade}, counted as {final}"
-    text = f"set by {actor}{why} → {shown} {grade_label(final, cfg, 'zh')}"
-    return Decision(grade=final, previous=current.grade if current else None, reasons=[text],
+    why = reason.strip()
+    # The person's own words are quoted as typed, in whichever language they wrote.
+    zh = f"{actor} 人工定级{':' + why if why else ''} {_arrow(grade, cfg, 'zh')}"
+    en = f"set by {actor}{': ' + why if why else ''} {_arrow(grade, cfg, 'en')}"
+    return Decision(grade=final, previous=current.grade if current else None, reasons=[zh], reasons_en=[en],
                     source="person", sentiment=sentiment, pinned=True,
                     alarm=sentiment not in cfg.alarm.quiet_sentiments, actor=actor)
 
@@ -568,7 +706,8 @@ def release(current: CurrentGrade | None, assessment: Assessment, actor: str) ->
     if not actor.strip():
         raise GradingError("actor", "actor is required: who releases the grade")
     return Decision(grade=assessment.grade, previous=current.grade,
-                    reasons=[f"released by {actor}: rules resume", *assessment.reasons], source="rules",
+                    reasons=[f"{actor} 解除人工定级:恢复规则定级", *assessment.reasons],
+                    reasons_en=[f"released by {actor}: rules resume", *assessment.reasons_en], source="rules",
                     sentiment=assessment.sentiment, pinned=False, alarm=assessment.alarm, actor=actor)
 
 

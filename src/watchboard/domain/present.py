@@ -45,6 +45,7 @@ def summary_json(view: IncidentView) -> dict[str, Any]:
         ] if clocks else [],
         "reminders": clocks.reminders if clocks else 0,
         "flagged": clocks.flagged if clocks else False,
+        "flags": list(grade.flags) if grade else [],  # rumour | illegal (watchboard flag)
         "reported_at": _iso(core.reported_at) if core else None,
     }
 
@@ -88,9 +89,14 @@ def describe(e: ev.Event) -> str:
             return "closed" + (f": {e.summary}" if e.summary else "")
         case ev.IncidentGraded():
             head = f"graded {e.grade}" if e.previous is None else f"grade {e.previous} → {e.grade}"
-            return f"{head} ({e.source}): " + "; ".join(e.reasons)
+            # The timeline is English: the English reasons (events before reasons_en had only one list).
+            return f"{head} ({e.source}): " + "; ".join(e.reasons_en or e.reasons)
         case ev.IncidentAssigned():
             return f"owner {e.owner}" + (f" (was {e.previous})" if e.previous else "") + f": {e.reason}"
+        case ev.IncidentFlagged():
+            return f"flagged {e.kind}: {e.reason}"
+        case ev.IncidentUnflagged():
+            return f"flag {e.kind} removed: {e.reason}"
         case ev.ClockStarted():
             text = f"clock {e.clock} due {_iso(e.due_at)} ({e.basis})"
             if e.previous_due_at is not None:

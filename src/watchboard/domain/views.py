@@ -73,6 +73,7 @@ class GradeView(msgspec.Struct, kw_only=True):
     owner_name: str = ""  # the unit's name from units.toml (zh), for readers without the config
     owner_name_en: str = ""
     flags: list[str] = msgspec.field(default_factory=list)  # rumour | illegal (incident.flagged)
+    reasons_en: list[str] = msgspec.field(default_factory=list)  # `reasons` wholly in English
 
 
 class ClockView(msgspec.Struct, kw_only=True):
