@@ -374,3 +374,36 @@ async def test_reload_with_the_missing_year_firms_up_provisional_clocks(nats_ser
         assert {e.clock for e in moved} == {"formal_reply", "final"}
         cal = await eventually(lambda: kv_get(nc, "sys.calendar"), what="sys.calendar")
         assert cal["covered_until"] == "2027-12-31" and cal["warning_en"] is None
+
+
+@pytest.mark.parametrize(("profile", "grade"), [
+    ("default", "II"), ("plan-000", "III"), ("plan-001", "II"), ("plan-002", "II"), ("plan-003", "I"),
+    ("plan-004", "IV"),
+])
+async def test_due_and_the_running_service_agree(nats_server: NatsServer, nc: Client, tmp_path: Path,
+                                                 profile: str, grade: str) -> None:
+    """For each profile, the clocks the service runs for a report that arrives after the post
+    are the rows `watchboard due --profile P --posted … --observed … --at …` prints."""
+    from watchboard.domain.calendar import WorkCalendar, load_calendar
+    from watchboard.domain.clocks import due_table, load_deadlines
+    from watchboard.domain.grading import collapse, load_grading
+
+    src = ConfigSource(profile=profile)
+    posted, observed, arrived = local("2026-11-21 20:00"), local("2026-11-23 08:40"), MONDAY_9
+    clock = FakeClock(arrived.astimezone(UTC))
+    run_as = collapse(grade, load_grading(src))  # what grading puts on the wire under this profile
+    async with running(build(src), nats_server.url, tmp_path / "deadlines", source=src, now=clock, tick=0.05):
+        pub = EventPublisher(nc, SUBJECTS)
+        mention = ev.Mention(platform="weibo", posted_at=posted.astimezone(UTC), observed_at=observed.astimezone(UTC))
+        await pub.publish_all([
+            ev.IncidentReported(id="P-r", incident_id="P1", at=arrived.astimezone(UTC), actor="m", title="t",
+                                mention=mention),
+            graded("P1", run_as, arrived)])
+        rows = due_table(grade, arrived, load_deadlines(src), WorkCalendar(load_calendar(src)),
+                         posted=posted, observed=observed, collapse=load_grading(src).collapse)
+        view = await clocks_of(nc, "P1", count=len(rows))
+    expected = {r["name"]: (datetime.fromisoformat(r["due_at"]), r["from"]) for r in rows}
+    got = {c["name"]: (datetime.fromisoformat(c["due_at"]), c["counted_from"]) for c in view["clocks"]}
+    assert got == expected
+    late = {r["name"] for r in rows if r.get("on_arrival")}
+    assert {c["name"] for c in view["clocks"] if c["on_arrival"]} == late

@@ -109,6 +109,16 @@ def run_timer(st: IncidentState, r: Rules, until: datetime) -> tuple[IncidentSta
     ("seed 000 第六步", "plan-000", "IV", "2026-11-23 06:00", "2026-11-23 09:00", "2026-11-23 09:30", {
         "first_response": ("2026-11-23 12:00", "observed"), "statement": ("2026-11-23 18:00", "posted"),
         "formal_reply": ("2026-11-30 17:30", "observed"), "final": ("2026-12-07 17:30", "observed")}),
+    # seed 001 sets no clock: its 一级 (II run as I) gets the defaults, seed 003's grade I.
+    ("seed 001 defaults", "plan-001", "I", None, "2026-11-23 09:00", "2026-11-23 10:00", {
+        "report_up": ("2026-11-23 12:00", "graded"), "first_response": ("2026-11-23 12:00", "observed"),
+        "statement": ("2026-11-24 10:00", "graded"), "formal_reply": ("2026-11-30 17:30", "observed"),
+        "final": ("2026-12-07 17:30", "observed")}),
+    # seed 004 第六篇(二) leaves the hours blank (x 小时内): the defaults run.
+    ("seed 004 defaults", "plan-004", "II", "2026-11-23 06:00", "2026-11-23 09:00", "2026-11-23 10:00", {
+        "report_up": ("2026-11-23 14:00", "graded"), "first_response": ("2026-11-23 12:00", "observed"),
+        "statement": ("2026-11-24 10:00", "graded"), "formal_reply": ("2026-11-30 17:30", "observed"),
+        "final": ("2026-12-07 17:30", "observed")}),
     # fall-backs: no post time → the observation; no observation → the report's arrival.
     ("fall-back posted→observed", "plan-000", "IV", None, "2026-11-23 09:00", "2026-11-23 09:30", {
         "first_response": ("2026-11-23 12:00", "observed"), "statement": ("2026-11-23 21:00", "observed"),
