@@ -49,6 +49,7 @@ from watchboard.domain.clocks import (
     tighten,
     warning_times,
 )
+from watchboard.domain.commands import Ctx, Done, Extend
 from watchboard.domain.errors import Conflict, Invalid, NotFound
 from watchboard.domain.views import ClocksView, ClockView, SlipView, SweepView
 
@@ -366,11 +367,12 @@ def _span(delta: timedelta) -> str:
     return "".join(parts)
 
 
-def command_done(state: IncidentState | None, incident_id: str, clock: str, note: str, actor: str,
-                 request_id: str, now: datetime, rules: Rules | None = None) -> tuple[IncidentState, list[ev.Event]]:
+def command_done(state: IncidentState | None, cmd: Done, ctx: Ctx,
+                 rules: Rules) -> tuple[IncidentState, list[ev.Event]]:
     """`wb.cmd.done`: the act a clock measures is done. Met in time → status met; after its
     due time → it stays breached, recorded as met late."""
-    state, c = _require(state, incident_id, clock)
+    clock, note, actor, now, request_id = cmd.clock, cmd.note, cmd.actor, ctx.now, ctx.request_id
+    state, c = _require(state, cmd.incident_id, clock)
     if len(note) > NOTE_MAX:
         raise Invalid("note", f"the note is {len(note)} characters; at most {NOTE_MAX}")
     if clock in NOTE_REQUIRED and not note.strip():
@@ -383,7 +385,7 @@ def command_done(state: IncidentState | None, incident_id: str, clock: str, note
     target = st.clock(clock)
     assert target is not None
     out: list[ev.Event] = []
-    if target.open and now > target.due_at and rules is not None:
+    if target.open and now > target.due_at:
         out += _breach(st, target, now, rules)  # the timer had not fired yet: the breach comes first
     late = target.status == "breached"
     target.met_at, target.met_by, target.next_remind_at = now, actor, None
@@ -409,20 +411,19 @@ def parse_due(value: object) -> datetime:
     return due.astimezone(UTC)
 
 
-def command_extend(state: IncidentState | None, incident_id: str, clock: str, due_at: object, reason: str,
-                   actor: str, request_id: str, now: datetime,
-                   rules: Rules | None = None) -> tuple[IncidentState, list[ev.Event]]:
+def command_extend(state: IncidentState | None, cmd: Extend, ctx: Ctx,
+                   rules: Rules) -> tuple[IncidentState, list[ev.Event]]:
     """`wb.cmd.extend`: move an open clock later, where the plan allows it, never past `final`."""
-    state, current = _require(state, incident_id, clock)
-    new_due = parse_due(due_at)
+    clock, reason, actor, now, request_id = cmd.clock, cmd.reason, cmd.actor, ctx.now, ctx.request_id
+    state, current = _require(state, cmd.incident_id, clock)
+    new_due = parse_due(cmd.due_at)
     if not reason.strip():
         raise Invalid("reason", "an extension needs a reason (say why, and the date promised)")
     if len(reason) > NOTE_MAX:
         raise Invalid("reason", f"the reason is {len(reason)} characters; at most {NOTE_MAX}")
     final = state.clock("final")
-    zone = rules.cal.zone if rules is not None else None
     problem = check_extension(current, new_due, final.due_at if final is not None else None,
-                              extendable=current.extendable, zone=zone)
+                              extendable=current.extendable, zone=rules.cal.zone)
     if problem is not None:
         field_name = "due_at" if current.open and current.extendable and clock != "final" else "clock"
         raise (Invalid if field_name == "due_at" else Conflict)(field_name, problem)

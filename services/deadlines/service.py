@@ -21,14 +21,16 @@ from typing import Any
 import aiosqlite
 import msgspec
 
+from watchboard.bus.command_path import CommandPath
 from watchboard.bus.consumer import Delivered, catch_up
-from watchboard.bus.endpoints import ok, text_field
+from watchboard.bus.endpoints import ok
 from watchboard.bus.runtime import Runtime
 from watchboard.bus.subjects import STREAM
 from watchboard.config import ConfigError, ConfigSource
 from watchboard.domain import events as ev
 from watchboard.domain.calendar import WorkCalendar, coverage_warning, covered_until, load_calendar
 from watchboard.domain.clocks import DeadlinesConfig, load_deadlines
+from watchboard.domain.commands import Command, Ctx, Done, Extend, Sweep
 from watchboard.domain.views import CALENDAR_KEY, SWEEP_KEY, CalendarView, encode_view, kv_key
 from watchboard.services.deadlines.logic import (
     IncidentState,
@@ -145,9 +147,11 @@ class DeadlinesService:
         rt.consume(DURABLE, filters, self.handle)
         rt.every(TICK, self.tick, "clock timer")
         rt.every(1.0, self._housekeeping, "outbox flush")
-        await rt.endpoints.add("done", rt.subjects.command("done"), self.on_done)
-        await rt.endpoints.add("extend", rt.subjects.command("extend"), self.on_extend)
-        await rt.endpoints.add("sweep", rt.subjects.command("sweep"), self.on_sweep)
+        path = CommandPath(lock=self.states.lock, begin=self.states.begin, finish=self._commit,
+                           after=self._after_command, now=rt.now)
+        await path.serve(rt.endpoints, rt.subjects.command("done"), Done, self._done, self._reply)
+        await path.serve(rt.endpoints, rt.subjects.command("extend"), Extend, self._extend, self._reply)
+        await rt.endpoints.command(Sweep, rt.subjects.command("sweep"), self.on_sweep)
 
     async def close(self) -> None:
         if self.db is not None:
@@ -289,59 +293,41 @@ class DeadlinesService:
             await self._flush()
             await self.rt.kv_put(SWEEP_KEY, encode_view(sweep_view(new)))
 
-    async def on_sweep(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
+    async def on_sweep(self, cmd: Sweep) -> dict[str, Any]:
         assert self.states is not None and self.rt is not None
-        actor = text_field(payload, "actor")
-        note = text_field(payload, "note", required=False)
         now = self.rt.now()
         async with self.states.lock:
-            new, event = record_sweep(self.sweep, note, actor, ev.new_ulid(now), now)
+            new, event = record_sweep(self.sweep, cmd.note, cmd.actor, ev.new_ulid(now), now)
             await self._commit(self.states.begin(), [event], sweep=new)
-        await self._flush_or_raise()
+        await self.outbox.flush()  # a request: reply ok only once the effect is in the stream
         await self.rt.kv_put(SWEEP_KEY, encode_view(sweep_view(new)))
-        return ok(event_id=event.id, at=now.isoformat())
+        return ok(event_id=event.id, at=now.astimezone(self.rules.cal.zone).isoformat())
 
     # --- commands ----------------------------------------------------------------------------
 
-    async def _flush_or_raise(self) -> None:
-        """For a request: reply ok only once the effect is in the stream."""
+    async def _after_command(self, _: object) -> None:
+        """For a request: reply ok only once the effect is in the stream, then the view."""
         assert self.outbox is not None
         await self.outbox.flush()
-
-    async def _command(self, payload: dict[str, Any], run) -> dict[str, Any]:
-        assert self.states is not None and self.rt is not None
-        incident_id = text_field(payload, "incident_id")
-        actor = text_field(payload, "actor")
-        clock = text_field(payload, "clock")
-        now = self.rt.now()
-        async with self.states.lock:
-            tx = self.states.begin()
-            new, effects = run(tx.get(incident_id), incident_id, clock, actor, ev.new_ulid(now), now)
-            tx.put(incident_id, new)
-            await self._commit(tx, effects)
-        await self._flush_or_raise()
         await self._put_views()
-        reply = ok(incident_id=incident_id, clock=clock, event_id=effects[-1].id)
-        met = effects[-1]
-        if isinstance(met, ev.ClockMet) and met.late and met.due_at is not None:
+
+    def _done(self, state: IncidentState | None, cmd: Done, ctx: Ctx) -> tuple[IncidentState, list[ev.Event]]:
+        return command_done(state, cmd, ctx, self.rules)  # the rules of now: a reload swaps them
+
+    def _extend(self, state: IncidentState | None, cmd: Extend, ctx: Ctx) -> tuple[IncidentState, list[ev.Event]]:
+        return command_extend(state, cmd, ctx, self.rules)
+
+    def _reply(self, cmd: Command, effects: list[ev.Event]) -> dict[str, Any]:
+        """{incident_id, clock, event_id}; an extension adds the new due time, a late meeting says so."""
+        assert isinstance(cmd, Done | Extend)
+        reply = ok(incident_id=cmd.incident_id, clock=cmd.clock, event_id=effects[-1].id)
+        last = effects[-1]
+        zone = self.rules.cal.zone
+        if isinstance(last, ev.ClockExtended):
+            reply["due_at"] = last.due_at.astimezone(zone).isoformat()
+        elif isinstance(last, ev.ClockMet) and last.late and last.due_at is not None:
             reply["late"] = True
-            reply["due_at"] = met.due_at.astimezone(self.rules.cal.zone).isoformat()
-        return reply
-
-    async def on_done(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
-        note = text_field(payload, "note", required=False)
-        return await self._command(payload, lambda st, i, clock, actor, rid, now: command_done(
-            st, i, clock, note, actor, rid, now, self.rules))
-
-    async def on_extend(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
-        reason = text_field(payload, "reason", required=False)
-        due_at = payload.get("due_at")
-        reply = await self._command(payload, lambda st, i, clock, actor, rid, now: command_extend(
-            st, i, clock, due_at, reason, actor, rid, now, self.rules))
-        st = self.states.get(reply["incident_id"]) if self.states else None
-        c = st.clock(reply["clock"]) if st else None
-        if c is not None:
-            reply["due_at"] = c.due_at.astimezone(self.rules.cal.zone).isoformat()
+            reply["due_at"] = last.due_at.astimezone(zone).isoformat()
         return reply
 
     # --- the calendar --------------------------------------------------------------------------

@@ -21,15 +21,18 @@ from typing import Any
 
 import aiosqlite
 
+from watchboard.bus.command_path import CommandPath
 from watchboard.bus.consumer import Delivered, catch_up
-from watchboard.bus.endpoints import ok, text_field
+from watchboard.bus.endpoints import ok
 from watchboard.bus.runtime import Runtime
 from watchboard.config import ConfigSource
 from watchboard.domain import events as ev
 from watchboard.domain import incident
+from watchboard.domain.commands import Close, Note, Stage
 from watchboard.domain.merge import IntakeConfig, MergeIndex, load_intake
 from watchboard.domain.validate import parse_report
 from watchboard.domain.views import CoreView, encode_view, kv_key
+from watchboard.services.intake.logic import command_close, command_note, command_stage
 from watchboard.store.sqlite import open_db
 from watchboard.store.states import StateTable
 
@@ -67,9 +70,11 @@ class IntakeService:
         rt.consume("intake-record", filters, self.project)
         rt.every(600, self._prune, "prune merge index")
         await rt.endpoints.add_raw("submit", rt.subjects.submit, self.on_submit)
-        await rt.endpoints.add("stage", rt.subjects.command("stage"), self.on_stage)
-        await rt.endpoints.add("note", rt.subjects.command("note"), self.on_note)
-        await rt.endpoints.add("close", rt.subjects.command("close"), self.on_close)
+        path = CommandPath(lock=self.decide_lock, begin=self._begin, finish=self._emit_all,
+                           after=self._confirm_all, now=rt.now)
+        await path.serve(rt.endpoints, rt.subjects.command("stage"), Stage, command_stage)
+        await path.serve(rt.endpoints, rt.subjects.command("note"), Note, command_note)
+        await path.serve(rt.endpoints, rt.subjects.command("close"), Close, command_close)
 
     async def close(self) -> None:
         if self.db is not None:
@@ -159,31 +164,33 @@ class IntakeService:
             reply["merged_by"] = decision.merged_by
         return reply
 
-    async def _command(self, payload: dict[str, Any], decide) -> dict[str, Any]:
-        assert self.rt is not None and self.cores is not None
-        incident_id = text_field(payload, "incident_id")
-        actor = text_field(payload, "actor")
-        now = self.rt.now()
-        async with self.decide_lock:
-            event = decide(self._current(incident_id), actor, now, ev.new_ulid(now))
-            future = await self._emit(event)
-        await self._confirm(future)
-        return ok(incident_id=incident_id, event_id=event.id)
+    # --- operator commands ---------------------------------------------------------------
 
-    async def on_stage(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
-        stage, note = text_field(payload, "stage"), text_field(payload, "note", required=False)
-        return await self._command(payload, lambda core, actor, now, eid: incident.decide_stage(
-            core, stage, note, actor, now, eid))
+    def _begin(self) -> _Pending:
+        return _Pending(self)
 
-    async def on_note(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
-        text = text_field(payload, "text")
-        return await self._command(payload, lambda core, actor, now, eid: incident.decide_note(
-            core, text, actor, now, eid))
+    async def _emit_all(self, tx: _Pending, effects: list[ev.Event]) -> list[Any]:
+        """Under the decision lock: each event to the index and the wire (stream order)."""
+        return [await self._emit(e) for e in effects]
 
-    async def on_close(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
-        summary = text_field(payload, "summary", required=False)
-        return await self._command(payload, lambda core, actor, now, eid: incident.decide_close(
-            core, summary, actor, now, eid))
+    async def _confirm_all(self, futures: list[Any]) -> None:
+        for future in futures:
+            await self._confirm(future)
+
+
+class _Pending:
+    """A command's view of intake's record: what the request path decided, else what is stored.
+    The record itself is written by the projector, so `put` has nothing to do."""
+
+    def __init__(self, service: IntakeService) -> None:
+        self.service = service
+
+    def get(self, key: str) -> CoreView | None:
+        return self.service._current(key)
+
+    def put(self, key: str, state: CoreView) -> None:
+        pass
+
 
 def build(source: ConfigSource) -> IntakeService:
     return IntakeService(load_intake(source))

@@ -11,6 +11,7 @@ import pytest
 from watchboard.domain import events as ev
 from watchboard.domain.calendar import CalendarConfig, WorkCalendar, YearDays
 from watchboard.domain.clocks import DeadlinesConfig
+from watchboard.domain.commands import Ctx, Done, Extend
 from watchboard.domain.errors import Conflict, Invalid, NotFound
 from watchboard.services.deadlines.logic import (
     Entry,
@@ -173,7 +174,7 @@ def test_close_after_a_due_time_breaches_that_clock_first() -> None:
 
 def test_close_cancels_open_clocks_only() -> None:
     """incident.closed cancels what still runs; a met clock stays met."""
-    st, _ = command_done(incident("II"), "I", "first_response", "", "w", "r", T0)
+    st, _ = command_done(incident("II"), Done(incident_id="I", clock="first_response", note="", actor="w"), Ctx(T0, "r"), RULES)
     st, out = step(st, ev.IncidentClosed(id="c", incident_id="I", at=T0, actor="w"), RULES, T0)
     assert sorted(e.clock for e in out) == ["final", "formal_reply", "report_up", "statement"]
     assert all(isinstance(e, ev.ClockCancelled) and e.reason == "incident closed" for e in out)
@@ -250,11 +251,11 @@ def test_stale_entries_do_nothing(case: str) -> None:
     entry = breach_entry(st, "first_response")
     now = entry.due_at
     if case == "met":
-        st, _ = command_done(st, "I", "first_response", "", "w", "req", T0)
+        st, _ = command_done(st, Done(incident_id="I", clock="first_response", note="", actor="w"), Ctx(T0, "req"), RULES)
     elif case == "moved":
         entry = breach_entry(st, "formal_reply")
         now = entry.due_at
-        st, _ = command_extend(st, "I", "formal_reply", "2026-12-01T10:00:00+08:00", "why", "w", "req", T0)
+        st, _ = command_extend(st, Extend(incident_id="I", clock="formal_reply", due_at="2026-12-01T10:00:00+08:00", reason="why", actor="w"), Ctx(T0, "req"), RULES)
     elif case == "early":
         now = entry.due_at - timedelta(seconds=1)
     else:
@@ -293,7 +294,7 @@ def test_timer_pops_in_time_order_up_to_now() -> None:
 
 def test_done_meets_one_clock() -> None:
     """wb.cmd.done meets the named clock with the actor and note."""
-    st, out = command_done(incident("II"), "I", "statement", "已发布", "wang", "req1", T0)
+    st, out = command_done(incident("II"), Done(incident_id="I", clock="statement", note="已发布", actor="wang"), Ctx(T0, "req1"), RULES)
     assert [(e.clock, e.note, e.actor) for e in out] == [("statement", "已发布", "wang")]
     assert out[0].id == ev.effect_id("req1", "met:statement")
     assert st.clock("statement").status == "met"  # type: ignore[union-attr]
@@ -308,16 +309,15 @@ def test_done_errors_name_the_field(state: str | None, clock: str, error: type, 
     """done on a missing incident, an unknown clock or a closed clock is refused with the field."""
     st = None if state is None else incident("II")
     if state == "met":
-        st, _ = command_done(st, "I", "first_response", "", "w", "r0", T0)
+        st, _ = command_done(st, Done(incident_id="I", clock="first_response", note="", actor="w"), Ctx(T0, "r0"), RULES)
     with pytest.raises(error) as info:
-        command_done(st, "I", clock, "", "w", "r1", T0)
+        command_done(st, Done(incident_id="I", clock=clock, note="", actor="w"), Ctx(T0, "r1"), RULES)
     assert info.value.field == field
 
 
 def test_extend_moves_a_clock_and_records_the_old_time() -> None:
     """wb.cmd.extend moves a running clock later: status extended, firm, warnings re-armed."""
-    st, out = command_extend(incident("II"), "I", "formal_reply", "2026-12-04T17:30:00+08:00", "需调查",
-                             "li", "req", T0)
+    st, out = command_extend(incident("II"), Extend(incident_id="I", clock="formal_reply", due_at="2026-12-04T17:30:00+08:00", reason="需调查", actor="li"), Ctx(T0, "req"), RULES)
     e = out[0]
     assert isinstance(e, ev.ClockExtended)
     assert (e.due_at, e.previous_due_at, e.reason) == (local("2026-12-04 17:30"), local("2026-11-30 17:30"), "需调查")
@@ -339,7 +339,7 @@ def test_extend_errors_name_the_field(clock: str, due: str | None, reason: str, 
                                       words: str) -> None:
     """Extensions past final, backwards, without offset or reason, or of final, are refused."""
     with pytest.raises(error) as info:
-        command_extend(incident("II"), "I", clock, due, reason, "li", "req", T0)
+        command_extend(incident("II"), Extend(incident_id="I", clock=clock, due_at=due, reason=reason, actor="li"), Ctx(T0, "req"), RULES)
     assert info.value.field == field and words in info.value.message
 
 

@@ -14,6 +14,7 @@ from watchboard.config import ConfigSource
 from watchboard.domain import events as ev
 from watchboard.domain.calendar import WorkCalendar
 from watchboard.domain.clocks import DeadlinesConfig, load_deadlines
+from watchboard.domain.commands import Ctx, Done, Extend
 from watchboard.domain.errors import Conflict, Invalid
 from watchboard.services.deadlines.logic import (
     IncidentState,
@@ -224,7 +225,7 @@ def test_done_needs_the_note_the_act_requires(clock: str, note: str, error: str)
     """report_up needs to whom/how, formal_reply the reply or its link; notes are bounded."""
     st, _ = start("II", t("2026-11-23 09:00"), rules())
     with pytest.raises(Invalid, match=error) as info:
-        command_done(st, "I", clock, note, "li", "req", t("2026-11-23 09:30"))
+        command_done(st, Done(incident_id="I", clock=clock, note=note, actor="li"), Ctx(t("2026-11-23 09:30"), "req"), rules())
     assert info.value.field == "note"
 
 
@@ -233,21 +234,21 @@ def test_met_after_its_due_time_stays_breached_and_says_how_late() -> None:
     r = rules()
     st, _ = start("II", t("2026-11-23 09:00"), r)
     st, _ = run_timer(st, r, t("2026-11-23 13:00"))  # report_up breaches at 13:00
-    new, out = command_done(st, "I", "report_up", "电话报告县委网信办", "li", "req", t("2026-11-23 15:10"), r)
+    new, out = command_done(st, Done(incident_id="I", clock="report_up", note="电话报告县委网信办", actor="li"), Ctx(t("2026-11-23 15:10"), "req"), r)
     met = out[-1]
     assert isinstance(met, ev.ClockMet) and met.late and met.note.endswith("(met late by 2h10m)")
     c = new.clock("report_up")
     assert c is not None and (c.status, c.met_by, c.met_at) == ("breached", "li", t("2026-11-23 15:10"))
     assert not any(e.kind == "remind" and e.clock == "report_up" for e in entries_for(new, r))
     with pytest.raises(Conflict):
-        command_done(new, "I", "report_up", "again", "li", "req2", t("2026-11-23 15:20"), r)
+        command_done(new, Done(incident_id="I", clock="report_up", note="again", actor="li"), Ctx(t("2026-11-23 15:20"), "req2"), r)
 
 
 def test_done_just_after_the_due_time_breaches_first() -> None:
     """A done that beats the timer to a past due time records the breach, then the late meeting."""
     r = rules()
     st, _ = start("IV", t("2026-11-23 09:00"), r)
-    _, out = command_done(st, "I", "first_response", "", "li", "req", t("2026-11-23 12:00:30"), r)
+    _, out = command_done(st, Done(incident_id="I", clock="first_response", note="", actor="li"), Ctx(t("2026-11-23 12:00:30"), "req"), r)
     assert [ev.event_type(e) for e in out] == ["clock.breached", "unit.reminded", "clock.met"]
 
 
@@ -259,7 +260,7 @@ def test_done_on_a_closed_incident_is_refused() -> None:
                  t("2026-11-23 10:00"))
     assert st is not None
     with pytest.raises(Conflict) as info:
-        command_done(st, "I", "final", "", "li", "req", t("2026-11-23 10:05"), r)
+        command_done(st, Done(incident_id="I", clock="final", note="", actor="li"), Ctx(t("2026-11-23 10:05"), "req"), r)
     assert info.value.field == "incident_id"
 
 
@@ -283,11 +284,11 @@ def test_only_handling_clocks_can_be_extended(profile: str, clock: str, allowed:
     assert c is not None
     later = (c.due_at + timedelta(hours=1)).astimezone(SH).isoformat()
     if allowed:
-        _, out = command_extend(st, "I", clock, later, "需现场核查", "li", "req", t("2026-11-23 09:30"), r)
+        _, out = command_extend(st, Extend(incident_id="I", clock=clock, due_at=later, reason="需现场核查", actor="li"), Ctx(t("2026-11-23 09:30"), "req"), r)
         assert isinstance(out[0], ev.ClockExtended)
     else:
         with pytest.raises(Conflict) as info:
-            command_extend(st, "I", clock, later, "需现场核查", "li", "req", t("2026-11-23 09:30"), r)
+            command_extend(st, Extend(incident_id="I", clock=clock, due_at=later, reason="需现场核查", actor="li"), Ctx(t("2026-11-23 09:30"), "req"), r)
         assert info.value.field == "clock"
         assert "cap" in info.value.message or "seed 002 三.5" in info.value.message
 
@@ -297,7 +298,7 @@ def test_an_extension_never_passes_final_and_speaks_local_time() -> None:
     r = rules()
     st, _ = start("II", t("2026-11-23 09:00"), r)
     with pytest.raises(Invalid, match="2026-12-08 09:00 is past the final cap 2026-12-07 17:30") as info:
-        command_extend(st, "I", "formal_reply", "2026-12-08T09:00:00+08:00", "x", "li", "req", t("2026-11-23 10:00"), r)
+        command_extend(st, Extend(incident_id="I", clock="formal_reply", due_at="2026-12-08T09:00:00+08:00", reason="x", actor="li"), Ctx(t("2026-11-23 10:00"), "req"), r)
     assert info.value.field == "due_at"
 
 
@@ -314,7 +315,7 @@ def test_reminders_repeat_until_met_and_the_third_flags_once() -> None:
     assert slips == [("first_response", n, t(f"2026-11-23 {h}:00")) for n, h in ((1, 12), (2, 13), (3, 14), (4, 15))]
     flags = [(e.unit, e.clock, e.count) for e in out if isinstance(e, ev.UnitFlagged)]
     assert flags == [("education", "first_response", 3)]
-    st, _ = command_done(st, "I", "first_response", "已回应", "li", "req", t("2026-11-23 15:40"), r)
+    st, _ = command_done(st, Done(incident_id="I", clock="first_response", note="已回应", actor="li"), Ctx(t("2026-11-23 15:40"), "req"), r)
     st, out = run_timer(st, r, t("2026-11-23 18:00"))
     assert not any(isinstance(e, ev.UnitReminded) for e in out)
     view = view_of(st)
@@ -361,8 +362,8 @@ def test_plan_002_one_miss_gives_one_slip() -> None:
     at the same instant), so missing it is one breach and one slip."""
     r = rules("plan-002")
     st, _ = start("IV", t("2026-11-23 09:00"), r, posted="2026-11-23 08:30")
-    st, _ = command_done(st, "I", "first_response", "已回应", "li", "r1", t("2026-11-23 10:00"), r)
-    st, _ = command_done(st, "I", "simple_answer", "已解答", "li", "r2", t("2026-11-23 11:00"), r)
+    st, _ = command_done(st, Done(incident_id="I", clock="first_response", note="已回应", actor="li"), Ctx(t("2026-11-23 10:00"), "r1"), r)
+    st, _ = command_done(st, Done(incident_id="I", clock="simple_answer", note="已解答", actor="li"), Ctx(t("2026-11-23 11:00"), "r2"), r)
     st, out = run_timer(st, r, t("2026-11-30 17:30"))
     assert [(e.clock, e.count) for e in out if isinstance(e, ev.UnitReminded)] == [("final", 1)]
 

@@ -19,7 +19,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from nats.aio.client import Client
 from nats.micro import add_service
@@ -28,11 +28,13 @@ from nats.micro.service import Service
 
 from watchboard import __version__
 from watchboard.bus.errors import BusError
-from watchboard.domain.errors import DomainError
+from watchboard.domain.commands import Command, decode_command
+from watchboard.domain.errors import DomainError, Invalid
 
 log = logging.getLogger("watchboard.bus")
 
 Handler = Callable[[dict[str, Any], bytes], Awaitable[dict[str, Any]]]
+C = TypeVar("C", bound=Command)
 RawHandler = Callable[[bytes], Awaitable[dict[str, Any]]]
 
 
@@ -95,6 +97,16 @@ class Endpoints:
 
     async def add(self, name: str, subject: str, handler: Handler) -> None:
         await self.add_raw(name, subject, lambda raw: handler(parse_json_object(raw), raw))
+
+    async def command(self, type_: type[C], subject: str, handler: Callable[[C], Awaitable[dict[str, Any]]]) -> None:
+        """A typed command endpoint: the body is decoded as `type_` (`Invalid` naming the field)."""
+        async def on_raw(raw: bytes) -> dict[str, Any]:
+            command = decode_command(type_, raw)
+            if not command.actor.strip():
+                raise Invalid("actor", "`actor` is required: say who does this (--actor NAME)")
+            return await handler(command)
+
+        await self.add_raw(type_.verb, subject, on_raw)
 
     async def add_raw(self, name: str, subject: str, handler: RawHandler) -> None:
         assert self._service is not None, "start() first"

@@ -1,0 +1,185 @@
+"""The operator commands: the body of each `wb.cmd.<verb>` request, as frozen msgspec Structs.
+
+These Structs are the documented contract (docs/architecture.md lists them, and a test keeps
+that page equal to them). An endpoint decodes a request with the typed decoder of its
+command (`decode_command`); what msgspec refuses — a missing or mistyped field, an unknown
+field, a text over its limit — becomes `Invalid` naming the field, so a decider only ever
+sees a well-formed command. Limits (issue "Nothing lost, nothing stuck": every input is
+bounded) are part of the type: `actor` 100 characters, reasons and notes 2,000.
+
+A command's `actor` is who asked; the service records it on the events it decides.
+
+To add a command: one Struct here (with `verb`), one pure decider `(state, command, ctx) →
+(state, events)` beside the service's other rules, and one line of wiring in its service.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, ClassVar, TypeVar
+
+import msgspec
+
+from watchboard.domain.errors import Invalid
+
+ACTOR_MAX = 100
+TEXT_MAX = 2_000  # notes, reasons
+SUMMARY_MAX = 5_000  # a closing summary
+ID_MAX = 100
+
+Actor = Annotated[str, msgspec.Meta(max_length=ACTOR_MAX)]
+IncidentId = Annotated[str, msgspec.Meta(max_length=ID_MAX)]
+Text = Annotated[str, msgspec.Meta(max_length=TEXT_MAX)]
+Word = Annotated[str, msgspec.Meta(max_length=40)]  # a grade, stage, clock, unit id, flag kind
+
+
+class Command(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Every command names who asks. Unknown fields are refused: a typo must show."""
+
+    verb: ClassVar[str] = ""
+    actor: Actor
+
+
+class IncidentCommand(Command, frozen=True, kw_only=True):
+    incident_id: IncidentId
+
+
+# --- intake --------------------------------------------------------------------------------
+
+
+class Stage(IncidentCommand, frozen=True, kw_only=True):
+    verb: ClassVar[str] = "stage"
+    stage: Word
+    note: Text = ""
+
+
+class Note(IncidentCommand, frozen=True, kw_only=True):
+    verb: ClassVar[str] = "note"
+    text: Text
+
+
+class Close(IncidentCommand, frozen=True, kw_only=True):
+    verb: ClassVar[str] = "close"
+    summary: Annotated[str, msgspec.Meta(max_length=SUMMARY_MAX)] = ""
+
+
+# --- grading -------------------------------------------------------------------------------
+
+
+class Regrade(IncidentCommand, frozen=True, kw_only=True):
+    verb: ClassVar[str] = "regrade"
+    grade: Word
+    reason: Text = ""
+
+
+class Release(IncidentCommand, frozen=True, kw_only=True):
+    verb: ClassVar[str] = "release"
+    reason: Text = ""
+
+
+class Assign(IncidentCommand, frozen=True, kw_only=True):
+    verb: ClassVar[str] = "assign"
+    owner: Word
+    reason: Text = ""
+    assisting: Annotated[list[Word], msgspec.Meta(max_length=20)] = msgspec.field(default_factory=list)
+
+
+class Flag(IncidentCommand, frozen=True, kw_only=True):
+    verb: ClassVar[str] = "flag"
+    kind: Word
+    reason: Text = ""
+
+
+class Unflag(IncidentCommand, frozen=True, kw_only=True):
+    verb: ClassVar[str] = "unflag"
+    kind: Word
+    reason: Text = ""
+
+
+# --- deadlines -----------------------------------------------------------------------------
+
+
+class Done(IncidentCommand, frozen=True, kw_only=True):
+    verb: ClassVar[str] = "done"
+    clock: Word
+    note: Text = ""
+
+
+class Extend(IncidentCommand, frozen=True, kw_only=True):
+    verb: ClassVar[str] = "extend"
+    clock: Word
+    due_at: Annotated[str, msgspec.Meta(max_length=60)] = ""  # ISO 8601 with an offset
+    reason: Text = ""
+
+
+class Sweep(Command, frozen=True, kw_only=True):
+    verb: ClassVar[str] = "sweep"
+    note: Text = ""
+
+
+# --- notify --------------------------------------------------------------------------------
+
+
+class Ack(IncidentCommand, frozen=True, kw_only=True):
+    verb: ClassVar[str] = "ack"
+    via: Word = "cli"
+
+
+COMMANDS: tuple[type[Command], ...] = (Stage, Note, Close, Regrade, Release, Assign, Flag, Unflag, Done, Extend,
+                                       Sweep, Ack)
+BY_VERB: dict[str, type[Command]] = {c.verb: c for c in COMMANDS}
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What a decider gets besides the state and the command: when, and the request's id."""
+
+    now: datetime
+    request_id: str
+
+
+# --- decoding ------------------------------------------------------------------------------
+
+C = TypeVar("C", bound=Command)
+_decoders: dict[type, msgspec.json.Decoder] = {}
+_WHERE = re.compile(r" - at `\$\.?([^`]*)`$")
+_TYPE_WORDS = {"str": "a string", "int": "a whole number", "bool": "true or false", "array": "a list",
+               "object": "an object", "null": "null", "float": "a number"}
+
+
+def decode_command(type_: type[C], raw: bytes) -> C:
+    """The request body as `type_`, or `Invalid` naming the field (never a Python type name)."""
+    decoder = _decoders.get(type_)
+    if decoder is None:
+        decoder = _decoders[type_] = msgspec.json.Decoder(type_)
+    try:
+        return decoder.decode(raw)  # type: ignore[no-any-return]
+    except msgspec.ValidationError as exc:
+        raise _invalid(exc) from None
+    except msgspec.DecodeError as exc:
+        detail = str(exc).removeprefix("JSON is malformed: ")
+        raise Invalid("body", f"the body is not a JSON object: {detail[:1].lower() + detail[1:]}") from None
+
+
+def _invalid(exc: msgspec.ValidationError) -> Invalid:
+    text = str(exc)
+    m = _WHERE.search(text)
+    field = m.group(1).replace("[", ".").rstrip("]").replace("].", ".") if m else ""
+    problem = text[: m.start()] if m else text
+    if (missing := re.fullmatch(r"Object missing required field `(.+)`", problem)):
+        name = f"{field}.{missing.group(1)}" if field else missing.group(1)
+        return Invalid(name, f"`{name}` is required")
+    if (unknown := re.fullmatch(r"Object contains unknown field `(.+)`", problem)):
+        name = unknown.group(1)[:40]
+        return Invalid(name, f"unknown field `{name}`")
+    if (length := re.fullmatch(r"Expected `(?:str|array)` of length <= (\d+)", problem)):
+        return Invalid(field, f"`{field}` is too long: at most {int(length.group(1)):,} "
+                       f"{'items' if 'array' in problem else 'characters'}")
+    if (kind := re.fullmatch(r"Expected `(.+?)`, got `(.+?)`", problem)):
+        if not field:
+            return Invalid("body", f"the body must be a JSON object, got {_TYPE_WORDS.get(kind.group(2), kind.group(2))}")
+        want = _TYPE_WORDS.get(kind.group(1), kind.group(1))
+        return Invalid(field, f"`{field}` must be {want}, got {_TYPE_WORDS.get(kind.group(2), kind.group(2))}")
+    return Invalid(field or "body", problem[:1].lower() + problem[1:200])
