@@ -42,6 +42,7 @@ from watchboard.config import ConfigSource
 from watchboard.domain import events as ev
 from watchboard.domain.clocks import CORE_CLOCKS
 from watchboard.services.deadlines.logic import ClockState, IncidentState, encode_state, entries_for
+from watchboard.services.deadlines.probe import RecordingProbe
 from watchboard.services.deadlines.service import DeadlinesService, build
 from watchboard.store.outbox import Outbox
 from watchboard.store.sqlite import PROCESSED_SCHEMA
@@ -135,7 +136,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             gc.collect()
             rss_before = rss_mb()
 
-            svc: DeadlinesService = build(ConfigSource(config_dir=config))
+            probe = RecordingProbe()
+            svc: DeadlinesService = build(ConfigSource(config_dir=config), probe)
             stop, ready = asyncio.Event(), asyncio.Event()
             ctx = ServiceContext(nats_url=server.url, data_dir=data, source=ConfigSource(config_dir=config))
             started = time.perf_counter()
@@ -145,24 +147,24 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             if task.done():
                 task.result()
             restart_s = time.perf_counter() - started
-            catch_up_breaches = len(svc.lateness)
+            catch_up_breaches = len(probe.lateness)
             rss_ready = rss_mb()
-            assert svc.states is not None
+            assert svc.running is not None
+            running = svc.running
 
             # Heap rebuild alone, measured apart (pure; same code as start()).
             t = time.perf_counter()
-            entries = [e for st in svc.states.items.values() for e in entries_for(st, svc.rules)]
+            entries = [e for st in running.states.items.values() for e in entries_for(st, running.rules)]
             rebuild_s = time.perf_counter() - t
             del entries
 
             # Live phase: new incidents through the consumer, due over the window.
             live_count = await feed_live(server.url, args.live_rate, args.window, rng)
             await asyncio.sleep(5)
-            live = svc.lateness[catch_up_breaches:]
+            live = probe.lateness[catch_up_breaches:]
             rss_after = rss_mb()
             stop.set()
             await asyncio.wait_for(task, 30)
-            assert svc.outbox is not None
             return {
                 "bench": "deadlines",
                 "clocks": args.clocks,
@@ -171,19 +173,19 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 "seed_s": round(seed_s, 2),
                 "restart_catch_up_s": round(restart_s, 2),
                 "heap_rebuild_s": round(rebuild_s, 2),
-                "heap_entries": len(svc.timer),
+                "heap_entries": len(running.timer),
                 "catch_up_breaches": catch_up_breaches,
                 "catch_up_breaches_per_s": round(catch_up_breaches / restart_s) if restart_s else None,
                 "live_breaches": len(live),
                 "live_breaches_expected": live_count,
                 "live_rate_per_s": args.live_rate,
-                "start_phases_s": svc.timings,
+                "start_phases_s": probe.timings,
                 "lateness_s": {"p50": round(pct(live, 0.50), 3), "p99": round(pct(live, 0.99), 3),
                                "max": round(max(live), 3) if live else None,
                                "mean": round(statistics.fmean(live), 3) if live else None},
                 "rss_mb": {"before_start": round(rss_before, 1), "ready": round(rss_ready, 1),
                            "after_live": round(rss_after, 1), "service_delta": round(rss_ready - rss_before, 1)},
-                "events_published": svc.outbox.published,
+                "events_published": running.outbox.published,
                 "sync_interval": args.sync_interval,
                 "versions": {"python": platform.python_version(), "nats-py": version("nats-py"),
                              "msgspec": version("msgspec"), "aiosqlite": version("aiosqlite")},

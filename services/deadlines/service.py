@@ -8,14 +8,17 @@ transaction holding the new states, the processed event ids and the effect event
 outbox); only after it commits are the effects published and the outbox rows deleted. A
 crash anywhere leaves either nothing done, or a committed change whose effects the outbox
 publishes on the next start, after dropping those the stream already holds.
+
+`DeadlinesService` is what `build` returns (config loaded and checked); `start(rt)` opens the
+store and returns a `Deadlines`, built only once everything it needs exists.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import Any
 
 import aiosqlite
@@ -31,8 +34,9 @@ from watchboard.domain import events as ev
 from watchboard.domain.calendar import WorkCalendar, coverage_warning, covered_until, load_calendar
 from watchboard.domain.clocks import DeadlinesConfig, load_deadlines
 from watchboard.domain.commands import Command, Ctx, Done, Extend, Sweep
-from watchboard.domain.views import CALENDAR_KEY, SWEEP_KEY, CalendarView, encode_view, kv_key
+from watchboard.domain.views import CALENDAR_KEY, SWEEP_KEY, CalendarView, ClocksView, encode_view, kv_key
 from watchboard.services.deadlines.logic import (
+    Entry,
     IncidentState,
     Rules,
     SweepState,
@@ -48,22 +52,12 @@ from watchboard.services.deadlines.logic import (
     sweep_view,
     view_of,
 )
+from watchboard.services.deadlines.probe import Probe
 from watchboard.store.outbox import Outbox
 from watchboard.store.sqlite import get_meta, open_db, set_meta
 from watchboard.store.states import StateTable, Transaction
 
 log = logging.getLogger("watchboard.deadlines")
-
-# Failpoints for the crash tests (tests/e2e): the process dies at once, as under kill -9,
-#   "after-commit"   a breach is committed with its outbox rows but not yet published;
-#   "after-publish"  a breach is published but its outbox row not yet deleted.
-FAULT_ENV = "WATCHBOARD_DEADLINES_FAULT"
-
-
-def _die_if(point: str) -> None:
-    if os.environ.get(FAULT_ENV) == point:
-        log.error("deadlines: failpoint %s: exiting now", point)
-        os._exit(137)
 
 DURABLE = "deadlines"
 TICK = 0.2  # seconds between timer checks (scaled by ServiceContext.tick in tests)
@@ -72,48 +66,75 @@ KV_CHUNK = 1000
 # Incidents whose `<id>.clocks` still has to be put: written with the change, deleted after
 # the put, so a crash in between is repaired on start.
 DIRTY_SCHEMA = "CREATE TABLE IF NOT EXISTS dirty_views (id TEXT PRIMARY KEY) WITHOUT ROWID;"
-_sweep_enc = msgspec.json.Encoder()
 _sweep_dec = msgspec.json.Decoder(SweepState)
 
 
+def _incident_of(entry: Entry) -> str:
+    return entry.incident_id
+
+
+def _view(state: IncidentState | None) -> ClocksView | None:
+    """The `<id>.clocks` value, None for an incident with nothing to show yet; `updated_at`
+    aside, so a change that shows nothing new puts nothing."""
+    if state is None or (not state.clocks and state.grade is None):
+        return None
+    return msgspec.structs.replace(view_of(state), updated_at=None)
 
 
 class DeadlinesService:
     name = "deadlines"
     description = "runs the response plans' clocks on the working calendar; reminders, flags, sweeps"
 
-    def __init__(self, cfg: DeadlinesConfig, cal: WorkCalendar, source: ConfigSource | None = None) -> None:
+    def __init__(self, cfg: DeadlinesConfig, cal: WorkCalendar, source: ConfigSource | None = None,
+                 probe: Probe | None = None) -> None:
         self.rules = Rules(cfg, cal)
         self.source = source or ConfigSource()
-        self.db: aiosqlite.Connection | None = None
-        self.states: StateTable[IncidentState] | None = None
-        self.outbox: Outbox | None = None
-        self.rt: Runtime | None = None
+        self.probe = probe or Probe()
+        self.running: Deadlines | None = None  # while started
+
+    async def start(self, rt: Runtime) -> Deadlines:
+        db = await open_db(rt.ctx.data_dir / "deadlines.sqlite",
+                           StateTable.schema("incidents") + Outbox.schema() + DIRTY_SCHEMA)
+        try:
+            self.running = Deadlines(rt, db, self.rules, self.source, self.probe)
+            await self.running.start()
+        except BaseException:
+            await db.close()
+            raise
+        return self.running
+
+    async def reload(self) -> None:
+        """SIGHUP (see Deadlines.reload)."""
+        if self.running is not None:
+            await self.running.reload()
+
+
+class Deadlines:
+    """The running service: its store, state, timer and outbox all exist from construction."""
+
+    def __init__(self, rt: Runtime, db: aiosqlite.Connection, rules: Rules, source: ConfigSource,
+                 probe: Probe) -> None:
+        if rt.nc is None or rt.endpoints is None or rt.publisher is None:
+            raise RuntimeError("deadlines starts on a connected runtime")
+        self.rt, self.db, self.rules, self.source, self.probe = rt, db, rules, source, probe
+        self.nc, self.endpoints, self.publisher = rt.nc, rt.endpoints, rt.publisher
+        self.states: StateTable[IncidentState] = StateTable(db, "incidents", IncidentState)
+        self.outbox = Outbox(db, rt.nc, STREAM)
+        self.outbox.before_delete = lambda rows: probe.published([r.subject for r in rows])
         self.timer = Timer()
         self.sweep = SweepState()
-        self.dirty_views: set[str] = set()  # KV puts that failed, retried by the tick
-        # Seconds between each breach's due time and its emission (for the bench and logs).
-        self.lateness: list[float] = []
-        self.timings: dict[str, float] = {}  # start-up phases, seconds
+        self.dirty_views: set[str] = set()  # KV puts still owed (also in the dirty_views table)
 
     # --- life cycle ----------------------------------------------------------------------
 
-    async def start(self, rt: Runtime) -> None:
-        self.rt = rt
-        assert rt.nc is not None and rt.endpoints is not None
-        self.db = await open_db(rt.ctx.data_dir / "deadlines.sqlite",
-                                StateTable.schema("incidents") + Outbox.schema() + DIRTY_SCHEMA)
-        self.states = StateTable(self.db, "incidents", IncidentState)
-        self.outbox = Outbox(self.db, rt.nc, STREAM)
-        if os.environ.get(FAULT_ENV) == "after-publish":
-            self.outbox.before_delete = lambda rows: (
-                _die_if("after-publish") if any(r.subject.endswith(".clock.breached") for r in rows) else None)
+    async def start(self) -> None:
+        rt = self.rt
         mark = time.perf_counter()
 
         def lap(name: str) -> None:
             nonlocal mark
             now = time.perf_counter()
-            self.timings[name] = round(now - mark, 3)
+            self.probe.phase(name, now - mark)
             mark = now
 
         loaded = await self.states.load()
@@ -136,52 +157,44 @@ class DeadlinesService:
         filters = [rt.subjects.from_service("intake"), rt.subjects.from_service("grading")]
         # Events that arrived while we were down come first: a clock met or cancelled then
         # must not breach now (and one that fell due before them breaches, late).
-        caught = await catch_up(rt.nc, DURABLE, filters, self.handle)
+        caught = await catch_up(self.nc, DURABLE, filters, self.handle)
         if caught:
             log.info("deadlines: caught up %d events", caught)
         lap("consumer_catch_up_s")
         await self.tick()  # breaches that fell due while we were down go out at once, late
         lap("fire_overdue_s")
-        log.info("deadlines: started in %.2fs %s", sum(self.timings.values()), self.timings)
+        log.info("deadlines: started")
         await rt.kv_put(SWEEP_KEY, encode_view(sweep_view(self.sweep)))
         rt.consume(DURABLE, filters, self.handle)
         rt.every(TICK, self.tick, "clock timer")
         rt.every(1.0, self._housekeeping, "outbox flush")
         path = CommandPath(lock=self.states.lock, begin=self.states.begin, finish=self._commit,
                            after=self._after_command, now=rt.now)
-        await path.serve(rt.endpoints, rt.subjects.command("done"), Done, self._done, self._reply)
-        await path.serve(rt.endpoints, rt.subjects.command("extend"), Extend, self._extend, self._reply)
-        await rt.endpoints.command(Sweep, rt.subjects.command("sweep"), self.on_sweep)
+        await path.serve(self.endpoints, rt.subjects.command("done"), Done, self._done, self._reply)
+        await path.serve(self.endpoints, rt.subjects.command("extend"), Extend, self._extend, self._reply)
+        await self.endpoints.command(Sweep, rt.subjects.command("sweep"), self.on_sweep)
 
     async def close(self) -> None:
-        if self.db is not None:
-            await self.db.close()
+        await self.db.close()
 
     # --- the commit path -------------------------------------------------------------------
 
     def _rows(self, effects: Iterable[ev.Event]) -> list[tuple[str, str, bytes]]:
-        assert self.rt is not None and self.rt.publisher is not None
-        pub = self.rt.publisher
-        return [(e.id, pub.subject_of(e), ev.encode_event(e)) for e in effects]
+        return [(e.id, self.publisher.subject_of(e), ev.encode_event(e)) for e in effects]
 
     async def _commit(self, tx: Transaction[IncidentState], effects: list[ev.Event],
                       sweep: SweepState | None = None) -> dict[str, IncidentState]:
-        """States, processed ids, sweep state and effect rows in ONE SQLite transaction."""
-        assert self.outbox is not None and self.db is not None
-        before = {k: self.states.items.get(k) for k in tx.overlay} if self.states else {}
+        """States, processed ids, sweep state, effect rows and owed views in ONE SQLite transaction."""
+        before = {k: self.states.items.get(k) for k in tx.overlay}
         if effects:
             await self.outbox.add(self._rows(effects))
         if sweep is not None:
             await set_meta(self.db, "sweep", msgspec.to_builtins(sweep))
-        dirty = []
-        for key, st in tx.overlay.items():
-            old = before.get(key)
-            if (old is None or old.grade is None or old.clocks != st.clocks or old.reminders != st.reminders
-                    or old.flagged != st.flagged) and (st.clocks or st.grade is not None):
-                dirty.append(key)
+        dirty = [k for k, st in tx.overlay.items() if _view(st) is not None and _view(st) != _view(before[k])]
         if dirty:
             await self.db.executemany("INSERT OR IGNORE INTO dirty_views(id) VALUES (?)", [(k,) for k in dirty])
         changed = await tx.commit()
+        self.probe.committed(effects)
         if sweep is not None:
             self.sweep = sweep
         self.dirty_views.update(dirty)
@@ -193,14 +206,12 @@ class DeadlinesService:
 
     async def _flush(self) -> None:
         """Publish what the outbox holds; a failure is retried by housekeeping, not raised."""
-        assert self.outbox is not None
         try:
             await self.outbox.flush()
         except Exception as exc:
             log.warning("deadlines: publishing effects failed (%s); they stay queued", exc)
 
     async def _put_views(self) -> None:
-        assert self.rt is not None and self.states is not None
         keys = list(self.dirty_views)
         for start in range(0, len(keys), KV_CHUNK):
             chunk = keys[start:start + KV_CHUNK]
@@ -215,7 +226,6 @@ class DeadlinesService:
                 log.warning("deadlines: KV put failed (%s); retrying", exc)
                 return
             self.dirty_views.difference_update(chunk)
-            assert self.db is not None
             await self.db.executemany("DELETE FROM dirty_views WHERE id = ?", [(k,) for k in chunk])
             await self.db.commit()
 
@@ -224,7 +234,6 @@ class DeadlinesService:
         await self._put_views()
 
     async def _housekeeping(self) -> None:
-        assert self.outbox is not None
         if await self.outbox.pending():
             await self._flush()
         if self.dirty_views:
@@ -233,7 +242,6 @@ class DeadlinesService:
     # --- consumer --------------------------------------------------------------------------
 
     async def handle(self, batch: Sequence[Delivered]) -> None:
-        assert self.states is not None and self.rt is not None
         async with self.states.lock:
             tx = self.states.begin()
             now = self.rt.now()
@@ -241,14 +249,12 @@ class DeadlinesService:
             effects = await tx.fold(batch, lambda st, e: (None, []) if e.incident_id == ev.NO_INCIDENT
                                     else step(st, e, self.rules, now))
             await self._commit(tx, effects)
-            self._note_breaches(effects)
         # Committed: the consumer may ack now; publishing is the outbox's job.
         await self._after()
 
     # --- timer -----------------------------------------------------------------------------
 
     async def tick(self) -> None:
-        assert self.states is not None and self.rt is not None
         while True:
             async with self.states.lock:
                 now = self.rt.now()
@@ -256,30 +262,15 @@ class DeadlinesService:
                 if not due:
                     break
                 tx = self.states.begin()
-                effects: list[ev.Event] = []
-                for entry in due:
-                    new, out = fire(tx.get(entry.incident_id), entry, self.rules, now)
-                    if new is not None:
-                        tx.put(entry.incident_id, new)
-                        effects.extend(out)
+                effects = tx.fold_each(due, _incident_of, partial(fire, rules=self.rules, now=now))
                 if effects:
                     await self._commit(tx, effects)
-                    self._note_breaches(effects)
-                    if any(isinstance(e, ev.ClockBreached) for e in effects):
-                        _die_if("after-commit")
             await self._after()
         await self._check_sweeps()
-
-    def _note_breaches(self, effects: list[ev.Event]) -> None:
-        for e in effects:
-            if isinstance(e, ev.ClockBreached):
-                # Lateness in the service's clock (the FakeClock in tests, wall time otherwise).
-                self.lateness.append((e.at - e.due_at).total_seconds())
 
     # --- sweeps ------------------------------------------------------------------------------
 
     async def _check_sweeps(self) -> None:
-        assert self.states is not None and self.rt is not None
         async with self.states.lock:
             first = self.sweep.checked_until is None
             new, missed = check_sweeps(self.sweep, self.rt.now(), self.rules)
@@ -294,7 +285,6 @@ class DeadlinesService:
             await self.rt.kv_put(SWEEP_KEY, encode_view(sweep_view(new)))
 
     async def on_sweep(self, cmd: Sweep) -> dict[str, Any]:
-        assert self.states is not None and self.rt is not None
         now = self.rt.now()
         async with self.states.lock:
             new, event = record_sweep(self.sweep, cmd.note, cmd.actor, ev.new_ulid(now), now)
@@ -307,7 +297,6 @@ class DeadlinesService:
 
     async def _after_command(self, _: object) -> None:
         """For a request: reply ok only once the effect is in the stream, then the view."""
-        assert self.outbox is not None
         await self.outbox.flush()
         await self._put_views()
 
@@ -333,7 +322,6 @@ class DeadlinesService:
     # --- the calendar --------------------------------------------------------------------------
 
     async def _publish_calendar(self) -> None:
-        assert self.rt is not None
         cal = self.rules.cal
         today = cal.local(self.rt.now()).date()
         until = covered_until(cal)
@@ -346,16 +334,11 @@ class DeadlinesService:
 
     async def _settle_all(self) -> int:
         """Replan provisional open clocks on the current calendar; returns how many incidents changed."""
-        assert self.states is not None and self.rt is not None
         async with self.states.lock:
             tx = self.states.begin()
-            effects: list[ev.Event] = []
             now = self.rt.now()
-            for key, st in self.states.items.items():
-                new, out = settle(st, self.rules, now)
-                if new is not None:
-                    tx.put(key, new)
-                    effects.extend(out)
+            effects = tx.fold_each(list(self.states.items), lambda key: key,
+                                   lambda st, _: settle(st, self.rules, now) if st is not None else (None, []))
             changed = await self._commit(tx, effects) if tx.overlay else {}
         await self._after()
         return len(changed)
@@ -373,7 +356,6 @@ class DeadlinesService:
         log.info("deadlines: calendar reloaded; %d incidents' clocks recomputed", changed)
 
 
-def build(source: ConfigSource) -> DeadlinesService:
+def build(source: ConfigSource, probe: Probe | None = None) -> DeadlinesService:
     """Load and check deadlines.toml and calendar.toml (errors name file and key)."""
-    return DeadlinesService(load_deadlines(source), WorkCalendar(load_calendar(source)), source)
-
+    return DeadlinesService(load_deadlines(source), WorkCalendar(load_calendar(source)), source, probe)

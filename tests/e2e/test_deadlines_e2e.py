@@ -4,7 +4,6 @@ moments: a breach is emitted exactly once whatever dies when."""
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import subprocess
 import sys
@@ -53,17 +52,14 @@ def config_dir(tmp_path: Path) -> Path:
 
 
 class Proc:
-    """The service as a subprocess (python -m watchboard.cli serve deadlines …)."""
+    """The service as a subprocess (tests/faulty_deadlines.py: the service with a failpoint probe)."""
 
     def __init__(self, url: str, data: Path, config: Path, log: Path, fault: str = "") -> None:
-        env = dict(os.environ)
-        env.pop("WATCHBOARD_DEADLINES_FAULT", None)
-        if fault:
-            env["WATCHBOARD_DEADLINES_FAULT"] = fault
         self.log = open(log, "ab")
-        self.p = subprocess.Popen([sys.executable, "-m", "watchboard.cli", "serve", "deadlines", "--nats", url,
-                                   "--data", str(data), "--config", str(config)],
-                                  stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        root = Path(__file__).resolve().parents[2]
+        self.p = subprocess.Popen([sys.executable, "-m", "tests.faulty_deadlines", "--nats", url,
+                                   "--data", str(data), "--config", str(config), "--fault", fault],
+                                  stdout=self.log, stderr=subprocess.STDOUT, cwd=root)
 
     def kill(self) -> None:
         if self.p.poll() is None:

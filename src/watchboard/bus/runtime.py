@@ -47,13 +47,19 @@ class ServiceContext:
     tick: float = 1.0
 
 
+class Closable(Protocol):
+    async def close(self) -> None: ...
+
+
 class Service(Protocol):
+    """What `build(source)` returns: config loaded and checked, nothing opened yet. `start`
+    opens the store, registers endpoints and loops, and returns the running service (built
+    only once its resources exist), which `close()` releases."""
+
     name: str
     description: str
 
-    async def start(self, rt: Runtime) -> None: ...
-
-    async def close(self) -> None: ...
+    async def start(self, rt: Runtime) -> Closable: ...
 
 
 class Runtime:
@@ -165,9 +171,10 @@ async def run_service(
     """Run `service` until `stop` is set. Config errors raise before anything connects."""
     wb = load_watchboard(ctx.source)
     rt = Runtime(ctx, wb, service.name)
+    running: Closable | None = None
     try:
         await rt.connect(service.description)
-        await service.start(rt)
+        running = await service.start(rt) or service  # type: ignore[truthy-bool]
         assert rt.nc is not None
         await rt.nc.flush(timeout=5)  # subscriptions are on the server before we say ready
         if ready is not None:
@@ -183,7 +190,8 @@ async def run_service(
     finally:
         rt.stop.set()
         await rt.close()
-        await service.close()
+        if running is not None:
+            await running.close()
 
 
 def install_signal_handlers(stop: asyncio.Event, extra: dict[int, Callable[[], None]] | None = None) -> None:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from watchboard.domain.events import Event
 
 S = TypeVar("S")
+X = TypeVar("X")
 
 
 class StateTable(Generic[S]):
@@ -81,15 +82,23 @@ class Transaction(Generic[S]):
         """Apply `step` to each event of the batch not yet processed, in order, on the overlay;
         returns the effects. `step(state, event)` gives (new state or None if untouched, effects)."""
         seen = await self.skip_processed(d.event.id for d in batch)
-        effects: list[Event] = []
-        for d in batch:
-            if d.event.id in seen:
-                continue
-            new, out = step(self.get(d.event.incident_id), d.event)
-            if new is not None:
-                self.put(d.event.incident_id, new)
-            effects.extend(out)
+        fresh = [d for d in batch if d.event.id not in seen]
+        effects = self.fold_each(fresh, lambda d: d.event.incident_id, lambda st, d: step(st, d.event))
+        for d in fresh:
             self.done(d.event.id, d.stream_seq)
+        return effects
+
+    def fold_each(self, items: Iterable[X], key: Callable[[X], str],
+                  step: Callable[[S | None, X], tuple[S | None, list[Event]]]) -> list[Event]:
+        """The same fold over anything keyed by state (timer entries, a replan of every state):
+        `step(state, item)` on the overlay, in order; returns the effects."""
+        effects: list[Event] = []
+        for item in items:
+            k = key(item)
+            new, out = step(self.get(k), item)
+            if new is not None:
+                self.put(k, new)
+            effects.extend(out)
         return effects
 
     async def commit(self) -> dict[str, S]:
