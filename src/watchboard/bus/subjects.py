@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from watchboard.domain.commands import COMMANDS
 from watchboard.domain.events import NO_INCIDENT
 
 STREAM = "WATCHBOARD"
 SERVICES = ("intake", "grading", "deadlines", "notify")
 
-# Which service answers which command (DESIGN.md §4.2).
-COMMAND_OWNER: dict[str, str] = {
-    "stage": "intake", "note": "intake", "close": "intake",
-    "regrade": "grading", "assign": "grading", "release": "grading", "flag": "grading", "unflag": "grading",
-    "done": "deadlines", "extend": "deadlines", "sweep": "deadlines",
-    "ack": "notify",
-}
+# Which service answers which command (DESIGN.md §4.2): each command Struct says.
+COMMAND_OWNER: dict[str, str] = {c.verb: c.service for c in COMMANDS}
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ class Command(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     """Every command names who asks. Unknown fields are refused: a typo must show."""
 
     verb: ClassVar[str] = ""
+    service: ClassVar[str] = ""  # the service that answers it (one writer per fact)
     actor: Actor
 
 
@@ -51,17 +52,20 @@ class IncidentCommand(Command, frozen=True, kw_only=True):
 
 class Stage(IncidentCommand, frozen=True, kw_only=True):
     verb: ClassVar[str] = "stage"
+    service: ClassVar[str] = "intake"
     stage: Word
     note: Text = ""
 
 
 class Note(IncidentCommand, frozen=True, kw_only=True):
     verb: ClassVar[str] = "note"
+    service: ClassVar[str] = "intake"
     text: Text
 
 
 class Close(IncidentCommand, frozen=True, kw_only=True):
     verb: ClassVar[str] = "close"
+    service: ClassVar[str] = "intake"
     summary: Annotated[str, msgspec.Meta(max_length=SUMMARY_MAX)] = ""
 
 
@@ -70,17 +74,20 @@ class Close(IncidentCommand, frozen=True, kw_only=True):
 
 class Regrade(IncidentCommand, frozen=True, kw_only=True):
     verb: ClassVar[str] = "regrade"
+    service: ClassVar[str] = "grading"
     grade: Word
     reason: Text = ""
 
 
 class Release(IncidentCommand, frozen=True, kw_only=True):
     verb: ClassVar[str] = "release"
+    service: ClassVar[str] = "grading"
     reason: Text = ""
 
 
 class Assign(IncidentCommand, frozen=True, kw_only=True):
     verb: ClassVar[str] = "assign"
+    service: ClassVar[str] = "grading"
     owner: Word
     reason: Text = ""
     assisting: Annotated[list[Word], msgspec.Meta(max_length=20)] = msgspec.field(default_factory=list)
@@ -88,12 +95,14 @@ class Assign(IncidentCommand, frozen=True, kw_only=True):
 
 class Flag(IncidentCommand, frozen=True, kw_only=True):
     verb: ClassVar[str] = "flag"
+    service: ClassVar[str] = "grading"
     kind: Word
     reason: Text = ""
 
 
 class Unflag(IncidentCommand, frozen=True, kw_only=True):
     verb: ClassVar[str] = "unflag"
+    service: ClassVar[str] = "grading"
     kind: Word
     reason: Text = ""
 
@@ -103,12 +112,14 @@ class Unflag(IncidentCommand, frozen=True, kw_only=True):
 
 class Done(IncidentCommand, frozen=True, kw_only=True):
     verb: ClassVar[str] = "done"
+    service: ClassVar[str] = "deadlines"
     clock: Word
     note: Text = ""
 
 
 class Extend(IncidentCommand, frozen=True, kw_only=True):
     verb: ClassVar[str] = "extend"
+    service: ClassVar[str] = "deadlines"
     clock: Word
     due_at: Annotated[str, msgspec.Meta(max_length=60)] = ""  # ISO 8601 with an offset
     reason: Text = ""
@@ -116,6 +127,7 @@ class Extend(IncidentCommand, frozen=True, kw_only=True):
 
 class Sweep(Command, frozen=True, kw_only=True):
     verb: ClassVar[str] = "sweep"
+    service: ClassVar[str] = "deadlines"
     note: Text = ""
 
 
@@ -124,6 +136,7 @@ class Sweep(Command, frozen=True, kw_only=True):
 
 class Ack(IncidentCommand, frozen=True, kw_only=True):
     verb: ClassVar[str] = "ack"
+    service: ClassVar[str] = "notify"
     via: Word = "cli"
 
 
