@@ -10,7 +10,6 @@ import msgspec
 from watchboard.domain.commands import COMMANDS, Command
 
 
-
 def _type(info: Any) -> str:
     if isinstance(info, msgspec.inspect.StrType):
         return f"str ≤ {info.max_length:,}" if info.max_length else "str"
