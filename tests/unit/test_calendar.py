@@ -9,16 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from watchboard.config import ConfigError, ConfigSource
-from watchboard.domain.calendar import (
-    CalendarConfig,
-    Duration,
-    WorkCalendar,
-    calendar_from_data,
-    coverage_warning,
-    covered_until,
-    load_calendar,
-    parse_duration,
-)
+from watchboard.config.calendar import CalendarConfig, calendar_from_data, load_calendar
+from watchboard.domain.calendar import WorkCalendar, coverage_warning, covered_until
+from watchboard.domain.durations import Duration, parse_duration
 
 Z = ZoneInfo("Asia/Shanghai")
 CAL = WorkCalendar()  # defaults: 08:30–12:00, 14:00–17:30, chinesecalendar

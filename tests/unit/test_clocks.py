@@ -9,24 +9,22 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from watchboard.config import ConfigError, ConfigSource
-from watchboard.domain.calendar import WorkCalendar, calendar_from_data
+from watchboard.config.calendar import calendar_from_data
+from watchboard.config.deadlines import CLOCK_ORDER, DeadlinesConfig, deadlines_from_data, load_deadlines
+from watchboard.domain.calendar import WorkCalendar
 from watchboard.domain.clocks import (
-    CLOCK_ORDER,
-    DeadlinesConfig,
-    DueError,
     PlannedClock,
     check_extension,
-    deadlines_from_data,
     due_table,
-    load_deadlines,
-    load_for_due,
     parse_at,
     plan_clocks,
     settle_provisional,
     tighten,
     warning_times,
 )
+from watchboard.domain.errors import Invalid
 from watchboard.domain.views import ClockView
+from watchboard.profiles import load_for_due
 
 Z = ZoneInfo("Asia/Shanghai")
 CAL = WorkCalendar()
@@ -409,6 +407,6 @@ def test_due_table_rows() -> None:
 ])
 def test_due_errors(call, field: str, message: str) -> None:
     """A bad grade, time or profile is named in the error."""
-    with pytest.raises(DueError) as info:
+    with pytest.raises(Invalid) as info:
         call()
-    assert (info.value.field, str(info.value)) == (field, message)
+    assert (info.value.field, info.value.message) == (field, message)

@@ -10,24 +10,22 @@ import msgspec
 import pytest
 
 from watchboard.config import ConfigError, ConfigSource
+from watchboard.config.grading import RULE_NAMES, GradingConfig, load_grading
+from watchboard.domain.errors import Invalid
 from watchboard.domain.events import IncidentGraded, Mention
 from watchboard.domain.grading import (
     GRADE_COLOURS,
-    RULE_NAMES,
     Assessment,
     CurrentGrade,
     Decision,
     Features,
-    GradingConfig,
-    GradingError,
-    apply,
+    apply_grade,
     current_from_event,
     decide,
     evaluate,
     fold_features,
     grade_label,
     growth_per_hour,
-    load_grading,
     regrade,
     release,
     totals,
@@ -479,21 +477,22 @@ def test_regrade(current: CurrentGrade | None, grade: str, expected: tuple[str, 
 ])
 def test_regrade_refuses(grade: str, actor: str, field: str, message: str) -> None:
     """A bad grade or a missing actor is refused, naming the field."""
-    with pytest.raises(GradingError, match=re.escape(message)) as info:
+    with pytest.raises(Invalid, match=re.escape(message)) as info:
         regrade(None, grade, "", actor, CFG)
     assert info.value.field == field
+    assert info.value.message == message
 
 
 def test_pin_then_release_then_rules_resume() -> None:
     """A pinned grade ignores the rules; release goes to the rules' grade, even lower; then raise-only again."""
-    state = apply(regrade(cur("II"), "I", "", "li", CFG))  # type: ignore[arg-type]
+    state = apply_grade(regrade(cur("II"), "I", "", "li", CFG))  # type: ignore[arg-type]
     assert decide(state, a("IV")) is None
     released = release(state, a("III"), "li")
     assert released is not None
     assert (released.grade, released.previous, released.source, released.pinned) == ("III", "I", "rules", False)
     assert released.reasons == ["li 解除人工定级:恢复规则定级", "规则 → III"]
     assert released.reasons_en == ["released by li: rules resume", "rule → III"]
-    state = apply(released)
+    state = apply_grade(released)
     assert decide(state, a("IV")) is None
     assert decide(state, a("II")).grade == "II"  # type: ignore[union-attr]
 
@@ -511,7 +510,7 @@ def test_current_from_event_round_trip() -> None:
     event = IncidentGraded(id="e1", incident_id="i1", at=T0, actor=decision.actor, grade="II",
                            previous=None, reasons=decision.reasons, source=decision.source,
                            sentiment=decision.sentiment, pinned=decision.pinned, reasons_en=decision.reasons_en)
-    assert current_from_event(event) == apply(decision)
+    assert current_from_event(event) == apply_grade(decision)
     assert current_from_event(event).reasons_en == ["set by li: x → II Major"]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from watchboard.config import ConfigError, ConfigSource, defaults_dir
+from watchboard.config.intake import IntakeConfig, MergeConfig, load_intake
 from watchboard.domain.errors import Conflict, NotFound
 from watchboard.domain.events import (
     IncidentClosed,
@@ -19,11 +20,8 @@ from watchboard.domain.events import (
     NoteAdded,
 )
 from watchboard.domain.merge import (
-    IntakeConfig,
-    MergeConfig,
     MergeDecision,
     MergeIndex,
-    load_intake,
     normalize_region,
     normalize_title,
     normalize_url,
@@ -340,7 +338,7 @@ def test_shipped_file_lists_every_key() -> None:
     data = tomllib.loads((defaults_dir() / "intake.toml").read_text(encoding="utf-8"))
     assert set(data) == set(IntakeConfig.__struct_fields__)
     assert set(data["merge"]) == set(MergeConfig.__struct_fields__)
-    from watchboard.domain.validate import Limits
+    from watchboard.config.intake import Limits
     assert set(data["limits"]) == set(Limits.__struct_fields__)
 
 

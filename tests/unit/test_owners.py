@@ -10,19 +10,19 @@ import msgspec
 import pytest
 
 from watchboard.config import ConfigError, ConfigSource
+from watchboard.config.grading import KEY_AREAS
+from watchboard.config.units import UnitsConfig, load_units
+from watchboard.domain.errors import Invalid
 from watchboard.domain.events import IncidentAssigned, Mention
-from watchboard.domain.grading import KEY_AREAS, fold_features
+from watchboard.domain.grading import fold_features
 from watchboard.domain.owners import (
     CurrentOwner,
-    OwnerError,
     Routing,
-    UnitsConfig,
     apply_owner,
     assign,
     current_owner_from_event,
     decide_owner,
     liaison_of,
-    load_units,
     route_owner,
     unit_name,
 )
@@ -231,9 +231,10 @@ def test_assign_sticks_and_round_trips() -> None:
 ])
 def test_assign_refuses(owner: str, actor: str, assisting: list[str], field: str, message: str) -> None:
     """An unknown unit or a missing actor is refused, naming the field."""
-    with pytest.raises(OwnerError, match=re.escape(message)) as info:
+    with pytest.raises(Invalid, match=re.escape(message)) as info:
         assign(None, owner, actor, "", UNITS, assisting=assisting)
     assert info.value.field == field
+    assert info.value.message.startswith(message)  # the message itself, not "field: message"
 
 
 # --- config errors ------------------------------------------------------------------------

@@ -8,9 +8,12 @@ import pytest
 
 from watchboard.cli import main
 from watchboard.config import ConfigSource
-from watchboard.domain.calendar import WorkCalendar, load_calendar
-from watchboard.domain.clocks import due_table, load_deadlines, plan_set_clocks
-from watchboard.domain.grading import load_grading, used_grades
+from watchboard.config.calendar import load_calendar
+from watchboard.config.deadlines import load_deadlines, plan_set_clocks
+from watchboard.config.grading import load_grading
+from watchboard.domain.calendar import WorkCalendar
+from watchboard.domain.clocks import due_table
+from watchboard.domain.grading import used_grades
 from watchboard.profiles import all_profiles
 
 PROFILES = ["default", "plan-000", "plan-001", "plan-002", "plan-003", "plan-004"]
