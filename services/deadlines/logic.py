@@ -36,13 +36,12 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import msgspec
 
+from watchboard.config.deadlines import CLOCK_ORDER, DeadlinesConfig
 from watchboard.domain import events as ev
-from watchboard.domain.calendar import WorkCalendar, parse_duration, parse_hhmm
+from watchboard.domain.calendar import WorkCalendar
 from watchboard.domain.clocks import (
-    CLOCK_ORDER,
     OPEN_STATUSES,
     ClockChange,
-    DeadlinesConfig,
     Moments,
     check_extension,
     plan_clocks,
@@ -50,6 +49,7 @@ from watchboard.domain.clocks import (
     warning_times,
 )
 from watchboard.domain.commands import Ctx, Done, Extend
+from watchboard.domain.durations import parse_duration, parse_hhmm
 from watchboard.domain.errors import Conflict, Invalid, NotFound
 from watchboard.domain.views import ClocksView, ClockView, SlipView, SweepView
 

@@ -30,9 +30,10 @@ from watchboard.bus.endpoints import ok
 from watchboard.bus.runtime import Runtime
 from watchboard.bus.subjects import STREAM
 from watchboard.config import ConfigError, ConfigSource
+from watchboard.config.calendar import load_calendar
+from watchboard.config.deadlines import DeadlinesConfig, load_deadlines
 from watchboard.domain import events as ev
-from watchboard.domain.calendar import WorkCalendar, coverage_warning, covered_until, load_calendar
-from watchboard.domain.clocks import DeadlinesConfig, load_deadlines
+from watchboard.domain.calendar import WorkCalendar, coverage_warning, covered_until
 from watchboard.domain.commands import Command, Ctx, Done, Extend, Sweep
 from watchboard.domain.views import CALENDAR_KEY, SWEEP_KEY, CalendarView, ClocksView, encode_view, kv_key
 from watchboard.services.deadlines.logic import (

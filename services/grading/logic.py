@@ -12,15 +12,15 @@ from datetime import datetime
 
 import msgspec
 
+from watchboard.config.grading import GradingConfig
+from watchboard.config.units import UnitsConfig
 from watchboard.domain import events as ev
 from watchboard.domain.errors import Conflict, Invalid, NotFound
 from watchboard.domain.grading import (
     CurrentGrade,
     Decision,
     Features,
-    GradingConfig,
-    GradingError,
-    apply,
+    apply_grade,
     decide,
     evaluate,
     fold_features,
@@ -30,8 +30,6 @@ from watchboard.domain.grading import (
 from watchboard.domain.owners import (
     CurrentOwner,
     OwnerDecision,
-    OwnerError,
-    UnitsConfig,
     apply_owner,
     assign,
     decide_owner,
@@ -91,7 +89,7 @@ def step(state: IncidentState | None, event: ev.Event, grading: GradingConfig, u
             decision = decide(st.grade, evaluate(features, grading))
             if decision is not None:
                 effects.append(_graded(event.id, event.incident_id, now, decision))
-                new.grade = apply(decision)
+                new.grade = apply_grade(decision)
             return new, effects
         case ev.IncidentClosed():
             if state is None:
@@ -111,13 +109,10 @@ def command_regrade(state: IncidentState | None, incident_id: str, grade: str, r
     st = _require(state, incident_id)
     if not reason.strip():
         raise Invalid("reason", "a regrade needs a reason (研判意见)")
-    try:
-        decision = regrade(st.grade, grade, reason, actor, grading)
-    except GradingError as exc:
-        raise Invalid(exc.field, str(exc)) from exc
+    decision = regrade(st.grade, grade, reason, actor, grading)
     if decision is None:
         raise Conflict("grade", f"the incident already has grade {grade} set by a person")
-    new = msgspec.structs.replace(st, grade=apply(decision), updated_at=now)
+    new = msgspec.structs.replace(st, grade=apply_grade(decision), updated_at=now)
     return new, [_graded(request_id, incident_id, now, decision)]
 
 
@@ -126,13 +121,10 @@ def command_release(state: IncidentState | None, incident_id: str, actor: str, r
     st = _require(state, incident_id)
     if st.features is None:
         raise Conflict("incident_id", "no mentions graded yet")
-    try:
-        decision = release(st.grade, evaluate(st.features, grading), actor)
-    except GradingError as exc:
-        raise Invalid(exc.field, str(exc)) from exc
+    decision = release(st.grade, evaluate(st.features, grading), actor)
     if decision is None:
         raise Conflict("grade", "the grade is not set by a person: nothing to release")
-    new = msgspec.structs.replace(st, grade=apply(decision), updated_at=now)
+    new = msgspec.structs.replace(st, grade=apply_grade(decision), updated_at=now)
     return new, [_graded(request_id, incident_id, now, decision)]
 
 
@@ -142,10 +134,7 @@ def command_assign(state: IncidentState | None, incident_id: str, owner: str, re
     st = _require(state, incident_id)
     if not reason.strip():
         raise Invalid("reason", "an assignment needs a reason")
-    try:
-        decision = assign(st.owner, owner, actor, reason, units, assisting or [])
-    except OwnerError as exc:
-        raise Invalid(exc.field, str(exc)) from exc
+    decision = assign(st.owner, owner, actor, reason, units, assisting or [])
     if decision is None:
         raise Conflict("owner", f"the incident is already assigned to {owner}")
     new = msgspec.structs.replace(st, owner=apply_owner(decision), owner_reason=decision.reason, updated_at=now)

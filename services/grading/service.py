@@ -15,10 +15,10 @@ from watchboard.bus.consumer import Delivered
 from watchboard.bus.endpoints import ok, text_field
 from watchboard.bus.runtime import Runtime
 from watchboard.config import ConfigSource
+from watchboard.config.grading import GradingConfig, load_grading
+from watchboard.config.units import UnitsConfig, load_units
 from watchboard.domain import events as ev
 from watchboard.domain.errors import Invalid
-from watchboard.domain.grading import GradingConfig, load_grading
-from watchboard.domain.owners import UnitsConfig, load_units
 from watchboard.domain.views import encode_view, kv_key
 from watchboard.services.grading.logic import (
     IncidentState,

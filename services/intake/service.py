@@ -26,10 +26,11 @@ from watchboard.bus.consumer import Delivered, catch_up
 from watchboard.bus.endpoints import ok
 from watchboard.bus.runtime import Runtime
 from watchboard.config import ConfigSource
+from watchboard.config.intake import IntakeConfig, load_intake
 from watchboard.domain import events as ev
 from watchboard.domain import incident
 from watchboard.domain.commands import Close, Note, Stage
-from watchboard.domain.merge import IntakeConfig, MergeIndex, load_intake
+from watchboard.domain.merge import MergeIndex
 from watchboard.domain.validate import parse_report
 from watchboard.domain.views import CoreView, encode_view, kv_key
 from watchboard.services.intake.logic import command_close, command_note, command_stage

@@ -14,10 +14,11 @@ from watchboard.bus.consumer import Delivered
 from watchboard.bus.endpoints import ok
 from watchboard.bus.runtime import Runtime
 from watchboard.config import DEFAULT_PROFILE, ConfigSource
+from watchboard.config.calendar import load_calendar
+from watchboard.config.units import load_units
 from watchboard.domain import events as ev
-from watchboard.domain.calendar import WorkCalendar, load_calendar
+from watchboard.domain.calendar import WorkCalendar
 from watchboard.domain.errors import Conflict, Invalid, NotFound
-from watchboard.domain.owners import load_units
 from watchboard.domain.views import encode_view, kv_key
 from watchboard.services.notify.acklink import AckServer
 from watchboard.services.notify.channels import Channels

@@ -64,19 +64,22 @@ def profiles(source: ConfigSource, as_json: bool = False) -> int:
 def due(args: argparse.Namespace, source: ConfigSource) -> int:
     """`watchboard due`: when each clock of a grade falls due under a profile, from when the item
     was posted, observed and reported — what the running system would compute."""
+    from watchboard.config.deadlines import plan_set_clocks
+    from watchboard.config.grading import load_grading
     from watchboard.domain import clocks
-    from watchboard.domain.grading import load_grading
+    from watchboard.domain.errors import Invalid
+    from watchboard.profiles import due_source, load_for_due
 
     try:
-        src = clocks.due_source(args.profile, source)
-        cfg, cal = clocks.load_for_due(args.profile, source)
+        src = due_source(args.profile, source)
+        cfg, cal = load_for_due(args.profile, source)
         grading = load_grading(src)
         at = args.at or datetime.now(cal.zone).isoformat()
         rows = clocks.due_table(args.grade, at, cfg, cal, profile=src.profile_name(), posted=args.posted,
                                 observed=args.observed, collapse=grading.collapse,
-                                plan_set=clocks.plan_set_clocks(src))
-    except clocks.DueError as exc:
-        print(f"watchboard due: error [{exc.field}]: {exc}", file=sys.stderr)
+                                plan_set=plan_set_clocks(src))
+    except Invalid as exc:
+        print(f"watchboard due: error [{exc.field}]: {exc.message}", file=sys.stderr)
         return 2
     for row in rows:  # `provisional` only where it is true, as in `show --json`
         if not row.get("provisional"):

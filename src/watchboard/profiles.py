@@ -11,6 +11,8 @@ so what it prints is what runs — never what a summary claims:
 - `grades`: the grades the profile uses, their labels, and the collapse of the others;
 - `not_supported`: what the plan asks that watchboard does not do yet (the profile's
   `[meta] not_supported`).
+
+`due_source` and `load_for_due` give `watchboard due` the config of a named profile.
 """
 
 from __future__ import annotations
@@ -19,8 +21,12 @@ import tomllib
 from typing import Any
 
 from watchboard.config import ConfigSource, list_profiles
-from watchboard.domain.clocks import load_deadlines, plan_set_clocks
-from watchboard.domain.grading import RULE_NAMES, collapse, describe, load_grading, used_grades
+from watchboard.config.calendar import load_calendar
+from watchboard.config.deadlines import DeadlinesConfig, load_deadlines, plan_set_clocks
+from watchboard.config.grading import RULE_NAMES, load_grading, used_grades
+from watchboard.domain.calendar import WorkCalendar
+from watchboard.domain.errors import Invalid
+from watchboard.domain.grading import collapse, describe_grades
 from watchboard.domain.report import GRADES
 
 DEFAULT_META = {
@@ -71,7 +77,7 @@ def describe_profile(name: str, source: ConfigSource | None = None) -> dict[str,
         "seed": meta.get("seed", ""),
         "title": meta.get("title", ""),
         "summary": meta.get("summary", ""),
-        "grades": describe(grading),
+        "grades": describe_grades(grading),
         "collapse": dict(grading.collapse),
         "rules": rules,
         "not_supported": list(meta.get("not_supported", [])),
@@ -138,4 +144,22 @@ def text(profiles: list[dict[str, Any]]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-__all__ = ["GRADES", "all_profiles", "describe_profile", "text"]
+def due_source(profile: str | None, source: ConfigSource | None = None) -> ConfigSource:
+    """The config source of profile P (else the active one); Invalid("profile") if P is unknown."""
+    base = source or ConfigSource()
+    src = ConfigSource(config_dir=base.config_dir, profile=profile or base.profile)
+    name = src.profile_name()
+    if name != "default" and name not in {p.stem for p in list_profiles(src)}:
+        known = ", ".join(["default", *(p.stem for p in list_profiles(src))])
+        raise Invalid("profile", f"--profile {name!r} is not a profile; known: {known}")
+    return src
+
+
+def load_for_due(profile: str | None, source: ConfigSource | None = None
+                 ) -> tuple[DeadlinesConfig, WorkCalendar]:
+    """Config of `watchboard due --profile P`: Invalid("profile") if P is unknown."""
+    src = due_source(profile, source)
+    return load_deadlines(src), WorkCalendar(load_calendar(src))
+
+
+__all__ = ["GRADES", "all_profiles", "describe_profile", "due_source", "load_for_due", "text"]

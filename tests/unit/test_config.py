@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,52 @@ def test_deep_merge(base: dict, over: dict, merged: dict) -> None:
 def test_parse_seconds(text: str, seconds: float | None) -> None:
     """Durations of watchboard.toml."""
     assert parse_seconds(text) == seconds
+
+
+# --- every file through the one `load`: the same header ----------------------------------
+
+LOADERS = {name: f"watchboard.config.{name}:load_{name}"
+           for name in ("watchboard", "calendar", "deadlines", "grading", "units", "intake")}
+
+
+def loader_of(name: str) -> Callable[[ConfigSource], object]:
+    module, func = LOADERS[name].split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+@pytest.mark.parametrize(("name", "text", "tail"), [
+    ("watchboard", 'language = "fr"', "key `language`: 'fr' is not one of 'zh', 'en'"),
+    ("calendar", "warn_days_before_end = -1", "key `warn_days_before_end`: -1 is negative"),
+    ("deadlines", "reminders_before_flag = 0", "key `reminders_before_flag`: 0 must be 1 or more"),
+    ("grading", "[rules.reposts]\nmin_reposts = 0", "key `rules.reposts.min_reposts`: 0 must be 1 or more"),
+    ("units", 'office = "nobody"', "key `office`: unit 'nobody' is not defined in [[units]]"),
+    ("intake", "[merge]\ntitle_min_chars = 0", "key `merge.title_min_chars`: 0 must be 1 or more"),
+    ("intake", "[merge]\nwindw = 1", "key `merge`: object contains unknown field `windw`"),
+])
+def test_every_file_names_its_path_and_key(tmp_path: Path, name: str, text: str, tail: str) -> None:
+    """A bad value in any file of --config DIR gives one line: the file's path, the key, the problem."""
+    write(tmp_path, f"{name}.toml", text)
+    with pytest.raises(ConfigError) as info:
+        loader_of(name)(ConfigSource(tmp_path, profile="default"))
+    assert str(info.value) == f"{tmp_path / f'{name}.toml'}: {tail}"
+
+
+@pytest.mark.parametrize(("name", "table", "tail"), [
+    ("calendar", "[calendar]\nwarn_days_before_end = -1", "key `warn_days_before_end`: -1 is negative"),
+    ("deadlines", "[deadlines]\nreminders_before_flag = 0", "key `reminders_before_flag`: 0 must be 1 or more"),
+    ("grading", "[grading.rules.reposts]\nmin_reposts = 0", "key `rules.reposts.min_reposts`: 0 must be 1 or more"),
+    ("units", '[units]\noffice = "nobody"', "key `office`: unit 'nobody' is not defined in [[units]]"),
+    ("intake", "[intake.merge]\ntitle_min_chars = 0", "key `merge.title_min_chars`: 0 must be 1 or more"),
+])
+def test_every_file_names_the_profile_that_amended_it(tmp_path: Path, name: str, table: str, tail: str) -> None:
+    """A bad value a profile brings names the default file and the profile file."""
+    write(tmp_path, "profiles/bad.toml", table)
+    with pytest.raises(ConfigError) as info:
+        loader_of(name)(ConfigSource(tmp_path, profile="bad"))
+    assert str(info.value) == f"{name}.toml (with profiles/bad.toml): {tail}"
+
+
+def test_watchboard_toml_takes_no_profile_table(tmp_path: Path) -> None:
+    """watchboard.toml names the profile, so a profile's [watchboard] table does not amend it."""
+    write(tmp_path, "profiles/p.toml", '[watchboard]\nlanguage = "fr"\n')
+    assert loader_of("watchboard")(ConfigSource(tmp_path, profile="p")).language == "zh"

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 import msgspec
 import pytest
 
+from watchboard.config.calendar import CalendarConfig, YearDays
+from watchboard.config.deadlines import DeadlinesConfig
 from watchboard.domain import events as ev
-from watchboard.domain.calendar import CalendarConfig, WorkCalendar, YearDays
-from watchboard.domain.clocks import DeadlinesConfig
+from watchboard.domain.calendar import WorkCalendar
 from watchboard.domain.commands import Ctx, Done, Extend
 from watchboard.domain.errors import Conflict, Invalid, NotFound
 from watchboard.services.deadlines.logic import (

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 from watchboard.config import ConfigSource
+from watchboard.config.grading import GradingConfig
+from watchboard.config.units import load_units
 from watchboard.domain import events as ev
 from watchboard.domain.errors import Conflict, DomainError, Invalid, NotFound
-from watchboard.domain.grading import GradingConfig
-from watchboard.domain.owners import load_units
 from watchboard.domain.report import Metrics
 from watchboard.services.grading.logic import (
     FLAG_REASON_MAX,

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from watchboard.config import ConfigError, ConfigSource, defaults_dir
+from watchboard.config.intake import MergeConfig
 from watchboard.domain.errors import Conflict, NotFound
 from watchboard.domain.events import (
     IncidentClosed,
@@ -19,11 +17,8 @@ from watchboard.domain.events import (
     NoteAdded,
 )
 from watchboard.domain.merge import (
-    IntakeConfig,
-    MergeConfig,
     MergeDecision,
     MergeIndex,
-    load_intake,
     normalize_region,
     normalize_title,
     normalize_url,
@@ -290,64 +285,3 @@ def test_many_open_incidents_decide_correctly() -> None:
                  url=f"https://weibo.com/{i}", seen_at=T0)
     decision = idx.decide(report("仲山镇第4321号小区发生2级事件编号4321", region="仲山镇"), now=T0)
     assert decision == MergeDecision(incident_id="I04321", merged_by="title", score=1.0)
-
-
-# --- configuration ----------------------------------------------------------------------
-
-def test_default_intake_config_loads() -> None:
-    """The shipped intake.toml decodes and matches the struct defaults."""
-    cfg = load_intake()
-    assert cfg == IntakeConfig()
-    assert cfg.merge.window_delta() == timedelta(hours=72)
-    assert "utm_*" in cfg.merge.tracking_params
-
-
-def _write(tmp_path: Path, text: str) -> ConfigSource:
-    (tmp_path / "intake.toml").write_text(text, encoding="utf-8")
-    (tmp_path / "watchboard.toml").write_text('profile = "default"\n', encoding="utf-8")
-    return ConfigSource(config_dir=tmp_path)
-
-
-@pytest.mark.parametrize(("text", "key", "problem"), [
-    ('[merge]\nwindow = "soon"\n', "merge.window", "'soon' is not a positive duration"),
-    ('[merge]\nwindow = "0h"\n', "merge.window", "not a positive duration"),
-    ("[merge]\ntitle_similarity = 1.5\n", "merge.title_similarity", "at most 1"),
-    ("[merge]\ntitle_similarity = 0\n", "merge.title_similarity", "above 0"),
-    ('[merge]\ntitle_similarity = "high"\n', "merge.title_similarity", "expected `float`"),
-    ("[merge]\ntitle_min_chars = 0\n", "merge.title_min_chars", "1 or more"),
-    ('[merge]\ntracking_params = ["*"]\n', "merge.tracking_params[0]", "prefix ending in '*'"),
-    ("[merge]\nwindw = 1\n", "merge", "unknown field `windw`"),
-    ('[limits]\nfuture_skew = "later"\n', "limits.future_skew", "not a duration"),
-    ("[limits]\ntitle_max = 0\n", "limits.title_max", "1 or more"),
-])
-def test_bad_intake_config_names_key(tmp_path: Path, text: str, key: str, problem: str) -> None:
-    """Each bad value stops loading with the file, the key and the problem."""
-    with pytest.raises(ConfigError) as info:
-        load_intake(_write(tmp_path, text))
-    assert info.value.key == key
-    assert problem in info.value.problem
-    assert "intake.toml" in info.value.file
-
-
-def test_override_file_changes_values(tmp_path: Path) -> None:
-    """An intake.toml in --config replaces the default's values."""
-    cfg = load_intake(_write(tmp_path, '[merge]\nwindow = "24h"\ntitle_similarity = 0.9\n'))
-    assert cfg.merge.window_delta() == timedelta(hours=24) and cfg.merge.title_similarity == 0.9
-
-
-def test_shipped_file_lists_every_key() -> None:
-    """intake.toml documents every key of the structs (no hidden defaults)."""
-    data = tomllib.loads((defaults_dir() / "intake.toml").read_text(encoding="utf-8"))
-    assert set(data) == set(IntakeConfig.__struct_fields__)
-    assert set(data["merge"]) == set(MergeConfig.__struct_fields__)
-    from watchboard.domain.validate import Limits
-    assert set(data["limits"]) == set(Limits.__struct_fields__)
-
-
-def test_profile_amends_intake(tmp_path: Path) -> None:
-    """A profile's [intake.merge] table overrides only the keys it names."""
-    (tmp_path / "profiles").mkdir()
-    (tmp_path / "profiles" / "quick.toml").write_text('[intake.merge]\nwindow = "24h"\n', encoding="utf-8")
-    cfg = load_intake(ConfigSource(config_dir=tmp_path, profile="quick"))
-    assert cfg.merge.window == "24h" and cfg.merge.title_similarity == 0.85
-    assert cfg.limits == IntakeConfig().limits

@@ -11,7 +11,8 @@ import aiosqlite
 import pytest
 from msgspec.structs import replace
 
-from watchboard.domain.calendar import WorkCalendar, load_calendar
+from watchboard.config.calendar import load_calendar
+from watchboard.domain.calendar import WorkCalendar
 from watchboard.domain.events import (
     IncidentAssigned,
     IncidentFlagged,

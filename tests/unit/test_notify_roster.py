@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from watchboard.domain.calendar import WorkCalendar, load_calendar
+from watchboard.config.calendar import load_calendar
+from watchboard.domain.calendar import WorkCalendar
 from watchboard.services.notify.roster import on_duty, shift_covers
 from watchboard.services.notify.settings import MajorDuty, Roster, Shift, load_notify
 

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from watchboard.config import ConfigSource
+from watchboard.config.deadlines import DeadlinesConfig, load_deadlines
 from watchboard.domain import events as ev
 from watchboard.domain.calendar import WorkCalendar
-from watchboard.domain.clocks import DeadlinesConfig, load_deadlines
 from watchboard.domain.commands import Ctx, Done, Extend
 from watchboard.domain.errors import Conflict, Invalid
 from watchboard.services.deadlines.logic import (

@@ -8,9 +8,12 @@ import pytest
 
 from watchboard.cli import main
 from watchboard.config import ConfigSource
-from watchboard.domain.calendar import WorkCalendar, load_calendar
-from watchboard.domain.clocks import due_table, load_deadlines, plan_set_clocks
-from watchboard.domain.grading import load_grading, used_grades
+from watchboard.config.calendar import load_calendar
+from watchboard.config.deadlines import load_deadlines, plan_set_clocks
+from watchboard.config.grading import load_grading
+from watchboard.domain.calendar import WorkCalendar
+from watchboard.domain.clocks import due_table
+from watchboard.domain.grading import used_grades
 from watchboard.profiles import all_profiles
 
 PROFILES = ["default", "plan-000", "plan-001", "plan-002", "plan-003", "plan-004"]
@@ -99,3 +102,11 @@ def test_due_refuses_impossible_moments(args: list[str], field: str, capsys: pyt
     """A post after the observation, a moment after the arrival, a non-time: refused, naming the flag."""
     assert main(["due", "--grade", "II", "--at", "2026-11-23 11:30", *args]) == 2
     assert f"[{field}]" in capsys.readouterr().err
+
+
+def test_due_error_names_the_field_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """`due` with an unknown profile prints `error [field]: message`, the message as the rules wrote it."""
+    assert main(["due", "--profile", "plan-999", "--grade", "II", "--at", "2026-11-23 11:30"]) == 2
+    assert capsys.readouterr().err == (
+        "watchboard due: error [profile]: --profile 'plan-999' is not a profile; "
+        "known: default, plan-000, plan-001, plan-002, plan-003, plan-004\n")

@@ -8,15 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from watchboard.config import ConfigSource
+from watchboard.config.grading import GradingConfig, load_grading
 from watchboard.domain.events import Mention
 from watchboard.domain.grading import (
     GRADE_COLOURS,
     Features,
-    GradingConfig,
     evaluate,
     fold_features,
     grade_label,
-    load_grading,
     regrade,
     used_grades,
 )

@@ -9,9 +9,10 @@ from typing import Any
 import msgspec
 import pytest
 
+from watchboard.config.intake import Limits
 from watchboard.domain.errors import Invalid, NotFound, ReportError
 from watchboard.domain.report import Report
-from watchboard.domain.validate import Limits, parse_jsonl, parse_report, split_jsonl
+from watchboard.domain.validate import parse_jsonl, parse_report, split_jsonl
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
 KNOWN = "01JD3X7K2M9Q4R5S6T7V8W9XYZ"

@@ -1,6 +1,7 @@
 """The working calendar: which days are working days, and time arithmetic over work hours.
 
-Pure: built once from `CalendarConfig` (the `calendar.toml` data) and then only computes.
+Pure: built once from `CalendarConfig` (`watchboard.config.calendar`, the `calendar.toml`
+data) and then only computes. Durations (`3wh`, `5wd`) are `watchboard.domain.durations`.
 
 Which day is a working day, first rule that knows the day wins:
 1. `extra_holidays` / `extra_workdays` in calendar.toml (single days, any year);
@@ -22,161 +23,21 @@ Work-hour arithmetic is done on local wall-clock times of the configured zone.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import pairwise
-from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import chinese_calendar
-import msgspec
 from chinese_calendar.constants import holidays as _pkg_holidays
 
-from watchboard.config import ConfigError, ConfigSource, convert, load
+from watchboard.config.calendar import CalendarConfig, check_calendar, parse_work_hours
+from watchboard.domain.durations import Duration
 
 # The years the installed chinesecalendar knows (it raises NotImplementedError outside them).
 PACKAGE_YEARS: tuple[int, int] = (min(_pkg_holidays).year, max(_pkg_holidays).year)
 
 # A working-day search that finds nothing in this many days means a broken config.
 _MAX_SEARCH_DAYS = 366 * 5
-
-
-# --- config -------------------------------------------------------------------------
-
-
-class YearDays(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """One year's full lists from the State Council notice (国务院办公厅关于…放假安排的通知)."""
-
-    holidays: list[date] = msgspec.field(default_factory=list)
-    workdays: list[date] = msgspec.field(default_factory=list)  # make-up working days (调休)
-
-
-class CalendarConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    timezone: str = "Asia/Shanghai"
-    work_hours: list[str] = msgspec.field(default_factory=lambda: ["08:30-12:00", "14:00-17:30"])
-    use_package: bool = True
-    extra_holidays: list[date] = msgspec.field(default_factory=list)
-    extra_workdays: list[date] = msgspec.field(default_factory=list)
-    years: dict[str, YearDays] = msgspec.field(default_factory=dict)
-    warn_days_before_end: int = 60
-
-
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-
-
-def parse_hhmm(text: str) -> time | None:
-    """'08:30' → time(8, 30); '24:00' → time.max (a period may end at midnight); None if bad."""
-    if text == "24:00":
-        return time.max
-    m = _HHMM.match(text.strip())
-    return time(int(m.group(1)), int(m.group(2))) if m else None
-
-
-def parse_work_hours(periods: list[str], file: str, key: str = "work_hours") -> tuple[tuple[time, time], ...]:
-    """["08:30-12:00", "14:00-17:30"] → sorted (start, end) pairs; ConfigError if bad or overlapping."""
-    out: list[tuple[time, time]] = []
-    if not periods:
-        raise ConfigError(file, key, "no work periods; give at least one like '08:30-12:00'")
-    for i, text in enumerate(periods):
-        start_s, sep, end_s = text.partition("-")
-        start, end = parse_hhmm(start_s), parse_hhmm(end_s)
-        if not sep or start is None or end is None:
-            raise ConfigError(file, f"{key}[{i}]", f"{text!r} is not a period like '08:30-12:00' "
-                              "(HH:MM-HH:MM, 24-hour clock)")
-        if start >= end:
-            raise ConfigError(file, f"{key}[{i}]", f"{text!r} ends before it starts")
-        out.append((start, end))
-    out.sort()
-    for (_a_start, a_end), (b_start, _b_end) in pairwise(out):
-        if b_start < a_end:
-            raise ConfigError(file, key, f"work periods overlap: one ends at {a_end:%H:%M}, "
-                              f"the next starts at {b_start:%H:%M}")
-    return tuple(out)
-
-
-def check_calendar(cfg: CalendarConfig, file: str = "calendar.toml") -> CalendarConfig:
-    """The cross-field checks msgspec cannot do; raise ConfigError naming file and key."""
-    try:
-        ZoneInfo(cfg.timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(file, "timezone", f"unknown time zone {cfg.timezone!r}; "
-                          "use an IANA name such as 'Asia/Shanghai'") from exc
-    parse_work_hours(cfg.work_hours, file)
-    both = sorted(set(cfg.extra_holidays) & set(cfg.extra_workdays))
-    if both:
-        raise ConfigError(file, "extra_holidays", f"{both[0].isoformat()} is also in extra_workdays")
-    for year_key, days in cfg.years.items():
-        if not re.fullmatch(r"\d{4}", year_key):
-            raise ConfigError(file, f"years.{year_key}", f"{year_key!r} is not a year like '2027'")
-        for list_name in ("holidays", "workdays"):
-            for d in getattr(days, list_name):
-                if d.year != int(year_key):
-                    raise ConfigError(file, f"years.{year_key}.{list_name}",
-                                      f"{d.isoformat()} is not in {year_key}")
-        both = sorted(set(days.holidays) & set(days.workdays))
-        if both:
-            raise ConfigError(file, f"years.{year_key}.holidays",
-                              f"{both[0].isoformat()} is also in years.{year_key}.workdays")
-    if cfg.warn_days_before_end < 0:
-        raise ConfigError(file, "warn_days_before_end", f"{cfg.warn_days_before_end} is negative")
-    return cfg
-
-
-def calendar_from_data(data: dict, file: str = "calendar.toml") -> CalendarConfig:
-    """Decode and check already-parsed TOML data (tests, and `--config` folders)."""
-    return check_calendar(convert(data, CalendarConfig, file), file)
-
-
-def load_calendar(source: ConfigSource | None = None) -> CalendarConfig:
-    """calendar.toml with the active profile's `[calendar]` table merged in, checked."""
-    cfg = load("calendar.toml", CalendarConfig, source)
-    return check_calendar(cfg, "calendar.toml")
-
-
-# --- durations ----------------------------------------------------------------------
-
-Unit = Literal["s", "m", "h", "d", "wh", "wd"]
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"^(\d+)(wh|wd|s|m|h|d)$")
-
-
-@dataclass(frozen=True)
-class Duration:
-    """A clock's length: calendar (`s`, `m`, `h`, `d`), working hours (`wh`), working days (`wd`)."""
-
-    amount: int
-    unit: Unit
-
-    @property
-    def basis(self) -> Literal["calendar", "working"]:
-        return "working" if self.unit in ("wh", "wd") else "calendar"
-
-    @property
-    def seconds(self) -> int:
-        """Length in seconds: elapsed time for calendar units, work time for `wh`; not for `wd`."""
-        if self.unit == "wd":
-            raise ValueError("a duration in working days has no fixed length in seconds")
-        return self.amount * (3600 if self.unit == "wh" else _UNIT_SECONDS[self.unit])
-
-    def __str__(self) -> str:
-        return f"{self.amount}{self.unit}"
-
-
-def parse_duration(text: str) -> Duration:
-    """'45s', '30m', '2h', '1d' (calendar), '3wh' (working hours), '5wd' (working days)."""
-    if not isinstance(text, str):
-        raise ValueError(f"{text!r} is not a duration string like '2h', '3wh' or '5wd'")
-    m = _DURATION.match(text.strip())
-    if not m:
-        raise ValueError(f"{text!r} is not a duration: write a whole number and a unit, "
-                         "'45s', '30m', '2h', '1d' (calendar), '3wh' (working hours) "
-                         "or '5wd' (working days)")
-    amount = int(m.group(1))
-    if amount == 0:
-        raise ValueError(f"{text!r} is zero; a clock needs a positive duration")
-    return Duration(amount, m.group(2))  # type: ignore[arg-type]
 
 
 # --- the calendar -------------------------------------------------------------------
@@ -186,7 +47,8 @@ class WorkCalendar:
     """Working days and work hours of one configuration; build once, query many times."""
 
     def __init__(self, cfg: CalendarConfig | None = None) -> None:
-        cfg = check_calendar(cfg or CalendarConfig())
+        cfg = cfg or CalendarConfig()
+        check_calendar(cfg)  # a config built in code has not been through `load`
         self.cfg = cfg
         self.zone = ZoneInfo(cfg.timezone)
         self.periods = parse_work_hours(cfg.work_hours, "calendar.toml")

@@ -14,10 +14,15 @@
 
 Every error turns into the wire form with `to_reply()`:
 `{"ok": false, "error": {"code": …, "field": …, "message": …}}`.
+
+`split_msgspec_error` is the one reader of msgspec's validation text ("Expected `int`, got
+`str` - at `$.a.b[0]`"): `validate` turns it into an `Invalid` naming the field, and the
+config loader into a `ConfigError` naming the key.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 CODES = ("invalid", "not_found", "conflict", "forbidden", "unavailable")
@@ -108,3 +113,26 @@ class ReportNotFound(ReportError, NotFound):
 
 
 _REPORT_CLASSES: dict[str, type[ReportError]] = {"invalid": InvalidReport, "not_found": ReportNotFound}
+
+
+# --- msgspec's validation text ------------------------------------------------------------
+
+_AT = " - at `"
+_PART = re.compile(r"(?:^|\.)([^.\[]+)|\[(\d+)\]")
+
+
+def split_msgspec_error(exc: Exception) -> tuple[str, str]:
+    """'Expected `int`, got `str` - at `$.a.b[0]`' → ('Expected `int`, got `str`', 'a.b[0]').
+
+    The path is msgspec's, without `$.` (dict keys stay as msgspec writes them, `[...]`);
+    '' when the error is about the whole document."""
+    text = str(exc)
+    problem, sep, where = text.rpartition(_AT)
+    if not sep:
+        return text, ""
+    return problem, where.rstrip("`").removeprefix("$").lstrip(".")
+
+
+def path_parts(path: str) -> list[str | int]:
+    """'metrics.reposts' → ['metrics', 'reposts']; 'evidence[2]' → ['evidence', 2]."""
+    return [name if name else int(index) for name, index in _PART.findall(path)]

@@ -313,9 +313,4 @@ def to_builtins(event: Event) -> dict[str, Any]:
     return msgspec.to_builtins(event)  # type: ignore[no-any-return]
 
 
-def iso(dt: datetime | None) -> str | None:
-    """ISO 8601 with offset; naive datetimes are refused by construction elsewhere."""
-    return None if dt is None else dt.isoformat()
-
-
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -46,85 +46,24 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import msgspec
 
-from watchboard.config import ConfigError, ConfigSource, load, parse_seconds
+from watchboard.config.intake import DEFAULT_PREFIXES, DEFAULT_TRACKING, MergeConfig
 from watchboard.domain.errors import Conflict, NotFound
 from watchboard.domain.events import Event, IncidentClosed, IncidentReported, MentionAdded
 from watchboard.domain.report import Report
-from watchboard.domain.validate import Limits
 
 MergedBy = Literal["incident_id", "url", "title"]
 
-DEFAULT_PREFIXES: tuple[str, ...] = (
-    "网传", "网曝", "网爆", "网友爆料", "网友称", "网友曝", "爆料", "突发", "快讯", "热搜", "转发",
-)
-DEFAULT_TRACKING: tuple[str, ...] = (
-    "utm_*", "spm", "spm_id_from", "vd_source", "share_*", "sharer_*", "from", "wm", "chksm",
-    "scene", "clicktime", "enterid", "ts", "timestamp", "u_code", "fbclid", "gclid",
-    "is_from_app", "isappinstalled", "wxshare_count", "sourcetype", "bbid", "unique_k",
-    "xsec_source", "app_platform", "launch_from",
-)
 MAX_POSTING = 64  # a bigram in more titles than this is too common to find candidates by
 MAX_TITLES_PER_INCIDENT = 8  # title variants indexed per incident (first title + mention titles)
 
 
-# --- configuration -------------------------------------------------------------------
-
-
-class MergeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """The `[merge]` table of intake.toml."""
-
-    window: str = "72h"
-    title_similarity: float = 0.85
-    title_min_chars: int = 4
-    title_prefixes: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_PREFIXES))
-    tracking_params: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_TRACKING))
-
-    def window_delta(self) -> timedelta:
-        seconds = parse_seconds(self.window)
-        return timedelta(seconds=72 * 3600 if seconds is None else seconds)
-
-
-class IntakeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    merge: MergeConfig = msgspec.field(default_factory=MergeConfig)
-    limits: Limits = msgspec.field(default_factory=Limits)
-
-
-def check_intake(cfg: IntakeConfig, file: str = "intake.toml") -> IntakeConfig:
-    """Cross-field checks after decoding; raises ConfigError naming the key and the value."""
-    m, lim = cfg.merge, cfg.limits
-    seconds = parse_seconds(m.window)
-    if seconds is None or seconds <= 0:
-        raise ConfigError(file, "merge.window", f"{m.window!r} is not a positive duration like '72h' or '3d'")
-    if not 0 < m.title_similarity <= 1:
-        raise ConfigError(file, "merge.title_similarity",
-                          f"{m.title_similarity!r} must be above 0 and at most 1 (0.85 is near-identical)")
-    if m.title_min_chars < 1:
-        raise ConfigError(file, "merge.title_min_chars", f"{m.title_min_chars!r} must be 1 or more")
-    for i, name in enumerate(m.tracking_params):
-        if not name or name == "*" or "*" in name[:-1]:
-            raise ConfigError(file, f"merge.tracking_params[{i}]",
-                              f"{name!r} must be a parameter name, or a prefix ending in '*'")
-    if parse_seconds(lim.future_skew) is None:
-        raise ConfigError(file, "limits.future_skew", f"{lim.future_skew!r} is not a duration like '10m'")
-    for key in Limits.__struct_fields__:
-        value = getattr(lim, key)
-        if isinstance(value, int) and value < 1:
-            raise ConfigError(file, f"limits.{key}", f"{value!r} must be 1 or more")
-    return cfg
-
-
-def load_intake(source: ConfigSource | None = None) -> IntakeConfig:
-    """intake.toml (with the active profile's `[intake]` table) → IntakeConfig."""
-    return check_intake(load("intake.toml", IntakeConfig, source))
-
-
-DEFAULT_MERGE = MergeConfig()
+DEFAULT_MERGE = MergeConfig()  # intake.toml's `[merge]` table is `watchboard.config.intake`
 
 
 # --- normalisation and similarity -------------------------------------------------------

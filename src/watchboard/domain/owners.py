@@ -32,97 +32,13 @@ import re
 
 import msgspec
 
-from watchboard.config import ConfigError, ConfigSource, load
+from watchboard.config.units import Unit, UnitsConfig
+from watchboard.domain.errors import Invalid
 from watchboard.domain.events import IncidentAssigned, Mention
 from watchboard.domain.grading import Features
-from watchboard.domain.report import TOPICS
 
-STEPS: tuple[str, ...] = ("unit_hint", "cross_region", "region", "topic", "keywords")
 # Hints list units with commas (or Chinese 、，；): spaces stay inside English names.
 _HINT_SPLIT = re.compile(r"[,，、;；/]+")
-_NOT_ONE_TOKEN = re.compile(r"[,，、;；/\s]")
-
-
-class OwnerError(ValueError):
-    """A command the routing refuses (unknown unit, missing actor); `field` names the input."""
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        super().__init__(message)
-
-
-class Unit(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    id: str
-    name: str
-    name_en: str = ""
-    region: str = ""
-    keywords: list[str] = msgspec.field(default_factory=list)
-    topics: list[str] = msgspec.field(default_factory=list)
-    parent: str = ""
-    liaison: str = ""
-
-
-class UnitsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    office: str = "office"
-    order: list[str] = msgspec.field(default_factory=lambda: list(STEPS))
-    units: list[Unit] = msgspec.field(default_factory=list)
-
-
-
-
-def load_units(source: ConfigSource | None = None) -> UnitsConfig:
-    """Load units.toml with the active profile, then run the cross-field checks."""
-    source = source or ConfigSource()
-    return load("units.toml", UnitsConfig, source, check=check_units)
-
-
-def check_units(cfg: UnitsConfig, file: str = "units.toml") -> None:
-    """Cross-field checks; raise ConfigError naming file, key and the offending value."""
-
-    def fail(key: str, problem: str) -> None:
-        raise ConfigError(file, key, problem)
-
-    for i, step in enumerate(cfg.order):
-        if step not in STEPS:
-            fail(f"order[{i}]", f"{step!r} is not a routing step; one of {', '.join(STEPS)}")
-        if step in cfg.order[:i]:
-            fail(f"order[{i}]", f"step {step!r} is listed twice")
-    seen: dict[str, int] = {}
-    regions: dict[str, str] = {}
-    for i, unit in enumerate(cfg.units):
-        if not unit.id or _NOT_ONE_TOKEN.search(unit.id):
-            fail(f"units[{i}].id", f"{unit.id!r} must be one token, without spaces or commas")
-        if unit.id in seen:
-            fail(f"units[{i}].id", f"duplicate unit id {unit.id!r} (first at units[{seen[unit.id]}])")
-        seen[unit.id] = i
-        if not unit.name.strip():
-            fail(f"units[{i}].name", f"unit {unit.id!r} needs a name")
-        if unit.region:
-            if unit.region in regions:
-                fail(f"units[{i}].region",
-                     f"region {unit.region!r} already belongs to unit {regions[unit.region]!r}")
-            regions[unit.region] = unit.id
-        for j, topic in enumerate(unit.topics):
-            if topic not in TOPICS:
-                fail(f"units[{i}].topics[{j}]", f"{topic!r} is not a topic; one of {', '.join(TOPICS)}")
-        for j, keyword in enumerate(unit.keywords):
-            if not keyword.strip():
-                fail(f"units[{i}].keywords[{j}]", "empty keyword")
-    if cfg.office not in seen:
-        fail("office", f"unit {cfg.office!r} is not defined in [[units]]")
-    by_id = {u.id: u for u in cfg.units}
-    for i, unit in enumerate(cfg.units):
-        if unit.parent and unit.parent not in by_id:
-            fail(f"units[{i}].parent", f"unknown unit {unit.parent!r}; known: {', '.join(by_id)}")
-    for i, unit in enumerate(cfg.units):
-        chain = [unit.id]
-        node = unit
-        while node.parent:
-            if node.parent in chain:
-                fail(f"units[{i}].parent", f"parent chain of {unit.id!r} loops: "
-                     f"{' → '.join([*chain, node.parent])}")
-            chain.append(node.parent)
-            node = by_id[node.parent]
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -169,7 +85,7 @@ class Routing(msgspec.Struct, frozen=True, kw_only=True):
     owner: str
     reason: str
     assisting: list[str] = msgspec.field(default_factory=list)
-    rule: str = "office"  # the step that decided: one of STEPS, or "office"
+    rule: str = "office"  # the step that decided: one of config.units.STEPS, or "office"
 
 
 class _Input(msgspec.Struct, frozen=True, kw_only=True):
@@ -330,14 +246,14 @@ def assign(current: CurrentOwner | None, owner: str, actor: str, reason: str, cf
     """A person puts a unit in charge (by id, name or English name); it sticks from then on."""
     lead = resolve_unit(owner, cfg)
     if lead is None:
-        raise OwnerError("owner", f"unknown unit {owner!r}; known: {', '.join(u.id for u in cfg.units)}")
+        raise Invalid("owner", f"unknown unit {owner!r}; known: {', '.join(u.id for u in cfg.units)}")
     if not actor.strip():
-        raise OwnerError("actor", "actor is required: who assigns the incident")
+        raise Invalid("actor", "actor is required: who assigns the incident")
     helpers: list[str] = []
     for token in assisting:
         unit = resolve_unit(token, cfg)
         if unit is None:
-            raise OwnerError("assisting", f"unknown unit {token!r}; known: {', '.join(u.id for u in cfg.units)}")
+            raise Invalid("assisting", f"unknown unit {token!r}; known: {', '.join(u.id for u in cfg.units)}")
         helpers.append(unit.id)
     helpers = _assist(lead.id, *helpers)
     if current is not None and current.source == "person" and current.owner == lead.id \

@@ -31,9 +31,6 @@ TOPICS: tuple[str, ...] = Topic.__args__  # type: ignore[attr-defined]
 GRADES: tuple[str, ...] = Grade.__args__  # type: ignore[attr-defined]
 STAGES: tuple[str, ...] = Stage.__args__  # type: ignore[attr-defined]
 
-# Mainstream media: traditional outlets (DOMAIN.md §2: "TV, newspapers").
-MAINSTREAM_PLATFORMS = frozenset({"news", "tv", "newspaper", "radio"})
-
 
 class Metrics(msgspec.Struct, frozen=True, kw_only=True):
     reposts: int = 0

@@ -6,7 +6,7 @@ JSONL line) into a `Report`, or raises `ReportError(code, field, message)`: `cod
 path of the value at fault (`metrics.reposts`, `evidence[2]`, `body` for the whole) and the
 message is one lowercase line that says what would be valid.
 
-Limits (the `[limits]` table of `intake.toml`, defaults here in `Limits`):
+Limits (the `[limits]` table of `intake.toml`, defaults in `watchboard.config.intake.Limits`):
 
     body             at most 262,144 bytes of UTF-8 JSON, one object
     title            required, not blank, at most 500 characters
@@ -45,8 +45,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from watchboard.config import parse_seconds
-from watchboard.domain.errors import ReportError
+from watchboard.config.intake import Limits
+from watchboard.domain.errors import ReportError, path_parts, split_msgspec_error
 from watchboard.domain.report import (
     MEDIA_LEVELS,
     PLATFORMS,
@@ -59,32 +59,11 @@ from watchboard.domain.report import (
 __all__ = [
     "EARLIEST_OBSERVED",
     "ULID_RE",
-    "Limits",
     "ReportError",
     "parse_jsonl",
     "parse_report",
     "split_jsonl",
 ]
-
-
-class Limits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Size and time limits on a report (the `[limits]` table of intake.toml)."""
-
-    max_body_bytes: int = 262_144
-    title_max: int = 500
-    summary_max: int = 5_000
-    url_max: int = 2_000
-    region_max: int = 100
-    reporter_max: int = 100
-    unit_hint_max: int = 100
-    evidence_max_items: int = 20
-    evidence_item_max: int = 2_000
-    metric_max: int = 10**12
-    future_skew: str = "5m"  # how far after `now` an observed_at or posted_at may lie (clock drift)
-
-    def future_skew_delta(self) -> timedelta:
-        seconds = parse_seconds(self.future_skew)
-        return timedelta(seconds=300 if seconds is None else seconds)
 
 
 DEFAULT_LIMITS = Limits()
@@ -123,18 +102,6 @@ def _quote(value: object, limit: int = 60) -> str:
 
 def _one_of(values: tuple[str, ...]) -> str:
     return "one of: " + ", ".join(values)
-
-
-def _split_msgspec(exc: msgspec.ValidationError) -> tuple[str, list[str | int]]:
-    """'Expected `int`, got `str` - at `$.metrics.reposts`' → (problem, ['metrics', 'reposts'])."""
-    text = str(exc)
-    problem, sep, where = text.rpartition(" - at `")
-    if not sep:
-        return text, []
-    parts: list[str | int] = []
-    for token in re.findall(r"\.([^.\[]+)|\[(\d+)\]", where.rstrip("`").removeprefix("$")):
-        parts.append(token[0] if token[0] else int(token[1]))
-    return problem, parts
 
 
 def _dotted(parts: list[str | int]) -> str:
@@ -180,7 +147,8 @@ def _type_message(field: str, leaf: str, expected: str, got: str, raw: object) -
 
 def _translate(exc: msgspec.ValidationError, text: str) -> ReportError:
     """msgspec's validation error → our field path and a readable message."""
-    problem, parts = _split_msgspec(exc)
+    problem, path = split_msgspec_error(exc)
+    parts = path_parts(path)
     prefix = _dotted(parts)
 
     if m := re.fullmatch(r"Object missing required field `(.+)`", problem):

@@ -1,0 +1,58 @@
+"""watchboard.toml: the bus, the zone, the language and the active profile of one site."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+
+from watchboard.config.loader import DEFAULT_PROFILE, ConfigError, Source, load, parse_seconds
+
+
+class StreamConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    replicas: int = 1
+    max_age: str = "365d"  # how long events are kept; "0" keeps them for ever
+    duplicate_window: str = "10m"
+    # nats-server `jetstream.sync_interval`: "always" fsyncs every write (see README).
+    sync_interval: str = "always"
+
+
+class WatchboardConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    subject_prefix: str = "wb"
+    timezone: str = "Asia/Shanghai"
+    language: str = "zh"
+    profile: str = DEFAULT_PROFILE
+    nats_url: str = "nats://127.0.0.1:4222"
+    stream: StreamConfig = msgspec.field(default_factory=StreamConfig)
+
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def check_watchboard(cfg: WatchboardConfig, file: str = "watchboard.toml") -> None:
+    """Cross-field checks; raise ConfigError naming file, key and the offending value."""
+    try:
+        ZoneInfo(cfg.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(file, "timezone", f"unknown time zone {cfg.timezone!r}; "
+                          "use an IANA name such as 'Asia/Shanghai'") from exc
+    if cfg.language not in ("zh", "en"):
+        raise ConfigError(file, "language", f"{cfg.language!r} is not one of 'zh', 'en'")
+    if cfg.stream.replicas not in (1, 3, 5):
+        raise ConfigError(file, "stream.replicas", f"{cfg.stream.replicas} is not 1, 3 or 5")
+    for key in ("max_age", "duplicate_window"):
+        value = getattr(cfg.stream, key)
+        if value != "0" and parse_seconds(value) is None:
+            raise ConfigError(file, f"stream.{key}", f"{value!r} is not a duration like '90s', "
+                              "'10m', '2h' or '365d'")
+    if cfg.stream.sync_interval != "always" and parse_seconds(cfg.stream.sync_interval) is None:
+        raise ConfigError(file, "stream.sync_interval",
+                          f"{cfg.stream.sync_interval!r} is not 'always' or a duration like '2m'")
+    if not cfg.subject_prefix or any(c in cfg.subject_prefix for c in " .*>"):
+        raise ConfigError(file, "subject_prefix", f"{cfg.subject_prefix!r} must be one token, "
+                          "without spaces, dots or wildcards")
+
+
+def load_watchboard(source: Source | None = None) -> WatchboardConfig:
+    """watchboard.toml, checked. No profile amends it: it is the file that names the profile."""
+    return load("watchboard.toml", WatchboardConfig, source, check=check_watchboard, with_profile=False)
