@@ -15,6 +15,7 @@ import msgspec
 from watchboard.config.grading import GradingConfig
 from watchboard.config.units import UnitsConfig
 from watchboard.domain import events as ev
+from watchboard.domain.commands import Assign, Ctx, Flag, Regrade, Release, Unflag
 from watchboard.domain.errors import Conflict, Invalid, NotFound
 from watchboard.domain.grading import (
     CurrentGrade,
@@ -104,8 +105,10 @@ def _require(state: IncidentState | None, incident_id: str) -> IncidentState:
     return state
 
 
-def command_regrade(state: IncidentState | None, incident_id: str, grade: str, reason: str, actor: str,
-                    request_id: str, grading: GradingConfig, now: datetime) -> tuple[IncidentState, list[ev.Event]]:
+def command_regrade(state: IncidentState | None, cmd: Regrade, ctx: Ctx,
+                    grading: GradingConfig) -> tuple[IncidentState, list[ev.Event]]:
+    incident_id, grade, reason, actor, request_id, now = cmd.incident_id, cmd.grade, cmd.reason, cmd.actor, \
+        ctx.request_id, ctx.now
     st = _require(state, incident_id)
     if not reason.strip():
         raise Invalid("reason", "a regrade needs a reason (研判意见)")
@@ -116,8 +119,9 @@ def command_regrade(state: IncidentState | None, incident_id: str, grade: str, r
     return new, [_graded(request_id, incident_id, now, decision)]
 
 
-def command_release(state: IncidentState | None, incident_id: str, actor: str, request_id: str,
-                    grading: GradingConfig, now: datetime) -> tuple[IncidentState, list[ev.Event]]:
+def command_release(state: IncidentState | None, cmd: Release, ctx: Ctx,
+                    grading: GradingConfig) -> tuple[IncidentState, list[ev.Event]]:
+    incident_id, actor, request_id, now = cmd.incident_id, cmd.actor, ctx.request_id, ctx.now
     st = _require(state, incident_id)
     if st.features is None:
         raise Conflict("incident_id", "no mentions graded yet")
@@ -128,13 +132,15 @@ def command_release(state: IncidentState | None, incident_id: str, actor: str, r
     return new, [_graded(request_id, incident_id, now, decision)]
 
 
-def command_assign(state: IncidentState | None, incident_id: str, owner: str, reason: str, actor: str,
-                   request_id: str, units: UnitsConfig, now: datetime,
-                   assisting: list[str] | None = None) -> tuple[IncidentState, list[ev.Event]]:
+def command_assign(state: IncidentState | None, cmd: Assign, ctx: Ctx,
+                   units: UnitsConfig) -> tuple[IncidentState, list[ev.Event]]:
+    incident_id, owner, reason, actor, request_id, now = cmd.incident_id, cmd.owner, cmd.reason, cmd.actor, \
+        ctx.request_id, ctx.now
+    assisting = list(cmd.assisting)
     st = _require(state, incident_id)
     if not reason.strip():
         raise Invalid("reason", "an assignment needs a reason")
-    decision = assign(st.owner, owner, actor, reason, units, assisting or [])
+    decision = assign(st.owner, owner, actor, reason, units, assisting)
     if decision is None:
         raise Conflict("owner", f"the incident is already assigned to {owner}")
     new = msgspec.structs.replace(st, owner=apply_owner(decision), owner_reason=decision.reason, updated_at=now)
@@ -166,9 +172,10 @@ def _flag_input(kind: str, reason: str, actor: str, verb: str) -> tuple[str, str
     return kind, reason, actor
 
 
-def command_flag(state: IncidentState | None, incident_id: str, kind: str, reason: str, actor: str,
-                 request_id: str, now: datetime) -> tuple[IncidentState, list[ev.Event]]:
+def command_flag(state: IncidentState | None, cmd: Flag, ctx: Ctx) -> tuple[IncidentState, list[ev.Event]]:
     """Mark the incident a rumour or illegal content (`incident.flagged`, with the actor)."""
+    incident_id, kind, reason, actor, request_id, now = cmd.incident_id, cmd.kind, cmd.reason, cmd.actor, \
+        ctx.request_id, ctx.now
     st = _require(state, incident_id)
     kind, reason, actor = _flag_input(kind, reason, actor, f"it is flagged {kind}")
     if kind in st.flags:
@@ -178,9 +185,10 @@ def command_flag(state: IncidentState | None, incident_id: str, kind: str, reaso
     return msgspec.structs.replace(st, flags=[*st.flags, kind], updated_at=now), [event]
 
 
-def command_unflag(state: IncidentState | None, incident_id: str, kind: str, reason: str, actor: str,
-                   request_id: str, now: datetime) -> tuple[IncidentState, list[ev.Event]]:
+def command_unflag(state: IncidentState | None, cmd: Unflag, ctx: Ctx) -> tuple[IncidentState, list[ev.Event]]:
     """Take a flag off (`incident.unflagged`, with the actor): it was not a rumour after all."""
+    incident_id, kind, reason, actor, request_id, now = cmd.incident_id, cmd.kind, cmd.reason, cmd.actor, \
+        ctx.request_id, ctx.now
     st = _require(state, incident_id)
     kind, reason, actor = _flag_input(kind, reason, actor, f"the {kind} flag comes off")
     if kind not in st.flags:

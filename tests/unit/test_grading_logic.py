@@ -11,6 +11,7 @@ from watchboard.config import ConfigSource
 from watchboard.config.grading import GradingConfig
 from watchboard.config.units import load_units
 from watchboard.domain import events as ev
+from watchboard.domain.commands import Ctx, Flag, Unflag
 from watchboard.domain.errors import Conflict, DomainError, Invalid, NotFound
 from watchboard.domain.report import Metrics
 from watchboard.services.grading.logic import (
@@ -51,7 +52,8 @@ FLAG_CASES = [
 @pytest.mark.parametrize(("before", "kind", "after"), [c[1:] for c in FLAG_CASES], ids=[c[0] for c in FLAG_CASES])
 def test_flag(before: list[str], kind: str, after: list[str]) -> None:
     """A flag is kept in the state and published with the actor, the kind and the reason."""
-    new, effects = command_flag(graded_state(before), ID, kind, "  经核实为谣言  ", "wang", "REQ1", T0)
+    new, effects = command_flag(graded_state(before), Flag(incident_id=ID, kind=kind, reason="  经核实为谣言  ",
+                                                           actor="wang"), Ctx(T0, "REQ1"))
     assert new.flags == after
     [event] = effects
     assert isinstance(event, ev.IncidentFlagged)
@@ -70,7 +72,8 @@ UNFLAG_CASES = [
 @pytest.mark.parametrize(("before", "kind", "after"), [c[1:] for c in UNFLAG_CASES], ids=[c[0] for c in UNFLAG_CASES])
 def test_unflag(before: list[str], kind: str, after: list[str]) -> None:
     """Unflag takes one kind off and says who and why."""
-    new, effects = command_unflag(graded_state(before), ID, kind, "误判,撤回", "li", "REQ2", T0)
+    new, effects = command_unflag(graded_state(before), Unflag(incident_id=ID, kind=kind, reason="误判,撤回",
+                                                               actor="li"), Ctx(T0, "REQ2"))
     assert new.flags == after
     [event] = effects
     assert isinstance(event, ev.IncidentUnflagged)
@@ -108,7 +111,8 @@ def test_flag_refused(command, before: list[str] | None, kind: str, reason: str,
     each names the field."""
     state = None if before is None else graded_state(before)
     with pytest.raises(error) as info:
-        command(state, ID, kind, reason, actor, "REQ", T0)
+        type_ = Flag if command is command_flag else Unflag
+        command(state, type_(incident_id=ID, kind=kind, reason=reason, actor=actor), Ctx(T0, "REQ"))
     assert info.value.field == field
     assert message in info.value.message
     if state is not None:
