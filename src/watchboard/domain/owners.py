@@ -55,6 +55,8 @@ class Unit(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     id: str
     name: str
     name_en: str = ""
+    short: str = ""  # a short name for narrow columns (the board at 80 columns); default: name
+    short_en: str = ""
     region: str = ""
     keywords: list[str] = msgspec.field(default_factory=list)
     topics: list[str] = msgspec.field(default_factory=list)
@@ -146,10 +148,13 @@ def liaison_of(unit_id: str, cfg: UnitsConfig) -> str | None:
 
 
 def resolve_unit(token: str, cfg: UnitsConfig) -> Unit | None:
-    """A unit by id, name or English name (case-insensitive)."""
+    """A unit by id, name, English name or short name (case-insensitive)."""
     wanted = token.strip().casefold()
+    if not wanted:
+        return None
     for unit in cfg.units:
-        if wanted in (unit.id.casefold(), unit.name.casefold(), unit.name_en.casefold()):
+        if wanted in (unit.id.casefold(), unit.name.casefold(), unit.name_en.casefold(),
+                      unit.short.casefold(), unit.short_en.casefold()):
             return unit
     return None
 
