@@ -51,7 +51,7 @@ async def test_rows_sorted_by_grade_then_age_and_sort_key_cycles() -> None:
     app = make_app(feed)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app)
-        titles = [line.split()[2] for line in table_lines(app)[1:5]]
+        titles = [line.split()[3] for line in table_lines(app)[1:5]]  # grade, due, ack (!), title
         assert titles == ["一级旧", "一级新", "二级", "四级"]
         await pilot.press("t")
         assert app.model.sort == "due"
@@ -364,11 +364,11 @@ async def test_countdown_overdue_shows_minus() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app)
         # 200 min old grade I: report-up (2 h) and first response (3 h) breached, statement in 20h40m
-        assert "20h40m" in table_lines(app)[1]
+        assert "20时40分" in table_lines(app)[1]  # the Chinese board counts in 时/分
         app.now = lambda: NOW + timedelta(hours=21)  # type: ignore[method-assign]
         app.screen.query_one(IncidentTable).refresh()
         await settle(pilot, app)
-        assert "-0h20m" in table_lines(app)[1]
+        assert "-0时20分" in table_lines(app)[1]
 
 
 @pytest.mark.parametrize("wall", [False, True])

@@ -46,7 +46,7 @@ class Column:
 # from 80 columns up (the duty officer must see what nobody has acknowledged).
 WIDTHS: dict[str, dict[str, int]] = {
     "zh": {"grade": 4, "due": 10, "ack": 2, "stage": 6, "mentions": 5, "age": 4},
-    "en": {"grade": 4, "due": 8, "ack": 3, "stage": 9, "mentions": 5, "age": 4},
+    "en": {"grade": 5, "due": 8, "ack": 3, "stage": 9, "mentions": 5, "age": 4},
 }
 COLUMNS: tuple[Column, ...] = (
     Column("grade", -1, 0),
