@@ -267,7 +267,7 @@ async def test_wall_health_turns_red_and_pages_rotate() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app)
         health = static_text(app, "#health")
-        assert "● intake" in health and "✗ notify" in health
+        assert "● 接报" in health and "✗ 通知" in health  # intake, notify: service names in Chinese
         screen = app.screen
         assert screen.pages() > 1
         first = table_lines(app, "#urgent-table")[1]

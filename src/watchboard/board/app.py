@@ -104,7 +104,8 @@ class BoardApp(App[None]):
                  lang: Lang = "zh", wall: bool = False, zone: ZoneInfo = SHANGHAI,
                  now: Callable[[], datetime] = _utcnow, actor: str | None = None,
                  flush_interval: float = 0.15, retry_delay: float = 1.0,
-                 page_seconds: float = 10.0, units: Units | None = None) -> None:
+                 page_seconds: float = 10.0, units: Units | None = None,
+                 grade_clocks: dict[str, list[str]] | None = None) -> None:
         super().__init__()
         self.feed_factory = feed_factory
         self.send = send
@@ -117,6 +118,7 @@ class BoardApp(App[None]):
         self.retry_delay = retry_delay
         self.page_seconds = page_seconds
         self.model = BoardModel(lang=lang, units=dict(units or {}))
+        self.grade_clocks = grade_clocks  # grade → its clock names (deadlines.toml), for regrade's warning
         self.last_data_at: datetime | None = None
         self.feed_starts = 0
         self._dirty: set[str] = set()

@@ -23,7 +23,10 @@ def localize_bindings(node: DOMNode, lang: Lang) -> None:
         for binding in items:
             label_key = _SPECIAL.get(binding.id or "", f"action.{(binding.id or '').rpartition('.')[2]}")
             if binding.id and label_key in LABELS[lang]:
-                binding = dataclasses.replace(binding, description=t(label_key, lang))
+                # the footer's hover text too: ours in the board's language, else none
+                verb = (binding.id or "").rpartition(".")[2]
+                tooltip = t(f"palette.act.{verb}", lang) if f"palette.act.{verb}" in LABELS[lang] else ""
+                binding = dataclasses.replace(binding, description=t(label_key, lang), tooltip=tooltip)
             out.append(binding)
         bindings[key] = out
 

@@ -280,7 +280,8 @@ class DetailScreen(IncidentActions, Screen[None]):
             body.update(detail_text(view, app.now(), app.zone, app.lang, app.model.units))
         self.query_one(TopBar).show(title=app.title, conn=app.connection, sweep=app.model.sweep,
                                     now=app.now(), zone=app.zone, lang=app.lang)
-        self.query_one(ConnectionBanner).show(app.connection, app.last_data_at, app.zone, app.lang)
+        self.query_one(ConnectionBanner).show(app.connection, app.last_data_at, app.zone, app.lang,
+                                              health=app.health, loaded=app.snapshot_loaded)
         self.query_one(CalendarNotice).show(app.model.calendar, app.lang)
 
     def target_id(self) -> str | None:

@@ -146,7 +146,8 @@ class OperatorScreen(IncidentActions, Screen[None]):
         app = self.app
         self.query_one(TopBar).show(title=app.title, conn=app.connection, sweep=app.model.sweep,
                                     now=app.now(), zone=app.zone, lang=app.lang)
-        self.query_one(ConnectionBanner).show(app.connection, app.last_data_at, app.zone, app.lang)
+        self.query_one(ConnectionBanner).show(app.connection, app.last_data_at, app.zone, app.lang,
+                                              health=app.health, loaded=app.snapshot_loaded)
         self.query_one(CalendarNotice).show(app.model.calendar, app.lang)
         self.query_one(HealthLine).show(app.health, app.lang)
 
@@ -175,8 +176,9 @@ class OperatorScreen(IncidentActions, Screen[None]):
         self.refresh_board()
 
     def action_grade_filter(self, grade: str) -> None:
+        """`1`–`4`: only that grade (as the help says); the same key again shows every grade."""
         model = self.app.model
-        grades = set(model.filter.grades) ^ {grade}
+        grades = set() if model.filter.grades == {grade} else {grade}
         model.set_filter(Filter(grades=frozenset(grades), owner=model.filter.owner,
                                 stage=model.filter.stage, text=model.filter.text))
         self.refresh_board()
