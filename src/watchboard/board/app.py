@@ -360,7 +360,7 @@ class BoardApp(App[None]):
 
     def action_help_quit(self) -> None:
         """Ctrl+C does not quit a Textual app: say how to, in the board's language."""
-        self.notify(t("quit.hint", self.lang, key="q"), title=t("quit.title", self.lang), markup=False)
+        self.notify(t("quit.hint", self.lang, quit_key="q"), title=t("quit.title", self.lang), markup=False)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         # Textual's own commands (Theme, Keys, Maximize, Screenshot) speak English and are no

@@ -27,7 +27,7 @@ from watchboard.board.sample import sample_items, sample_send, scripted
 from watchboard.bus.feed_types import Connection, ServiceHealth, SnapshotDone
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
-FONTS = '"DejaVu Sans Mono", "Noto Sans Mono CJK SC", monospace'
+FONTS = '"DejaVu Sans Mono", "Noto Sans Mono CJK SC", "WenQuanYi Zen Hei Mono", monospace'
 TEXT_RUN = re.compile(r'(<text [^>]*?) textLength="[0-9.]+"([^>]*>)([^<]*)(</text>)')
 
 

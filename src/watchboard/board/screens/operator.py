@@ -121,11 +121,12 @@ class OperatorScreen(IncidentActions, Screen[None]):
         if flt.active:
             parts = [" ".join(sorted(flt.grades, key=("I", "II", "III", "IV").index))] if flt.grades else []
             parts += [p for p in (flt.owner, flt.stage, flt.text) if p]
-            out.append(f"{t('filter', lang)}: ", style="bold reverse")
+            colon = "：" if lang == "zh" else ": "
+            out.append(f"{t('filter', lang)}{colon}", style="bold reverse")
             out.append(" ".join(parts), style="reverse")
             out.append(f" {len(model.open_rows())}", style="bold")
             out.append("  ")
-        out.append(f"{t('sort', lang)}: {t(f'sort.{model.sort}', lang)}", style="dim")
+        out.append(f"{t('sort', lang)}{'：' if lang == 'zh' else ': '}{t(f'sort.{model.sort}', lang)}", style="dim")
         if self.app.read_only:
             out.append(f"  [{t('readonly', lang)}]", style="bold yellow")
         return out

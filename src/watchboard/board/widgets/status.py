@@ -130,9 +130,9 @@ def health_text(health: ServiceHealth | None, lang: Lang) -> Text:
 
 def alerts_text(alerts: list[Alert], zone: ZoneInfo, lang: Lang) -> Text:
     """notify's board-channel notices and failed deliveries, one line each (all sanitized)."""
-    out = Text(t("alerts.title", lang), style="bold")
-    for a in alerts:
-        out.append(f"\n{local_time(a.at, zone, with_date=False)} ", style=DIM)
+    out = Text(t("alerts.title", lang), style="bold", no_wrap=True, overflow="ellipsis")
+    for a in alerts:  # one line each: the panel is narrow and a title may be long
+        out.append(f"\n{local_time(a.at, zone)} ", style=DIM)
         if a.failed:
             out.append("✗ ", style=BAD)
             out.append(f"{a.to} {channel_label(a.channel, lang)}: {a.reason or t('alerts.failed', lang)}",
