@@ -26,8 +26,9 @@ from watchboard.bus.endpoints import ok, text_field
 from watchboard.bus.runtime import Runtime
 from watchboard.config import ConfigSource
 from watchboard.domain import events as ev
-from watchboard.domain import incident
+from watchboard.domain import hints, incident
 from watchboard.domain.merge import IntakeConfig, MergeIndex, load_intake
+from watchboard.domain.owners import UnitsConfig, load_units
 from watchboard.domain.validate import parse_report
 from watchboard.domain.views import CoreView, encode_view, kv_key
 from watchboard.store.sqlite import open_db
@@ -42,8 +43,9 @@ class IntakeService:
     name = "intake"
     description = "turns monitors' reports into incidents and keeps the incident record"
 
-    def __init__(self, cfg: IntakeConfig) -> None:
+    def __init__(self, cfg: IntakeConfig, units: UnitsConfig | None = None) -> None:
         self.cfg = cfg
+        self.units = units  # units.toml: to warn of a unit_hint or region no unit matches
         self.index = MergeIndex(cfg.merge)
         self.db: aiosqlite.Connection | None = None
         self.cores: StateTable[CoreView] | None = None
@@ -157,18 +159,26 @@ class IntakeService:
         reply = ok(incident_id=event.incident_id, merged=decision.incident_id is not None)
         if decision.merged_by:
             reply["merged_by"] = decision.merged_by
+        warnings = hints.report_warnings(report, self.units) if self.units is not None else []
+        if warnings:
+            reply["warnings"] = warnings
         return reply
 
-    async def _command(self, payload: dict[str, Any], decide) -> dict[str, Any]:
+    async def _command(self, payload: dict[str, Any], decide, warn=None) -> dict[str, Any]:
         assert self.rt is not None and self.cores is not None
         incident_id = text_field(payload, "incident_id")
         actor = text_field(payload, "actor")
         now = self.rt.now()
         async with self.decide_lock:
-            event = decide(self._current(incident_id), actor, now, ev.new_ulid(now))
+            current = self._current(incident_id)
+            event = decide(current, actor, now, ev.new_ulid(now))
+            warnings = warn(current) if warn is not None else []
             future = await self._emit(event)
         await self._confirm(future)
-        return ok(incident_id=incident_id, event_id=event.id)
+        reply = ok(incident_id=incident_id, event_id=event.id, at=now.isoformat())
+        if warnings:
+            reply["warnings"] = warnings
+        return reply
 
     async def on_stage(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
         stage, note = text_field(payload, "stage"), text_field(payload, "note", required=False)
@@ -178,7 +188,7 @@ class IntakeService:
     async def on_note(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
         text = text_field(payload, "text")
         return await self._command(payload, lambda core, actor, now, eid: incident.decide_note(
-            core, text, actor, now, eid))
+            core, text, actor, now, eid), hints.note_warnings)
 
     async def on_close(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
         summary = text_field(payload, "summary", required=False)
@@ -186,4 +196,4 @@ class IntakeService:
             core, summary, actor, now, eid))
 
 def build(source: ConfigSource) -> IntakeService:
-    return IntakeService(load_intake(source))
+    return IntakeService(load_intake(source), load_units(source))
