@@ -21,6 +21,9 @@ from watchboard.domain import events as ev
 from watchboard.domain.views import IncidentView
 
 CLOCK_ORDER = ("report_up", "first_response", "statement", "formal_reply", "final")
+# Meeting these clocks records what was done (to whom it was reported; what the formal reply
+# said): the deadlines service refuses `done` without a note, so the board and CLI ask first.
+NOTE_REQUIRED = frozenset({"report_up", "formal_reply"})
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # An ISO 8601 time with an offset, as services write them in messages ("… past the final cap
 # 2026-12-11T09:30:00+00:00"): `localize_times` rewrites them for people.

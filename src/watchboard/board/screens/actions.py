@@ -16,6 +16,7 @@ from textual.binding import Binding
 from watchboard.board.format import GRADES, clock_label, countdown, grade_label, stage_label, truncate
 from watchboard.board.i18n import Lang, t
 from watchboard.board.screens.forms import ActionForm, ConfirmScreen, FieldSpec, FormSpec
+from watchboard.domain.present import NOTE_REQUIRED
 from watchboard.domain.report import STAGES
 
 if TYPE_CHECKING:
@@ -24,9 +25,6 @@ if TYPE_CHECKING:
 
 VERBS = ("ack", "assign", "regrade", "stage", "done", "extend", "note", "close")
 CONFIRM = frozenset({"close", "regrade"})
-# Meeting these clocks records what was done: the deadlines service refuses them without a
-# note (to whom it was reported; what the formal reply said), so the form asks first.
-NOTE_REQUIRED = frozenset({"report_up", "formal_reply"})
 
 
 def lowered_clocks(view: IncidentView, grade: str, grade_clocks: dict[str, list[str]] | None) -> list[str]:
