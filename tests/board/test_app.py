@@ -138,7 +138,7 @@ async def test_detail_screen_opens_and_goes_back() -> None:
         await settle(pilot, app)
         assert isinstance(app.screen, DetailScreen)
         body = static_text(app, "#detail-body")
-        for expected in ("食堂过期食材", "教育局", "上报", "来源 (3)", "https://example.com", "首次回应"):
+        for expected in ("食堂过期食材", "教育局", "上报", "来源（3）", "https://example.com", "首次回应"):
             assert expected in body
         await pilot.press("escape")
         assert not isinstance(app.screen, DetailScreen)

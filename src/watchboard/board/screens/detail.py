@@ -175,7 +175,8 @@ def detail_text(view: IncidentView, now: datetime, zone: ZoneInfo, lang: Lang,
 
     if core:
         out.append("\n\n")
-        out.append_text(_head(f"{t('detail.mentions', lang)} ({core.mention_count})"))
+        count = f"（{core.mention_count}）" if lang == "zh" else f" ({core.mention_count})"
+        out.append_text(_head(t("detail.mentions", lang) + count))
         if not core.mentions:
             out.append(f"\n{t('detail.missing', lang)}", style=DIM)
         for m in core.mentions:

@@ -72,6 +72,9 @@ class ActionForm(ModalScreen[dict[str, str] | None]):
     ActionForm .form-row { height: auto; margin-bottom: 1; }
     ActionForm .form-label { width: 18; padding-right: 1; }
     ActionForm .form-row Input, ActionForm .form-row Select { width: 1fr; }
+    /* borderless fields still need to look like fields */
+    ActionForm .form-row Input, ActionForm .form-row SelectCurrent { background: $panel; }
+    ActionForm .form-row Input:focus, ActionForm .form-row Select:focus > SelectCurrent { background: $panel-lighten-2; }
     ActionForm .form-error { color: $error; text-style: bold; height: auto; }
     ActionForm .form-buttons { height: auto; align-horizontal: right; }
     ActionForm .form-buttons Button { margin-left: 2; }
