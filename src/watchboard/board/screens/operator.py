@@ -46,7 +46,8 @@ class OperatorScreen(IncidentActions, Screen[None]):
         Binding("2", "grade_filter('II')", "Only II", show=False, id="desk.only2", tooltip="Toggle grade II"),
         Binding("3", "grade_filter('III')", "Only III", show=False, id="desk.only3", tooltip="Toggle grade III"),
         Binding("4", "grade_filter('IV')", "Only IV", show=False, id="desk.only4", tooltip="Toggle grade IV"),
-        Binding("t", "cycle_sort", "Sort", id="desk.sort", tooltip="Sort by grade, due clock, age or owner"),
+        Binding("t", "cycle_sort", "Sort", id="desk.sort", show=False,  # in the help; the footer is full at 80
+                tooltip="Sort by grade, due clock, age or owner"),
     ]
 
     _trend_at = -1e9
