@@ -147,7 +147,7 @@ class AlertsPanel(Static):
     """The `board` channel of notify: notices for people watching the board, and failures."""
 
     DEFAULT_CSS = """
-    AlertsPanel { height: auto; padding: 0 1; margin-top: 1; display: none; }
+    AlertsPanel { height: auto; padding: 0 1; margin-top: 1; display: none; text-wrap: nowrap; text-overflow: ellipsis; }
     AlertsPanel.-shown { display: block; }
     """
 
