@@ -211,7 +211,7 @@ def _refuse_early(args: argparse.Namespace, out: Out) -> int | None:
     limits = {"note": NOTE_MAX, "text": NOTE_MAX, "summary": CLOSE_SUMMARY_MAX}
     for name, limit in limits.items():
         value = getattr(args, name, None)
-        if args.command in ("note", "stage", "done", "close", "sweep") and isinstance(value, str) \
+        if args.command in ("note", "stage", "close") and isinstance(value, str) \
                 and len(value) > limit:
             print(out.t("cli.error", code="invalid", field=f" [{name}]",
                         message=out.t("cli.too_big", field=name, size=len(value), limit=limit)), file=sys.stderr)
