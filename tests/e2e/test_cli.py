@@ -204,3 +204,24 @@ async def test_ack_and_release_in_peoples_words(nats_server: NatsServer, nc: Cli
         assert re.fullmatch(rf"已签收 {incident}（张三，{LOCAL}）\n", out), out
         code, out, err = await cli("done", incident, "report_up", "--nats", url)
         assert code == 2 and "须用 --note 说明" in err
+
+
+async def test_demo_is_fed_once(nats_server: NatsServer, nc: Client, tmp_path: Path) -> None:
+    """`watchboard demo` feeds the scenario; a second run finds it there and says so; --again feeds it anyway."""
+    url = nats_server.url
+    async with running(build_intake(ConfigSource()), url, tmp_path / "intake"), \
+            running(build_grading(ConfigSource()), url, tmp_path / "grading"):
+        code, out, err = await cli("demo", "--speed", "100", "--nats", url, "--lang", "en")
+        assert code == 0, err
+        assert "demo: 20 reports sent, 0 refused" in out and len(re.findall(rf"new +{ULID}", out)) == 13
+
+        async def in_kv():
+            c, o, _ = await cli("ls", "--json", "--nats", url)
+            return c == 0 and len(json.loads(o)) == 13
+
+        await eventually(in_kv, timeout=20, what="the demo's incidents on the board")
+        code, out, err = await cli("demo", "--speed", "100", "--nats", url)
+        assert code == 0 and out == "" and "演示数据已在" in err and "watchboard up --fresh --demo" in err
+        code, out, err = await cli("demo", "--speed", "100", "--nats", url, "--again", "--lang", "en")
+        assert code == 0 and "demo: 20 reports sent" in out
+        assert re.findall(rf"new +{ULID}", out) == []  # every report merged into the incidents it made
