@@ -21,15 +21,16 @@ from typing import Any
 
 import aiosqlite
 
-from watchboard.bus.command_path import CommandPath
+from watchboard.bus.command_path import CommandPath, event_reply
 from watchboard.bus.consumer import Delivered, catch_up
 from watchboard.bus.endpoints import ok
 from watchboard.bus.runtime import Runtime
 from watchboard.config import ConfigSource
 from watchboard.config.intake import IntakeConfig, load_intake
+from watchboard.config.units import UnitsConfig, load_units
 from watchboard.domain import events as ev
-from watchboard.domain import incident
-from watchboard.domain.commands import Close, Note, Stage
+from watchboard.domain import hints, incident
+from watchboard.domain.commands import Close, Command, Note, Stage
 from watchboard.domain.merge import MergeIndex
 from watchboard.domain.validate import parse_report
 from watchboard.domain.views import CoreView, encode_view, kv_key
@@ -46,8 +47,9 @@ class IntakeService:
     name = "intake"
     description = "turns monitors' reports into incidents and keeps the incident record"
 
-    def __init__(self, cfg: IntakeConfig) -> None:
+    def __init__(self, cfg: IntakeConfig, units: UnitsConfig | None = None) -> None:
         self.cfg = cfg
+        self.units = units  # units.toml: to warn of a unit_hint or region no unit matches
         self.index = MergeIndex(cfg.merge)
         self.db: aiosqlite.Connection | None = None
         self.cores: StateTable[CoreView] | None = None
@@ -74,7 +76,7 @@ class IntakeService:
         path = CommandPath(lock=self.decide_lock, begin=self._begin, finish=self._emit_all,
                            after=self._confirm_all, now=rt.now)
         await path.serve(rt.endpoints, rt.subjects.command("stage"), Stage, command_stage)
-        await path.serve(rt.endpoints, rt.subjects.command("note"), Note, command_note)
+        await path.serve(rt.endpoints, rt.subjects.command("note"), Note, command_note, self._note_reply)
         await path.serve(rt.endpoints, rt.subjects.command("close"), Close, command_close)
 
     async def close(self) -> None:
@@ -163,6 +165,9 @@ class IntakeService:
         reply = ok(incident_id=event.incident_id, merged=decision.incident_id is not None)
         if decision.merged_by:
             reply["merged_by"] = decision.merged_by
+        warnings = hints.report_warnings(report, self.units) if self.units is not None else []
+        if warnings:
+            reply["warnings"] = warnings
         return reply
 
     # --- operator commands ---------------------------------------------------------------
@@ -177,6 +182,14 @@ class IntakeService:
     async def _confirm_all(self, futures: list[Any]) -> None:
         for future in futures:
             await self._confirm(future)
+
+    def _note_reply(self, cmd: Command, effects: list[ev.Event]) -> dict[str, Any]:
+        """A note on a closed incident is kept (the review writes them), with a warning."""
+        reply = event_reply(cmd, effects)
+        warnings = hints.note_warnings(self._current(cmd.incident_id)) if isinstance(cmd, Note) else []
+        if warnings:
+            reply["warnings"] = warnings
+        return reply
 
 
 class _Pending:
@@ -194,4 +207,4 @@ class _Pending:
 
 
 def build(source: ConfigSource) -> IntakeService:
-    return IntakeService(load_intake(source))
+    return IntakeService(load_intake(source), load_units(source))

@@ -43,6 +43,14 @@ def _common(p: argparse.ArgumentParser, *, config: bool = True) -> None:
         p.add_argument("--profile", default=None, help="response-plan profile (see `watchboard profiles`)")
 
 
+def _client(p: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
+    """What every command that talks to a running system takes besides --nats."""
+    p.add_argument("--lang", choices=("zh", "en"), default=None,
+                   help="language of the output (default: `language` in watchboard.toml)")
+    if json_flag:
+        p.add_argument("--json", action="store_true", help="the service's reply as JSON, for machines")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="watchboard", description="Duty-room system for online public-opinion incidents.")
     parser.add_argument("--version", action="version", version=f"watchboard {__version__}")
@@ -56,7 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default=None)
     p.add_argument("--port", type=int, default=4222, help="NATS client port on 127.0.0.1 (0 picks a free one)")
     p.add_argument("--no-board", action="store_true", help="run headless, printing a status line per service")
-    p.add_argument("--demo", action="store_true", help="feed the demo scenario once the services are up")
+    p.add_argument("--demo", action="store_true",
+                   help="feed the demo scenario once the services are up (once per data folder)")
+    p.add_argument("--fresh", action="store_true",
+                   help="start from an empty data folder: deletes its incidents, logs and state (asks first)")
+    p.add_argument("--yes", action="store_true", help="with --fresh: do not ask")
     p.add_argument("--demo-speed", type=float, default=1.0, help="time factor of the demo (2 = twice as fast)")
     p.add_argument("--wall", action="store_true", help="show the board in wall mode")
     p.add_argument("--lang", choices=("zh", "en"), default=None)
@@ -76,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --web: serve the desk with its actions instead of the read-only wall")
 
     p = sub.add_parser("submit", help="send reports to intake")
-    _common(p, config=False)
+    _common(p)
+    _client(p)
     p.add_argument("--file", default=None, help="a JSON file (one report), a JSONL file (one per line), or - for stdin")
     for name in ("title", "summary", "platform", "url", "region", "unit-hint", "topic", "observed-at", "posted-at",
                  "media-level", "sentiment", "reporter", "incident-id"):
@@ -89,13 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ls", help="current incidents")
     _common(p)
-    p.add_argument("--json", action="store_true")
+    _client(p)
     p.add_argument("--all", action="store_true", help="include closed incidents")
 
     p = sub.add_parser("show", help="one incident with its timeline")
     _common(p)
+    _client(p)
     p.add_argument("id")
-    p.add_argument("--json", action="store_true")
 
     actor = {"default": _user(), "help": "who does it (default: your login name)"}
     ops = {
@@ -110,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         "stage": ("move the incident's stage",
                   [("stage", {"choices": ("reported", "assessing", "handling", "following", "subsided")}),
                    ("--note", {"default": ""})]),
-        "done": ("meet a clock", [("clock", {}), ("--note", {"default": ""})]),
+        "done": ("meet a clock (report_up and formal_reply need --note)", [("clock", {}), ("--note", {"default": ""})]),
         "extend": ("move a clock's due time (never past `final`)",
                    [("clock", {}), ("due", {"help": "new due time: ISO 8601 or 'YYYY-MM-DD HH:MM'"}),
                     ("--reason", {"required": True})]),
@@ -120,14 +133,18 @@ def build_parser() -> argparse.ArgumentParser:
     for verb, (text, args) in ops.items():
         p = sub.add_parser(verb, help=text)
         _common(p)
+        _client(p)
         p.add_argument("id")
         for name, kw in args:
             p.add_argument(name, **kw)
         p.add_argument("--actor", **actor)
 
-    p = sub.add_parser("demo", help="feed a realistic scenario into a running system")
-    _common(p, config=False)
+    p = sub.add_parser("demo", help="feed a realistic scenario into a running system (once)")
+    _common(p)
+    _client(p, json_flag=False)
     p.add_argument("--speed", type=float, default=1.0, help="time factor (2 = twice as fast)")
+    p.add_argument("--again", action="store_true",
+                   help="feed it even though this system already has it (the reports merge into its incidents)")
 
     p = sub.add_parser("webhook-sink", help="a local webhook receiver that prints the notices it gets")
     p.add_argument("--host", default="127.0.0.1")
@@ -150,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sweep", help="record a monitoring sweep of mainstream media")
     _common(p)
+    _client(p)
     p.add_argument("--note", default="")
     p.add_argument("--actor", **actor)
     return parser

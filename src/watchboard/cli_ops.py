@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import json
 import signal
@@ -13,14 +14,18 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
-from watchboard.bus.connection import connect
+from watchboard.board.i18n import Lang, named, t
+from watchboard.bus.connection import _redact, connect
 from watchboard.bus.runtime import ServiceContext, install_signal_handlers, run_service
 from watchboard.bus.subjects import COMMAND_OWNER, Subjects
 from watchboard.client import load_history, load_view, load_views, request
 from watchboard.config import ConfigError, ConfigSource, load_watchboard
-from watchboard.domain.present import show_json, summary_json
-from watchboard.domain.sanitize import clean_line
+from watchboard.domain.incident import CLOSE_SUMMARY_MAX, NOTE_MAX
+from watchboard.domain.present import NOTE_REQUIRED, local, localize_times
+from watchboard.domain.views import IncidentView
 
 
 def build_service(name: str, source: ConfigSource) -> Any:
@@ -107,43 +112,143 @@ def due(args: argparse.Namespace, source: ConfigSource) -> int:
 
 # --- client commands (need a running system) ------------------------------------------
 
+CONNECT_WITHIN = 1.9  # seconds: without a system, say so at once (a refused port fails in ms)
 
-def _print_reply(reply: dict[str, Any]) -> int:
-    if reply.get("ok"):
-        print(json.dumps(reply, ensure_ascii=False))
-        return 0
-    err = reply.get("error", {})
-    field = f" [{err['field']}]" if err.get("field") else ""
-    print(f"error ({err.get('code', '?')}){field}: {err.get('message', '')}", file=sys.stderr)
-    return 1
+
+class Out:
+    """What the client commands share: the language, the zone and how to print a reply."""
+
+    def __init__(self, lang: Lang, zone: ZoneInfo, url: str, source: ConfigSource) -> None:
+        self.lang, self.zone, self.url, self.source = lang, zone, url, source
+
+    def t(self, key: str, **fields: Any) -> str:
+        return t(key, self.lang, **fields)
+
+    def when(self, at: datetime | None = None) -> str:
+        return local(at or datetime.now(self.zone), self.zone, datetime.now(self.zone))
+
+    def error(self, reply: dict[str, Any]) -> int:
+        """An error reply on stderr, in the reader's language where the CLI knows the case."""
+        err = reply.get("error") or {}
+        if err.get("reason") == "no_responders":
+            print(self.t("cli.no_responders", url=_redact(self.url), subject=err.get("subject", "")),
+                  file=sys.stderr)
+            return 3
+        field = f" [{err['field']}]" if err.get("field") else ""
+        message = localize_times(str(err.get("message", "")), self.zone)
+        print(self.t("cli.error", code=err.get("code", "?"), field=field, message=message), file=sys.stderr)
+        return 1
+
+    def warnings(self, reply: dict[str, Any], prefix: str = "") -> list[str]:
+        """The reply's warnings in the reader's language (the service's English if unknown)."""
+        out = []
+        for w in reply.get("warnings") or []:
+            code, value = w.get("code"), str(w.get("value", ""))
+            if code == "unknown_unit":
+                text = self.t("cli.warn.unit_hint", value=value)
+            elif code == "unknown_region":
+                text = self.t("cli.warn.region", value=value)
+            elif code == "closed":
+                at = datetime.fromisoformat(value) if value else None
+                text = self.t("cli.warn.closed", id=reply.get("incident_id", ""), at=self.when(at))
+            else:
+                text = localize_times(str(w.get("message", "")), self.zone)
+            out.append(prefix + text)
+        return out
+
+
+def client_lang(args: argparse.Namespace, wb: Any) -> Lang:
+    lang = getattr(args, "lang", None) or wb.language
+    return "en" if lang == "en" else "zh"
 
 
 async def run_client_command(args: argparse.Namespace, source: ConfigSource) -> int:
     wb = load_watchboard(source)
     subjects = Subjects(wb.subject_prefix)
+    out = Out(client_lang(args, wb), wb.zone(), args.nats, source)
+    early = _refuse_early(args, out)  # what the CLI can refuse without asking anyone
+    if early is not None:
+        return early
     try:
-        nc = await connect(args.nats, f"watchboard-cli-{args.command}", retry_for=5)
-    except ConnectionError as exc:
-        print(f"watchboard: {exc}. Is the system running (`watchboard up`)? Use --nats or WATCHBOARD_NATS.",
-              file=sys.stderr)
+        if not await reachable(args.nats, CONNECT_WITHIN / 2):
+            raise ConnectionError("no server listens there")
+        nc = await asyncio.wait_for(connect(args.nats, f"watchboard-cli-{args.command}", retry_for=0.5),
+                                    CONNECT_WITHIN)
+    except (ConnectionError, TimeoutError) as exc:
+        cause = f" ({exc})" if isinstance(exc, ConnectionError) and args.verbose else ""
+        print(out.t("cli.nosystem", url=_redact(args.nats)) + cause, file=sys.stderr)
         return 3
     try:
         if args.command == "submit":
-            return await submit(nc, subjects, args)
+            return await submit(nc, subjects, args, out)
         if args.command == "ls":
-            return await ls(nc, args, wb.zone())
+            return await ls(nc, args, out)
         if args.command == "show":
-            return await show(nc, subjects, args, wb.zone())
+            return await show(nc, subjects, args, out)
         if args.command == "demo":
             from watchboard.demo import run_demo
 
-            return await run_demo(nc, subjects, speed=args.speed)
+            return await run_demo(nc, subjects, speed=args.speed, lang=out.lang, zone=out.zone,
+                                  again=args.again)
         if args.command == "sweep":
             payload = {"note": args.note, "actor": args.actor}
-            return _print_reply(await request(nc, subjects.command("sweep"), json.dumps(payload).encode()))
-        return await operator_command(nc, subjects, args, wb.zone())
+            reply = await request(nc, subjects.command("sweep"), json.dumps(payload, ensure_ascii=False).encode())
+            return _print_ok(reply, args, out, out.t("cli.sweep"))
+        return await operator_command(nc, subjects, args, out)
     finally:
         await nc.close()
+
+
+async def reachable(url: str, timeout: float) -> bool:
+    """Does any server of `url` accept a TCP connection? (nats-py's connect retries a refused
+    port for seconds; a plain socket knows in milliseconds that nothing listens.)"""
+    async def one(server: str) -> bool:
+        parts = urlsplit(server if "://" in server else f"nats://{server}")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname or "127.0.0.1",
+                                                                       parts.port or 4222), timeout)
+        except (OSError, TimeoutError, ValueError):
+            return False
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return True
+
+    servers = [u.strip() for u in url.split(",") if u.strip()]
+    return any(await asyncio.gather(*(one(s) for s in servers)))
+
+
+def _refuse_early(args: argparse.Namespace, out: Out) -> int | None:
+    """Refusals that need no system: said at once, in the reader's words, exit 2."""
+    if args.command == "close" and not args.summary.strip():
+        print(out.t("cli.need_summary"), file=sys.stderr)
+        return 2
+    if args.command == "done" and args.clock in NOTE_REQUIRED and not args.note.strip():
+        print(out.t("cli.need_note", clock=named("clock", args.clock, out.lang)), file=sys.stderr)
+        return 2
+    limits = {"note": NOTE_MAX, "text": NOTE_MAX, "summary": CLOSE_SUMMARY_MAX}
+    for name, limit in limits.items():
+        value = getattr(args, name, None)
+        if args.command in ("note", "stage", "close") and isinstance(value, str) \
+                and len(value) > limit:
+            print(out.t("cli.error", code="invalid", field=f" [{name}]",
+                        message=out.t("cli.too_big", field=name, size=len(value), limit=limit)), file=sys.stderr)
+            return 2
+    return None
+
+
+def _print_ok(reply: dict[str, Any], args: argparse.Namespace, out: Out, text: str) -> int:
+    """`--json`: the reply as it came; else one line in people's words, then any warnings."""
+    if not reply.get("ok"):
+        return out.error(reply)
+    if getattr(args, "json", False):
+        print(json.dumps(reply, ensure_ascii=False))
+        return 0
+    at = datetime.fromisoformat(reply["at"]) if reply.get("at") else None
+    print(text + out.t("cli.when", actor=getattr(args, "actor", ""), at=out.when(at)))
+    for line in out.warnings(reply):
+        print(out.t("cli.warning", field="", message=line), file=sys.stderr)
+    return 0
 
 
 def _command_payload(args: argparse.Namespace, zone: Any) -> tuple[str, dict[str, Any]]:
@@ -181,10 +286,92 @@ def _parse_when(text: str, zone: Any) -> str:
     return when.isoformat()
 
 
-async def operator_command(nc: Any, subjects: Subjects, args: argparse.Namespace, zone: Any) -> int:
-    verb, payload = _command_payload(args, zone)
+async def operator_command(nc: Any, subjects: Subjects, args: argparse.Namespace, out: Out) -> int:
+    verb, payload = _command_payload(args, out.zone)
     assert verb in COMMAND_OWNER
-    return _print_reply(await request(nc, subjects.command(verb), json.dumps(payload, ensure_ascii=False).encode()))
+    before = await load_view(nc, args.id) if verb in ("regrade", "release") else None
+    reply = await request(nc, subjects.command(verb), json.dumps(payload, ensure_ascii=False).encode())
+    if not reply.get("ok"):
+        return out.error(reply)
+    units = _unit_names(out)
+    incident = args.id
+    texts = {
+        "ack": lambda: out.t("cli.ack", id=incident),
+        "assign": lambda: out.t("cli.assign", id=incident, owner=units.get(reply.get("owner", args.owner),
+                                                                          reply.get("owner", args.owner))),
+        "regrade": lambda: out.t("cli.regrade", id=incident, grade=reply.get("grade", args.grade)),
+        "release": lambda: out.t("cli.release", id=incident, grade=reply.get("grade", "?")),
+        "stage": lambda: out.t("cli.stage", id=incident, stage=named("stage", args.stage, out.lang)),
+        "done": lambda: out.t("cli.done", id=incident, clock=named("clock", args.clock, out.lang)),
+        "extend": lambda: out.t("cli.extend", id=incident, clock=named("clock", args.clock, out.lang),
+                                due=local(datetime.fromisoformat(payload["due_at"]), out.zone, year=True)
+                                if _is_time(payload["due_at"]) else args.due),
+        "note": lambda: out.t("cli.note", id=incident),
+        "close": lambda: out.t("cli.close", id=incident),
+        "flag": lambda: out.t("cli.flag", id=incident, kind=named("flag", args.kind, out.lang),
+                              flags=_flags(reply, out.lang)),
+        "unflag": lambda: out.t("cli.unflag", id=incident, kind=named("flag", args.kind, out.lang),
+                                flags=_flags(reply, out.lang)),
+    }
+    code = _print_ok(reply, args, out, texts[verb]())
+    if verb in ("regrade", "release") and not args.json and before is not None and reply.get("grade"):
+        for line in clock_consequences(before, reply["grade"], _grade_clocks(out.source), out.lang):
+            print(f"  {line}")
+    return code
+
+
+def _flags(reply: dict[str, Any], lang: str) -> str:
+    flags = [named("flag", f, lang) for f in reply.get("flags", [])]  # type: ignore[arg-type]
+    return ("、" if lang == "zh" else ", ").join(flags) or ("无" if lang == "zh" else "none")
+
+
+def _is_time(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def clock_consequences(view: IncidentView, grade: str, grade_clocks: dict[str, list[str]],
+                       lang: Lang) -> list[str]:
+    """What a new grade does to the incident's clocks (the deadlines service's rule): running
+    clocks the grade does not have are cancelled with the reason; clocks it shares keep their
+    due time (never loosened); breached clocks stay breached. Empty when nothing changes."""
+    if view.clocks is None or grade not in grade_clocks:
+        return []
+    keep = set(grade_clocks[grade])
+    running = [c.name for c in view.clocks.clocks if c.status in ("running", "extended")]
+    cancel = [n for n in running if n not in keep]
+    if not cancel:
+        return []
+    breached = [c.name for c in view.clocks.clocks if c.status == "breached"]
+    sep = "、" if lang == "zh" else ", "
+    names = lambda items: sep.join(named("clock", n, lang) for n in items)  # noqa: E731
+    lines = [t("cli.clocks.cancel", lang, grade=grade, names=names(cancel))]
+    shared = [n for n in running if n in keep]
+    if shared:
+        lines.append(t("cli.clocks.keep", lang, names=names(shared)))
+    if breached:
+        lines.append(t("cli.clocks.breached", lang, names=names(breached)))
+    return lines
+
+
+def _grade_clocks(source: ConfigSource) -> dict[str, list[str]]:
+    from watchboard.config.deadlines import load_deadlines
+
+    cfg = load_deadlines(source)
+    return {g: [name for name, _ in cfg.clocks_for(g)] for g in ("I", "II", "III", "IV")}
+
+
+def _unit_names(out: Out) -> dict[str, str]:
+    """Unit id → name in the reader's language (units.toml); {} if it cannot be read."""
+    from watchboard.config.units import load_units
+
+    try:
+        return {u.id: (u.name_en or u.name) if out.lang == "en" else u.name for u in load_units(out.source).units}
+    except ConfigError:
+        return {}
 
 
 # --- submit -----------------------------------------------------------------------------
@@ -227,52 +414,98 @@ def _lines_of(path: str) -> Iterator[tuple[int, bytes]]:
             yield n, line
 
 
-async def submit(nc: Any, subjects: Subjects, args: argparse.Namespace) -> int:
+TEXT_LIMITS = ("title", "summary", "url", "region", "reporter", "unit_hint")
+
+
+def oversize(body: bytes, limits: Any, bus_limit: int) -> dict[str, Any] | None:
+    """An error reply naming the field when a report is over intake's size limits or the bus's.
+
+    Intake checks sizes too, but a body over the bus's limit never reaches it (nats-py raises
+    MaxPayloadError), and over intake's body limit it could only say "body".
+    """
+    limit = min(limits.max_body_bytes, bus_limit) if bus_limit else limits.max_body_bytes
+    if len(body) <= limit:
+        return None
+    try:
+        report = json.loads(body)
+    except ValueError:
+        report = None
+    if isinstance(report, dict):
+        for name in TEXT_LIMITS:
+            value = report.get(name)
+            field_max = getattr(limits, f"{name}_max", None)
+            if isinstance(value, str) and field_max is not None and len(value) > field_max:
+                return {"ok": False, "error": {"code": "invalid", "field": name, "size": len(value),
+                                               "limit": field_max,
+                                               "message": f"{name} is {len(value):,} characters; at most {field_max:,}"}}
+    return {"ok": False, "error": {"code": "invalid", "field": "body", "size": len(body), "limit": limit,
+                                   "message": f"the report is {len(body):,} bytes; at most {limit:,}"}}
+
+
+def _size_message(reply: dict[str, Any], out: Out) -> dict[str, Any]:
+    """An over-size error worded in the reader's language (the field and the limit)."""
+    err = reply.get("error") or {}
+    if "size" in err and "limit" in err:
+        field = err.get("field", "body")
+        err = {**err, "message": out.t("cli.too_big", field=field, size=err["size"], limit=err["limit"])}
+        return {**reply, "error": err}
+    return reply
+
+
+async def submit(nc: Any, subjects: Subjects, args: argparse.Namespace, out: Out) -> int:
+    from watchboard.config.intake import load_intake
+
+    limits = load_intake(out.source).limits
+    bus_limit = getattr(nc, "max_payload", 0) or 0
     if not args.file:
-        report = _report_from_flags(args)
-        reply = await request(nc, subjects.submit, json.dumps(report, ensure_ascii=False).encode())
-        if reply.get("ok"):
-            merged = " (merged into an existing incident)" if reply.get("merged") else ""
-            print(f"{reply['incident_id']}{merged}")
+        body = json.dumps(_report_from_flags(args), ensure_ascii=False).encode()
+        reply = oversize(body, limits, bus_limit) or await request(nc, subjects.submit, body)
+        if not reply.get("ok"):
+            return out.error(_size_message(reply, out))
+        if args.json:
+            print(json.dumps(reply, ensure_ascii=False))
             return 0
-        return _print_reply(reply)
+        by = named("merged", reply.get("merged_by", ""), out.lang)
+        print(out.t("cli.merged", id=reply["incident_id"], by=by) if reply.get("merged")
+              else out.t("cli.submitted", id=reply["incident_id"]))
+        for line in out.warnings(reply):
+            print(out.t("cli.warning", field="", message=line), file=sys.stderr)
+        return 0
     try:
         items = list(_lines_of(args.file))
     except OSError as exc:
-        print(f"watchboard submit: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        print(out.t("cli.cannot_read", path=args.file, why=exc.strerror), file=sys.stderr)
         return 2
-    return await submit_many(nc, subjects, items)
+    return await submit_many(nc, subjects, items, out, limits=limits, as_json=args.json)
 
 
-async def submit_many(nc: Any, subjects: Subjects, items: list[tuple[int, bytes]], window: int = 32) -> int:
-    """Send reports in order with a bounded window in flight; progress on stderr; summary at the end."""
+async def submit_many(nc: Any, subjects: Subjects, items: list[tuple[int, bytes]], out: Out, *,
+                      limits: Any = None, as_json: bool = False, window: int = 32) -> int:
+    """Send reports in order with a bounded window in flight; progress on stderr; then each
+    line's outcome (accepted ids, merges, rejections, warnings) by line number."""
+    from watchboard.domain.validate import DEFAULT_LIMITS
+
+    limits = limits or DEFAULT_LIMITS
+    bus_limit = getattr(nc, "max_payload", 0) or 0
     total = len(items)
-    counts = {"accepted": 0, "merged": 0, "rejected": 0}
-    rejects: list[tuple[int, str]] = []
+    replies: dict[int, dict[str, Any]] = {}
     slots = asyncio.Semaphore(window)
     started = last_progress = time.monotonic()
     show_progress = total >= 50 and sys.stderr.isatty()
-    done = 0
 
     async def one(line_no: int, body: bytes) -> None:
-        nonlocal done, last_progress
+        nonlocal last_progress
         try:
-            reply = await request(nc, subjects.submit, body)
+            reply = oversize(body, limits, bus_limit) or await request(nc, subjects.submit, body)
         finally:
             slots.release()
-        done += 1
-        if reply.get("ok"):
-            counts["merged" if reply.get("merged") else "accepted"] += 1
-        else:
-            counts["rejected"] += 1
-            err = reply.get("error", {})
-            field = f"{err['field']}: " if err.get("field") else ""
-            rejects.append((line_no, f"{field}{err.get('message', '')}"))
+        replies[line_no] = _size_message(reply, out)
         now = time.monotonic()
         if show_progress and now - last_progress > 0.25:
             last_progress = now
-            rate = done / max(now - started, 1e-6)
-            print(f"\r{done}/{total} sent, {rate:.0f}/s", end="", file=sys.stderr, flush=True)
+            rate = len(replies) / max(now - started, 1e-6)
+            print("\r" + out.t("cli.progress", done=len(replies), total=total, rate=rate),
+                  end="", file=sys.stderr, flush=True)
 
     tasks = []
     for line_no, body in items:
@@ -281,96 +514,54 @@ async def submit_many(nc: Any, subjects: Subjects, items: list[tuple[int, bytes]
     await asyncio.gather(*tasks)
     if show_progress:
         print("", file=sys.stderr)
-    elapsed = time.monotonic() - started
-    print(f"{total} reports in {elapsed:.1f}s: {counts['accepted']} accepted, {counts['merged']} merged, "
-          f"{counts['rejected']} rejected")
-    for line_no, reason in sorted(rejects):
-        print(f"  line {line_no}: {reason}")
+    if as_json:
+        for line_no in sorted(replies):
+            print(json.dumps({"line": line_no, **replies[line_no]}, ensure_ascii=False))
+        return 0 if all(r.get("ok") for r in replies.values()) else 1
+    counts = {"accepted": 0, "merged": 0, "rejected": 0}
+    lines: list[str] = []
+    for line_no in sorted(replies):
+        reply = replies[line_no]
+        if reply.get("ok"):
+            merged = bool(reply.get("merged"))
+            counts["merged" if merged else "accepted"] += 1
+            by = named("merged", reply.get("merged_by", ""), out.lang)
+            lines.append(out.t("cli.line_merged", line=line_no, id=reply["incident_id"], by=by) if merged
+                         else out.t("cli.line_new", line=line_no, id=reply["incident_id"]))
+            lines += [out.t("cli.line_warning", line=line_no, reason=w) for w in out.warnings(reply)]
+        else:
+            counts["rejected"] += 1
+            err = reply.get("error", {})
+            field = f"{err['field']}: " if err.get("field") else ""
+            reason = localize_times(f"{field}{err.get('message', '')}", out.zone)
+            lines.append(out.t("cli.line_rejected", line=line_no, reason=reason))
+    print(out.t("cli.submit_summary", total=total, secs=time.monotonic() - started, **counts))
+    for line in lines:
+        print(line)
     return 0 if counts["rejected"] == 0 else 1
 
 
 # --- ls / show --------------------------------------------------------------------------
 
-GRADE_ORDER = {"I": 0, "II": 1, "III": 2, "IV": 3, None: 4}
 
+async def ls(nc: Any, args: argparse.Namespace, out: Out) -> int:
+    from watchboard.cli_show import print_ls
 
-def _local(dt: datetime | None, zone: Any) -> str:
-    return "" if dt is None else dt.astimezone(zone).strftime("%m-%d %H:%M")
-
-
-async def ls(nc: Any, args: argparse.Namespace, zone: Any) -> int:
     views = await load_views(nc)
-    rows = [summary_json(v) for v in views.values()
-            if v.core is not None and (args.all or v.core.stage != "closed")]
-    rows.sort(key=lambda r: (GRADE_ORDER.get(r["grade"], 4), r["reported_at"] or ""))
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
-        return 0
-    if not rows:
-        print("no open incidents")
-        return 0
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("grade", no_wrap=True, min_width=5)
-    table.add_column("id", no_wrap=True, min_width=26)
-    table.add_column("stage", no_wrap=True, overflow="ellipsis", max_width=10)
-    table.add_column("owner", no_wrap=True, overflow="ellipsis", max_width=12)
-    table.add_column("next due", no_wrap=True, overflow="ellipsis", max_width=26)
-    table.add_column("reported", no_wrap=True, min_width=11)
-    table.add_column("title", no_wrap=True, overflow="ellipsis", ratio=1, min_width=10)
-    colours = {"I": "red", "II": "dark_orange", "III": "yellow", "IV": "blue"}
-    for r in rows:
-        running = [c for c in r["clocks"] if c["status"] in ("running", "extended")]
-        nxt = min(running, key=lambda c: c["due_at"]) if running else None
-        due_text = f"{nxt['name']} {_local(datetime.fromisoformat(nxt['due_at']), zone)}" if nxt else ""
-        table.add_row(Text(r["grade"] or "-", style=f"bold {colours.get(r['grade'], '')}"),
-                      Text(r["id"]), Text(r["stage"]), Text(clean_line(r["owner"] or "-", 40)), Text(due_text),
-                      Text(_local(datetime.fromisoformat(r["reported_at"]), zone)), Text(clean_line(r["title"], 120)))
-    Console(width=max(Console().width, 120)).print(table)
-    return 0
+    return print_ls(views, all_=args.all, as_json=args.json, lang=out.lang, zone=out.zone,
+                    units=_unit_names(out))
 
 
-async def show(nc: Any, subjects: Subjects, args: argparse.Namespace, zone: Any) -> int:
+async def show(nc: Any, subjects: Subjects, args: argparse.Namespace, out: Out) -> int:
+    from watchboard.cli_show import print_show
+
     view = await load_view(nc, args.id)
     if view is None:
-        print(f"error (not_found) [id]: no incident {args.id!r}", file=sys.stderr)
+        print(out.t("cli.error", code="not_found", field=" [id]", message=out.t("cli.not_found", id=args.id)),
+              file=sys.stderr)
         return 1
-    data = show_json(view, await load_history(nc, subjects, args.id))
-    if args.json:
-        print(json.dumps(data, ensure_ascii=False, indent=2))
-        return 0
-    from rich.console import Console
-    from rich.text import Text
-
-    out = Console(highlight=False)
-    title = Text(f"{data['grade'] or '-'}  ", style="bold")
-    title.append(clean_line(data["title"], 300))
-    out.print(title)
-    out.print(Text(f"id {data['id']}  owner {data['owner'] or '-'}  stage {data['stage']}  "
-                   f"sentiment {data['sentiment'] or '-'}  acknowledged by {data['acknowledged_by'] or '-'}"))
-    for reason in data["grade_reasons"]:
-        out.print(Text(f"  · {clean_line(reason, 200)}"))
-    if data["clocks"]:
-        out.print(Text("clocks:", style="bold"))
-        for c in data["clocks"]:
-            out.print(Text(f"  {c['name']:16} {_local(datetime.fromisoformat(c['due_at']), zone)}  {c['basis']:8} {c['status']}"))
-    if data["mentions"]:
-        out.print(Text("mentions:", style="bold"))
-        for m in data["mentions"]:
-            mt = m["metrics"]
-            out.print(Text(f"  {m['platform']:9} reposts {mt['reposts']:>6} comments {mt['comments']:>6}  "
-                           f"{clean_line(m['url'] or '', 100)}"))
-    if data["notices"]:
-        out.print(Text("notices:", style="bold"))
-        for n in data["notices"]:
-            out.print(Text(f"  {clean_line(n['to'], 40):20} {n['channel']:8} {n['status']}"))
-    out.print(Text("timeline:", style="bold"))
-    for t in data["timeline"]:
-        out.print(Text(f"  {_local(datetime.fromisoformat(t['at']), zone)}  {t['actor']:10} {clean_line(t['text'], 200)}"))
-    return 0
+    history = await load_history(nc, subjects, args.id)
+    return print_show(view, history, as_json=args.json, lang=out.lang, zone=out.zone, units=_unit_names(out))
 
 
 __all__ = ["ConfigError", "board", "due", "profiles", "run_client_command", "serve"]

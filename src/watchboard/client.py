@@ -104,7 +104,13 @@ async def request_retrying(nc: Client, subject: str, body: bytes, timeout: float
 
 
 async def request(nc: Client, subject: str, body: bytes, timeout: float = 10.0) -> dict[str, Any]:
-    """A request to a service; bus failures become an `unavailable` error reply."""
+    """A request to a service; bus failures become an `unavailable` error reply (with `reason`
+    `no_responders` when nothing listens, so a caller can say what to start)."""
+    limit = getattr(nc, "max_payload", 0) or 0
+    if limit and len(body) > limit:  # nats-py would raise MaxPayloadError: name the limit instead
+        return {"ok": False, "error": {"code": "invalid", "field": "body", "size": len(body), "limit": limit,
+                                       "message": f"the request is {len(body):,} bytes; the bus takes at "
+                                                  f"most {limit:,} per message"}}
     try:
         msg = await request_retrying(nc, subject, body, timeout)
     except Exception as exc:
@@ -115,8 +121,9 @@ async def request(nc: Client, subject: str, body: bytes, timeout: float = 10.0) 
         if isinstance(err, NoResponders):
             service = "intake" if subject.endswith("submit") else "the service"
             message = f"no service answers on {subject}: is {service} running?"
-        else:
-            message = f"no reply on {subject} within {timeout:.0f}s ({err})"
+            return {"ok": False, "error": {"code": "unavailable", "message": message,
+                                           "reason": "no_responders", "subject": subject}}
+        message = f"no reply on {subject} within {timeout:.0f}s ({err})"
         return {"ok": False, "error": {"code": "unavailable", "message": message}}
     try:
         reply: dict[str, Any] = json.loads(msg.data)

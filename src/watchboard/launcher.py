@@ -12,12 +12,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import shutil
 import signal
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from watchboard.bus.server import NatsServer, ServerError, die_with_parent
 from watchboard.config import ConfigSource, load_watchboard
@@ -26,8 +29,16 @@ SERVICES = ("intake", "grading", "deadlines", "notify")
 Report = Callable[[str], None]
 
 
+ZONE = ZoneInfo("Asia/Shanghai")  # replaced by watchboard.toml's zone when `up` starts
+
+
+def stamp(*, date: bool = False) -> str:
+    """The time of a status line in the configured zone (the board's), not the machine's."""
+    return datetime.now(ZONE).strftime("%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S")
+
+
 def say(text: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
+    print(f"{stamp()} {text}", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -108,15 +119,46 @@ def _tail(path: Path) -> str:
     return lines[-1][-200:] if lines else ""
 
 
+# What `up` keeps in its data folder; `--fresh` deletes these and nothing else.
+DATA_PARTS = ("nats", *SERVICES, "logs")
+
+
+def fresh_start(data: Path, *, yes: bool, ask: Callable[[str], str] = input) -> bool:
+    """Empty `data` of what `up` keeps there, after asking (False: the person said no, or
+    nobody could be asked). Other files in the folder are left alone."""
+    present = [data / part for part in DATA_PARTS if (data / part).exists()]
+    if not present:
+        return True
+    if not yes:
+        if not sys.stdin.isatty():
+            print(f"watchboard up --fresh: would delete {', '.join(str(p) for p in present)}; "
+                  "add --yes to do it without asking", file=sys.stderr)
+            return False
+        answer = ask(f"Delete every incident, log and state under {data} and start afresh? "
+                     f"({', '.join(p.name for p in present)}) [y/N] ")
+        if answer.strip().lower() not in ("y", "yes", "是"):
+            print("watchboard up: nothing deleted", file=sys.stderr)
+            return False
+    for part in present:
+        shutil.rmtree(part) if part.is_dir() else part.unlink()
+    say(f"started afresh: deleted {', '.join(p.name for p in present)} in {data}")
+    return True
+
+
 def up(args: argparse.Namespace) -> int:
+    global ZONE
     from watchboard.cli import default_data_dir
     from watchboard.cli_ops import build_service
 
     data: Path = (args.data or default_data_dir()).resolve()
     source = ConfigSource(args.config.resolve() if args.config else None, args.profile)
     wb = load_watchboard(source)
+    ZONE = wb.zone()
     for name in SERVICES:  # a bad config stops here, naming file and key, before anything starts
         build_service(name, source)
+    if getattr(args, "fresh", False) and not fresh_start(data, yes=args.yes):
+        return 1
+    say(f"data folder {data} (start afresh with `watchboard up --fresh`)")
     server = NatsServer(data / "nats", port=args.port, sync_interval=wb.stream.sync_interval)
     try:
         server.start()
@@ -151,7 +193,7 @@ async def _run(args: argparse.Namespace, data: Path, source: ConfigSource, url: 
 
     def report(text: str) -> None:
         with open(log_file, "a", encoding="utf-8") as out:
-            out.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
+            out.write(f"{stamp(date=True)} {text}\n")
         if args.no_board:
             say(text)
 
@@ -166,7 +208,7 @@ async def _run(args: argparse.Namespace, data: Path, source: ConfigSource, url: 
         if args.no_board:
             tasks.append(asyncio.create_task(_status_lines(url, report)))
         if args.demo:
-            tasks.append(asyncio.create_task(_demo(url, report, args.demo_speed)))
+            tasks.append(asyncio.create_task(_demo(url, report, args.demo_speed, source)))
         if args.no_board:
             await stop.wait()
         else:
@@ -210,7 +252,7 @@ async def _status_lines(url: str, report) -> None:
         await nc.close()
 
 
-async def _demo(url: str, report: Report, speed: float = 1.0) -> None:
+async def _demo(url: str, report: Report, speed: float = 1.0, source: ConfigSource | None = None) -> None:
     from watchboard.bus.connection import connect
     from watchboard.bus.feed import ping_services
     from watchboard.bus.subjects import Subjects
@@ -222,8 +264,11 @@ async def _demo(url: str, report: Report, speed: float = 1.0) -> None:
             if (await ping_services(nc)).services.get("intake"):
                 break
             await asyncio.sleep(0.5)
-        report("demo: feeding the scenario")
-        await run_demo(nc, Subjects(load_watchboard().subject_prefix), speed=speed, quiet=True)
-        report("demo: scenario fed")
+        report("demo: feeding the scenario (once per data folder)")
+        said: list[str] = []
+        wb = load_watchboard(source)
+        await run_demo(nc, Subjects(wb.subject_prefix), speed=speed, quiet=True, lang="en", zone=wb.zone(),
+                       say=said.append)
+        report(f"demo: {said[0]}" if said else "demo: scenario fed")
     finally:
         await nc.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -76,9 +77,18 @@ def snapshot(*groups: list[KVChange]) -> list[FeedItem]:
     return items
 
 
+@functools.cache
+def default_board_config() -> dict[str, Any]:
+    """Unit names and each grade's clocks from the default config, as `watchboard board` has them."""
+    from watchboard.board.launch import board_config
+    from watchboard.config import ConfigSource
+
+    return board_config(ConfigSource())
+
+
 def make_app(feed: ScriptedFeed, send: Any = None, *, wall: bool = False, lang: str = "zh") -> BoardApp:
     return BoardApp(feed.factory, send, lang=lang, wall=wall, zone=ZONE, now=lambda: NOW,
-                    actor="tester", flush_interval=0.02, retry_delay=0.05)
+                    actor="tester", flush_interval=0.02, retry_delay=0.05, **default_board_config())
 
 
 async def settle(pilot: Pilot[Any], app: BoardApp, rounds: int = 3) -> None:
@@ -118,4 +128,4 @@ def fixed_app(*, wall: bool, lang: str, send: Any = None) -> BoardApp:
     """A board whose every pixel is a function of the sample feed and NOW (pages never turn)."""
     return BoardApp(sample_feed().factory, None if wall else (send or RecordingSender()), lang=lang,
                     wall=wall, zone=ZONE, now=lambda: NOW, actor="tester", flush_interval=0.02,
-                    retry_delay=0.05, page_seconds=3600)
+                    retry_delay=0.05, page_seconds=3600, **default_board_config())

@@ -51,7 +51,7 @@ async def test_rows_sorted_by_grade_then_age_and_sort_key_cycles() -> None:
     app = make_app(feed)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app)
-        titles = [line.split()[2] for line in table_lines(app)[1:5]]
+        titles = [line.split()[3] for line in table_lines(app)[1:5]]  # grade, due, ack (!), title
         assert titles == ["一级旧", "一级新", "二级", "四级"]
         await pilot.press("t")
         assert app.model.sort == "due"
@@ -138,7 +138,7 @@ async def test_detail_screen_opens_and_goes_back() -> None:
         await settle(pilot, app)
         assert isinstance(app.screen, DetailScreen)
         body = static_text(app, "#detail-body")
-        for expected in ("食堂过期食材", "教育局", "上报", "来源 (3)", "https://example.com", "首次回应"):
+        for expected in ("食堂过期食材", "教育局", "上报", "来源（3）", "https://example.com", "首次回应"):
             assert expected in body
         await pilot.press("escape")
         assert not isinstance(app.screen, DetailScreen)
@@ -267,7 +267,7 @@ async def test_wall_health_turns_red_and_pages_rotate() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app)
         health = static_text(app, "#health")
-        assert "● intake" in health and "✗ notify" in health
+        assert "● 接报" in health and "✗ 通知" in health  # intake, notify: service names in Chinese
         screen = app.screen
         assert screen.pages() > 1
         first = table_lines(app, "#urgent-table")[1]
@@ -364,11 +364,11 @@ async def test_countdown_overdue_shows_minus() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app)
         # 200 min old grade I: report-up (2 h) and first response (3 h) breached, statement in 20h40m
-        assert "20h40m" in table_lines(app)[1]
+        assert "20时40分" in table_lines(app)[1]  # the Chinese board counts in 时/分
         app.now = lambda: NOW + timedelta(hours=21)  # type: ignore[method-assign]
         app.screen.query_one(IncidentTable).refresh()
         await settle(pilot, app)
-        assert "-0h20m" in table_lines(app)[1]
+        assert "-0时20分" in table_lines(app)[1]
 
 
 @pytest.mark.parametrize("wall", [False, True])

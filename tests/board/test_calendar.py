@@ -99,5 +99,5 @@ async def test_provisional_clock_marked_in_list_and_detail(provisional: bool, du
         await settle(pilot, app)
         assert isinstance(app.screen, DetailScreen)
         body = static_text(app, "#detail-body")
-        assert f"  {due}  (working)" in body
+        assert f"  {due}  (working time)" in body
         assert ("provisional: the working calendar does not cover this date yet" in body) is provisional

@@ -25,7 +25,7 @@ def test_apply_returns_changed_id_and_builds_row() -> None:
     changed = model.apply_all(incident(1, "II", owner="transport"))
     assert changed == {"01JTEST0000000000000000001"}
     (row,) = model.open_rows()
-    assert (row.grade, row.owner, row.title) == ("II", "transport", "事件1")
+    assert (row.grade, row.owner, row.title) == ("II", "县交通运输局", "事件1")  # the name grading sent
     assert row.due is not None and row.due.name == "first_response"  # 2 h left, report_up 3 h
 
 

@@ -93,7 +93,8 @@ def chromium() -> str:
     if found:
         return found
     pytest.fail("headless Chromium is needed for the web board test and was not found: "
-                "install it with `apt-get update && apt-get install -y chromium`")
+                "install it with `apt-get update && apt-get install -y chromium` (Debian/Ubuntu), "
+                "or put a chromium on PATH")
 
 
 def png_stats(png: bytes) -> tuple[int, int, int, float]:
@@ -169,7 +170,7 @@ class DevTools:
         return reply.get("result", {})
 
     async def evaluate(self, expression: str) -> Any:
-        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
         return result["result"].get("value")
 
     def websocket_text(self) -> str:
@@ -282,11 +283,22 @@ async def test_web_board_in_headless_chromium(nats_server: NatsServer, tmp_path:
 
         page = await wait_for(index, "the web server on 127.0.0.1")
         assert f"ws://127.0.0.1:{port}/ws" in page  # the websocket the browser will use
+        # Offline: the page loads nothing from another host (an office network may have no internet).
+        loaded = re.findall(r'(?:src|href)="([^"]+)"', page)
+        assert loaded and all(u.startswith(f"http://127.0.0.1:{port}/") for u in loaded), loaded
+        assert "googleapis" not in page and "Session ended." in page  # --lang en: the page's words too
         async with browser(f"http://127.0.0.1:{port}/") as tools:
             await wait_for(lambda: tools.evaluate("document.body.classList.contains('-first-byte')"),
                            "the terminal's first byte")
             assert await tools.evaluate("document.querySelectorAll('.xterm-screen').length") == 1
             await wait_for(lambda: _has(tools, "Chemical plant fumes at night"), "an incident title")
+            # the terminal's font came from this server, and nothing was asked of any other host
+            faces = await tools.evaluate("document.fonts.load('16px \"Roboto Mono\"', 'W').then(f => f.length)")
+            assert faces >= 1
+            requested = [e["params"]["request"]["url"] for e in tools.events
+                         if e["method"] == "Network.requestWillBeSent"]
+            assert requested and all(u.startswith((f"http://127.0.0.1:{port}/", "data:")) for u in requested), \
+                requested
             text = tools.websocket_text()
             assert "Watchboard · wall" in text  # read-only: the wall, not the desk
             assert "Bus route change complaints" in text or "Bus route change" in text

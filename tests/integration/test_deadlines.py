@@ -384,9 +384,12 @@ async def test_due_and_the_running_service_agree(nats_server: NatsServer, nc: Cl
                                                  profile: str, grade: str) -> None:
     """For each profile, the clocks the service runs for a report that arrives after the post
     are the rows `watchboard due --profile P --posted … --observed … --at …` prints."""
-    from watchboard.domain.calendar import WorkCalendar, load_calendar
-    from watchboard.domain.clocks import due_table, load_deadlines
-    from watchboard.domain.grading import collapse, load_grading
+    from watchboard.config.calendar import load_calendar
+    from watchboard.config.deadlines import load_deadlines
+    from watchboard.config.grading import load_grading
+    from watchboard.domain.calendar import WorkCalendar
+    from watchboard.domain.clocks import due_table
+    from watchboard.domain.grading import collapse
 
     src = ConfigSource(profile=profile)
     posted, observed, arrived = local("2026-11-21 20:00"), local("2026-11-23 08:40"), MONDAY_9

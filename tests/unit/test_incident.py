@@ -287,10 +287,12 @@ def test_decide_close_from_any_open_stage(stage: str) -> None:
     ("closed", "", Conflict, "incident_id", "already closed"),
     (None, "", NotFound, "incident_id", "no such incident"),
     ("handling", "s" * 5001, Invalid, "summary", "at most 5,000"),
+    ("handling", "", Invalid, "summary", "summary is empty"),
+    ("following", "  \n ", Invalid, "summary", "summary is empty"),
 ])
 def test_decide_close_refusals(core: str | None, summary: str, error: type[DomainError],
                                field: str, fragment: str) -> None:
-    """Closing twice is a conflict; a missing incident or overlong summary is refused."""
+    """Closing twice is a conflict; a missing incident, an empty or overlong summary is refused."""
     with pytest.raises(error) as info:
         decide_close(None if core is None else core_at(core), summary, "lead", at(3), "C1")
     assert info.value.field == field and fragment in info.value.message

@@ -35,12 +35,12 @@ def _event(cls: type[ev.Event], **kw: object) -> ev.Event:
 
 @pytest.mark.parametrize(("event", "text"), [
     (_event(ev.IncidentFlagged, kind="rumour", reason="经核实为谣言"), "flagged rumour: 经核实为谣言"),
-    (_event(ev.IncidentUnflagged, kind="illegal", reason="误判"), "flag illegal removed: 误判"),
+    (_event(ev.IncidentUnflagged, kind="illegal", reason="误判"), "illegal flag removed: 误判"),
     (_event(ev.IncidentGraded, grade="II", previous=None, source="rules", reasons=["转发合计 150 ≥ 100 → II 重大"],
-            reasons_en=["reposts 150 ≥ 100 → II Major"]), "graded II (rules): reposts 150 ≥ 100 → II Major"),
+            reasons_en=["reposts 150 ≥ 100 → II Major"]), "graded II Major (rules): reposts 150 ≥ 100 → II Major"),
     # An event written before reasons_en existed still reads.
     (_event(ev.IncidentGraded, grade="III", previous="IV", source="rules", reasons=["rule → III"]),
-     "grade IV → III (rules): rule → III"),
+     "grade IV → III Large (rules): rule → III"),
 ])
 def test_timeline_text(event: ev.Event, text: str) -> None:
     """The (English) timeline says what grading did: flags with their reason, grades with English reasons."""

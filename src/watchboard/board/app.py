@@ -27,7 +27,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from watchboard.board.i18n import Lang, t
-from watchboard.board.model import BoardModel, newly_urgent
+from watchboard.board.model import BoardModel, Units, newly_urgent
 from watchboard.board.styles import use_palette
 from watchboard.bus.feed_types import (
     CommandSender,
@@ -61,6 +61,9 @@ class BoardApp(App[None]):
         Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Every key on one page"),
         Binding("w", "toggle_wall", "Wall", id="app.wall",
                 tooltip="Switch between the desk and the wall layout"),
+        # Our own palette binding, so its footer label is localized like the others (Textual
+        # adds an English "palette" one only when none is bound).
+        Binding("ctrl+p", "command_palette", "Commands", id="app.palette", show=False, priority=True),
     ]
 
     version: reactive[int] = reactive(0, init=False)
@@ -101,7 +104,8 @@ class BoardApp(App[None]):
                  lang: Lang = "zh", wall: bool = False, zone: ZoneInfo = SHANGHAI,
                  now: Callable[[], datetime] = _utcnow, actor: str | None = None,
                  flush_interval: float = 0.15, retry_delay: float = 1.0,
-                 page_seconds: float = 10.0) -> None:
+                 page_seconds: float = 10.0, units: Units | None = None,
+                 grade_clocks: dict[str, list[str]] | None = None) -> None:
         super().__init__()
         self.feed_factory = feed_factory
         self.send = send
@@ -113,7 +117,8 @@ class BoardApp(App[None]):
         self.flush_interval = flush_interval
         self.retry_delay = retry_delay
         self.page_seconds = page_seconds
-        self.model = BoardModel(lang=lang)
+        self.model = BoardModel(lang=lang, units=dict(units or {}))
+        self.grade_clocks = grade_clocks  # grade → its clock names (deadlines.toml), for regrade's warning
         self.last_data_at: datetime | None = None
         self.feed_starts = 0
         self._dirty: set[str] = set()
@@ -342,24 +347,36 @@ class BoardApp(App[None]):
         if reply.get("ok"):
             self.notify(t("sent.ok", self.lang, verb=t(f"action.{verb}", self.lang)), markup=False)
         else:
-            self.notify(error_text(reply, self.lang), severity="error", markup=False, timeout=15)
+            self.notify(error_text(reply, self.lang, self.zone), severity="error", markup=False, timeout=15)
         return reply
 
     # --- command palette ------------------------------------------------------------
 
+    def action_command_palette(self) -> None:
+        """Textual's palette with its prompt and "no matches" in the board's language."""
+        from watchboard.board.screens.common import LocalPalette
+        if self.use_command_palette and not LocalPalette.is_open(self):
+            self.push_screen(LocalPalette(self.lang))
+
+    def action_help_quit(self) -> None:
+        """Ctrl+C does not quit a Textual app: say how to, in the board's language."""
+        self.notify(t("quit.hint", self.lang, quit_key="q"), title=t("quit.title", self.lang), markup=False)
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's own commands (Theme, Keys, Maximize, Screenshot) speak English and are no
+        # use on a duty board: the palette holds only the board's commands, in its language.
         lang = self.lang
-        yield SystemCommand(t("action.help", lang), "?", self.action_help)
-        yield SystemCommand(f"{t('action.wall', lang)} / {t('action.operator', lang)}", "w",
-                            self.action_toggle_wall)
+        yield SystemCommand(t("action.quit", lang), t("palette.quit", lang), self.action_quit)
+        yield SystemCommand(t("action.help", lang), t("palette.help", lang), self.action_help)
+        yield SystemCommand(f"{t('action.wall', lang)} / {t('action.operator', lang)}",
+                            t("palette.wall", lang), self.action_toggle_wall)
         for kind in ("grade", "due", "age", "owner"):
-            yield SystemCommand(f"{t('sort', lang)}: {t(f'sort.{kind}', lang)}", "t",
+            yield SystemCommand(f"{t('sort', lang)}: {t(f'sort.{kind}', lang)}", t("palette.sort", lang),
                                 lambda k=kind: self._set_sort(k))
         for grade in ("I", "II", "III", "IV"):
             yield SystemCommand(f"{t('filter', lang)}: {grade} {t(f'grade.{grade}', lang)}",
-                                grade, lambda g=grade: self._filter_grade(g))
-        yield SystemCommand(t("action.clear_filter", lang), "escape", self._clear_filter)
+                                t("palette.filter", lang), lambda g=grade: self._filter_grade(g))
+        yield SystemCommand(t("action.clear_filter", lang), t("palette.clear", lang), self._clear_filter)
         actions = getattr(screen, "palette_actions", None)
         if actions is not None:
             yield from actions()
@@ -379,15 +396,18 @@ class BoardApp(App[None]):
         self.version += 1
 
 
-def error_text(reply: dict[str, Any], lang: Lang) -> str:
-    """The service's `{"ok": false, "error": {code, field, message}}` as one plain line."""
+def error_text(reply: dict[str, Any], lang: Lang, zone: ZoneInfo = SHANGHAI) -> str:
+    """The service's `{"ok": false, "error": {code, field, message}}` as one plain line; the
+    UTC times services write in messages are shown in the board's zone, to the minute."""
+    from watchboard.domain.present import localize_times
+
     err = reply.get("error") or {}
     if not isinstance(err, dict):
         err = {"message": str(err)}
     field = clean_line(str(err.get("field") or ""), 60)
     return t("sent.error", lang, code=clean_line(str(err.get("code") or "error"), 30),
              field=f", {field}" if field else "",
-             message=clean_line(str(err.get("message") or ""), 300))
+             message=clean_line(localize_times(str(err.get("message") or ""), zone), 300))
 
 
 def _login() -> str:
@@ -398,6 +418,6 @@ def _login() -> str:
 
 
 def run_board(feed_factory: FeedFactory, send: CommandSender | None, *, lang: Lang = "zh",
-              wall: bool = False, zone: ZoneInfo = SHANGHAI) -> None:
+              wall: bool = False, zone: ZoneInfo = SHANGHAI, units: Units | None = None) -> None:
     """Run the board in this terminal until the operator quits."""
-    BoardApp(feed_factory, send, lang=lang, wall=wall, zone=zone).run()
+    BoardApp(feed_factory, send, lang=lang, wall=wall, zone=zone, units=units).run()

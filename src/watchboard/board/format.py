@@ -6,7 +6,7 @@ the awkward cases (CJK double-width characters, overdue clocks) are tested direc
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from rich.cells import cell_len, get_character_cell_size
@@ -23,8 +23,8 @@ def grade_rank(grade: str | None) -> int:
     return GRADE_ORDER.get(grade or "", 4)
 
 
-def countdown(due_at: datetime, now: datetime) -> str:
-    """`2h05m` until due, `-0h12m` overdue; days shown as `3d04h` past 48 hours."""
+def countdown(due_at: datetime, now: datetime, lang: Lang = "en") -> str:
+    """`2h05m` (`2时05分`) until due, `-0h12m` overdue; days shown as `3d04h` (`3天04时`) past 48 hours."""
     seconds = int((due_at - now).total_seconds())
     sign = "-" if seconds < 0 else ""
     seconds = abs(seconds)
@@ -32,28 +32,39 @@ def countdown(due_at: datetime, now: datetime) -> str:
     hours, minutes = divmod(minutes, 60)
     if hours >= 48:
         days, hours = divmod(hours, 24)
-        return f"{sign}{days}d{hours:02d}h"
-    return f"{sign}{hours}h{minutes:02d}m"
+        return sign + t("countdown.days", lang, d=days, h=hours)
+    return sign + t("countdown.hours", lang, h=hours, m=minutes)
+
+
+def span(delta: timedelta, lang: Lang = "en") -> str:
+    """A length of time people read in a sentence: `2h10m` / `2小时10分`, `45m` / `45分钟`, `3d4h`."""
+    minutes = max(0, int(delta.total_seconds()) // 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours >= 48:
+        return t("span.dh", lang, d=hours // 24, h=hours % 24)
+    if hours:
+        return t("span.hm", lang, h=hours, m=minutes)
+    return t("span.m", lang, m=minutes)
 
 
 PROVISIONAL_MARK = "~"  # ASCII on purpose: `≈` is ambiguous-width and doubles in CJK terminals
 
 
-def clock_countdown(due_at: datetime, now: datetime, provisional: bool) -> str:
+def clock_countdown(due_at: datetime, now: datetime, provisional: bool, lang: Lang = "en") -> str:
     """The countdown, marked `~` when the due time rests on a calendar not yet known."""
-    return (PROVISIONAL_MARK if provisional else "") + countdown(due_at, now)
+    return (PROVISIONAL_MARK if provisional else "") + countdown(due_at, now, lang)
 
 
-def age(since: datetime, now: datetime) -> str:
-    """Relative age, compact and language-neutral: `45s`, `12m`, `3h`, `2d`."""
+def age(since: datetime, now: datetime, lang: Lang = "en") -> str:
+    """Relative age, compact: `45s`, `12m`, `3h`, `2d` (`45秒`, `12分`, `3时`, `2天`)."""
     seconds = max(0, int((now - since).total_seconds()))
     if seconds < 60:
-        return f"{seconds}s"
+        return t("age.s", lang, n=seconds)
     if seconds < 3600:
-        return f"{seconds // 60}m"
+        return t("age.m", lang, n=seconds // 60)
     if seconds < 86400 * 2:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
+        return t("age.h", lang, n=seconds // 3600)
+    return t("age.d", lang, n=seconds // 86400)
 
 
 def grade_label(grade: str | None, lang: Lang) -> str:
@@ -76,11 +87,15 @@ def clock_label(name: str, lang: Lang) -> str:
     return name if label == key else label
 
 
-def local_time(at: datetime | None, zone: ZoneInfo, *, with_date: bool = True) -> str:
+def local_time(at: datetime | None, zone: ZoneInfo, *, with_date: bool = True,
+               year: bool = False) -> str:
+    """`11-27 16:14` in the board's zone (`2026-11-27 16:14` with `year`; `16:14:05` without date)."""
     if at is None:
         return "—"
     local = at.astimezone(zone)
-    return local.strftime("%m-%d %H:%M" if with_date else "%H:%M:%S")
+    if not with_date:
+        return local.strftime("%H:%M:%S")
+    return local.strftime("%Y-%m-%d %H:%M" if year else "%m-%d %H:%M")
 
 
 def truncate(text: str, width: int) -> str:

@@ -7,14 +7,19 @@ connection state, service health) and a command sender, both built here.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 from watchboard.board.app import BoardApp
+from watchboard.board.model import unit_names
 from watchboard.bus.connection import ConnectionWatch, connect
-from watchboard.bus.feed import make_sender, watch_board
+from watchboard.bus.feed import make_sender, ping_services, watch_board
+from watchboard.bus.feed_types import Connection
 from watchboard.bus.subjects import Subjects
 from watchboard.config import ConfigSource, load_watchboard
+from watchboard.domain.views import KV_BUCKET
 
 
 class NatsBoard:
@@ -28,9 +33,43 @@ class NatsBoard:
 
     async def feed(self):
         if self.nc is None or self.nc.is_closed:
-            self.nc = await connect(self.url, "watchboard-board", watch=self.watch)
+            # Connect in the background and pass on each failed attempt: the board's loading
+            # screen can then say there is no system at this URL and what to run.
+            states: asyncio.Queue[Connection] = asyncio.Queue()
+            self.watch.listen(states.put_nowait)
+            task = asyncio.create_task(connect(self.url, "watchboard-board", watch=self.watch))
+            try:
+                while not task.done():
+                    getter = asyncio.ensure_future(states.get())
+                    await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
+                    if getter.done():
+                        yield getter.result()
+                    else:
+                        getter.cancel()
+                self.nc = task.result()
+            finally:
+                task.cancel()
+                self.watch._listeners = [cb for cb in self.watch._listeners if cb != states.put_nowait]
+        if not await self._bucket_exists():
+            # NATS answers but no service ever made the bucket: say who is (not) there, then
+            # end this feed; the board starts it again after its pause.
+            yield self.watch.state
+            yield await ping_services(self.nc)
+            await asyncio.sleep(2.0)
+            return
         async for item in watch_board(self.nc, self.watch):
             yield item
+
+    async def _bucket_exists(self) -> bool:
+        from nats.js.errors import BucketNotFoundError
+
+        try:
+            await self.nc.jetstream(timeout=5).key_value(KV_BUCKET)
+        except BucketNotFoundError:
+            return False
+        except Exception:  # anything else is the feed's to report
+            return True
+        return True
 
     async def send(self, verb: str, payload: dict) -> dict:
         if self.nc is None or not self.nc.is_connected:
@@ -42,11 +81,22 @@ class NatsBoard:
             await self.nc.close()
 
 
+def board_config(source: ConfigSource) -> dict[str, Any]:
+    """What the board reads from the config beside watchboard.toml: unit names (for short names
+    and assisting units) and each grade's clocks (to say what lowering a grade cancels)."""
+    from watchboard.config.deadlines import load_deadlines
+    from watchboard.config.units import load_units
+
+    deadlines = load_deadlines(source)
+    return {"units": unit_names(load_units(source)),
+            "grade_clocks": {g: [name for name, _ in deadlines.clocks_for(g)] for g in ("I", "II", "III", "IV")}}
+
+
 def make_app(url: str, source: ConfigSource, *, lang: str | None, wall: bool) -> tuple[BoardApp, NatsBoard]:
     wb = load_watchboard(source)
     link = NatsBoard(url, Subjects(wb.subject_prefix))
     app = BoardApp(link.feed, None if wall else link.send, lang=(lang or wb.language),  # type: ignore[arg-type]
-                   wall=wall, zone=wb.zone())
+                   wall=wall, zone=wb.zone(), **board_config(source))
     return app, link
 
 

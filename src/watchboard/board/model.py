@@ -51,6 +51,33 @@ class Row(NamedTuple):
     acked: bool
     mentions: int
     flagged: bool
+    owner_short: str = ""  # the unit's short name (units.toml `short`), for narrow columns
+
+
+class UnitNames(NamedTuple):
+    """How people name one unit (units.toml), in both languages, long and short."""
+
+    name: str
+    name_en: str = ""
+    short: str = ""
+    short_en: str = ""
+
+    def full(self, lang: str) -> str:
+        return (self.name_en or self.name) if lang == "en" else self.name
+
+    def brief(self, lang: str) -> str:
+        if lang == "en":
+            return self.short_en or self.name_en or self.short or self.name
+        return self.short or self.name
+
+
+Units = dict[str, UnitNames]
+
+
+def unit_names(cfg: object) -> Units:
+    """The names of every unit of a `UnitsConfig` (duck-typed: the board does not need grading)."""
+    return {u.id: UnitNames(u.name, u.name_en, u.short, u.short_en)  # type: ignore[attr-defined]
+            for u in getattr(cfg, "units", [])}
 
 
 def next_clock(clocks: ClocksView | None) -> ClockView | None:
@@ -65,27 +92,40 @@ def is_open(view: IncidentView) -> bool:
     return view.core is None or view.core.stage != "closed"
 
 
-def owner_label(grade: GradeView | None, lang: str = "zh") -> str:
-    """The owning unit as people name it (grading sends the names from units.toml), else its id."""
+def unit_label(unit_id: str, lang: str = "zh", units: Units | None = None, *, short: bool = False) -> str:
+    """A unit as people name it (units.toml), else its id."""
+    names = (units or {}).get(unit_id)
+    if names is None:
+        return clean_line(unit_id, LABEL_MAX)
+    return clean_line(names.brief(lang) if short else names.full(lang), LABEL_MAX)
+
+
+def owner_label(grade: GradeView | None, lang: str = "zh", units: Units | None = None, *,
+                short: bool = False) -> str:
+    """The owning unit as people name it: this board's units.toml, else the names grading sent
+    with the owner, else its id."""
     if grade is None or not grade.owner:
         return ""
+    if units and grade.owner in units:
+        return unit_label(grade.owner, lang, units, short=short)
     name = (grade.owner_name_en or grade.owner_name) if lang == "en" else grade.owner_name
     return clean_line(name or grade.owner, LABEL_MAX)
 
 
-def make_row(view: IncidentView, lang: str = "zh") -> Row:
+def make_row(view: IncidentView, lang: str = "zh", units: Units | None = None) -> Row:
     core, grade, notices = view.core, view.grade, view.notices
     return Row(
         id=view.id,
         grade=grade.grade if grade else "",
         title=clean_line(core.title, TITLE_MAX) if core else clean_line(view.id, LABEL_MAX),
-        owner=owner_label(grade, lang),
+        owner=owner_label(grade, lang, units),
         stage=core.stage if core else "reported",
         reported_at=core.reported_at if core else None,
         due=next_clock(view.clocks),
         acked=bool(notices and notices.acknowledged_by),
         mentions=core.mention_count if core else 0,
         flagged=bool(view.clocks and view.clocks.flagged),
+        owner_short=owner_label(grade, lang, units, short=True),
     )
 
 
@@ -121,7 +161,8 @@ class Filter:
     def matches(self, row: Row) -> bool:
         if self.grades and row.grade not in self.grades:
             return False
-        if self.owner and self.owner.casefold() not in row.owner.casefold():
+        if self.owner and self.owner.casefold() not in row.owner.casefold() \
+                and self.owner.casefold() not in row.owner_short.casefold():
             return False
         if self.stage and row.stage != self.stage:
             return False
@@ -153,6 +194,7 @@ class BoardModel:
     calendar: CalendarView | None = None  # `sys.calendar`: the coverage notice from deadlines
     sort: str = "grade"
     lang: str = "zh"  # for the names of units
+    units: Units = field(default_factory=dict)  # units.toml's names, when the board has the config
     filter: Filter = field(default_factory=Filter)
     _sorted: list[Row] | None = None
     _urgent: list[Row] | None = None
@@ -190,7 +232,7 @@ class BoardModel:
         else:
             self.incidents[incident_id] = view
             if is_open(view):
-                self.rows[incident_id] = make_row(view, self.lang)
+                self.rows[incident_id] = make_row(view, self.lang, self.units)
             else:
                 self.rows.pop(incident_id, None)
         self._sorted = self._urgent = None
@@ -233,7 +275,7 @@ class BoardModel:
 
     def _settle(self, staged: dict[str, dict[str, msgspec.Struct | None]]) -> set[str]:
         """Write the gathered parts into the views and rows; returns the ids that changed."""
-        incidents, rows, lang = self.incidents, self.rows, self.lang
+        incidents, rows, lang, units = self.incidents, self.rows, self.lang, self.units
         changed: set[str] = set()
         for incident_id, parts in staged.items():
             current = incidents.get(incident_id)
@@ -251,7 +293,7 @@ class BoardModel:
                 continue
             incidents[incident_id] = view
             if is_open(view):
-                rows[incident_id] = make_row(view, lang)
+                rows[incident_id] = make_row(view, lang, units)
             else:
                 rows.pop(incident_id, None)
         if changed:
@@ -327,7 +369,7 @@ class BoardModel:
 
     def matrix(self) -> tuple[list[str], dict[tuple[str, str], int]]:
         """Owners (busiest first; "" = unassigned last) and open counts per (grade, owner)."""
-        cells: Counter[tuple[str, str]] = Counter((r.grade, r.owner) for r in self.rows.values())
+        cells: Counter[tuple[str, str]] = Counter((r.grade, r.owner_short or r.owner) for r in self.rows.values())
         per_owner: Counter[str] = Counter()
         for (_, owner), n in cells.items():
             per_owner[owner] += n

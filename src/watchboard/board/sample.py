@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import random
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -29,6 +30,7 @@ from watchboard.domain.views import (
     NoteView,
     NoticesView,
     NoticeView,
+    SlipView,
     SweepView,
     encode_view,
     kv_key,
@@ -38,23 +40,49 @@ TITLES = [
     ("网传仲山镇中学食堂使用过期食材，家长聚集校门口", "education", "food_drug", "I"),
     ("城东化工厂夜间排放刺鼻气体，居民拍视频投诉", "environment", "environment", "II"),
     ("高速收费站事故视频在抖音传播，称救援迟缓", "transport", "transport", "II"),
-    ("某小区拆迁补偿不公，业主微博维权帖转发过百", "housing", "land_demolition", "II"),
+    ("某小区拆迁补偿不公，业主微博维权帖转发过百", "resources", "land_demolition", "II"),
     ("县医院急诊排队四小时，患者家属发帖质疑", "health", "public_health", "III"),
-    ("暴雨后安置点物资短缺的说法在微信群流传", "civil_affairs", "disaster_relief", "III"),
-    ("城管执法视频被剪辑传播，网友质疑暴力执法", "law_enforcement", "law_enforcement", "III"),
-    ("Viral post claims tap water in Xinhe district is discoloured", "water", "public_health", "III"),
+    ("暴雨后安置点物资短缺的说法在微信群流传", "emergency", "disaster_relief", "III"),
+    ("城管执法视频被剪辑传播，网友质疑暴力执法", "city_management", "law_enforcement", "III"),
+    ("网传河西镇自来水发黄，居民担心水质", "hexi", "public_health", "III"),
     ("论坛网友反映公交线路调整后通勤不便", "transport", "transport", "IV"),
     ("家长询问秋季入学划片政策", "education", "education", "IV"),
     ("有网友称菜市场电子秤缺斤短两", "market", "food_drug", "IV"),
-    ("小区垃圾清运不及时，业主在12345留言", "urban", "environment", "IV"),
-    ("疑似虚假招聘信息冒用区人社局名义", None, "other", "IV"),
-    ("建筑工地夜间施工噪音扰民，连续三晚", "housing", "production_safety", "IV"),
-    ("网传某景区门票涨价，游客吐槽", "culture", "other", "IV"),
+    ("小区垃圾清运不及时，业主在12345留言", "city_management", "environment", "IV"),
+    ("疑似虚假招聘信息冒用县人社局名义", None, "other", "IV"),
+    ("建筑工地夜间施工噪音扰民，连续三晚", "environment", "production_safety", "IV"),
+    ("网传某景区门票涨价，游客吐槽", "office", "other", "IV"),
 ]
 PLATFORMS = ["weibo", "douyin", "wechat", "forum", "news", "toutiao", "hotline"]
 HOSTILE_TITLE = ("[bold red]x[/] \x1b]52;c;aGVsbG8=\x07 \x1b[31mRED\x1b[0m \u202eevil\u202c "
                  + "长" * 40 + "A" * 10_000)
 REPORT_CLOCKS = {"I": timedelta(hours=2), "II": timedelta(hours=4)}
+# The reasons grading gives, in both languages (IncidentGraded.reasons and reasons_en).
+REASONS = {
+    "I": (["突发事件，严重影响社会稳定 → I 特别重大"], ["sudden emergency, serious risk to stability → I Especially major"]),
+    "II": (["微博转发 160 ≥ 100 → II 重大"], ["reposts 160 ≥ 100 → II Major"]),
+    "III": (["负面，3 个平台 ≥ 2 → III 较大"], ["negative on 3 platforms ≥ 2 → III Large"]),
+    "IV": (["论坛发帖，无主流媒体 → IV 一般"], ["forum post, no mainstream media → IV General"]),
+}
+
+
+@functools.cache
+def _units() -> dict[str, Any]:
+    """The sample county of the default units.toml (the board's tests and pictures use it)."""
+    from watchboard.config.units import load_units
+
+    return {u.id: u for u in load_units().units}
+
+
+def grade_value(grade: str, owner: str | None, *, updated_at: datetime, flags: list[str] | None = None,
+                assisting: list[str] | None = None) -> GradeView:
+    unit = _units().get(owner or "")
+    zh, en = REASONS.get(grade, ([], []))
+    return GradeView(grade=grade, reasons=list(zh), reasons_en=list(en), owner=owner,
+                     owner_name=unit.name if unit else "", owner_name_en=unit.name_en if unit else "",
+                     owner_reason="按领域：属该单位主管" if owner else "",
+                     owner_reason_en="by topic: in this unit's remit" if owner else "",
+                     assisting=list(assisting or []), flags=list(flags or []), updated_at=updated_at)
 
 
 def incident_items(incident_id: str, *, title: str, grade: str | None, owner: str | None,
@@ -62,12 +90,20 @@ def incident_items(incident_id: str, *, title: str, grade: str | None, owner: st
                    acked_by: str | None = None, topic: str | None = None,
                    clocks: list[ClockView] | None = None, platform: str = "weibo",
                    mentions: int = 1, summary: str = "", region: str = "仲山镇",
-                   provisional: bool = False) -> list[KVChange]:
-    """The four KV values of one incident, as the services would write them."""
+                   provisional: bool = False, posted_before: timedelta | None = None,
+                   flags: list[str] | None = None, assisting: list[str] | None = None,
+                   slips: list[SlipView] | None = None, notice_channel: str = "email") -> list[KVChange]:
+    """The four KV values of one incident, as the services would write them.
+
+    `posted_before`: the post appeared that long before it was reported (first mention's
+    `posted_at`; its observation 30 minutes after the post, or at the report when sooner)."""
+    posted = reported_at - posted_before if posted_before is not None else None
+    observed = min(reported_at, posted + timedelta(minutes=30)) if posted is not None else None
     mention_list = [MentionView(
         platform=PLATFORMS[(i + len(platform)) % len(PLATFORMS)] if i else platform,
         url=f"https://example.com/{incident_id[-6:]}/{i}",
-        observed_at=reported_at + timedelta(minutes=7 * i), title=title if i == 0 else "",
+        observed_at=observed if i == 0 and observed else reported_at + timedelta(minutes=7 * i),
+        posted_at=posted if i == 0 else None, title=title if i == 0 else "",
         metrics=Metrics(reposts=37 * (i + 1) * mentions, comments=11 * (i + 2), likes=5 * i,
                         views=1200 * (i + 3)),
         media_level="city" if platform == "news" else "none") for i in range(min(mentions, 5))]
@@ -76,29 +112,34 @@ def incident_items(incident_id: str, *, title: str, grade: str | None, owner: st
                     mention_count=mentions, mentions=mention_list,
                     notes=[NoteView(at=reported_at + timedelta(minutes=20), actor="monitor-01",
                                     text="已截图留存证据")] if mentions > 1 else [],
-                    closed_at=now if stage == "closed" else None, updated_at=now)
+                    closed_at=now if stage == "closed" else None, updated_at=now,
+                    posted_at=posted, observed_at=observed)
     out = [KVChange(kv_key(incident_id, "core"), encode_view(core))]
     if grade:
-        gv = GradeView(grade=grade, reasons=["rule: reposts ≥ 100"] if grade in ("I", "II") else
-                       ["rule: forum post"], owner=owner, owner_reason="属地：keyword match",
-                       updated_at=reported_at + timedelta(minutes=1))
+        gv = grade_value(grade, owner, updated_at=reported_at + timedelta(minutes=1), flags=flags,
+                         assisting=assisting)
         out.append(KVChange(kv_key(incident_id, "grade"), encode_view(gv)))
     if clocks is None and grade:
-        due = reported_at + REPORT_CLOCKS.get(grade, timedelta(hours=24))
+        start = posted or reported_at
+        due = start + REPORT_CLOCKS.get(grade, timedelta(hours=24))
         clocks = [
             ClockView(name="report_up", due_at=due, basis="calendar",
-                      status="running" if due > now else "breached"),
+                      status="running" if due > now else "breached", start_at=start,
+                      counted_from="posted" if posted else "reported", on_arrival=due <= reported_at),
             ClockView(name="first_response", due_at=reported_at + timedelta(hours=3),
                       basis="working", status="running" if reported_at + timedelta(hours=3) > now
-                      else "breached", provisional=provisional),
+                      else "breached", provisional=provisional, start_at=reported_at,
+                      counted_from="reported", extendable=True),
             ClockView(name="statement", due_at=reported_at + timedelta(hours=24), basis="calendar",
-                      status="running"),
+                      status="running", start_at=reported_at, counted_from="reported"),
         ]
     if clocks:
-        out.append(KVChange(kv_key(incident_id, "clocks"),
-                            encode_view(ClocksView(clocks=clocks, updated_at=now))))
+        slip_list = list(slips or [])
+        out.append(KVChange(kv_key(incident_id, "clocks"), encode_view(ClocksView(
+            clocks=clocks, updated_at=now, slips=slip_list, reminders=sum(x.count for x in slip_list),
+            flagged=any(x.flagged for x in slip_list)))))
     notices = NoticesView(
-        notices=[NoticeView(to="duty-officer", channel="sms", status="sent", cause="incident.graded",
+        notices=[NoticeView(to="p-li", channel=notice_channel, status="sent", cause="incident.graded",
                             at=reported_at + timedelta(minutes=2))],
         acknowledged_by=acked_by,
         acknowledged_at=reported_at + timedelta(minutes=9) if acked_by else None)
@@ -107,22 +148,31 @@ def incident_items(incident_id: str, *, title: str, grade: str | None, owner: st
 
 
 def sample_items(now: datetime, *, hostile: bool = False) -> list[KVChange]:
-    """About fifteen incidents of every grade, some overdue, some unacknowledged."""
+    """About fifteen incidents of every grade, some overdue, some unacknowledged; the first
+    shows every fact the detail screen has (a post older than its report, flags, slips)."""
     rng = random.Random(7)
     items: list[KVChange] = []
     for i, (title, owner, topic, grade) in enumerate(TITLES):
         reported = now - timedelta(minutes=rng.randint(15, 60 * 20))
+        extra: dict[str, Any] = {}
         if i == 0:
-            reported = now - timedelta(minutes=95)  # grade I, report-up due in 25 minutes
+            reported = now - timedelta(minutes=95)  # grade I: report-up counted from the post
+            extra = {"posted_before": timedelta(minutes=10), "flags": ["rumour"],
+                     "assisting": ["market", "zhongshan"]}
+        if i == 1:  # the post was five hours old when reported: its 4 h report-up was late on arrival
+            extra = {"posted_before": timedelta(hours=5)}
+        if i == 4:
+            extra = {"slips": [SlipView(unit="health", clock="first_response", count=3, flagged=True,
+                                        last_at=reported + timedelta(hours=4))]}
         items += incident_items(
             f"01JSAMPLE{i:017d}", title=title, grade=grade, owner=owner, topic=topic,
             reported_at=reported, now=now, platform=PLATFORMS[i % len(PLATFORMS)],
             stage=["reported", "assessing", "handling", "following"][i % 4],
             acked_by="zhang.wei" if i % 3 else None, mentions=1 + (i * 7) % 13,
             summary="监测员发现多平台转发，评论以质疑为主。" if i < 4 else "",
-            provisional=i in (4, 13))  # working-day clocks past the calendar's known end
+            provisional=i in (4, 13), notice_channel="board" if grade in ("I", "II") else "email", **extra)  # working-day clocks past the calendar's known end
     items += incident_items("01JSAMPLECLOSED00000000001", title="已结案：路灯不亮", grade="IV",
-                            owner="urban", reported_at=now - timedelta(hours=30), now=now,
+                            owner="city_management", reported_at=now - timedelta(hours=30), now=now,
                             stage="closed")
     if hostile:
         items += incident_items("01JSAMPLEHOSTILE000000001", title=HOSTILE_TITLE, grade="III",
@@ -139,7 +189,7 @@ def sample_items(now: datetime, *, hostile: bool = False) -> list[KVChange]:
 def many_items(n: int, now: datetime, seed: int = 1) -> list[KVChange]:
     """`n` incidents (for the bench): every grade, twenty owners, ages over two days."""
     rng = random.Random(seed)
-    owners = [f"unit-{k:02d}" for k in range(20)] + ["教育局", "生态环境局", "交通运输局"]
+    owners = [f"unit-{k:02d}" for k in range(20)] + ["education", "environment", "transport"]
     items: list[KVChange] = []
     for i in range(n):
         grade = rng.choices(["I", "II", "III", "IV"], weights=[1, 4, 15, 80])[0]
@@ -203,9 +253,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hostile", action="store_true", help="add an incident with a hostile title")
     parser.add_argument("--tz", default="Asia/Shanghai")
     args = parser.parse_args(argv)
+    from watchboard.board.launch import board_config
+    from watchboard.config import ConfigSource
+
     BoardApp(lambda: live_feed(datetime.now(UTC), hostile=args.hostile),
              None if args.wall else sample_send, lang=args.lang, wall=args.wall,
-             zone=ZoneInfo(args.tz)).run()
+             zone=ZoneInfo(args.tz), **board_config(ConfigSource())).run()
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from watchboard.board.sample import sample_items, sample_send, scripted
 from watchboard.bus.feed_types import Connection, ServiceHealth, SnapshotDone
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
-FONTS = '"DejaVu Sans Mono", "Noto Sans Mono CJK SC", monospace'
+FONTS = '"DejaVu Sans Mono", "Noto Sans Mono CJK SC", "WenQuanYi Zen Hei Mono", monospace'
 TEXT_RUN = re.compile(r'(<text [^>]*?) textLength="[0-9.]+"([^>]*>)([^<]*)(</text>)')
 
 
@@ -40,9 +40,12 @@ def _feed():
 
 async def render_svg(*, wall: bool, lang: str, size: tuple[int, int]) -> str:
     textual.constants.COLOR_SYSTEM = "truecolor"  # type: ignore[misc]  # the picture, not $TERM's guess
+    from watchboard.board.launch import board_config
+    from watchboard.config import ConfigSource
+
     app = BoardApp(_feed, None if wall else sample_send, lang=lang, wall=wall,  # type: ignore[arg-type]
                    zone=ZoneInfo("Asia/Shanghai"), now=lambda: NOW, actor="demo", flush_interval=0.02,
-                   page_seconds=3600)
+                   page_seconds=3600, **board_config(ConfigSource()))
     async with app.run_test(size=size) as pilot:
         for _ in range(100):
             await pilot.pause(0.02)

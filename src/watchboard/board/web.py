@@ -18,9 +18,15 @@ import shlex
 import sys
 from pathlib import Path
 
+from watchboard.board.i18n import t
 from watchboard.config import ConfigSource, load_watchboard
 
 DEFAULT_HOST = "127.0.0.1"
+PAGE_DIR = Path(__file__).with_name("webpage")
+PAGE_WORDS = {
+    "zh": {"start": "开始", "ended": "会话已结束。", "restart": "重新打开"},
+    "en": {"start": "Start", "ended": "Session ended.", "restart": "Restart"},
+}
 
 
 class ListenError(ValueError):
@@ -63,25 +69,46 @@ def board_command(*, nats: str, lang: str, wall: bool, operator: bool,
 
 
 def make_server(args: argparse.Namespace, source: ConfigSource):  # -> textual_serve.server.Server
+    import aiohttp_jinja2
+    import textual_serve
     from aiohttp import web
     from textual_serve.server import Server
 
     class BoardServer(Server):
-        """Points the page's websocket at the host the browser used, not at the bind address
-        (a server bound to 0.0.0.0 would otherwise send browsers to ws://0.0.0.0/…)."""
+        """textual-serve with watchboard's page (nothing loaded from outside; fonts from the
+        package and the machine; the page's words in the board's language), and the page's
+        websocket pointed at the host the browser used, not at the bind address (a server bound
+        to 0.0.0.0 would otherwise send browsers to ws://0.0.0.0/…)."""
 
         async def handle_index(self, request: web.Request) -> web.StreamResponse:
             self.public_url = f"{request.scheme}://{request.host}"
-            return await super().handle_index(request)
+            font_size = request.query.get("fontsize", "16")
+            router = request.app.router
+
+            def url(route: str, **kw: str) -> str:
+                return f"{self.public_url}{router[route].url_for(**kw)}"
+
+            context = {
+                "font_size": int(font_size) if font_size.isdigit() else 16,
+                "app_websocket_url": "ws" + url("websocket")[len("http"):],
+                "config": {"static": {"url": url("static", filename="/").rstrip("/") + "/"}},
+                "application": {"name": self.title},
+                "lang": "zh-CN" if lang == "zh" else "en",
+                "words": PAGE_WORDS.get(lang, PAGE_WORDS["en"]),
+            }
+            return aiohttp_jinja2.render_template("app_index.html", request, context)
 
     host, port = parse_listen(args.web)
     lang = args.lang or load_watchboard(source).language
     operator = bool(getattr(args, "operator", False))
     command = board_command(nats=args.nats, lang=lang, wall=bool(args.wall), operator=operator,
                             config=getattr(args, "config", None), profile=getattr(args, "profile", None))
-    title = "watchboard" + ("" if operator else " · wall")
+    title = t("app.title" if operator else "app.wall_title", "en" if lang == "en" else "zh")
     public = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-    return BoardServer(command, host=host, port=port, title=title, public_url=public)
+    # textual-serve's static files (its JavaScript and the Roboto Mono font) with our page
+    static = Path(textual_serve.__file__).parent / "static"
+    return BoardServer(command, host=host, port=port, title=title, public_url=public,
+                       statics_path=static, templates_path=PAGE_DIR)
 
 
 def serve_web(args: argparse.Namespace, source: ConfigSource) -> int:

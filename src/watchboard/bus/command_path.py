@@ -44,8 +44,8 @@ Reply = Callable[[Command, list[Event]], dict[str, Any]]
 
 
 def event_reply(command: Command, effects: list[Event]) -> dict[str, Any]:
-    """The default reply: the incident and the id of the event that records the command."""
-    fields: dict[str, Any] = {"event_id": effects[-1].id} if effects else {}
+    """The default reply: the incident, the id and time of the event that records the command."""
+    fields: dict[str, Any] = {"event_id": effects[-1].id, "at": effects[-1].at.isoformat()} if effects else {}
     incident = getattr(command, "incident_id", None)
     return ok(**({"incident_id": incident} if incident is not None else {}), **fields)
 

@@ -22,6 +22,8 @@ class Unit(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     id: str
     name: str
     name_en: str = ""
+    short: str = ""  # a short name for narrow columns (the board at 80 columns); default: name
+    short_en: str = ""
     region: str = ""
     keywords: list[str] = msgspec.field(default_factory=list)
     topics: list[str] = msgspec.field(default_factory=list)

@@ -21,8 +21,10 @@ a person may move an open incident to any other open stage except back to `repor
 (which only marks "not yet looked at"). Moving back is allowed because incidents flare up
 again: a subsided item returns to `handling`, a new fact sends it back to `assessing`
 (研判). `closed` is reached only through `decide_close` (it records the closing summary);
-a closed incident changes stage no more, and closing it twice is a conflict. Notes are
-accepted on a closed incident: the review after closing (总结评估) writes them.
+a closed incident changes stage no more, and closing it twice is a conflict; closing needs a
+summary (what was done and how it ended: the review reads it). Notes are accepted on a closed
+incident: the review after closing (总结评估) writes them (intake's reply then warns that the
+incident is closed, `watchboard.domain.hints`).
 
 Redelivery: `apply` is not idempotent for mentions and notes (it would count one twice);
 the service records processed event ids before folding. A second `incident.reported` for
@@ -273,11 +275,13 @@ def decide_close(
     *,
     causation_id: str | None = None,
 ) -> IncidentClosed:
-    """Close an open incident with an optional summary; closing twice is a conflict."""
+    """Close an open incident with its summary (required); closing twice is a conflict."""
     core = _require(core)
     actor = _actor(actor)
-    summary = _bounded("summary", summary, CLOSE_SUMMARY_MAX)
     if core.stage == "closed":
         raise Conflict("incident_id", f"incident {core.id} is already closed")
+    if not summary.strip():
+        raise Invalid("summary", "summary is empty: say what was done and how it ended (--summary \"…\")")
+    summary = _bounded("summary", summary, CLOSE_SUMMARY_MAX)
     return IncidentClosed(id=event_id, incident_id=core.id, at=now, actor=actor,
                           causation_id=causation_id, summary=summary)

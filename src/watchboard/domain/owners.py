@@ -62,10 +62,13 @@ def liaison_of(unit_id: str, cfg: UnitsConfig) -> str | None:
 
 
 def resolve_unit(token: str, cfg: UnitsConfig) -> Unit | None:
-    """A unit by id, name or English name (case-insensitive)."""
+    """A unit by id, name, English name or short name (case-insensitive)."""
     wanted = token.strip().casefold()
+    if not wanted:
+        return None
     for unit in cfg.units:
-        if wanted in (unit.id.casefold(), unit.name.casefold(), unit.name_en.casefold()):
+        if wanted in (unit.id.casefold(), unit.name.casefold(), unit.name_en.casefold(),
+                      unit.short.casefold(), unit.short_en.casefold()):
             return unit
     return None
 

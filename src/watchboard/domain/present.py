@@ -1,20 +1,60 @@
 """Pure presentation of an incident: the JSON of `watchboard show/ls --json` (DESIGN.md §4.4)
-and one-line timeline texts. No I/O: the CLI gathers the KV parts and the events.
+and one-line timeline texts in Chinese or English. No I/O: the CLI gathers the KV parts and
+the events.
+
+Times: JSON keeps ISO 8601, in the configured zone with its offset (`+08:00`); the texts
+people read give the local time to the minute (`11-27 16:14`, with the year where it is not
+this year's). Words come from the board's label table (`watchboard.board.i18n`, plain data),
+so the CLI, `show` and the board name things alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from watchboard.board.i18n import Lang, named, t
 from watchboard.domain import events as ev
 from watchboard.domain.views import IncidentView
 
 CLOCK_ORDER = ("report_up", "first_response", "statement", "formal_reply", "final")
+# Meeting these clocks records what was done (to whom it was reported; what the formal reply
+# said): the deadlines service refuses `done` without a note, so the board and CLI ask first.
+NOTE_REQUIRED = frozenset({"report_up", "formal_reply"})
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# An ISO 8601 time with an offset, as services write them in messages ("… past the final cap
+# 2026-12-11T09:30:00+00:00"): `localize_times` rewrites them for people.
+ISO_TIME = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})")
 
 
-def _iso(dt: Any) -> str | None:
-    return None if dt is None else dt.isoformat()
+def _iso(dt: datetime | None, zone: ZoneInfo = SHANGHAI) -> str | None:
+    return None if dt is None else dt.astimezone(zone).isoformat()
+
+
+def local(dt: datetime | None, zone: ZoneInfo = SHANGHAI, now: datetime | None = None, *,
+          year: bool = False) -> str:
+    """`11-27 16:14` in `zone`; `2026-11-27 16:14` when asked or when not in `now`'s year."""
+    if dt is None:
+        return "-"
+    at = dt.astimezone(zone)
+    if year or (now is not None and now.astimezone(zone).year != at.year):
+        return at.strftime("%Y-%m-%d %H:%M")
+    return at.strftime("%m-%d %H:%M")
+
+
+def localize_times(text: str, zone: ZoneInfo = SHANGHAI) -> str:
+    """Every ISO 8601 time with an offset in `text` → `2026-12-31 17:30` in `zone`."""
+    def one(m: re.Match[str]) -> str:
+        try:
+            at = datetime.fromisoformat(m.group(0).replace("Z", "+00:00"))
+        except ValueError:
+            return m.group(0)
+        return local(at, zone, year=True)
+
+    return ISO_TIME.sub(one, text)
 
 
 def clock_sort_key(name: str) -> tuple[int, str]:
@@ -25,7 +65,15 @@ def clock_sort_key(name: str) -> tuple[int, str]:
     return (50, name)
 
 
-def summary_json(view: IncidentView) -> dict[str, Any]:
+def reasons_in(grade: Any, lang: Lang) -> list[str]:
+    """A grade's reasons in `lang`: the English twin on the English side when grading wrote one."""
+    if grade is None:
+        return []
+    english = list(getattr(grade, "reasons_en", None) or [])
+    return english if lang == "en" and english else list(grade.reasons)
+
+
+def summary_json(view: IncidentView, zone: ZoneInfo = SHANGHAI) -> dict[str, Any]:
     """The object of `ls --json`: everything of §4.4 but mentions, notices and timeline."""
     core, grade, clocks, notices = view.core, view.grade, view.clocks, view.notices
     return {
@@ -33,99 +81,204 @@ def summary_json(view: IncidentView) -> dict[str, Any]:
         "title": core.title if core else "",
         "grade": grade.grade if grade else None,
         "grade_reasons": list(grade.reasons) if grade else [],
+        "grade_reasons_en": reasons_in(grade, "en"),
         "grade_source": grade.source if grade else None,
+        "flags": list(grade.flags) if grade else [],
         "sentiment": grade.sentiment if grade else None,
         "owner": grade.owner if grade else None,
+        "owner_name": (grade.owner_name or None) if grade else None,
         "stage": core.stage if core else "reported",
         "acknowledged_by": notices.acknowledged_by if notices else None,
-        "clocks": [
-            {"name": c.name, "due_at": _iso(c.due_at), "basis": c.basis, "status": c.status,
-             **({"provisional": True} if c.provisional else {})}
-            for c in sorted(clocks.clocks, key=lambda c: clock_sort_key(c.name))
-        ] if clocks else [],
+        "acknowledged_at": _iso(notices.acknowledged_at, zone) if notices else None,
+        "clocks": [clock_json(c, zone) for c in sorted(clocks.clocks, key=lambda c: clock_sort_key(c.name))]
+        if clocks else [],
         "reminders": clocks.reminders if clocks else 0,
         "flagged": clocks.flagged if clocks else False,
-        "flags": list(grade.flags) if grade else [],  # rumour | illegal (watchboard flag)
-        "reported_at": _iso(core.reported_at) if core else None,
+        "slips": [{"unit": s.unit, "clock": s.clock, "count": s.count, "flagged": s.flagged,
+                   "last_at": _iso(s.last_at, zone)} for s in clocks.slips] if clocks else [],
+        "reported_at": _iso(core.reported_at, zone) if core else None,
+        "posted_at": _iso(core.posted_at, zone) if core else None,
+        "observed_at": _iso(core.observed_at, zone) if core else None,
     }
 
 
-def show_json(view: IncidentView, history: Iterable[ev.Event] = ()) -> dict[str, Any]:
-    out = summary_json(view)
+def clock_json(c: Any, zone: ZoneInfo = SHANGHAI) -> dict[str, Any]:
+    """One clock; the optional facts only where they are true (as `provisional` always was)."""
+    out: dict[str, Any] = {"name": c.name, "due_at": _iso(c.due_at, zone), "basis": c.basis, "status": c.status}
+    if c.provisional:
+        out["provisional"] = True
+    if c.start_at is not None:
+        out["start_at"] = _iso(c.start_at, zone)
+    if c.counted_from:
+        out["counted_from"] = c.counted_from
+    if c.extendable:
+        out["extendable"] = True
+    if c.on_arrival:
+        out["on_arrival"] = True
+    if c.met_at is not None:
+        out["met_at"] = _iso(c.met_at, zone)
+        out["met_by"] = c.met_by
+    return out
+
+
+def show_json(view: IncidentView, history: Iterable[ev.Event] = (), zone: ZoneInfo = SHANGHAI,
+              lang: Lang = "en", units: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The object of `show --json`: the summary, mentions, notices and the timeline (texts in `lang`)."""
+    out = summary_json(view, zone)
     core, notices = view.core, view.notices
     out["mentions"] = [
-        {"platform": m.platform, "url": m.url, "observed_at": _iso(m.observed_at),
+        {"platform": m.platform, "url": m.url, "posted_at": _iso(m.posted_at, zone),
+         "observed_at": _iso(m.observed_at, zone), "media_level": m.media_level,
          "metrics": {"reposts": m.metrics.reposts, "comments": m.metrics.comments,
                      "likes": m.metrics.likes, "views": m.metrics.views}}
         for m in (core.mentions if core else [])
     ]
     out["notices"] = [
-        {"to": n.to, "channel": n.channel, "status": n.status,
+        {"to": n.to, "channel": n.channel, "status": n.status, "cause": n.cause, "at": _iso(n.at, zone),
          **({"reason": n.reason} if n.reason else {})}
         for n in (notices.notices if notices else [])
     ]
     out["timeline"] = [
-        {"at": _iso(e.at), "type": ev.event_type(e), "actor": e.actor, "text": describe(e)}
+        {"at": _iso(e.at, zone), "type": ev.event_type(e), "actor": e.actor,
+         "text": describe(e, lang, zone, units)}
         for e in sorted(history, key=lambda e: e.at)
     ]
     return out
 
 
-def describe(e: ev.Event) -> str:
-    """One line a person reads in the timeline (English; the board translates labels)."""
+def _clock(name: str, lang: Lang) -> str:
+    return named("clock", name, lang)
+
+
+def _unit(unit_id: str | None, units: Mapping[str, str] | None) -> str:
+    return (units or {}).get(unit_id or "", unit_id or "")
+
+
+def describe(e: ev.Event, lang: Lang = "en", zone: ZoneInfo = SHANGHAI,
+             units: Mapping[str, str] | None = None) -> str:
+    """One line a person reads in the timeline, in `lang`, times in `zone`."""
+    zh = lang == "zh"
+    at = lambda dt: local(dt, zone, e.at)  # noqa: E731 - the year only where it differs from the event's
     match e:
         case ev.IncidentReported():
             m = e.mention
-            return f"reported on {m.platform}" + (f" ({m.region})" if m.region else "")
+            where = f"（{m.region}）" if zh and m.region else (f" ({m.region})" if m.region else "")
+            platform = named("platform", m.platform, lang)
+            return f"接报：{platform}{where}" if zh else f"reported on {platform}{where}"
         case ev.MentionAdded():
             m = e.mention
-            return (f"new mention on {m.platform} (merged by {e.merged_by}); reposts {m.metrics.reposts}, "
+            platform = named("platform", m.platform, lang)
+            how = named("merged", e.merged_by, lang)
+            if zh:
+                return (f"新增来源：{platform}（按{how}合并）；转发 {m.metrics.reposts}，"
+                        f"评论 {m.metrics.comments}")
+            return (f"new mention on {platform} (merged by {how}); reposts {m.metrics.reposts}, "
                     f"comments {m.metrics.comments}")
         case ev.StageChanged():
-            return f"stage {e.previous} → {e.stage}" + (f": {e.note}" if e.note else "")
+            prev, stage = named("stage", e.previous, lang), named("stage", e.stage, lang)
+            note = (f"：{e.note}" if zh else f": {e.note}") if e.note else ""
+            return (f"阶段 {prev} → {stage}" if zh else f"stage {prev} → {stage}") + note
         case ev.NoteAdded():
             return e.text
         case ev.IncidentClosed():
+            if zh:
+                return "结案" + (f"：{e.summary}" if e.summary else "")
             return "closed" + (f": {e.summary}" if e.summary else "")
         case ev.IncidentGraded():
-            head = f"graded {e.grade}" if e.previous is None else f"grade {e.previous} → {e.grade}"
-            # The timeline is English: the English reasons (events before reasons_en had only one list).
-            return f"{head} ({e.source}): " + "; ".join(e.reasons_en or e.reasons)
+            label = f"{e.grade} {t(f'grade.{e.grade}', lang)}"
+            source = named("source", e.source, lang)
+            reasons = "; ".join(reasons_in(e, lang))
+            if zh:
+                head = f"定级 {label}" if e.previous is None else f"级别 {e.previous} → {label}"
+                return f"{head}（{source}）：{reasons}"
+            head = f"graded {label}" if e.previous is None else f"grade {e.previous} → {label}"
+            return f"{head} ({source}): {reasons}"
         case ev.IncidentAssigned():
-            return f"owner {e.owner}" + (f" (was {e.previous})" if e.previous else "") + f": {e.reason}"
-        case ev.IncidentFlagged():
-            return f"flagged {e.kind}: {e.reason}"
-        case ev.IncidentUnflagged():
-            return f"flag {e.kind} removed: {e.reason}"
+            owner, prev = _unit(e.owner, units), _unit(e.previous, units)
+            if zh:
+                return f"责任单位 {owner}" + (f"（原 {prev}）" if e.previous else "") + f"：{e.reason}"
+            return f"owner {owner}" + (f" (was {prev})" if e.previous else "") + f": {e.reason}"
         case ev.ClockStarted():
-            text = f"clock {e.clock} due {_iso(e.due_at)} ({e.basis})"
+            clock, basis = _clock(e.clock, lang), named("basis", e.basis, lang)
+            if zh:
+                text = f"时限 {clock} 截止 {at(e.due_at)}（{basis}）"
+                if e.previous_due_at is not None:
+                    text += f"，由 {at(e.previous_due_at)} 提前"
+                return text + ("，暂定" if e.provisional else "")
+            text = f"clock {clock} due {at(e.due_at)} ({basis})"
             if e.previous_due_at is not None:
-                text += f", tightened from {_iso(e.previous_due_at)}"
-            return text + (" provisional" if e.provisional else "")
+                text += f", tightened from {at(e.previous_due_at)}"
+            return text + (", provisional" if e.provisional else "")
         case ev.ClockWarning():
-            return f"clock {e.clock} warning at {e.point}, due {_iso(e.due_at)}"
+            clock = _clock(e.clock, lang)
+            if zh:
+                return f"时限 {clock} 预警（{e.point}），截止 {at(e.due_at)}"
+            return f"clock {clock} warning at {e.point}, due {at(e.due_at)}"
         case ev.ClockBreached():
-            return f"clock {e.clock} breached (due {_iso(e.due_at)})" + (" — emitted late" if e.late else "")
+            clock = _clock(e.clock, lang)
+            if zh:
+                text = f"时限 {clock} 已超时（截止 {at(e.due_at)}）"
+                if getattr(e, "on_arrival", False):
+                    text += "，到达时已超时"
+                return text + ("，服务恢复后补记" if e.late else "")
+            text = f"clock {clock} breached (due {at(e.due_at)})"
+            if getattr(e, "on_arrival", False):
+                text += ", late on arrival"
+            return text + (" — recorded late" if e.late else "")
         case ev.ClockMet():
-            return f"clock {e.clock} met" + (f": {e.note}" if e.note else "")
+            clock = _clock(e.clock, lang)
+            note = (f"：{e.note}" if zh else f": {e.note}") if e.note else ""
+            late = ("（逾期完成）" if zh else " (late)") if getattr(e, "late", False) else ""
+            return (f"时限 {clock} 已完成{late}" if zh else f"clock {clock} met{late}") + note
         case ev.ClockExtended():
-            return f"clock {e.clock} extended to {_iso(e.due_at)}: {e.reason}"
+            clock = _clock(e.clock, lang)
+            if zh:
+                return f"时限 {clock} 延期至 {at(e.due_at)}：{e.reason}"
+            return f"clock {clock} extended to {at(e.due_at)}: {e.reason}"
         case ev.ClockCancelled():
-            return f"clock {e.clock} cancelled" + (f": {e.reason}" if e.reason else "")
+            clock = _clock(e.clock, lang)
+            if zh:
+                return f"时限 {clock} 取消" + (f"：{e.reason}" if e.reason else "")
+            return f"clock {clock} cancelled" + (f": {e.reason}" if e.reason else "")
         case ev.UnitReminded():
-            return f"reminder slip {e.count} to {e.unit} ({e.clock})"
+            unit, clock = _unit(e.unit, units), _clock(e.clock, lang)
+            if zh:
+                return f"向 {unit} 发第 {e.count} 张提醒单（{clock}）"
+            return f"reminder slip {e.count} to {unit} ({clock})"
         case ev.UnitFlagged():
-            return f"{e.unit} flagged for the circular after {e.count} reminders"
+            unit = _unit(e.unit, units)
+            if zh:
+                return f"{unit} 累计 {e.count} 张提醒单，列入通报"
+            return f"{unit} flagged for the circular after {e.count} reminders"
+        case ev.IncidentFlagged():
+            kind = named("flag", e.kind, lang)
+            return f"标记为{kind}：{e.reason}" if zh else f"flagged {kind}: {e.reason}"
+        case ev.IncidentUnflagged():
+            kind = named("flag", e.kind, lang)
+            return f"取消{kind}标记：{e.reason}" if zh else f"{kind} flag removed: {e.reason}"
         case ev.NoticeSent():
-            return f"notice to {e.to} by {e.channel} ({e.cause})"
+            channel, cause = channel_label(e.channel, lang), named("cause", e.cause, lang, other="other")
+            return f"通知 {e.to}（{channel}，{cause}）" if zh else f"notice to {e.to} by {channel} ({cause})"
         case ev.NoticeFailed():
-            return f"notice to {e.to} by {e.channel} failed: {e.reason}"
+            channel = channel_label(e.channel, lang)
+            return (f"通知 {e.to}（{channel}）失败：{e.reason}" if zh
+                    else f"notice to {e.to} by {channel} failed: {e.reason}")
         case ev.NoticeEscalated():
-            return f"escalated to tier {e.tier}: {', '.join(e.to)}"
+            return (f"升级通知到第 {e.tier} 级：{'、'.join(e.to)}" if zh
+                    else f"escalated to tier {e.tier}: {', '.join(e.to)}")
         case ev.IncidentAcknowledged():
-            return f"acknowledged by {e.by} ({e.via})"
+            via = named("via", e.via, lang)
+            return f"{e.by} 签收（{via}）" if zh else f"acknowledged by {e.by} ({via})"
         case ev.SweepRecorded():
+            if zh:
+                return "记录巡查" + (f"：{e.note}" if e.note else "")
             return "monitoring sweep recorded" + (f": {e.note}" if e.note else "")
         case ev.SweepMissed():
-            return f"monitoring sweep missed ({e.window})"
+            return f"漏巡（{e.window}）" if zh else f"monitoring sweep missed ({e.window})"
     return ev.event_type(e)
+
+
+def channel_label(channel: str, lang: Lang) -> str:
+    """`email` → 邮件; `webhook:duty-robot` → 网络推送:duty-robot (the contact's name is an id)."""
+    kind, sep, name = channel.partition(":")
+    return named("channel", kind, lang) + (f":{name}" if sep else "")

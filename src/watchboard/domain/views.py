@@ -73,7 +73,10 @@ class GradeView(msgspec.Struct, kw_only=True):
     owner_name: str = ""  # the unit's name from units.toml (zh), for readers without the config
     owner_name_en: str = ""
     flags: list[str] = msgspec.field(default_factory=list)  # rumour | illegal (incident.flagged)
-    reasons_en: list[str] = msgspec.field(default_factory=list)  # `reasons` wholly in English
+    # English twins of `reasons` and `owner_reason` (the Chinese ones) for the English board;
+    # empty from a grading that does not write them: the board then shows the Chinese text.
+    reasons_en: list[str] = msgspec.field(default_factory=list)
+    owner_reason_en: str = ""
 
 
 class ClockView(msgspec.Struct, kw_only=True):

@@ -16,6 +16,7 @@ from textual.binding import Binding
 from watchboard.board.format import GRADES, clock_label, countdown, grade_label, stage_label, truncate
 from watchboard.board.i18n import Lang, t
 from watchboard.board.screens.forms import ActionForm, ConfirmScreen, FieldSpec, FormSpec
+from watchboard.domain.present import NOTE_REQUIRED
 from watchboard.domain.report import STAGES
 
 if TYPE_CHECKING:
@@ -24,6 +25,14 @@ if TYPE_CHECKING:
 
 VERBS = ("ack", "assign", "regrade", "stage", "done", "extend", "note", "close")
 CONFIRM = frozenset({"close", "regrade"})
+
+
+def lowered_clocks(view: IncidentView, grade: str, grade_clocks: dict[str, list[str]] | None) -> list[str]:
+    """Running clocks of `view` that `grade` does not have: a lowering cancels them."""
+    if not grade_clocks or grade not in grade_clocks or view.clocks is None:
+        return []
+    keep = set(grade_clocks[grade])
+    return [c.name for c in view.clocks.clocks if c.status in ("running", "extended") and c.name not in keep]
 
 ACTION_BINDINGS = [
     Binding("a", "act('ack')", "Ack", id="act.ack", tooltip="Acknowledge: I have seen it"),
@@ -44,7 +53,7 @@ def form_for(verb: str, view: IncidentView, lang: Lang, owners: list[str], now: 
     running = sorted((c for c in (view.clocks.clocks if view.clocks else []) if c.status == "running"),
                      key=lambda c: c.due_at)  # the one due first is preselected
     clock_opts = tuple(
-        (f"{clock_label(c.name, lang)}  {countdown(c.due_at, now)}", c.name) for c in running)
+        (f"{clock_label(c.name, lang)}  {countdown(c.due_at, now, lang)}", c.name) for c in running)
     f = lambda key: t(f"field.{key}", lang)  # noqa: E731
     specs: dict[str, tuple[FieldSpec, ...]] = {
         "assign": (FieldSpec("owner", f("owner"), suggestions=tuple(o for o in owners if o)),
@@ -69,7 +78,13 @@ def form_for(verb: str, view: IncidentView, lang: Lang, owners: list[str], now: 
     }
     if verb not in specs:
         return None
-    return FormSpec(title=title, fields=specs[verb])
+
+    def note_for_clock(values: dict[str, str]) -> str | None:
+        if values.get("clock") in NOTE_REQUIRED and not values.get("note"):
+            return t("form.note_required", lang, clock=clock_label(values["clock"], lang))
+        return None
+
+    return FormSpec(title=title, fields=specs[verb], check=note_for_clock if verb == "done" else None)
 
 
 def _title(view: IncidentView) -> str:
@@ -86,8 +101,8 @@ class IncidentActions:
         raise NotImplementedError
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "act" and self.app.read_only:
-            return False  # read-only board: the keys are hidden and do nothing
+        # On a read-only board the keys still run: `run_action` says they are off, rather than
+        # a key press doing nothing at all.
         return True
 
     def action_act(self, verb: str) -> None:
@@ -105,7 +120,8 @@ class IncidentActions:
         if view is None or incident_id is None:
             app.notify(t("sent.no_selection", lang), severity="warning")
             return
-        owners, _ = app.model.matrix()
+        units = app.model.units
+        owners = [n.full(lang) for n in units.values()] if units else app.model.matrix()[0]
         spec = form_for(verb, view, lang, owners, app.now())
         values: dict[str, str] = {}
         if spec is not None:
@@ -117,6 +133,10 @@ class IncidentActions:
             title = truncate(_title(view), 40)
             message = t("confirm.close", lang, title=title) if verb == "close" else \
                 t("confirm.regrade", lang, title=title, grade=values.get("grade", ""))
+            cancelled = lowered_clocks(view, values.get("grade", ""), app.grade_clocks) if verb == "regrade" else []
+            if cancelled:  # lowering a grade: say what happens to the clocks it does not have
+                names = ("、" if lang == "zh" else ", ").join(clock_label(c, lang) for c in cancelled)
+                message += "\n\n" + t("confirm.lower", lang, grade=values.get("grade", ""), cancel=names)
             if not await app.push_screen_wait(ConfirmScreen(Text(message), lang)):
                 return
         payload: dict[str, Any] = {"incident_id": incident_id, **values}
@@ -128,5 +148,5 @@ class IncidentActions:
         if self.app.read_only:
             return []
         lang = self.app.lang
-        return [SystemCommand(t(f"action.{v}", lang), v, lambda v=v: self.run_action(v))
+        return [SystemCommand(t(f"action.{v}", lang), t(f"palette.act.{v}", lang), lambda v=v: self.run_action(v))
                 for v in VERBS]

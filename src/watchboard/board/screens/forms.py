@@ -6,6 +6,7 @@ label that may carry untrusted text (titles, owners) is passed as `rich.text.Tex
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
@@ -38,6 +39,8 @@ class FieldSpec:
 class FormSpec:
     title: Text
     fields: tuple[FieldSpec, ...] = field(default_factory=tuple)
+    # A check across fields (e.g. a note required for some clocks): the problem, or None.
+    check: Callable[[dict[str, str]], str | None] | None = None
 
 
 def parse_local_time(text: str, zone: ZoneInfo) -> datetime | None:
@@ -57,6 +60,8 @@ def parse_local_time(text: str, zone: ZoneInfo) -> datetime | None:
 class ActionForm(ModalScreen[dict[str, str] | None]):
     """Ask for an action's fields; Enter in the last field or Submit returns them."""
 
+    # Compact: one line per field (label beside a borderless input), so the filter form's four
+    # fields, the message and the buttons fit an 80×24 terminal with room to spare.
     DEFAULT_CSS = """
     ActionForm { align: center middle; }
     ActionForm > Vertical {
@@ -64,9 +69,15 @@ class ActionForm(ModalScreen[dict[str, str] | None]):
         border: thick $accent; background: $surface; padding: 0 1;
     }
     ActionForm .form-title { text-style: bold; margin-bottom: 1; width: 100%; }
+    ActionForm .form-row { height: auto; margin-bottom: 1; }
+    ActionForm .form-label { width: 18; padding-right: 1; }
+    ActionForm .form-row Input, ActionForm .form-row Select { width: 1fr; }
+    /* borderless fields still need to look like fields */
+    ActionForm .form-row Input, ActionForm .form-row SelectCurrent { background: $panel; }
+    ActionForm .form-row Input:focus, ActionForm .form-row Select:focus > SelectCurrent { background: $panel-lighten-2; }
     ActionForm .form-error { color: $error; text-style: bold; height: auto; }
-    ActionForm Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
-    ActionForm Input, ActionForm Select { margin-bottom: 0; }
+    ActionForm .form-buttons { height: auto; align-horizontal: right; }
+    ActionForm .form-buttons Button { margin-left: 2; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="form.cancel", tooltip="Close without sending")]
 
@@ -80,19 +91,22 @@ class ActionForm(ModalScreen[dict[str, str] | None]):
         with Vertical():
             yield Label(self.spec.title, classes="form-title")
             for f in self.spec.fields:
-                yield Label(f.label + ("" if f.required else " (optional)" if self.lang == "en" else "（可选）"))
-                if f.kind == "select":
-                    yield Select(list(f.options), id=f"f-{f.name}", allow_blank=not f.value,
-                                 value=f.value if f.value else Select.NULL)
-                else:
-                    yield Input(value=f.value, id=f"f-{f.name}",
-                                placeholder="YYYY-MM-DD HH:MM" if f.kind == "time" else "",
-                                suggester=SuggestFromList(f.suggestions, case_sensitive=False)
-                                if f.suggestions else None)
+                with Horizontal(classes="form-row"):
+                    yield Label(f.label + ("" if f.required else t("form.optional", self.lang)),
+                                classes="form-label")
+                    if f.kind == "select":
+                        yield Select(list(f.options), id=f"f-{f.name}", allow_blank=not f.value,
+                                     value=f.value if f.value else Select.NULL,
+                                     prompt=t("form.choose", self.lang), compact=True)
+                    else:
+                        yield Input(value=f.value, id=f"f-{f.name}", compact=True,
+                                    placeholder="YYYY-MM-DD HH:MM" if f.kind == "time" else "",
+                                    suggester=SuggestFromList(f.suggestions, case_sensitive=False)
+                                    if f.suggestions else None)
             yield Label("", classes="form-error", id="form-error")
-            with Horizontal():
-                yield Button(t("form.cancel", self.lang), id="cancel")
-                yield Button(t("form.submit", self.lang), id="submit", variant="primary")
+            with Horizontal(classes="form-buttons"):
+                yield Button(t("form.cancel", self.lang), id="cancel", compact=True)
+                yield Button(t("form.submit", self.lang), id="submit", variant="primary", compact=True)
 
     def values(self) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -113,6 +127,8 @@ class ActionForm(ModalScreen[dict[str, str] | None]):
                 if due is None:
                     return t("form.bad_time", self.lang)
                 values[f.name] = due.isoformat()
+        if self.spec.check is not None:
+            return self.spec.check(values)
         return None
 
     def _submit(self) -> None:
@@ -150,6 +166,7 @@ class ConfirmScreen(ModalScreen[bool]):
         padding: 1 2;
     }
     ConfirmScreen Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
+    ConfirmScreen Button { margin-left: 2; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes", id="confirm.yes", tooltip="Go ahead"),
@@ -166,8 +183,8 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Label(Text(t("confirm.title", self.lang), style="bold"))
             yield Label(self.message)
             with Horizontal():
-                yield Button(f"{t('confirm.no', self.lang)} (n)", id="no")
-                yield Button(f"{t('confirm.yes', self.lang)} (y)", id="yes", variant="error")
+                yield Button(f"{t('confirm.no', self.lang)} (n)", id="no", compact=True)
+                yield Button(f"{t('confirm.yes', self.lang)} (y)", id="yes", variant="error", compact=True)
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)

@@ -17,12 +17,12 @@ from watchboard.board.i18n import Lang, t
 if TYPE_CHECKING:
     from watchboard.board.app import BoardApp
 
-# (keys, label key, extra English hint): the single list the help screen shows.
+# (keys, label key, hint key): the single list the help screen shows, every word from i18n.
 KEYS: tuple[tuple[str, str, str], ...] = (
-    ("↑ ↓ j k", "", "move"),
-    ("PgUp PgDn Home End", "", "page / top / bottom"),
+    ("↑ ↓ j k", "", "help.move"),
+    ("PgUp PgDn Home End", "", "help.page"),
     ("Enter", "action.detail", ""),
-    ("Esc", "action.back", "back / clear filter"),
+    ("Esc", "", "help.back_clear"),
     ("a", "action.ack", ""),
     ("o", "action.assign", ""),
     ("g", "action.regrade", ""),
@@ -32,13 +32,14 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("n", "action.note", ""),
     ("c", "action.close", ""),
     ("/", "action.filter", ""),
-    ("1 2 3 4", "filter", "I / II / III / IV"),
-    ("t", "action.sort", "grade → due → age → owner"),
+    ("1 2 3 4", "", "help.only"),
+    ("t", "action.sort", "help.sort_order"),
     ("w", "action.wall", ""),
     ("Ctrl+P", "action.palette", ""),
     ("? F1", "action.help", ""),
     ("q", "action.quit", ""),
 )
+ACTION_KEYS = "a o g s m x n c"
 
 
 def help_text(lang: Lang, read_only: bool) -> Text:
@@ -49,9 +50,10 @@ def help_text(lang: Lang, read_only: bool) -> Text:
         if label:
             out.append(t(label, lang))
         if hint:
-            out.append(f"  {hint}" if label else hint, style="dim" if label else "")
+            out.append(f"  {t(hint, lang)}" if label else t(hint, lang), style="dim" if label else "")
+    out.append(f"\n\n{t('help.ack_col', lang)}")
     if read_only:
-        out.append(f"\n\n[{t('readonly', lang)}] a o g s m x n c", style="yellow")
+        out.append(f"\n\n{t('help.readonly', lang, keys=ACTION_KEYS)}", style="yellow")
     out.append(f"\n\n{t('help.close', lang)}", style="dim")
     return out
 

@@ -46,7 +46,8 @@ class OperatorScreen(IncidentActions, Screen[None]):
         Binding("2", "grade_filter('II')", "Only II", show=False, id="desk.only2", tooltip="Toggle grade II"),
         Binding("3", "grade_filter('III')", "Only III", show=False, id="desk.only3", tooltip="Toggle grade III"),
         Binding("4", "grade_filter('IV')", "Only IV", show=False, id="desk.only4", tooltip="Toggle grade IV"),
-        Binding("t", "cycle_sort", "Sort", id="desk.sort", tooltip="Sort by grade, due clock, age or owner"),
+        Binding("t", "cycle_sort", "Sort", id="desk.sort", show=False,  # in the help; the footer is full at 80
+                tooltip="Sort by grade, due clock, age or owner"),
     ]
 
     _trend_at = -1e9
@@ -121,11 +122,12 @@ class OperatorScreen(IncidentActions, Screen[None]):
         if flt.active:
             parts = [" ".join(sorted(flt.grades, key=("I", "II", "III", "IV").index))] if flt.grades else []
             parts += [p for p in (flt.owner, flt.stage, flt.text) if p]
-            out.append(f"{t('filter', lang)}: ", style="bold reverse")
+            colon = "：" if lang == "zh" else ": "
+            out.append(f"{t('filter', lang)}{colon}", style="bold reverse")
             out.append(" ".join(parts), style="reverse")
             out.append(f" {len(model.open_rows())}", style="bold")
             out.append("  ")
-        out.append(f"{t('sort', lang)}: {t(f'sort.{model.sort}', lang)}", style="dim")
+        out.append(f"{t('sort', lang)}{'：' if lang == 'zh' else ': '}{t(f'sort.{model.sort}', lang)}", style="dim")
         if self.app.read_only:
             out.append(f"  [{t('readonly', lang)}]", style="bold yellow")
         return out
@@ -146,7 +148,8 @@ class OperatorScreen(IncidentActions, Screen[None]):
         app = self.app
         self.query_one(TopBar).show(title=app.title, conn=app.connection, sweep=app.model.sweep,
                                     now=app.now(), zone=app.zone, lang=app.lang)
-        self.query_one(ConnectionBanner).show(app.connection, app.last_data_at, app.zone, app.lang)
+        self.query_one(ConnectionBanner).show(app.connection, app.last_data_at, app.zone, app.lang,
+                                              health=app.health, loaded=app.snapshot_loaded)
         self.query_one(CalendarNotice).show(app.model.calendar, app.lang)
         self.query_one(HealthLine).show(app.health, app.lang)
 
@@ -175,8 +178,9 @@ class OperatorScreen(IncidentActions, Screen[None]):
         self.refresh_board()
 
     def action_grade_filter(self, grade: str) -> None:
+        """`1`–`4`: only that grade (as the help says); the same key again shows every grade."""
         model = self.app.model
-        grades = set(model.filter.grades) ^ {grade}
+        grades = set() if model.filter.grades == {grade} else {grade}
         model.set_filter(Filter(grades=frozenset(grades), owner=model.filter.owner,
                                 stage=model.filter.stage, text=model.filter.text))
         self.refresh_board()

@@ -5,17 +5,18 @@ the matrix, the 24-hour trend, service health, the last sweep and the clock.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Label
 
 from watchboard.board.i18n import t
-from watchboard.board.widgets.counters import BigCounters
+from watchboard.board.widgets.counters import BigCounters, figure_scale
 from watchboard.board.widgets.incident_table import IncidentTable
 from watchboard.board.widgets.matrix import GradeMatrix
 from watchboard.board.widgets.status import CalendarNotice, ConnectionBanner, HealthLine, TopBar
@@ -28,10 +29,17 @@ WALL_SIDE_MIN = 110
 TREND_EVERY_S = 5.0
 
 
+READONLY_KEYS = ("a", "o", "g", "s", "m", "x", "n", "c", "slash", "1", "2", "3", "4", "t", "enter")
+
+
 class WallScreen(Screen[None]):
-    """Read-only; nothing here needs a key, but `q`, `w` and `?` still work."""
+    """Read-only; nothing here needs a key, but `q`, `w` and `?` still work, and the desk's
+    keys say why they do nothing here."""
 
     app: BoardApp
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(",".join(READONLY_KEYS), "read_only", show=False, id="wall.readonly"),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -70,7 +78,15 @@ class WallScreen(Screen[None]):
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width < WALL_SIDE_MIN, "-narrow")
         self.set_class(event.size.height < 30, "-short")
+        self.query_one(BigCounters).show(self.app.model.grade_counts(),
+                                         figure_scale(event.size.width, event.size.height))
         self._show_page()
+
+    def action_read_only(self) -> None:
+        """A desk key pressed on the wall: a read-only board says so; an operator's wall says
+        where the actions are."""
+        app = self.app
+        app.notify(t("sent.readonly" if app.read_only else "wall.use_desk", app.lang), severity="warning")
 
     # --- pages ----------------------------------------------------------------------
 
@@ -102,7 +118,7 @@ class WallScreen(Screen[None]):
         app, model = self.app, self.app.model
         self.set_class(app.size.width < WALL_SIDE_MIN, "-narrow")
         self.set_class(app.size.height < 30, "-short")
-        self.query_one(BigCounters).show(model.grade_counts())
+        self.query_one(BigCounters).show(model.grade_counts(), figure_scale(app.size.width, app.size.height))
         self.query_one("#urgent-table", IncidentTable).set_rows(model.urgent_rows(), loaded=app.snapshot_loaded)
         owners, cells = model.matrix()
         self.query_one(GradeMatrix).show(owners, cells, app.lang, max_owners=10)
@@ -134,6 +150,7 @@ class WallScreen(Screen[None]):
         total = Text(f"{t('open', app.lang)} {app.model.open_count()}", style="bold")
         self.query_one(TopBar).show(title=app.title, conn=app.connection, sweep=app.model.sweep,
                                     now=app.now(), zone=app.zone, lang=app.lang, extra=total)
-        self.query_one(ConnectionBanner).show(app.connection, app.last_data_at, app.zone, app.lang)
+        self.query_one(ConnectionBanner).show(app.connection, app.last_data_at, app.zone, app.lang,
+                                              health=app.health, loaded=app.snapshot_loaded)
         self.query_one(CalendarNotice).show(app.model.calendar, app.lang)
         self.query_one(HealthLine).show(app.health, app.lang)

@@ -39,6 +39,62 @@ class CountersBar(Static):
         self.update(text)
 
 
+# A 3×5 pixel font for the wall's figures at any size; drawn with half blocks (a pixel is one
+# column by half a row, near square in a terminal cell).
+FONT: dict[str, tuple[str, ...]] = {
+    "0": ("###", "#.#", "#.#", "#.#", "###"), "1": (".#.", "##.", ".#.", ".#.", "###"),
+    "2": ("###", "..#", "###", "#..", "###"), "3": ("###", "..#", "###", "..#", "###"),
+    "4": ("#.#", "#.#", "###", "..#", "..#"), "5": ("###", "#..", "###", "..#", "###"),
+    "6": ("###", "#..", "###", "#.#", "###"), "7": ("###", "..#", "..#", "..#", "..#"),
+    "8": ("###", "#.#", "###", "#.#", "###"), "9": ("###", "#.#", "###", "..#", "###"),
+}
+HALF = {(True, True): "█", (True, False): "▀", (False, True): "▄", (False, False): " "}
+
+
+def big_figure(number: str, scale: int) -> str:
+    """`number` in the pixel font, each pixel `scale`×`scale`, as lines of half-block characters."""
+    pixels: list[list[bool]] = []
+    for row in range(5):
+        line: list[bool] = []
+        for i, ch in enumerate(number):
+            glyph = FONT.get(ch, FONT["0"])[row]
+            if i:
+                line += [False] * scale  # the gap between figures
+            for px in glyph:
+                line += [px == "#"] * scale
+        pixels += [line] * scale
+    if len(pixels) % 2:
+        pixels.append([False] * len(pixels[0]))
+    return "\n".join("".join(HALF[(top, bottom)] for top, bottom in zip(pixels[i], pixels[i + 1], strict=True))
+                     for i in range(0, len(pixels), 2))
+
+
+def figure_scale(width: int, height: int) -> int:
+    """How big the wall's figures can be on a `width`×`height` screen: 0 = the small Digits."""
+    if height < 30:
+        return 0
+    by_height = (height - 14) // 3 * 2 // 5  # about a third of the screen, in pixel rows
+    by_width = (width // 4 - 6) // 11  # three figures (3 px + 1 gap each) in a quarter
+    return max(1, min(by_height, by_width, 6))
+
+
+class BigFigure(Static):
+    """A number drawn in the pixel font at a scale the wall picks from the screen size."""
+
+    DEFAULT_CSS = """
+    BigFigure { width: 100%; height: auto; text-align: center; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__("", id=None)
+        self.value = "0"
+        self.scale = 1
+
+    def show(self, value: str, scale: int) -> None:
+        self.value, self.scale = value, max(1, scale)
+        self.update(Text(big_figure(value, self.scale)))
+
+
 class GradeCounter(Vertical):
     """One grade on the wall: its name and a big figure, in the grade's colour."""
 
@@ -53,6 +109,9 @@ class GradeCounter(Vertical):
         &.grade-III { background: #ffd400 30%; border: heavy #ffd400; }
         &.grade-IV { background: #1e6fd9 45%; border: heavy #1e6fd9; }
         &.-zero { background: $surface; }
+        & > BigFigure { display: none; }
+        &.-big > BigFigure { display: block; }
+        &.-big > Digits { display: none; }
     }
     /* 16 colours: the terminal's own palette, same four colours as the table */
     GradeCounter.-ansi16 {
@@ -75,9 +134,14 @@ class GradeCounter(Vertical):
     def compose(self) -> ComposeResult:
         yield Label(f"{self.grade}  {t(f'grade.{self.grade}', self.lang)}")
         yield Digits("0")
+        yield BigFigure()
 
-    def set_count(self, n: int) -> None:
+    def set_count(self, n: int, scale: int = 0) -> None:
+        """The figure; `scale` ≥ 1 draws it in the big pixel font (a large wall screen)."""
         self.query_one(Digits).update(str(n))
+        self.set_class(scale > 0, "-big")
+        if scale > 0:
+            self.query_one(BigFigure).show(str(n), scale)
         self.set_class(n == 0, "-zero")
 
 
@@ -96,6 +160,6 @@ class BigCounters(Horizontal):
         for grade in GRADES:
             yield GradeCounter(grade, self.lang)
 
-    def show(self, counts: dict[str, int]) -> None:
+    def show(self, counts: dict[str, int], scale: int = 0) -> None:
         for counter in self.query(GradeCounter):
-            counter.set_count(counts.get(counter.grade, 0))
+            counter.set_count(counts.get(counter.grade, 0), scale)

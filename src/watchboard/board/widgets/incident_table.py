@@ -3,8 +3,8 @@
 Textual's DataTable builds every row up front (~2.4 s for 10,000); this table keeps a
 reference to the model's sorted `Row` list and renders `render_line(y)` on demand, so a
 snapshot of any size is on screen as soon as it is sorted. Columns have fixed widths
-chosen from the widget's width: narrow terminals drop the less important ones, never
-grade, countdown, title and owner.
+chosen from the widget's width and language: narrow terminals drop mentions and age, never
+grade, countdown, acknowledged, title, owner and stage (from 60 columns).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -29,58 +30,80 @@ from watchboard.board.i18n import Lang, t
 from watchboard.board.model import Row, clock_state
 from watchboard.board.styles import CLOCK_STYLE, GRADE_STYLE
 
+UNACKED = Style(color="black", bgcolor="yellow", bold=True)  # nobody has acknowledged: stands out
+
 
 @dataclass(frozen=True)
 class Column:
     key: str
-    width: int  # 0 = takes what is left (the title)
+    width: int  # 0 = shares what is left (title and owner)
     min_total: int  # shown only when the widget is at least this wide
     right: bool = False
 
 
+# Widths hold the widest value in each language: `~-12时05分` is 10 cells, `~-12h05m` 8;
+# `研判中` 6, `assessing` 9. Grade, countdown, acknowledged, title, owner and stage are there
+# from 80 columns up (the duty officer must see what nobody has acknowledged).
+WIDTHS: dict[str, dict[str, int]] = {
+    "zh": {"grade": 4, "due": 10, "ack": 2, "stage": 6, "mentions": 5, "age": 4},
+    "en": {"grade": 5, "due": 8, "ack": 3, "stage": 9, "mentions": 5, "age": 4},
+}
 COLUMNS: tuple[Column, ...] = (
-    Column("grade", 5, 0),
-    Column("due", 8, 0, right=True),
-    Column("ack", 2, 96),
+    Column("grade", -1, 0),
+    Column("due", -1, 0, right=True),
+    Column("ack", -1, 0),
     Column("title", 0, 0),
-    Column("owner", 12, 0),
-    Column("stage", 8, 104),
-    Column("mentions", 6, 124, right=True),
-    Column("age", 5, 112, right=True),
+    Column("owner", 0, 0),
+    Column("stage", -1, 60),
+    Column("mentions", -1, 110, right=True),
+    Column("age", -1, 100, right=True),
 )
 MIN_TITLE = 16
+MIN_OWNER = 8
+OWNER_SHARE = 0.25  # of the width left after the fixed columns, until every owner's full name fits
 
 
-def layout(width: int) -> list[tuple[Column, int]]:
-    """The columns that fit `width` cells and their widths (one space between columns)."""
+def layout(width: int, lang: Lang = "en", owner_need: int = 0) -> list[tuple[Column, int]]:
+    """The columns that fit `width` cells and their widths (one space after each column).
+
+    Title and owner share what the fixed columns leave, owner a quarter of it (at least
+    MIN_OWNER) but never more than its longest full name needs; the title takes the rest.
+    """
+    widths = WIDTHS.get(lang, WIDTHS["en"])
     cols = [c for c in COLUMNS if width >= c.min_total]
-    fixed = sum(c.width for c in cols) + len(cols)  # +1 separator each
-    title = max(MIN_TITLE, width - fixed)
-    out = [(c, c.width or title) for c in cols]
-    if sum(w + 1 for _, w in out) > width:  # very narrow: shrink the owner column
-        over = sum(w + 1 for _, w in out) - width
-        out = [(c, max(4, w - over) if c.key == "owner" else w) for c, w in out]
-    return out
+    fixed = sum(widths[c.key] for c in cols if c.width) + len(cols)
+    rest = max(0, width - fixed)
+    owner = max(MIN_OWNER, round(rest * OWNER_SHARE))
+    if owner_need:
+        owner = min(owner, max(MIN_OWNER, owner_need))
+    owner = max(4, min(owner, rest - MIN_TITLE))
+    title = max(MIN_TITLE, rest - owner)
+    return [(c, widths[c.key] if c.width else (title if c.key == "title" else owner)) for c in cols]
 
 
-def cell_text(col: str, row: Row, now: datetime, lang: Lang) -> str:
+def cell_text(col: str, row: Row, now: datetime, lang: Lang, width: int = 0) -> str:
     """The text of one cell (already sanitized in the model)."""
     if col == "grade":
         return f" {row.grade or '?'}"
     if col == "due":
-        return clock_countdown(row.due.due_at, now, row.due.provisional) if row.due else "—"
+        return clock_countdown(row.due.due_at, now, row.due.provisional, lang) if row.due else "—"
     if col == "ack":
         return "✓" if row.acked else "!"
     if col == "title":
         return ("⚑ " if row.flagged else "") + row.title
     if col == "owner":
-        return row.owner or t("unassigned", lang)
+        if not row.owner:
+            return t("unassigned", lang)
+        # the full name where it fits, else the short one (units.toml `short`)
+        if width and cell_len(row.owner) > width and row.owner_short:
+            return row.owner_short
+        return row.owner
     if col == "stage":
         return stage_label(row.stage, lang)
     if col == "mentions":
         return compact_number(row.mentions)
     if col == "age":
-        return age(row.reported_at, now) if row.reported_at else ""
+        return age(row.reported_at, now, lang) if row.reported_at else ""
     return ""
 
 
@@ -141,6 +164,7 @@ class IncidentTable(ScrollView, can_focus=True):
         self.selected_id: str | None = None
         self._layout_width = -1
         self._layout: list[tuple[Column, int]] = []
+        self._owner_need = 0
 
     # --- data -----------------------------------------------------------------------
 
@@ -148,6 +172,10 @@ class IncidentTable(ScrollView, can_focus=True):
         """Take a new sorted list; the cursor stays on the same incident if it is still there."""
         self.rows = rows
         self.loaded = loaded
+        need = max((cell_len(o) for o in {r.owner for r in rows}), default=0)
+        if need != self._owner_need:
+            self._owner_need = need
+            self._layout_width = -1
         index = 0
         if self.selected_id is not None:
             for i, row in enumerate(rows):
@@ -216,7 +244,7 @@ class IncidentTable(ScrollView, can_focus=True):
 
     def _columns(self, width: int) -> list[tuple[Column, int]]:
         if width != self._layout_width:
-            self._layout = layout(width)
+            self._layout = layout(width, self.lang, self._owner_need)
             self._layout_width = width
         return self._layout
 
@@ -243,7 +271,7 @@ class IncidentTable(ScrollView, can_focus=True):
         segments: list[Segment] = []
         used = 0
         for col, w in cols:
-            text = fit(cell_text(col.key, row, now, self.lang), w, right=col.right)
+            text = fit(cell_text(col.key, row, now, self.lang, w), w, right=col.right)
             style = row_style
             if col.key == "grade":
                 style = row_style + GRADE_STYLE.get(row.grade, GRADE_STYLE[""])
@@ -253,8 +281,8 @@ class IncidentTable(ScrollView, can_focus=True):
                     style = row_style + CLOCK_STYLE[state]
             elif col.key == "owner" and not row.owner:
                 style = row_style + self.get_component_rich_style("incident-table--unassigned")
-            elif col.key == "ack" and not row.acked:
-                style = row_style + Style(color="yellow", bold=True)
+            elif col.key == "ack":
+                style = row_style + (Style(color="green") if row.acked else UNACKED)
             segments.append(Segment(text, style))
             segments.append(Segment(" ", row_style))
             used += w + 1

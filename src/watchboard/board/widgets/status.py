@@ -9,10 +9,11 @@ from rich.text import Text
 from textual.widgets import Static
 
 from watchboard.board.format import local_time
-from watchboard.board.i18n import Lang, t
+from watchboard.board.i18n import Lang, named, t
 from watchboard.board.model import Alert
 from watchboard.board.styles import BAD, DIM, GOOD
 from watchboard.bus.feed_types import Connection, ServiceHealth
+from watchboard.domain.present import channel_label
 from watchboard.domain.sanitize import clean_line
 from watchboard.domain.views import CalendarView, SweepView
 
@@ -25,7 +26,22 @@ CONN_STYLE = {
 def conn_text(conn: Connection | None, lang: Lang) -> Text:
     state = conn.state if conn else "connecting"
     mark = "●" if state == "connected" else "○"
-    return Text(f"{mark} NATS {t(f'conn.{state}', lang)}", style=CONN_STYLE.get(state, ""))
+    return Text(f"{mark} {t('app.nats', lang)} {t(f'conn.{state}', lang)}", style=CONN_STYLE.get(state, ""))
+
+
+def no_system_text(conn: Connection | None, health: ServiceHealth | None, loaded: bool,
+                   lang: Lang) -> str | None:
+    """What to say while nothing has loaded: no NATS at the URL, or NATS without our services.
+
+    None once data has loaded, and while the first connection attempt is still under way.
+    """
+    if loaded or conn is None:
+        return None
+    if conn.state in ("reconnecting", "disconnected", "closed"):
+        return t("nosystem", lang, url=clean_line(conn.url or "nats://127.0.0.1:4222", 120))
+    if conn.state == "connected" and health is not None and not any(health.services.values()):
+        return t("nosystem.services", lang)
+    return None
 
 
 class TopBar(Static):
@@ -81,7 +97,15 @@ class ConnectionBanner(Static):
     """
 
     def show(self, conn: Connection | None, last_data: datetime | None, zone: ZoneInfo,
-             lang: Lang) -> None:
+             lang: Lang, *, health: ServiceHealth | None = None, loaded: bool = True) -> None:
+        hint = no_system_text(conn, health, loaded, lang)
+        if hint is not None:  # nothing shown yet: say why, and what to run
+            self.set_class(True, "-shown")
+            text = Text(hint)
+            if conn is not None and conn.error:
+                text.append(f"  ({clean_line(conn.error, 120)})", style="not bold")
+            self.update(text)
+            return
         lost = conn is not None and conn.state in ("disconnected", "reconnecting", "closed")
         self.set_class(lost, "-shown")
         if lost and conn is not None:
@@ -100,18 +124,19 @@ def health_text(health: ServiceHealth | None, lang: Lang) -> Text:
         return out
     for name, ok in sorted(health.services.items()):
         out.append(" ")
-        out.append(f"{'●' if ok else '✗'} {clean_line(name, 24)}", style=GOOD if ok else BAD)
+        out.append(f"{'●' if ok else '✗'} {named('service', clean_line(name, 24), lang)}", style=GOOD if ok else BAD)
     return out
 
 
 def alerts_text(alerts: list[Alert], zone: ZoneInfo, lang: Lang) -> Text:
     """notify's board-channel notices and failed deliveries, one line each (all sanitized)."""
-    out = Text(t("alerts.title", lang), style="bold")
-    for a in alerts:
-        out.append(f"\n{local_time(a.at, zone, with_date=False)} ", style=DIM)
+    out = Text(t("alerts.title", lang), style="bold", no_wrap=True, overflow="ellipsis")
+    for a in alerts:  # one line each: the panel is narrow and a title may be long
+        out.append(f"\n{local_time(a.at, zone)} ", style=DIM)
         if a.failed:
             out.append("✗ ", style=BAD)
-            out.append(f"{a.to} {a.channel}: {a.reason or t('alerts.failed', lang)}", style=BAD)
+            out.append(f"{a.to} {channel_label(a.channel, lang)}: {a.reason or t('alerts.failed', lang)}",
+                       style=BAD)
         else:
             out.append("● ", style="bold yellow")
             out.append(f"{a.to} ← {a.title}")
@@ -122,7 +147,7 @@ class AlertsPanel(Static):
     """The `board` channel of notify: notices for people watching the board, and failures."""
 
     DEFAULT_CSS = """
-    AlertsPanel { height: auto; padding: 0 1; margin-top: 1; display: none; }
+    AlertsPanel { height: auto; padding: 0 1; margin-top: 1; display: none; text-wrap: nowrap; text-overflow: ellipsis; }
     AlertsPanel.-shown { display: block; }
     """
 
@@ -151,8 +176,8 @@ def calendar_notice(calendar: CalendarView | None, lang: Lang) -> Text | None:
     warning = clean_line(getattr(calendar, first) or getattr(calendar, second) or "", 300)
     if not warning:
         return None
-    # One line whatever the width: the warning says the date itself; the rest is cut with "…".
-    return Text(t("calendar.notice", lang, warning=warning), no_wrap=True, overflow="ellipsis")
+    # Wrapped, never cut: the end of the sentence says what to do.
+    return Text(t("calendar.notice", lang, warning=warning))
 
 
 class CalendarNotice(Static):
@@ -160,7 +185,7 @@ class CalendarNotice(Static):
 
     DEFAULT_CSS = """
     CalendarNotice {
-        height: 1; display: none; background: $warning-muted; color: $text-warning; text-style: bold;
+        height: auto; display: none; background: $warning-muted; color: $text-warning; text-style: bold;
         padding: 0 1;
     }
     CalendarNotice.-shown { display: block; }
