@@ -10,6 +10,7 @@ A forged, expired or reused token gets a refusal page (zh and en) and changes no
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -113,10 +114,12 @@ class AckSigner:
 
 
 class NonceLedger:
-    """Used nonces, in the notify database: a link acknowledges at most once."""
+    """Used nonces, in the notify database: a link acknowledges at most once. `lock` is the
+    connection's writer lock when others write on it too (a commit commits all of theirs)."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, *, lock: asyncio.Lock | None = None) -> None:
         self.db = db
+        self.lock = lock or asyncio.Lock()
 
     async def init(self) -> None:
         await self.db.executescript(NONCE_SCHEMA)
@@ -124,15 +127,17 @@ class NonceLedger:
 
     async def use(self, claim: AckClaim, now: datetime) -> bool:
         """Record the nonce; False if it was used before."""
-        cur = await self.db.execute("INSERT OR IGNORE INTO ack_nonces VALUES (?,?,?,?)",
-                                    (claim.nonce, claim.incident_id, claim.person_id, now.timestamp()))
-        await self.db.commit()
+        async with self.lock:
+            cur = await self.db.execute("INSERT OR IGNORE INTO ack_nonces VALUES (?,?,?,?)",
+                                        (claim.nonce, claim.incident_id, claim.person_id, now.timestamp()))
+            await self.db.commit()
         return cur.rowcount == 1
 
     async def release(self, claim: AckClaim) -> None:
         """Undo `use` when the acknowledgement itself could not be recorded (try again later)."""
-        await self.db.execute("DELETE FROM ack_nonces WHERE nonce = ?", (claim.nonce,))
-        await self.db.commit()
+        async with self.lock:
+            await self.db.execute("DELETE FROM ack_nonces WHERE nonce = ?", (claim.nonce,))
+            await self.db.commit()
 
 
 # --- pages ------------------------------------------------------------------------------
