@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -289,3 +289,9 @@ class Notifier:
     async def notices_view(self, incident_id: str, now: datetime) -> NoticesView:
         """The KV value `<incident_id>.notices`."""
         return logic.view_of(self.memo(incident_id), await self.queue.rows(incident_id), now)
+
+    async def notices_views(self, incident_ids: Iterable[str], now: datetime) -> dict[str, NoticesView]:
+        """The KV values of several incidents, read in one query."""
+        ids = list(incident_ids)
+        rows = await self.queue.rows_of(ids)
+        return {i: logic.view_of(self.memo(i), rows.get(i, []), now) for i in ids}

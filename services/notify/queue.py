@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -344,6 +344,19 @@ class DeliveryQueue:
     async def rows(self, incident_id: str | None = None, *, key: str | None = None) -> list[NoticeRow]:
         """Notices of one incident (or one key), oldest first; merged rows show their digest's status."""
         where, args = ("n.key = ?", (key,)) if key else ("n.incident_id = ?", (incident_id,))
+        return await self._select(where, args)
+
+    async def rows_of(self, incident_ids: Iterable[str]) -> dict[str, list[NoticeRow]]:
+        """`rows` of several incidents, in as few queries as SQLite's parameter limit allows."""
+        ids = list(dict.fromkeys(incident_ids))
+        found: dict[str, list[NoticeRow]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for row in await self._select(f"n.incident_id IN ({','.join('?' * len(chunk))})", chunk):
+                found.setdefault(row.incident_id, []).append(row)
+        return found
+
+    async def _select(self, where: str, args: Sequence[str | None]) -> list[NoticeRow]:
         sql = ("SELECT n.key, n.incident_id, n.person_id, n.contact, n.cause, "
                "CASE WHEN n.status = 'merged' THEN COALESCE(d.status, 'pending') ELSE n.status END, "
                "n.attempts + COALESCE(d.attempts, 0), "

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from watchboard.bus.consumer import Delivered
@@ -28,8 +28,9 @@ from watchboard.store.outbox import Outbox
 
 log = logging.getLogger("watchboard.notify")
 
-# The delivery loop wakes when a batch queues notices; this tick (scaled by the context's
-# `tick`) is only the fallback, for retries and digests falling due and escalation tiers.
+# The delivery loop wakes when a batch queues notices, the publishing loop after each commit;
+# this tick (scaled by the context's `tick`) is only the fallback, for retries and digests
+# falling due, escalation tiers, and publishing again what failed.
 TICK = 0.5
 # Delivery batches in one wake-up before the loop lets the others run (a full batch means more).
 ROUNDS = 50
@@ -49,7 +50,8 @@ class NotifyService:
         self.outbox: Outbox | None = None
         self.ack_server: AckServer | None = None
         self.rt: Runtime | None = None
-        self.wake = asyncio.Event()  # set when notices are queued
+        self.wake = asyncio.Event()  # set when notices are queued: the delivery loop runs
+        self.after = asyncio.Event()  # set after a commit: the outbox and views are published
         self.dirty: set[str] = set()  # incidents whose `<id>.notices` view is not put yet
 
     async def start(self, rt: Runtime) -> None:
@@ -72,7 +74,9 @@ class NotifyService:
         log.info("notify: profile %s: %d of %d routes apply", self.profile, active, len(self.cfg.routes))
         filters = [rt.subjects.from_service(s) for s in ("intake", "grading", "deadlines")]
         rt.consume("notify", filters, self.handle)
-        rt.task(self.deliver_loop)
+        rt.task(self._stopper)
+        rt.task(lambda: self._loop(self.wake, self.tick, "delivery round"))
+        rt.task(lambda: self._loop(self.after, self.publish, "publishing events and views"))
         await rt.endpoints.add("ack", rt.subjects.command("ack"), self.on_ack)
         host, port = self.cfg.ack.host_port()
         server = AckServer(notifier.signer, notifier.ledger, self._link_ack, host=host, port=port,
@@ -107,16 +111,28 @@ class NotifyService:
         except Exception as exc:
             log.warning("notify: publishing events failed (%s); they stay queued", exc)
 
-    async def _show(self, incidents: Iterable[str] = ()) -> None:
-        """Put the `<id>.notices` views of these incidents and of any whose put failed before."""
+    async def _show(self) -> None:
+        """Put the `<id>.notices` view of every incident changed since the last put."""
         assert self.rt is not None and self.notifier is not None
-        self.dirty.update(i for i in incidents if i != ev.NO_INCIDENT)
-        if not self.dirty:
+        keys, self.dirty = self.dirty, set()
+        if not keys:
             return
-        keys, now = list(self.dirty), self.rt.now()
-        views = {kv_key(i, "notices"): encode_view(await self.notifier.notices_view(i, now)) for i in keys}
-        await self.rt.kv_put_many(views)  # raises: kept dirty, put again on the next round
-        self.dirty.difference_update(keys)
+        try:
+            views = await self.notifier.notices_views(keys, self.rt.now())
+            await self.rt.kv_put_many({kv_key(i, "notices"): encode_view(v) for i, v in views.items()})
+        except BaseException:
+            self.dirty |= keys  # put again on the next round
+            raise
+
+    def _changed(self, incidents: Iterable[str]) -> None:
+        self.dirty.update(i for i in incidents if i != ev.NO_INCIDENT)
+        self.after.set()
+
+    async def publish(self) -> None:
+        """The effects of what was committed, outbox and views together: neither the consumer
+        nor the delivery rounds wait for the stream's acks, and views changed several times
+        since the last put are put once."""
+        await asyncio.gather(self._flush(), self._show())
 
     # --- consumer ---------------------------------------------------------------------------
 
@@ -128,53 +144,42 @@ class NotifyService:
                         m.event_type, m.incident_id, ", ".join(m.roles))
         if handled.queued:
             self.wake.set()  # deliver now, not a tick later
-        # Committed (the queued notices are durable): the views may fail without a redelivery.
-        try:
-            await self._show(handled.incidents)
-        except Exception as exc:
-            log.warning("notify: putting notice views failed (%s); retried on the next round", exc)
+        self._changed(handled.incidents)  # committed: the batch may be acked now
 
-    # --- the delivery loop ------------------------------------------------------------------
+    # --- the loops ----------------------------------------------------------------------------
 
-    async def deliver_loop(self) -> None:
+    async def _stopper(self) -> None:
         assert self.rt is not None
-        rt = self.rt
-        interval = TICK * rt.ctx.tick
+        await self.rt.stop.wait()
+        self.wake.set()
+        self.after.set()
 
-        async def stopper() -> None:
-            await rt.stop.wait()
-            self.wake.set()
-
-        stopping = asyncio.create_task(stopper())
-        try:
-            while not rt.stop.is_set():
-                self.wake.clear()
-                try:
-                    await self.tick()
-                except Exception as exc:
-                    log.warning("notify: delivery round failed: %s", exc)
-                try:
-                    await asyncio.wait_for(self.wake.wait(), interval)
-                except TimeoutError:
-                    pass
-        finally:
-            stopping.cancel()
+    async def _loop(self, wake: asyncio.Event, body: Callable[[], Awaitable[None]], what: str) -> None:
+        """Run `body` each time `wake` is set, and at least once a fallback tick, until stopped."""
+        assert self.rt is not None
+        interval = TICK * self.rt.ctx.tick
+        while not self.rt.stop.is_set():
+            wake.clear()
+            try:
+                await body()
+            except Exception as exc:
+                log.warning("notify: %s failed: %s", what, exc)
+            try:
+                await asyncio.wait_for(wake.wait(), interval)
+            except TimeoutError:
+                pass
 
     async def tick(self) -> None:
-        """Escalate what is due, deliver what is due (batch after batch while they are full),
-        publish the events they recorded, put the views."""
+        """Escalate what is due, deliver what is due (batch after batch while they are full)."""
         assert self.notifier is not None and self.rt is not None
         escalated = await self.notifier.escalate_due(self.rt.now())
-        touched = {e.incident_id for e in escalated}
+        self._changed(e.incident_id for e in escalated)
         for _ in range(ROUNDS):
             attempts = await self.notifier.deliver_due(self.rt.now())
             for a in attempts:
                 if a.status != "sent":
                     log.warning("notify: %s", a.result.reason)
-            touched.update(m.incident_id for a in attempts for m in a.notices)
-            await self._flush()  # what this round recorded, and anything a failed publish left
-            await self._show(touched)
-            touched = set()
+            self._changed(m.incident_id for a in attempts for m in a.notices)
             if len(attempts) < self.cfg.delivery.batch:
                 break
 
@@ -187,7 +192,8 @@ class NotifyService:
         ack = await self.notifier.acknowledge(incident_id, person, self.rt.now(), via=via)
         if ack is not None:
             await self.outbox.flush()  # the reply says ok once the event is in the stream
-            await self._show([incident_id])
+            self.dirty.add(incident_id)
+            await self._show()
         return ack
 
     async def on_ack(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:

@@ -98,6 +98,15 @@ async def test_a_failed_batch_leaves_memory_and_disk_unchanged(notifier: Notifie
     assert handled.queued and notifier.memo("INC1").grade == "II" and notifier.escalating == {"INC1"}
 
 
+async def test_views_of_several_incidents_read_together_match_one_by_one(notifier: Notifier) -> None:
+    """The publishing loop reads the views it puts in one query: the same views."""
+    await notifier.handle_batch([d(reported(i), n) for n, i in enumerate(("A", "B", "C"))]
+                                + [d(graded("A"), 9), d(graded("C", "IV"), 10)], T0)
+    views = await notifier.notices_views(iter(["A", "B", "C", "NONE"]), T0 + M)
+    assert views == {i: await notifier.notices_view(i, T0 + M) for i in ("A", "B", "C", "NONE")}
+    assert len(views["A"].notices) > 0 and views["B"].notices == []
+
+
 async def test_ignored_events_need_no_database(notifier: Notifier) -> None:
     """A batch of only events notify does not act on returns before any lookup."""
     await notifier.db.close()  # any query would now raise
