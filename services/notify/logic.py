@@ -53,8 +53,8 @@ from watchboard.services.notify.templates import Outgoing, clean
 
 ACTOR = "notify"
 
-# The events notify acts on. Anything else its consumer receives (clock.started, mention.added,
-# …) is acked without a lookup: `step` would change nothing and route nothing for it.
+# The events notify acts on: keep in step with the cases of `step`. Anything else its consumer
+# receives (clock.started, mention.added, …) is acked without a lookup.
 HANDLED = (IncidentReported, IncidentGraded, IncidentAssigned, IncidentFlagged, IncidentUnflagged,
            ClockWarning, ClockBreached, UnitReminded, UnitFlagged, SweepMissed, IncidentClosed)
 

@@ -42,7 +42,7 @@ from watchboard.domain.events import (
     event_type,
 )
 from watchboard.domain.views import NoticesView
-from watchboard.services.notify import escalation, logic, render
+from watchboard.services.notify import logic, render
 from watchboard.services.notify.acklink import NONCE_SCHEMA, AckSigner, NonceLedger, load_secret
 from watchboard.services.notify.channels import Channels
 from watchboard.services.notify.delivery import Attempt
@@ -205,8 +205,10 @@ class Notifier:
 
             def one(memo: IncidentMemo | None, event: Event) -> tuple[IncidentMemo | None, list[logic.Decision]]:
                 d = logic.step(memo, event, self.ctx, logic.on_duty(self.ctx, now, major_open=bool(majors)), now)
-                if d.memo is not None:
-                    (majors.add if major_open(d.memo, self.cfg) else majors.discard)(d.memo.id)
+                if d.memo is not None and major_open(d.memo, self.cfg):
+                    majors.add(d.memo.id)
+                elif d.memo is not None:
+                    majors.discard(d.memo.id)
                 if d.missing:
                     missing.append(Missing(event_type(event), event.incident_id, d.missing))
                 return d.memo, [d]
@@ -244,17 +246,6 @@ class Notifier:
                     events += d.events
             await self._queue(notices, events, now)
         return [e for e in events if isinstance(e, NoticeEscalated)]
-
-    def next_escalation_at(self) -> datetime | None:
-        found = [escalation.next_due_at(self.cfg.escalation, since=m.major_since, acknowledged=False,
-                                        done=m.tiers_done)
-                 for m in (self.states.get(i) for i in self.escalating) if m is not None]
-        return min((t for t in found if t is not None), default=None)
-
-    async def next_due(self) -> datetime | None:
-        """When `escalate_due` or `deliver_due` next has work (for the service's timer)."""
-        times = [t for t in (await self.queue.next_due(), self.next_escalation_at()) if t]
-        return min(times) if times else None
 
     # --- acknowledgement ----------------------------------------------------------------------
 

@@ -60,15 +60,15 @@ class NotifyService:
         self.notifier = notifier = await Notifier.open(
             self.cfg, rt.ctx.data_dir, channels=Channels(self.cfg), profile=self.profile, calendar=self.calendar,
             unit_names=self.unit_names)
-        self.outbox = Outbox(notifier.db, rt.nc, STREAM, lock=notifier.lock)
+        self.outbox = outbox = Outbox(notifier.db, rt.nc, STREAM, lock=notifier.lock)
         publisher = rt.publisher
 
         async def effects(events: list[ev.Event]) -> None:
-            await self.outbox.add((e.id, publisher.subject_of(e), ev.encode_event(e)) for e in events)  # type: ignore[union-attr]
+            await outbox.add((e.id, publisher.subject_of(e), ev.encode_event(e)) for e in events)
 
-        notifier.effects = effects
+        notifier.effects = effects  # called inside the transaction that records the facts
         # Events committed before a crash: drop those the stream holds, publish the rest.
-        await self.outbox.recover()
+        await outbox.recover()
         await self._flush()
         active = sum(1 for r in self.cfg.routes if not r.profiles or self.profile in r.profiles)
         log.info("notify: profile %s: %d of %d routes apply", self.profile, active, len(self.cfg.routes))
