@@ -47,8 +47,7 @@ from watchboard.domain.events import (
 from watchboard.domain.views import NoticesView, NoticeView
 from watchboard.services.notify import escalation, render, roster, routing
 from watchboard.services.notify.delivery import Attempt
-from watchboard.services.notify.model import Context, IncidentMemo
-from watchboard.services.notify.queue import NoticeRow
+from watchboard.services.notify.model import Context, IncidentMemo, NoticeRow
 from watchboard.services.notify.templates import Outgoing, clean
 
 ACTOR = "notify"

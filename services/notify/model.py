@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -38,6 +38,22 @@ class IncidentMemo(msgspec.Struct, frozen=True, kw_only=True):
     def known(self) -> bool:
         """Whether intake or grading has said anything of it (acknowledging needs that)."""
         return bool(self.title) or self.grade is not None
+
+
+class NoticeRow(NamedTuple):
+    """A notice as the delivery queue holds it (a merged one shows its digest's outcome)."""
+
+    key: str
+    incident_id: str
+    person_id: str
+    contact: str
+    cause: str
+    status: str  # pending | sending | sent | failed | held | merged
+    attempts: int
+    last_error: str
+    created_at: datetime
+    sent_at: datetime | None
+    digest_key: str | None
 
 
 class Context:

@@ -34,7 +34,7 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import aiosqlite
 import msgspec
@@ -47,6 +47,7 @@ from watchboard.services.notify.delivery import (
     send_stage,
     sequence,
 )
+from watchboard.services.notify.model import NoticeRow
 from watchboard.services.notify.settings import Delivery, seconds
 from watchboard.services.notify.templates import Outgoing
 from watchboard.store.sqlite import open_db
@@ -87,20 +88,6 @@ DigestBuilder = Callable[[list[Outgoing]], Outgoing]
 # Called inside the transaction that records answered sends, before its commit (the notifier
 # adds their `notice.*` events to the outbox there, so they are exactly as durable).
 OnRecord = Callable[[list[Attempt]], Awaitable[None]]
-
-
-class NoticeRow(NamedTuple):
-    key: str
-    incident_id: str
-    person_id: str
-    contact: str
-    cause: str
-    status: str
-    attempts: int
-    last_error: str
-    created_at: datetime
-    sent_at: datetime | None
-    digest_key: str | None
 
 
 def _ts(dt: datetime) -> float:

@@ -30,8 +30,7 @@ from watchboard.services.notify import logic
 from watchboard.services.notify.acklink import AckSigner
 from watchboard.services.notify.channels.outcome import SENT, SendResult
 from watchboard.services.notify.delivery import Attempt, judge
-from watchboard.services.notify.model import Context, IncidentMemo, may_escalate, memo_from_legacy
-from watchboard.services.notify.queue import NoticeRow
+from watchboard.services.notify.model import Context, IncidentMemo, NoticeRow, may_escalate, memo_from_legacy
 from watchboard.services.notify.render import notice_key
 from watchboard.services.notify.settings import Delivery, load_notify
 from watchboard.services.notify.templates import Outgoing
