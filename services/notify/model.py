@@ -18,7 +18,7 @@ import msgspec
 from watchboard.config import DEFAULT_PROFILE
 from watchboard.domain.calendar import WorkCalendar
 from watchboard.services.notify import escalation
-from watchboard.services.notify.acklink import AckSigner
+from watchboard.services.notify.acktoken import AckSigner
 from watchboard.services.notify.settings import NotifyConfig, Person
 
 

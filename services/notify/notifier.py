@@ -43,7 +43,8 @@ from watchboard.domain.events import (
 )
 from watchboard.domain.views import NoticesView
 from watchboard.services.notify import logic, render
-from watchboard.services.notify.acklink import NONCE_SCHEMA, AckSigner, NonceLedger, load_secret
+from watchboard.services.notify.acklink import NONCE_SCHEMA, NonceLedger, load_secret
+from watchboard.services.notify.acktoken import AckSigner
 from watchboard.services.notify.channels import Channels
 from watchboard.services.notify.delivery import Attempt
 from watchboard.services.notify.model import Context, IncidentMemo, major_open, may_escalate, memo_from_legacy

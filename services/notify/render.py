@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from watchboard.domain.events import NO_INCIDENT, effect_id
-from watchboard.services.notify.acklink import ack_url
+from watchboard.services.notify.acktoken import ack_url
 from watchboard.services.notify.model import Context, IncidentMemo
 from watchboard.services.notify.routing import Recipient
 from watchboard.services.notify.settings import Person

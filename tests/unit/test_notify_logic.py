@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,7 +29,7 @@ from watchboard.domain.events import (
     UnitReminded,
 )
 from watchboard.services.notify import logic
-from watchboard.services.notify.acklink import AckSigner
+from watchboard.services.notify.acktoken import AckSigner
 from watchboard.services.notify.channels.outcome import SENT, SendResult
 from watchboard.services.notify.delivery import Attempt, judge
 from watchboard.services.notify.model import Context, IncidentMemo, NoticeRow, may_escalate, memo_from_legacy
@@ -205,3 +207,11 @@ def test_memo_from_a_row_of_the_old_incidents_table() -> None:
     before_sentiments = {"id": "X", "title": "", "grade": None, "owner": None, "major_since": None,
                          "acked_by": "p-li", "acked_at": T0.timestamp(), "closed": 1, "tiers_done": "[]"}
     assert memo_from_legacy(before_sentiments) == IncidentMemo(id="X", acked_by="p-li", acked_at=T0, closed=True)
+
+
+def test_the_pure_core_imports_no_database_or_bus() -> None:
+    """logic.py (and what it imports) loads neither SQLite nor NATS: decisions stay testable alone."""
+    code = ("import sys, watchboard.services.notify.logic; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'aiosqlite', 'sqlite3', 'nats'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
