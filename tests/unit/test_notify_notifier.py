@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiosqlite
+import msgspec
 import pytest
 
 from watchboard.bus.consumer import Delivered
@@ -26,6 +27,7 @@ from watchboard.services.notify.channels import Channels
 from watchboard.services.notify.channels.outcome import SENT, SendResult
 from watchboard.services.notify.model import IncidentMemo
 from watchboard.services.notify.notifier import Notifier
+from watchboard.services.notify.queue import SCHEMA as QUEUE_SCHEMA
 from watchboard.services.notify.queue import DeliveryQueue
 from watchboard.services.notify.settings import Delivery, load_notify
 from watchboard.services.notify.templates import Outgoing
@@ -215,6 +217,12 @@ async def test_old_layout_moves_into_the_state_table(tmp_path: Path) -> None:
             ("MAJOR", "网传重大事件", "I", "education", T0.timestamp(), None, None, 0, "[1]", "negative"),
             ("ACKED", "已确认事件", "II", None, T0.timestamp(), "p-li", (T0 + M).timestamp(), 0, "[]", None),
             ("SHUT", "已关闭事件", "III", None, None, None, None, 1, "[]", "neutral")])
+        await db.executescript(QUEUE_SCHEMA)  # the queue's table is as it was
+        await db.execute("INSERT INTO notices(key, incident_id, event_id, cause, person_id, contact, payload, "
+                         "status, next_attempt_at, created_at) VALUES ('K1', 'MAJOR', 'E1', 'incident.graded', "
+                         "'p-li', 'board', ?, 'pending', 0, 0)", (msgspec.json.encode(
+                             Outgoing(key="K1", incident_id="MAJOR", event_id="E1", cause="incident.graded",
+                                      person_id="p-li", person_name="李", contact="board", subject="s", body="b")),))
         await db.commit()
     n = await Notifier.open(CFG, tmp_path)
     try:
@@ -223,6 +231,7 @@ async def test_old_layout_moves_into_the_state_table(tmp_path: Path) -> None:
         assert (n.memo("ACKED").acked_by, n.memo("ACKED").acked_at) == ("p-li", T0 + M)
         assert n.memo("SHUT").closed and n.escalating == {"MAJOR"} and n.majors == {"MAJOR", "ACKED"}
         assert [e.tier for e in await n.escalate_due(T0 + 40 * M)] == [2]
+        assert [r.key for r in await n.queue.rows("MAJOR")][:1] == ["K1"]
     finally:
         await n.close()
     n = await Notifier.open(CFG, tmp_path)  # opened again: nothing left to move
