@@ -1,31 +1,27 @@
-"""Signed acknowledgement links and the small HTTP endpoint that serves them.
+"""Acknowledgement links: the signing secret, the used-nonce ledger and the small HTTP endpoint.
 
-A token binds an incident, a person, an expiry and a nonce, signed with HMAC-SHA256:
-`b64url(json[incident, person, expires, nonce]) "." b64url(mac)`. A link works once (the
-nonce is recorded in SQLite when used) and until it expires. GET shows a confirm page with a
-POST button, so mail scanners and chat previews that fetch the URL acknowledge nothing;
-POST acknowledges through the service's `on_ack(incident_id, person_id)` callback.
+Tokens are acktoken.py's. A link works once (its nonce is recorded in SQLite when used) and
+until it expires. GET shows a confirm page with a POST button, so mail scanners and chat
+previews that fetch the URL acknowledge nothing; POST acknowledges through the service's
+`on_ack(incident_id, person_id)` callback.
 A forged, expired or reused token gets a refusal page (zh and en) and changes nothing.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
+import asyncio
 import html
 import os
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
 
 import aiosqlite
-import msgspec
 from aiohttp import web
 
-from watchboard.services.notify.settings import AckLink, seconds
+from watchboard.services.notify.acktoken import AckClaim, AckRefused, AckSigner
+from watchboard.services.notify.settings import AckLink
 
 NONCE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS ack_nonces (
@@ -37,29 +33,6 @@ CREATE TABLE IF NOT EXISTS ack_nonces (
 """
 
 SECRET_FILE = "ack.secret"
-
-
-class AckRefused(Exception):
-    """A token that must not acknowledge anything: kind is forged | expired | reused."""
-
-    def __init__(self, kind: str, detail: str = "") -> None:
-        self.kind = kind
-        super().__init__(f"{kind}: {detail}" if detail else kind)
-
-
-class AckClaim(NamedTuple):
-    incident_id: str
-    person_id: str
-    expires: int  # epoch seconds
-    nonce: str
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def load_secret(cfg: AckLink, data_dir: Path) -> bytes:
@@ -79,44 +52,13 @@ def load_secret(cfg: AckLink, data_dir: Path) -> bytes:
     return value.encode()
 
 
-class AckSigner:
-    def __init__(self, secret: bytes, ttl_seconds: float) -> None:
-        if len(secret) < 16:
-            raise ValueError("the acknowledgement secret must be at least 16 bytes")
-        self._secret = secret
-        self.ttl = ttl_seconds
-
-    def _mac(self, body: bytes) -> bytes:
-        return hmac.new(self._secret, body, hashlib.sha256).digest()
-
-    def issue(self, incident_id: str, person_id: str, now: datetime, *, nonce: str | None = None) -> str:
-        expires = int(now.timestamp() + self.ttl)
-        body = msgspec.json.encode([incident_id, person_id, expires, nonce or secrets.token_urlsafe(12)])
-        return f"{_b64(body)}.{_b64(self._mac(body))}"
-
-    def verify(self, token: str, now: datetime) -> AckClaim:
-        """The claim of a genuine, unexpired token; raises AckRefused otherwise (reuse is the ledger's)."""
-        try:
-            body_text, mac_text = token.split(".")
-            body, mac = _unb64(body_text), _unb64(mac_text)
-        except (ValueError, TypeError) as exc:
-            raise AckRefused("forged", "malformed token") from exc
-        if not hmac.compare_digest(mac, self._mac(body)):
-            raise AckRefused("forged", "bad signature")
-        try:
-            incident, person, expires, nonce = msgspec.json.decode(body, type=tuple[str, str, int, str])
-        except msgspec.DecodeError as exc:  # signed by us but not our shape: treat as forged
-            raise AckRefused("forged", "bad claim") from exc
-        if now.timestamp() >= expires:
-            raise AckRefused("expired", datetime.fromtimestamp(expires, UTC).isoformat())
-        return AckClaim(incident, person, expires, nonce)
-
-
 class NonceLedger:
-    """Used nonces, in the notify database: a link acknowledges at most once."""
+    """Used nonces, in the notify database: a link acknowledges at most once. `lock` is the
+    connection's writer lock when others write on it too (a commit commits all of theirs)."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, *, lock: asyncio.Lock | None = None) -> None:
         self.db = db
+        self.lock = lock or asyncio.Lock()
 
     async def init(self) -> None:
         await self.db.executescript(NONCE_SCHEMA)
@@ -124,15 +66,17 @@ class NonceLedger:
 
     async def use(self, claim: AckClaim, now: datetime) -> bool:
         """Record the nonce; False if it was used before."""
-        cur = await self.db.execute("INSERT OR IGNORE INTO ack_nonces VALUES (?,?,?,?)",
-                                    (claim.nonce, claim.incident_id, claim.person_id, now.timestamp()))
-        await self.db.commit()
+        async with self.lock:
+            cur = await self.db.execute("INSERT OR IGNORE INTO ack_nonces VALUES (?,?,?,?)",
+                                        (claim.nonce, claim.incident_id, claim.person_id, now.timestamp()))
+            await self.db.commit()
         return cur.rowcount == 1
 
     async def release(self, claim: AckClaim) -> None:
         """Undo `use` when the acknowledgement itself could not be recorded (try again later)."""
-        await self.db.execute("DELETE FROM ack_nonces WHERE nonce = ?", (claim.nonce,))
-        await self.db.commit()
+        async with self.lock:
+            await self.db.execute("DELETE FROM ack_nonces WHERE nonce = ?", (claim.nonce,))
+            await self.db.commit()
 
 
 # --- pages ------------------------------------------------------------------------------
@@ -261,11 +205,3 @@ class AckServer:
               else "This incident had already been acknowledged; nothing more to do.")
         return self._respond(200, _page("已确认", "Acknowledged",
                                         f"<p>{html.escape(zh)}</p><p lang=\"en\">{html.escape(en)}</p>"))
-
-
-def ack_url(cfg: AckLink, token: str) -> str:
-    return f"{cfg.public_base()}/ack/{token}"
-
-
-def ttl_seconds(cfg: AckLink) -> float:
-    return seconds(cfg.ttl)

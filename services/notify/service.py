@@ -1,18 +1,19 @@
 """notify: wiring only. Consumes grading's, deadlines' and intake's events, delivers notices
-through the outbox, escalates unacknowledged grade I/II incidents, answers `wb.cmd.ack`,
-serves the acknowledgement links. See README.md beside this file.
+through the delivery queue, escalates unacknowledged grade I/II incidents, answers
+`wb.cmd.ack`, serves the acknowledgement links. See README.md beside this file.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from watchboard.bus.consumer import Delivered
 from watchboard.bus.endpoints import ok
 from watchboard.bus.runtime import Runtime
+from watchboard.bus.subjects import STREAM
 from watchboard.config import DEFAULT_PROFILE, ConfigSource
 from watchboard.config.calendar import load_calendar
 from watchboard.config.units import load_units
@@ -22,10 +23,18 @@ from watchboard.domain.errors import Conflict, Invalid, NotFound
 from watchboard.domain.views import encode_view, kv_key
 from watchboard.services.notify.acklink import AckServer
 from watchboard.services.notify.channels import Channels
-from watchboard.services.notify.notifier import Notifier, delivery_events
+from watchboard.services.notify.notifier import Notifier
 from watchboard.services.notify.settings import NotifyConfig, load_notify
+from watchboard.store.outbox import Outbox
 
 log = logging.getLogger("watchboard.notify")
+
+# The delivery loop wakes when a batch queues notices, the publishing loop after each commit;
+# this tick (scaled by the context's `tick`) is only the fallback, for retries and digests
+# falling due, escalation tiers, and publishing again what failed.
+TICK = 0.5
+# Delivery batches in one wake-up before the loop lets the others run (a full batch means more).
+ROUNDS = 50
 
 
 class NotifyService:
@@ -39,23 +48,39 @@ class NotifyService:
         self.profile = profile
         self.calendar = calendar
         self.notifier: Notifier | None = None
+        self.outbox: Outbox | None = None
         self.ack_server: AckServer | None = None
         self.rt: Runtime | None = None
+        self.wake = asyncio.Event()  # set when notices are queued: the delivery loop runs
+        self.after = asyncio.Event()  # set after a commit: the outbox and views are published
+        self.dirty: set[str] = set()  # incidents whose `<id>.notices` view is not put yet
 
     async def start(self, rt: Runtime) -> None:
         self.rt = rt
-        self.notifier = await Notifier.open(self.cfg, rt.ctx.data_dir, channels=Channels(self.cfg),
-                                            profile=self.profile, calendar=self.calendar)
-        self.notifier.unit_names = self.unit_names
+        assert rt.nc is not None and rt.endpoints is not None and rt.publisher is not None
+        self.notifier = notifier = await Notifier.open(
+            self.cfg, rt.ctx.data_dir, channels=Channels(self.cfg), profile=self.profile, calendar=self.calendar,
+            unit_names=self.unit_names)
+        self.outbox = outbox = Outbox(notifier.db, rt.nc, STREAM, lock=notifier.lock)
+        publisher = rt.publisher
+
+        async def effects(events: list[ev.Event]) -> None:
+            await outbox.add((e.id, publisher.subject_of(e), ev.encode_event(e)) for e in events)
+
+        notifier.effects = effects  # called inside the transaction that records the facts
+        # Events committed before a crash: drop those the stream holds, publish the rest.
+        await outbox.recover()
+        await self._flush()
         active = sum(1 for r in self.cfg.routes if not r.profiles or self.profile in r.profiles)
         log.info("notify: profile %s: %d of %d routes apply", self.profile, active, len(self.cfg.routes))
         filters = [rt.subjects.from_service(s) for s in ("intake", "grading", "deadlines")]
         rt.consume("notify", filters, self.handle)
-        rt.every(0.5, self.tick, "deliver and escalate")
-        assert rt.endpoints is not None
+        rt.task(self._stopper)
+        rt.task(lambda: self._loop(self.wake, self.tick, "delivery round"))
+        rt.task(lambda: self._loop(self.after, self.publish, "publishing events and views"))
         await rt.endpoints.add("ack", rt.subjects.command("ack"), self.on_ack)
         host, port = self.cfg.ack.host_port()
-        server = AckServer(self.notifier.signer, self.notifier.ledger, self._link_ack, host=host, port=port,
+        server = AckServer(notifier.signer, notifier.ledger, self._link_ack, host=host, port=port,
                            clock=rt.now, describe=self._describe,
                            person_name=lambda pid: (self.cfg.person(pid).name if self.cfg.person(pid) else pid))
         try:
@@ -75,61 +100,101 @@ class NotifyService:
 
     async def _describe(self, incident_id: str) -> str:
         assert self.notifier is not None
-        return (await self.notifier.memo(incident_id)).title or incident_id
+        return self.notifier.memo(incident_id).title or incident_id
 
-    async def _publish_and_show(self, events: Sequence[ev.Event], incidents: Iterable[str]) -> None:
-        assert self.rt is not None and self.rt.publisher is not None and self.notifier is not None
-        await self.rt.publisher.publish_all(list(events))
-        now = self.rt.now()
-        views = {}
-        for incident_id in set(incidents) - {ev.NO_INCIDENT}:
-            views[kv_key(incident_id, "notices")] = encode_view(await self.notifier.notices_view(incident_id, now))
-        await self.rt.kv_put_many(views)
+    # --- after each commit: publish the outbox, put the views ------------------------------
+
+    async def _flush(self) -> None:
+        """Publish what the outbox holds; a failure stays queued for the next round."""
+        assert self.outbox is not None
+        try:
+            await self.outbox.flush()
+        except Exception as exc:
+            log.warning("notify: publishing events failed (%s); they stay queued", exc)
+
+    async def _show(self) -> None:
+        """Put the `<id>.notices` view of every incident changed since the last put."""
+        assert self.rt is not None and self.notifier is not None
+        keys, self.dirty = self.dirty, set()
+        if not keys:
+            return
+        try:
+            views = await self.notifier.notices_views(keys, self.rt.now())
+            await self.rt.kv_put_many({kv_key(i, "notices"): encode_view(v) for i, v in views.items()})
+        except BaseException:
+            self.dirty |= keys  # put again on the next round
+            raise
+
+    def _changed(self, incidents: Iterable[str]) -> None:
+        self.dirty.update(i for i in incidents if i != ev.NO_INCIDENT)
+        self.after.set()
+
+    async def publish(self) -> None:
+        """The effects of what was committed, outbox and views together: neither the consumer
+        nor the delivery rounds wait for the stream's acks, and views changed several times
+        since the last put are put once."""
+        await asyncio.gather(self._flush(), self._show())
+
+    # --- consumer ---------------------------------------------------------------------------
 
     async def handle(self, batch: Sequence[Delivered]) -> None:
         assert self.notifier is not None and self.rt is not None
-        touched: set[str] = set()
-        now = self.rt.now()
-        for d in batch:
-            handled = await self.notifier.handle(d.event, now, commit=False)
-            touched.update(handled.incidents)
-            if handled.missing:
-                log.warning("notify: %s on %s reached nobody for roles %s; check notify.toml",
-                            ev.event_type(d.event), d.event.incident_id, ", ".join(handled.missing))
-        await self.notifier.commit()  # the outbox rows are durable before the batch is acked
-        await self._publish_and_show([], touched)
+        handled = await self.notifier.handle_batch(batch, self.rt.now())
+        for m in handled.missing:
+            log.warning("notify: %s on %s reached nobody for roles %s; check notify.toml",
+                        m.event_type, m.incident_id, ", ".join(m.roles))
+        if handled.queued:
+            self.wake.set()  # deliver now, not a tick later
+        self._changed(handled.incidents)  # committed: the batch may be acked now
+
+    # --- the loops ----------------------------------------------------------------------------
+
+    async def _stopper(self) -> None:
+        assert self.rt is not None
+        await self.rt.stop.wait()
+        self.wake.set()
+        self.after.set()
+
+    async def _loop(self, wake: asyncio.Event, body: Callable[[], Awaitable[None]], what: str) -> None:
+        """Run `body` each time `wake` is set, and at least once a fallback tick, until stopped."""
+        assert self.rt is not None
+        interval = TICK * self.rt.ctx.tick
+        while not self.rt.stop.is_set():
+            wake.clear()
+            try:
+                await body()
+            except Exception as exc:
+                log.warning("notify: %s failed: %s", what, exc)
+            try:
+                await asyncio.wait_for(wake.wait(), interval)
+            except TimeoutError:
+                pass
 
     async def tick(self) -> None:
+        """Escalate what is due, deliver what is due (batch after batch while they are full)."""
         assert self.notifier is not None and self.rt is not None
-        now = self.rt.now()
-        escalated = await self.notifier.escalate_due(now)
-        if escalated:
-            await self._publish_and_show(escalated, (e.incident_id for e in escalated))
-        # A full batch means more is waiting: deliver again at once rather than a tick later.
-        for _ in range(50):
-            if not await self._deliver_once(now):
+        escalated = await self.notifier.escalate_due(self.rt.now())
+        self._changed(e.incident_id for e in escalated)
+        for _ in range(ROUNDS):
+            attempts = await self.notifier.deliver_due(self.rt.now())
+            for a in attempts:
+                if a.status != "sent":
+                    log.warning("notify: %s", a.result.reason)
+            self._changed(m.incident_id for a in attempts for m in a.notices)
+            if len(attempts) < self.cfg.delivery.batch:
                 break
 
-    async def _deliver_once(self, now: datetime) -> bool:
-        """One batch; True if it was full (more may be due)."""
-        assert self.notifier is not None
-        delivered = await self.notifier.deliver_due(now)
-        if delivered:
-            for d in delivered:
-                if d.status != "sent":
-                    log.warning("notify: %s", d.result.reason)
-            events = delivery_events(delivered, now)
-            await self._publish_and_show(events, (m.incident_id for d in delivered for m in d.notices))
-        return len(delivered) >= self.cfg.delivery.batch
+    # --- acknowledgement ------------------------------------------------------------------------
 
     async def _acknowledge(self, incident_id: str, person: str, via: str) -> ev.IncidentAcknowledged | None:
-        assert self.notifier is not None and self.rt is not None
-        memo = await self.notifier.memo(incident_id)
-        if not memo.title and memo.grade is None:
+        assert self.notifier is not None and self.rt is not None and self.outbox is not None
+        if not self.notifier.memo(incident_id).known:
             raise NotFound("incident_id", f"no incident {incident_id!r} known to notify")
         ack = await self.notifier.acknowledge(incident_id, person, self.rt.now(), via=via)
         if ack is not None:
-            await self._publish_and_show([ack], [incident_id])
+            await self.outbox.flush()  # the reply says ok once the event is in the stream
+            self.dirty.add(incident_id)
+            await self._show()
         return ack
 
     async def on_ack(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
@@ -143,7 +208,7 @@ class NotifyService:
             raise Invalid("via", f"{via!r} is not one of cli, board, link")
         ack = await self._acknowledge(incident_id, actor, via)
         if ack is None:
-            memo = await self.notifier.memo(incident_id)  # type: ignore[union-attr]
+            memo = self.notifier.memo(incident_id)  # type: ignore[union-attr]
             raise Conflict("incident_id", f"already acknowledged by {memo.acked_by}")
         return ok(incident_id=incident_id, acknowledged_by=actor, event_id=ack.id)
 

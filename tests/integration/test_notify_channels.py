@@ -20,7 +20,7 @@ from aiosmtpd.smtp import AuthResult
 from watchboard.services.notify.channels import Channels
 from watchboard.services.notify.channels.email import EmailChannel
 from watchboard.services.notify.channels.webhook import WebhookChannel
-from watchboard.services.notify.outbox import Outbox
+from watchboard.services.notify.queue import DeliveryQueue
 from watchboard.services.notify.settings import Contact, Delivery, NotifyConfig, Person, Smtp
 from watchboard.services.notify.templates import Outgoing
 
@@ -82,7 +82,7 @@ async def test_webhook_500_then_success_delivers_once(tmp_path: Path, receiver) 
     rec, url = receiver
     rec.script = [(500, {"error": "x"}), (500, {"error": "x"})]
     channels = Channels(config(url))
-    box = await Outbox.open(tmp_path / "o.sqlite", FAST, rng=random.Random(0))
+    box = await DeliveryQueue.open(tmp_path / "o.sqlite", FAST, rng=random.Random(0))
     try:
         await box.enqueue([message()], T0)
         now, statuses = T0, []
@@ -182,7 +182,7 @@ async def test_smtp_down_is_recorded_failed_with_reason(tmp_path: Path) -> None:
     smtp = Smtp(host="127.0.0.1", port=free_port(), security="none")
     delivery = msgspec.structs.replace(FAST, max_attempts=2)
     channels = Channels(msgspec.structs.replace(config("http://127.0.0.1:9/h", smtp=smtp), delivery=delivery))
-    box = await Outbox.open(tmp_path / "o.sqlite", delivery)
+    box = await DeliveryQueue.open(tmp_path / "o.sqlite", delivery)
     try:
         await box.enqueue([message(contact="email")], T0)
         first = await box.deliver_due(T0, channels.send)

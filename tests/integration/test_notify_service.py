@@ -3,7 +3,9 @@ an acknowledgement stops escalation, and the notices show in the KV."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -136,3 +138,57 @@ async def test_plan_003_major_negative_reaches_wangxuan_and_wangjing_and_a_flag_
                                 timeout=15, what="the flag's notices to legal_referral")
         flagged_to = {n["to"] for n in view["notices"] if n["cause"] == "incident.flagged"}
         assert flagged_to == {"p-police", "liaison-police"}
+
+
+async def test_queued_notices_go_out_at_once_not_a_tick_later(nats_server: NatsServer, nc: Client,
+                                                              tmp_path: Path) -> None:
+    """With the fallback tick stretched to 20 s, a grade II incident still reaches the webhook
+    within seconds (a batch that queues notices wakes delivery), and each delivery's
+    `notice.sent` reaches the stream through the outbox."""
+    from watchboard.bus.jetstream import EventPublisher
+    from watchboard.bus.subjects import Subjects
+    from watchboard.domain.events import IncidentGraded, IncidentReported, Mention, NoticeSent, decode_event
+
+    received: list[str] = []
+
+    async def hook(request_: web.Request) -> web.Response:
+        received.append(request_.headers.get("Idempotency-Key", ""))
+        return web.json_response({"errcode": 0})
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "notify.toml").write_text(notify_toml(f"http://127.0.0.1:{port}/hook"), encoding="utf-8")
+    source = ConfigSource(config)
+    sent: dict[str, NoticeSent] = {}
+
+    async def on_sent(msg) -> None:  # type: ignore[no-untyped-def]
+        event = decode_event(msg.data)
+        if isinstance(event, NoticeSent):
+            sent[event.key] = event
+
+    sub = await nc.subscribe(Subjects().event("notify", "*", "notice.sent"), cb=on_sent)
+    try:
+        async with running(build_notify(source), nats_server.url, tmp_path / "notify", source=source, tick=40):
+            await asyncio.sleep(0.3)  # the delivery loop's first round is behind it: now it waits 20 s
+            now = datetime.now(UTC)
+            reported = IncidentReported(id="R-WAKE", incident_id="INC-WAKE", at=now, actor="intake",
+                                        title="网传某地停水", mention=Mention(platform="weibo"))
+            graded = IncidentGraded(id="G-WAKE", incident_id="INC-WAKE", at=now, actor="grading", grade="II",
+                                    previous=None, reasons=["r"], source="rules")
+            t0 = time.monotonic()
+            await EventPublisher(nc, Subjects()).publish_all([reported, graded])
+            await eventually(lambda: _async(len(received) >= 2 or None), timeout=8, what="webhook deliveries")
+            assert time.monotonic() - t0 < 8
+            await eventually(lambda: _async(set(received) <= set(sent) or None), timeout=8,
+                             what="notice.sent of each webhook delivery")
+            assert {sent[k].channel for k in received} <= {"webhook", "webhook:wecom"}
+    finally:
+        await sub.unsubscribe()
+        await runner.cleanup()

@@ -8,13 +8,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from watchboard.services.notify.acklink import (
-    AckRefused,
-    AckServer,
-    AckSigner,
-    NonceLedger,
-    load_secret,
-)
+from watchboard.services.notify.acklink import AckServer, NonceLedger, load_secret
+from watchboard.services.notify.acktoken import AckRefused, AckSigner
 from watchboard.services.notify.settings import AckLink
 from watchboard.store.sqlite import open_db
 

@@ -16,7 +16,8 @@ from watchboard.domain.events import (
     Mention,
 )
 from watchboard.services.notify.escalation import due_tiers, next_due_at
-from watchboard.services.notify.notifier import Notifier, notice_key
+from watchboard.services.notify.notifier import Notifier
+from watchboard.services.notify.render import notice_key
 from watchboard.services.notify.settings import Escalation, Tier, load_notify
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
@@ -132,13 +133,13 @@ async def _routes_and_is_idempotent(notifier: Notifier) -> None:
 async def test_major_incident_switches_roster_to_24h_duty(notifier: Notifier) -> None:
     """Saturday 22:00: nobody on the ordinary rota; with a grade II open, the night duty is."""
     sat_night = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)  # 22:00 Shanghai
-    assert await notifier.on_duty(sat_night) == ["p-wang"]  # the evening shift runs every day
+    assert notifier.on_duty(sat_night) == ["p-wang"]  # the evening shift runs every day
     sat_noon = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
-    assert await notifier.on_duty(sat_noon) == ["p-office"]  # fallback
+    assert notifier.on_duty(sat_noon) == ["p-office"]  # fallback
     await notifier.handle(graded("INC1", "II"), sat_noon)
-    assert await notifier.on_duty(sat_noon) == ["p-li"]  # 24-hour duty: major day shift
+    assert notifier.on_duty(sat_noon) == ["p-li"]  # 24-hour duty: major day shift
     await notifier.handle(IncidentClosed(id="C1", incident_id="INC1", at=sat_noon, actor="intake"), sat_noon)
-    assert await notifier.on_duty(sat_noon) == ["p-office"]
+    assert notifier.on_duty(sat_noon) == ["p-office"]
 
 
 async def test_clock_warning_goes_to_owner_liaison(notifier: Notifier) -> None:

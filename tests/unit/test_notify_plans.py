@@ -21,7 +21,8 @@ from watchboard.domain.events import (
     IncidentUnflagged,
     Mention,
 )
-from watchboard.services.notify.notifier import MAX_REASON_CHARS, Notifier
+from watchboard.services.notify.notifier import Notifier
+from watchboard.services.notify.render import MAX_REASON_CHARS
 from watchboard.services.notify.settings import NotifyConfig, load_notify
 from watchboard.services.notify.templates import render
 
@@ -142,7 +143,7 @@ async def test_sentiment_is_remembered_across_a_restart(tmp_path: Path) -> None:
     await n.close()
     n = await opened(tmp_path, "plan-003")
     try:
-        assert (await n.memo("INC1")).sentiment == "positive"
+        assert n.memo("INC1").sentiment == "positive"
     finally:
         await n.close()
 
@@ -157,10 +158,10 @@ async def test_database_from_before_sentiments_is_upgraded(tmp_path: Path) -> No
         await db.commit()
     n = await opened(tmp_path, "default")
     try:
-        old = await n.memo("OLD")
+        old = n.memo("OLD")
         assert (old.title, old.grade, old.sentiment) == ("旧事件", "III", None)
         await n.handle(graded("II"), T0)
-        assert (await n.memo("INC1")).sentiment == "negative"
+        assert n.memo("INC1").sentiment == "negative"
     finally:
         await n.close()
 
@@ -175,6 +176,6 @@ async def test_notifier_roster_uses_the_working_calendar(tmp_path: Path, local: 
     n = await opened(tmp_path, "default")
     try:
         at = datetime.fromisoformat(local + "+08:00")
-        assert await n.on_duty(at) == expected
+        assert n.on_duty(at) == expected
     finally:
         await n.close()

@@ -14,6 +14,10 @@ second copy. So for each leftover row we read that exact subject's messages from
 before the row was written (an ephemeral consumer, headers only) and compare `Nats-Msg-Id`.
 
 Rows are published in insertion order; every row's subject and bytes are final when added.
+
+On a connection other coroutines also write (a state table, notify's delivery queue), pass
+their writer lock as `lock`: deleting the published rows commits, and a commit must not carry
+another coroutine's half-written transaction with it.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ class OutboxRow(NamedTuple):
 
 class Outbox:
     def __init__(self, db: aiosqlite.Connection, nc: Client, stream: str, *, table: str = "outbox",
-                 timeout: float = 5.0, chunk: int = 500) -> None:
+                 timeout: float = 5.0, chunk: int = 500, lock: asyncio.Lock | None = None) -> None:
         self.db = db
         self.nc = nc
         self.js = nc.jetstream(timeout=timeout)
@@ -58,6 +62,7 @@ class Outbox:
         self.timeout = timeout
         self.chunk = chunk
         self.lock = asyncio.Lock()  # one flush at a time keeps stream order = insertion order
+        self.write_lock = lock  # the connection's writer lock, when it is shared (see above)
         self.published = 0
         # Test hook (a failpoint): called with the acked rows just before they are deleted.
         self.before_delete: Callable[[list[OutboxRow]], None] | None = None
@@ -86,9 +91,17 @@ class Outbox:
         return int(row[0]) if row else 0
 
     async def _delete(self, seqs: list[int]) -> None:
-        if seqs:
-            await self.db.executemany(f"DELETE FROM {self.table} WHERE seq = ?", [(s,) for s in seqs])
-            await self.db.commit()
+        if not seqs:
+            return
+        if self.write_lock is None:
+            await self._delete_now(seqs)
+            return
+        async with self.write_lock:
+            await self._delete_now(seqs)
+
+    async def _delete_now(self, seqs: list[int]) -> None:
+        await self.db.executemany(f"DELETE FROM {self.table} WHERE seq = ?", [(s,) for s in seqs])
+        await self.db.commit()
 
     async def flush(self) -> int:
         """Publish every pending row; returns how many were acked. Raises (mapped) on a bus

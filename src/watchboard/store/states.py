@@ -3,18 +3,26 @@
 The reliability dance every stateful service does for a batch of events or a command:
 
 1. work on an overlay (the in-memory states are untouched until the end);
-2. publish the effect events (bounded wait for the stream's acks);
+2. publish the effect events (bounded wait for the stream's acks), or add them to the
+   transactional outbox (store/outbox.py) in the same SQLite transaction as step 3;
 3. write the changed states and the processed event ids in ONE SQLite transaction;
 4. only then replace the in-memory states, put the KV views, and let the caller ack.
 
 A failure anywhere before 3 leaves memory and disk as they were, so the redelivered batch
-computes the same effects with the same ids (dropped as duplicates by JetStream). A crash
-between 3 and the ack redelivers events that the processed table then skips.
+computes the same effects with the same ids (dropped as duplicates by JetStream). A commit
+that fails is rolled back before the error goes on, so rows it wrote (and any the caller
+wrote on the same connection in this transaction) never ride along with a later commit.
+A crash between 3 and the ack redelivers events that the processed table then skips.
+
+`StateTable.lock` is the connection's one writer: a service that writes other tables on
+the same connection (an outbox, a queue) takes it too, because a commit on a shared
+aiosqlite connection commits whatever any coroutine has written so far.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -28,7 +36,10 @@ if TYPE_CHECKING:
     from watchboard.domain.events import Event
 
 S = TypeVar("S")
+E = TypeVar("E")
 X = TypeVar("X")
+
+log = logging.getLogger("watchboard.store")
 
 
 class StateTable(Generic[S]):
@@ -78,21 +89,26 @@ class Transaction(Generic[S]):
         return await already_processed(self.table.db, event_ids)
 
     async def fold(self, batch: Sequence[Delivered],
-                   step: Callable[[S | None, Event], tuple[S | None, list[Event]]]) -> list[Event]:
+                   step: Callable[[S | None, Event], tuple[S | None, list[E]]]) -> list[E]:
         """Apply `step` to each event of the batch not yet processed, in order, on the overlay;
-        returns the effects. `step(state, event)` gives (new state or None if untouched, effects)."""
+        returns the effects. `step(state, event)` gives (new state or None if untouched, effects);
+        effects are usually events, but a service may return what its own decisions produce."""
         seen = await self.skip_processed(d.event.id for d in batch)
-        fresh = [d for d in batch if d.event.id not in seen]
-        effects = self.fold_each(fresh, lambda d: d.event.incident_id, lambda st, d: step(st, d.event))
+        fresh: list[Delivered] = []
+        for d in batch:
+            if d.event.id not in seen:
+                seen.add(d.event.id)  # the same event twice in one batch is folded once
+                fresh.append(d)
+        effects = self.fold_each(fresh, _incident_of, lambda st, d: step(st, d.event))
         for d in fresh:
             self.done(d.event.id, d.stream_seq)
         return effects
 
     def fold_each(self, items: Iterable[X], key: Callable[[X], str],
-                  step: Callable[[S | None, X], tuple[S | None, list[Event]]]) -> list[Event]:
+                  step: Callable[[S | None, X], tuple[S | None, list[E]]]) -> list[E]:
         """The same fold over anything keyed by state (timer entries, a replan of every state):
         `step(state, item)` on the overlay, in order; returns the effects."""
-        effects: list[Event] = []
+        effects: list[E] = []
         for item in items:
             k = key(item)
             new, out = step(self.get(k), item)
@@ -102,15 +118,33 @@ class Transaction(Generic[S]):
         return effects
 
     async def commit(self) -> dict[str, S]:
-        """Write overlay and processed ids in one SQLite transaction, then update memory."""
+        """Write overlay and processed ids in one SQLite transaction, then update memory.
+        On failure the transaction is rolled back (memory was never touched) and the error
+        raised as it is."""
         db = self.table.db
-        if self.overlay:
-            await db.executemany(
-                f"INSERT INTO {self.table.table}(id, state) VALUES (?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET state = excluded.state",
-                [(k, self.table.encode(v)) for k, v in self.overlay.items()])
-        if self.processed:
-            await mark_processed(db, self.processed)
-        await db.commit()
+        try:
+            if self.overlay:
+                await db.executemany(
+                    f"INSERT INTO {self.table.table}(id, state) VALUES (?, ?) "
+                    "ON CONFLICT(id) DO UPDATE SET state = excluded.state",
+                    [(k, self.table.encode(v)) for k, v in self.overlay.items()])
+            if self.processed:
+                await mark_processed(db, self.processed)
+            await db.commit()
+        except BaseException:
+            await self.rollback()
+            raise
         self.table.items.update(self.overlay)
         return self.overlay
+
+    async def rollback(self) -> None:
+        """Undo whatever this transaction (and anything else on the connection since the last
+        commit) wrote. A connection that is already gone has nothing left to undo."""
+        try:
+            await self.table.db.rollback()
+        except Exception as exc:  # closed connection: SQLite discards the open transaction itself
+            log.debug("rollback after a failed commit: %s", exc)
+
+
+def _incident_of(d: Delivered) -> str:
+    return d.event.incident_id

@@ -1,4 +1,4 @@
-"""Outbox: idempotent enqueue, retries with backoff, crash recovery, rate-limit digests."""
+"""The delivery queue: idempotent enqueue, retries with backoff, crash recovery, rate-limit digests."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from watchboard.services.notify.channels.outcome import SENT, SendResult
-from watchboard.services.notify.outbox import Outbox, backoff
+from watchboard.services.notify.delivery import backoff
+from watchboard.services.notify.queue import DeliveryQueue
 from watchboard.services.notify.settings import Delivery
 from watchboard.services.notify.templates import Outgoing
 
@@ -40,19 +41,19 @@ class Recorder:
 
 @pytest.fixture
 async def box(tmp_path: Path):
-    b = await Outbox.open(tmp_path / "n.sqlite", FAST, rng=random.Random(1))
+    b = await DeliveryQueue.open(tmp_path / "n.sqlite", FAST, rng=random.Random(1))
     yield b
     await b.close()
 
 
-async def test_enqueue_is_idempotent(box: Outbox) -> None:
+async def test_enqueue_is_idempotent(box: DeliveryQueue) -> None:
     """Enqueuing the same key twice (a redelivered event) queues one notice."""
     assert await box.enqueue([msg(1), msg(2)], T0) == ["K0001-p-li", "K0002-p-li"]
     assert await box.enqueue([msg(1), msg(2), msg(3)], T0) == ["K0003-p-li"]
     assert await box.counts() == {"pending": 3}
 
 
-async def test_sent_is_not_sent_again(box: Outbox) -> None:
+async def test_sent_is_not_sent_again(box: DeliveryQueue) -> None:
     """After "sent", re-enqueuing and delivering again sends nothing."""
     send = Recorder()
     await box.enqueue([msg(1)], T0)
@@ -62,7 +63,7 @@ async def test_sent_is_not_sent_again(box: Outbox) -> None:
     assert send.keys == ["K0001-p-li"]
 
 
-async def test_retry_with_backoff_then_success(box: Outbox) -> None:
+async def test_retry_with_backoff_then_success(box: DeliveryQueue) -> None:
     """A retryable failure is retried after the backoff, with the same key, then sent."""
     send = Recorder([SendResult(False, True, "HTTP 500")])
     await box.enqueue([msg(1)], T0)
@@ -75,7 +76,7 @@ async def test_retry_with_backoff_then_success(box: Outbox) -> None:
     assert send.keys == ["K0001-p-li", "K0001-p-li"]
 
 
-async def test_gives_up_after_max_attempts(box: Outbox) -> None:
+async def test_gives_up_after_max_attempts(box: DeliveryQueue) -> None:
     """Retryable failures stop at max_attempts, recorded as failed with the reason."""
     send = Recorder([SendResult(False, True, "webhook x: HTTP 503")] * 5)
     await box.enqueue([msg(1)], T0)
@@ -90,7 +91,7 @@ async def test_gives_up_after_max_attempts(box: Outbox) -> None:
     assert row.status == "failed" and "HTTP 503" in row.last_error
 
 
-async def test_final_failure_is_not_retried(box: Outbox) -> None:
+async def test_final_failure_is_not_retried(box: DeliveryQueue) -> None:
     """A final failure (4xx, login refused) is recorded at once and never retried."""
     send = Recorder([SendResult(False, False, "SMTP login refused: 535")])
     await box.enqueue([msg(1)], T0)
@@ -102,7 +103,7 @@ async def test_final_failure_is_not_retried(box: Outbox) -> None:
 async def test_crash_between_sending_and_sent_resends_same_key(tmp_path: Path) -> None:
     """A row left "sending" by a crash is sent again, with the same key, after reopening."""
     path = tmp_path / "crash.sqlite"
-    box = await Outbox.open(path, FAST)
+    box = await DeliveryQueue.open(path, FAST)
     await box.enqueue([msg(7)], T0)
 
     async def crash(m: Outgoing) -> SendResult:
@@ -112,7 +113,7 @@ async def test_crash_between_sending_and_sent_resends_same_key(tmp_path: Path) -
         await box.deliver_due(T0, crash)
     await box.close()
 
-    reopened = await Outbox.open(path, FAST)
+    reopened = await DeliveryQueue.open(path, FAST)
     try:
         assert await reopened.counts() == {"pending": 1}
         send = Recorder()
@@ -122,7 +123,7 @@ async def test_crash_between_sending_and_sent_resends_same_key(tmp_path: Path) -
         await reopened.close()
 
 
-async def test_channel_exception_is_a_final_failure_with_reason(box: Outbox) -> None:
+async def test_channel_exception_is_a_final_failure_with_reason(box: DeliveryQueue) -> None:
     """A bug in a channel fails that notice with the exception named, not the batch."""
     async def broken(m: Outgoing) -> SendResult:
         if m.key.startswith("K0001"):
@@ -158,7 +159,7 @@ def digest_of(members: list[Outgoing]) -> Outgoing:
 async def test_rate_limit_merges_burst_into_one_digest(tmp_path: Path) -> None:
     """Past N notices to one person in W seconds, the rest go out as one digest at the window end."""
     d = Delivery(max_attempts=3, backoff_initial="1s", jitter=0.0, rate_limit=2, rate_window="60s")
-    box = await Outbox.open(tmp_path / "r.sqlite", d, digest=digest_of)
+    box = await DeliveryQueue.open(tmp_path / "r.sqlite", d, digest=digest_of)
     try:
         send = Recorder()
         await box.enqueue([msg(i) for i in range(1, 6)] + [msg(9, person="p-wang")], T0)
@@ -180,7 +181,7 @@ async def test_rate_limit_merges_burst_into_one_digest(tmp_path: Path) -> None:
 async def test_board_channel_is_not_rate_limited(tmp_path: Path) -> None:
     """The board is the alert panel: every notice shows, no digest."""
     d = Delivery(rate_limit=1, rate_window="60s")
-    box = await Outbox.open(tmp_path / "b.sqlite", d, digest=digest_of)
+    box = await DeliveryQueue.open(tmp_path / "b.sqlite", d, digest=digest_of)
     try:
         await box.enqueue([msg(i, contact="board") for i in range(1, 5)], T0)
         assert len(await box.deliver_due(T0, Recorder())) == 4
@@ -201,12 +202,12 @@ def low(n: int, person: str = "g-leaders", contact: str = "webhook:wecom") -> Ou
 
 @pytest.fixture
 async def lowbox(tmp_path: Path):
-    b = await Outbox.open(tmp_path / "low.sqlite", LOW, digest=digest_of)
+    b = await DeliveryQueue.open(tmp_path / "low.sqlite", LOW, digest=digest_of)
     yield b
     await b.close()
 
 
-async def test_low_notice_waits_for_its_window_then_goes_alone(lowbox: Outbox) -> None:
+async def test_low_notice_waits_for_its_window_then_goes_alone(lowbox: DeliveryQueue) -> None:
     """A low notice never goes out the moment it happens; alone at the window's end, as itself."""
     send = Recorder()
     await lowbox.enqueue([low(1)], T0)
@@ -219,7 +220,7 @@ async def test_low_notice_waits_for_its_window_then_goes_alone(lowbox: Outbox) -
     assert send.keys == ["K0001-g-leaders"]
 
 
-async def test_low_notices_in_one_window_become_one_digest(lowbox: Outbox) -> None:
+async def test_low_notices_in_one_window_become_one_digest(lowbox: DeliveryQueue) -> None:
     """Low notices to one recipient within the window join the first one's digest."""
     send = Recorder()
     await lowbox.enqueue([low(1)], T0)
@@ -233,13 +234,13 @@ async def test_low_notices_in_one_window_become_one_digest(lowbox: Outbox) -> No
     assert await lowbox.next_due() == T0 + timedelta(seconds=250)  # the third's own window
 
 
-async def test_low_notice_on_the_board_shows_at_once(lowbox: Outbox) -> None:
+async def test_low_notice_on_the_board_shows_at_once(lowbox: DeliveryQueue) -> None:
     """The board is not a push: a low notice shows there at once."""
     await lowbox.enqueue([low(1, contact="board")], T0)
     assert [d.status for d in await lowbox.deliver_due(T0, Recorder())] == ["sent"]
 
 
-async def test_low_notice_does_not_hold_back_a_normal_one(lowbox: Outbox) -> None:
+async def test_low_notice_does_not_hold_back_a_normal_one(lowbox: DeliveryQueue) -> None:
     """A normal notice to the same recipient goes at once while a low one waits."""
     send = Recorder()
     await lowbox.enqueue([low(1), msg(2, person="g-leaders", contact="webhook:wecom")], T0)
@@ -247,7 +248,7 @@ async def test_low_notice_does_not_hold_back_a_normal_one(lowbox: Outbox) -> Non
     assert await lowbox.counts() == {"held": 1, "sent": 1}
 
 
-async def test_low_notices_are_gathered_per_recipient(lowbox: Outbox) -> None:
+async def test_low_notices_are_gathered_per_recipient(lowbox: DeliveryQueue) -> None:
     """Two recipients' low notices are two digests (or single notices), never one."""
     send = Recorder()
     await lowbox.enqueue([low(1), low(2), low(3, person="p-office"), low(4, person="g-leaders", contact="email")], T0)
@@ -262,7 +263,7 @@ async def test_low_notice_joins_a_rate_limit_digest_already_gathering(tmp_path: 
     """A recipient already rate-limited gets the low notice in the digest on its way."""
     d = Delivery(max_attempts=3, backoff_initial="1s", jitter=0.0, rate_limit=1, rate_window="60s",
                  low_priority_window="600s")
-    box = await Outbox.open(tmp_path / "rl.sqlite", d, digest=digest_of)
+    box = await DeliveryQueue.open(tmp_path / "rl.sqlite", d, digest=digest_of)
     try:
         send = Recorder()
         await box.enqueue([msg(1), msg(2)], T0)  # the second is held by the rate limit until T0+60
