@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import aiosqlite
+from nats.js.api import PubAck
 
 from watchboard.bus.command_path import CommandPath, event_reply
 from watchboard.bus.consumer import Delivered, catch_up
@@ -44,48 +45,64 @@ log = logging.getLogger("watchboard.intake")
 
 
 class IntakeService:
+    """What `build` returns (config loaded and checked); `start(rt)` opens the store and returns
+    an `Intake`, built only once everything it needs exists."""
+
     name = "intake"
     description = "turns monitors' reports into incidents and keeps the incident record"
 
     def __init__(self, cfg: IntakeConfig, units: UnitsConfig | None = None) -> None:
         self.cfg = cfg
         self.units = units  # units.toml: to warn of a unit_hint or region no unit matches
+
+    async def start(self, rt: Runtime) -> Intake:
+        db = await open_db(rt.ctx.data_dir / "intake.sqlite", StateTable.schema("incidents"))
+        try:
+            running = Intake(rt, db, self.cfg, self.units)
+            await running.start()
+        except BaseException:
+            await db.close()
+            raise
+        return running
+
+
+class Intake:
+    """The running service: its store, record and merge index exist from construction."""
+
+    def __init__(self, rt: Runtime, db: aiosqlite.Connection, cfg: IntakeConfig, units: UnitsConfig | None) -> None:
+        if rt.nc is None or rt.endpoints is None or rt.publisher is None:
+            raise RuntimeError("intake starts on a connected runtime")
+        self.rt, self.db, self.cfg, self.units = rt, db, cfg, units
+        self.nc, self.endpoints, self.publisher = rt.nc, rt.endpoints, rt.publisher
+        self.cores: StateTable[CoreView] = StateTable(db, "incidents", CoreView)
         self.index = MergeIndex(cfg.merge)
-        self.db: aiosqlite.Connection | None = None
-        self.cores: StateTable[CoreView] | None = None
-        self.rt: Runtime | None = None
         self.decide_lock = asyncio.Lock()
         # Records the request path changed but the projector has not yet folded:
         # incident id → (record as decided, id of the last event emitted for it).
         self.ahead: dict[str, tuple[CoreView, str]] = {}
 
-    async def start(self, rt: Runtime) -> None:
-        self.rt = rt
-        self.db = await open_db(rt.ctx.data_dir / "intake.sqlite", StateTable.schema("incidents"))
-        self.cores = StateTable(self.db, "incidents", CoreView)
+    async def start(self) -> None:
+        rt = self.rt
         await self.cores.load()
         self._rebuild_index()
-        assert rt.nc is not None and rt.endpoints is not None
         filters = [rt.subjects.from_service("intake")]
-        caught = await catch_up(rt.nc, "intake-record", filters, self.project)
+        caught = await catch_up(self.nc, "intake-record", filters, self.project)
         if caught:
             log.info("intake: caught up %d events before serving", caught)
         rt.consume("intake-record", filters, self.project)
         rt.every(600, self._prune, "prune merge index")
-        await rt.endpoints.add_raw("submit", rt.subjects.submit, self.on_submit)
+        await self.endpoints.add_raw("submit", rt.subjects.submit, self.on_submit)
         path = CommandPath(lock=self.decide_lock, begin=self._begin, finish=self._emit_all,
                            after=self._confirm_all, now=rt.now)
-        await path.serve(rt.endpoints, rt.subjects.command("stage"), Stage, command_stage)
-        await path.serve(rt.endpoints, rt.subjects.command("note"), Note, command_note, self._note_reply)
-        await path.serve(rt.endpoints, rt.subjects.command("close"), Close, command_close)
+        await path.serve(self.endpoints, rt.subjects.command("stage"), Stage, command_stage)
+        await path.serve(self.endpoints, rt.subjects.command("note"), Note, command_note, self._note_reply)
+        await path.serve(self.endpoints, rt.subjects.command("close"), Close, command_close)
 
     async def close(self) -> None:
-        if self.db is not None:
-            await self.db.close()
+        await self.db.close()
 
     def _rebuild_index(self) -> None:
         """The merge index from the stored records (after start, or after a failed publish)."""
-        assert self.cores is not None
         self.index = MergeIndex(self.cfg.merge)
         for core in sorted(self.cores.items.values(), key=lambda c: c.reported_at):
             first = core.mentions[0] if core.mentions else None
@@ -99,12 +116,11 @@ class IntakeService:
 
     async def _prune(self) -> None:
         async with self.decide_lock:
-            self.index.prune(self.rt.now())  # type: ignore[union-attr]
+            self.index.prune(self.rt.now())
 
     # --- the projector -------------------------------------------------------------------
 
     async def project(self, batch: Sequence[Delivered]) -> None:
-        assert self.cores is not None and self.rt is not None
         async with self.cores.lock:
             tx = self.cores.begin()
 
@@ -125,25 +141,24 @@ class IntakeService:
 
     # --- the request path ----------------------------------------------------------------
 
-    async def _emit(self, event: ev.Event) -> None:
-        """Called with decide_lock held: index first, then the wire (order kept)."""
-        assert self.rt is not None and self.rt.publisher is not None
+    async def _emit(self, event: ev.Event) -> asyncio.Future[PubAck]:
+        """Called with decide_lock held: index first, then the wire (order kept); the stream's
+        ack is awaited by `_confirm`, outside the lock."""
         self.index.apply(event)
         core = incident.apply(self._current(event.incident_id), event)
         if core is not None:
             self.ahead[event.incident_id] = (core, event.id)
-        return await self.rt.publisher.send(event)  # type: ignore[return-value]
+        return await self.publisher.send(event)
 
     def _current(self, incident_id: str) -> CoreView | None:
         pending = self.ahead.get(incident_id)
         if pending is not None:
             return pending[0]
-        return self.cores.get(incident_id) if self.cores is not None else None
+        return self.cores.get(incident_id)
 
-    async def _confirm(self, future: Any) -> None:
-        assert self.rt is not None and self.rt.publisher is not None
+    async def _confirm(self, future: asyncio.Future[PubAck]) -> None:
         try:
-            await self.rt.publisher.confirm(future)
+            await self.publisher.confirm(future)
         except Exception:
             # The event may not be in the stream: forget what the index guessed from it.
             async with self.decide_lock:
@@ -152,7 +167,6 @@ class IntakeService:
             raise
 
     async def on_submit(self, raw: bytes) -> dict[str, Any]:
-        assert self.rt is not None
         now = self.rt.now()
         report = parse_report(raw, now=now, known_incident=self.index.knows, limits=self.cfg.limits)
         async with self.decide_lock:
@@ -196,7 +210,7 @@ class _Pending:
     """A command's view of intake's record: what the request path decided, else what is stored.
     The record itself is written by the projector, so `put` has nothing to do."""
 
-    def __init__(self, service: IntakeService) -> None:
+    def __init__(self, service: Intake) -> None:
         self.service = service
 
     def get(self, key: str) -> CoreView | None:

@@ -19,6 +19,7 @@ from watchboard.config.calendar import load_calendar
 from watchboard.config.units import load_units
 from watchboard.domain import events as ev
 from watchboard.domain.calendar import WorkCalendar
+from watchboard.domain.commands import Ack
 from watchboard.domain.errors import Conflict, Invalid, NotFound
 from watchboard.domain.views import encode_view, kv_key
 from watchboard.services.notify.acklink import AckServer
@@ -38,6 +39,9 @@ ROUNDS = 50
 
 
 class NotifyService:
+    """What `build` returns (config loaded and checked); `start(rt)` opens the store and returns
+    a `Notify`, built only once everything it needs exists."""
+
     name = "notify"
     description = "tells the right people on their channels and escalates until someone acknowledges"
 
@@ -47,22 +51,36 @@ class NotifyService:
         self.unit_names = unit_names or {}
         self.profile = profile
         self.calendar = calendar
-        self.notifier: Notifier | None = None
-        self.outbox: Outbox | None = None
-        self.ack_server: AckServer | None = None
-        self.rt: Runtime | None = None
+
+    async def start(self, rt: Runtime) -> Notify:
+        notifier = await Notifier.open(
+            self.cfg, rt.ctx.data_dir, channels=Channels(self.cfg), profile=self.profile, calendar=self.calendar,
+            unit_names=self.unit_names)
+        try:
+            running = Notify(rt, self.cfg, notifier, self.profile)
+            await running.start()
+        except BaseException:
+            await notifier.close()
+            raise
+        return running
+
+
+class Notify:
+    """The running service: its notifier, outbox and loops exist from construction."""
+
+    def __init__(self, rt: Runtime, cfg: NotifyConfig, notifier: Notifier, profile: str) -> None:
+        if rt.nc is None or rt.endpoints is None or rt.publisher is None:
+            raise RuntimeError("notify starts on a connected runtime")
+        self.rt, self.cfg, self.notifier, self.profile = rt, cfg, notifier, profile
+        self.endpoints, self.publisher = rt.endpoints, rt.publisher
+        self.outbox = Outbox(notifier.db, rt.nc, STREAM, lock=notifier.lock)
+        self.ack_server: AckServer | None = None  # None when its port is taken (links off)
         self.wake = asyncio.Event()  # set when notices are queued: the delivery loop runs
         self.after = asyncio.Event()  # set after a commit: the outbox and views are published
         self.dirty: set[str] = set()  # incidents whose `<id>.notices` view is not put yet
 
-    async def start(self, rt: Runtime) -> None:
-        self.rt = rt
-        assert rt.nc is not None and rt.endpoints is not None and rt.publisher is not None
-        self.notifier = notifier = await Notifier.open(
-            self.cfg, rt.ctx.data_dir, channels=Channels(self.cfg), profile=self.profile, calendar=self.calendar,
-            unit_names=self.unit_names)
-        self.outbox = outbox = Outbox(notifier.db, rt.nc, STREAM, lock=notifier.lock)
-        publisher = rt.publisher
+    async def start(self) -> None:
+        rt, notifier, outbox, publisher = self.rt, self.notifier, self.outbox, self.publisher
 
         async def effects(events: list[ev.Event]) -> None:
             await outbox.add((e.id, publisher.subject_of(e), ev.encode_event(e)) for e in events)
@@ -78,7 +96,7 @@ class NotifyService:
         rt.task(self._stopper)
         rt.task(lambda: self._loop(self.wake, self.tick, "delivery round"))
         rt.task(lambda: self._loop(self.after, self.publish, "publishing events and views"))
-        await rt.endpoints.add("ack", rt.subjects.command("ack"), self.on_ack)
+        await self.endpoints.command(Ack, rt.subjects.command("ack"), self.on_ack)
         host, port = self.cfg.ack.host_port()
         server = AckServer(notifier.signer, notifier.ledger, self._link_ack, host=host, port=port,
                            clock=rt.now, describe=self._describe,
@@ -95,18 +113,15 @@ class NotifyService:
     async def close(self) -> None:
         if self.ack_server is not None:
             await self.ack_server.stop()
-        if self.notifier is not None:
-            await self.notifier.close()
+        await self.notifier.close()
 
     async def _describe(self, incident_id: str) -> str:
-        assert self.notifier is not None
         return self.notifier.memo(incident_id).title or incident_id
 
     # --- after each commit: publish the outbox, put the views ------------------------------
 
     async def _flush(self) -> None:
         """Publish what the outbox holds; a failure stays queued for the next round."""
-        assert self.outbox is not None
         try:
             await self.outbox.flush()
         except Exception as exc:
@@ -114,7 +129,6 @@ class NotifyService:
 
     async def _show(self) -> None:
         """Put the `<id>.notices` view of every incident changed since the last put."""
-        assert self.rt is not None and self.notifier is not None
         keys, self.dirty = self.dirty, set()
         if not keys:
             return
@@ -138,7 +152,6 @@ class NotifyService:
     # --- consumer ---------------------------------------------------------------------------
 
     async def handle(self, batch: Sequence[Delivered]) -> None:
-        assert self.notifier is not None and self.rt is not None
         handled = await self.notifier.handle_batch(batch, self.rt.now())
         for m in handled.missing:
             log.warning("notify: %s on %s reached nobody for roles %s; check notify.toml",
@@ -150,14 +163,12 @@ class NotifyService:
     # --- the loops ----------------------------------------------------------------------------
 
     async def _stopper(self) -> None:
-        assert self.rt is not None
         await self.rt.stop.wait()
         self.wake.set()
         self.after.set()
 
     async def _loop(self, wake: asyncio.Event, body: Callable[[], Awaitable[None]], what: str) -> None:
         """Run `body` each time `wake` is set, and at least once a fallback tick, until stopped."""
-        assert self.rt is not None
         interval = TICK * self.rt.ctx.tick
         while not self.rt.stop.is_set():
             wake.clear()
@@ -172,7 +183,6 @@ class NotifyService:
 
     async def tick(self) -> None:
         """Escalate what is due, deliver what is due (batch after batch while they are full)."""
-        assert self.notifier is not None and self.rt is not None
         escalated = await self.notifier.escalate_due(self.rt.now())
         self._changed(e.incident_id for e in escalated)
         for _ in range(ROUNDS):
@@ -187,7 +197,6 @@ class NotifyService:
     # --- acknowledgement ------------------------------------------------------------------------
 
     async def _acknowledge(self, incident_id: str, person: str, via: str) -> ev.IncidentAcknowledged | None:
-        assert self.notifier is not None and self.rt is not None and self.outbox is not None
         if not self.notifier.memo(incident_id).known:
             raise NotFound("incident_id", f"no incident {incident_id!r} known to notify")
         ack = await self.notifier.acknowledge(incident_id, person, self.rt.now(), via=via)
@@ -197,20 +206,15 @@ class NotifyService:
             await self._show()
         return ack
 
-    async def on_ack(self, payload: dict[str, Any], raw: bytes) -> dict[str, Any]:
-        incident_id, actor = payload.get("incident_id"), payload.get("actor")
-        if not isinstance(incident_id, str) or not incident_id.strip():
-            raise Invalid("incident_id", "`incident_id` is required (a string)")
-        if not isinstance(actor, str) or not actor.strip():
-            raise Invalid("actor", "`actor` is required: who acknowledges")
-        via = payload.get("via", "cli")
-        if via not in ("cli", "board", "link"):
-            raise Invalid("via", f"{via!r} is not one of cli, board, link")
-        ack = await self._acknowledge(incident_id, actor, via)
+    async def on_ack(self, cmd: Ack) -> dict[str, Any]:
+        if cmd.via not in ("cli", "board", "link"):
+            raise Invalid("via", f"{cmd.via!r} is not one of cli, board, link")
+        ack = await self._acknowledge(cmd.incident_id, cmd.actor, cmd.via)
         if ack is None:
-            memo = self.notifier.memo(incident_id)  # type: ignore[union-attr]
+            memo = self.notifier.memo(cmd.incident_id)
             raise Conflict("incident_id", f"already acknowledged by {memo.acked_by}")
-        return ok(incident_id=incident_id, acknowledged_by=actor, event_id=ack.id)
+        return ok(incident_id=cmd.incident_id, acknowledged_by=cmd.actor, event_id=ack.id,
+                  at=ack.at.isoformat())
 
     async def _link_ack(self, incident_id: str, person_id: str) -> bool:
         try:

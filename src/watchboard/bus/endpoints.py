@@ -49,16 +49,6 @@ def error_reply(code: str, message: str, field: str | None = None) -> dict[str, 
     return {"ok": False, "error": err}
 
 
-def text_field(payload: dict[str, Any], key: str, *, required: bool = True) -> str:
-    """A string field of a command's payload; `Invalid` naming the key when it is missing."""
-    from watchboard.domain.errors import Invalid
-
-    value = payload.get(key, "")
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise Invalid(key, f"`{key}` is required (a string)")
-    return value
-
-
 def _encode(reply: dict[str, Any]) -> bytes:
     return json.dumps(reply, ensure_ascii=False, default=str).encode()
 

@@ -174,7 +174,7 @@ async def run_service(
     running: Closable | None = None
     try:
         await rt.connect(service.description)
-        running = await service.start(rt) or service  # type: ignore[truthy-bool]
+        running = await service.start(rt)
         assert rt.nc is not None
         await rt.nc.flush(timeout=5)  # subscriptions are on the server before we say ready
         if ready is not None:
