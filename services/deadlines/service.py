@@ -55,7 +55,7 @@ from watchboard.services.deadlines.logic import (
 )
 from watchboard.services.deadlines.probe import Probe
 from watchboard.store.outbox import Outbox
-from watchboard.store.sqlite import get_meta, open_db, set_meta
+from watchboard.store.sqlite import get_meta, set_meta, start_on_db
 from watchboard.store.states import StateTable, Transaction
 
 log = logging.getLogger("watchboard.deadlines")
@@ -94,15 +94,13 @@ class DeadlinesService:
         self.running: Deadlines | None = None  # while started
 
     async def start(self, rt: Runtime) -> Deadlines:
-        db = await open_db(rt.ctx.data_dir / "deadlines.sqlite",
-                           StateTable.schema("incidents") + Outbox.schema() + DIRTY_SCHEMA)
-        try:
+        async def begin(db: aiosqlite.Connection) -> Deadlines:
             self.running = Deadlines(rt, db, self.rules, self.source, self.probe)
             await self.running.start()
-        except BaseException:
-            await db.close()
-            raise
-        return self.running
+            return self.running
+
+        schema = StateTable.schema("incidents") + Outbox.schema() + DIRTY_SCHEMA
+        return await start_on_db(rt.ctx.data_dir / "deadlines.sqlite", schema, begin)
 
     async def reload(self) -> None:
         """SIGHUP (see Deadlines.reload)."""

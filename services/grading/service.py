@@ -35,7 +35,7 @@ from watchboard.services.grading.logic import (
     step,
     view_of,
 )
-from watchboard.store.sqlite import open_db
+from watchboard.store.sqlite import start_on_db
 from watchboard.store.states import StateTable, Transaction
 
 
@@ -48,14 +48,12 @@ class GradingService:
         self.units = units
 
     async def start(self, rt: Runtime) -> Grading:
-        db = await open_db(rt.ctx.data_dir / "grading.sqlite", StateTable.schema("incidents"))
-        try:
+        async def begin(db: aiosqlite.Connection) -> Grading:
             running = Grading(rt, db, self.grading, self.units)
             await running.start()
-        except BaseException:
-            await db.close()
-            raise
-        return running
+            return running
+
+        return await start_on_db(rt.ctx.data_dir / "grading.sqlite", StateTable.schema("incidents"), begin)
 
 
 class Grading:

@@ -36,7 +36,7 @@ from watchboard.domain.merge import MergeIndex
 from watchboard.domain.validate import parse_report
 from watchboard.domain.views import CoreView, encode_view, kv_key
 from watchboard.services.intake.logic import command_close, command_note, command_stage
-from watchboard.store.sqlite import open_db
+from watchboard.store.sqlite import start_on_db
 from watchboard.store.states import StateTable
 
 log = logging.getLogger("watchboard.intake")
@@ -56,14 +56,12 @@ class IntakeService:
         self.units = units  # units.toml: to warn of a unit_hint or region no unit matches
 
     async def start(self, rt: Runtime) -> Intake:
-        db = await open_db(rt.ctx.data_dir / "intake.sqlite", StateTable.schema("incidents"))
-        try:
+        async def begin(db: aiosqlite.Connection) -> Intake:
             running = Intake(rt, db, self.cfg, self.units)
             await running.start()
-        except BaseException:
-            await db.close()
-            raise
-        return running
+            return running
+
+        return await start_on_db(rt.ctx.data_dir / "intake.sqlite", StateTable.schema("incidents"), begin)
 
 
 class Intake:

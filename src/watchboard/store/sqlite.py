@@ -8,11 +8,13 @@ a power cut. Services commit once per batch, which keeps that affordable.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
+
+T = TypeVar("T")
 
 PROCESSED_SCHEMA = """
 CREATE TABLE IF NOT EXISTS processed (
@@ -37,6 +39,18 @@ async def open_db(path: Path | str, schema: str = "") -> aiosqlite.Connection:
     await db.executescript(PROCESSED_SCHEMA + schema)
     await db.commit()
     return db
+
+
+async def start_on_db(path: Path | str, schema: str,
+                      start: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+    """Open the store and hand it to `start` (which builds and starts a running service); if
+    starting fails, the store is closed again before the error goes up."""
+    db = await open_db(path, schema)
+    try:
+        return await start(db)
+    except BaseException:
+        await db.close()
+        raise
 
 
 async def already_processed(db: aiosqlite.Connection, event_ids: Iterable[str]) -> set[str]:
