@@ -48,6 +48,7 @@ class IncidentState(msgspec.Struct, kw_only=True):
     grade: CurrentGrade | None = None
     owner: CurrentOwner | None = None
     owner_reason: str = ""
+    owner_reason_en: str = ""
     closed: bool = False
     updated_at: datetime | None = None
     flags: list[str] = msgspec.field(default_factory=list)  # rumour | illegal, in the order set
@@ -65,7 +66,7 @@ def _graded(cause: str, incident: str, at: datetime, d: Decision, tag: str = "gr
 def _assigned(cause: str, incident: str, at: datetime, d: OwnerDecision) -> ev.IncidentAssigned:
     return ev.IncidentAssigned(id=ev.effect_id(cause, "assigned"), incident_id=incident, at=at, actor=d.actor,
                                causation_id=cause, owner=d.owner, previous=d.previous, reason=d.reason,
-                               source=d.source, assisting=list(d.assisting))
+                               source=d.source, assisting=list(d.assisting), reason_en=d.reason_en)
 
 
 def step(state: IncidentState | None, event: ev.Event, grading: GradingConfig, units: UnitsConfig,
@@ -86,7 +87,7 @@ def step(state: IncidentState | None, event: ev.Event, grading: GradingConfig, u
             if owner_decision is not None:
                 effects.append(_assigned(event.id, event.incident_id, now, owner_decision))
                 new.owner = apply_owner(owner_decision)
-                new.owner_reason = owner_decision.reason
+                new.owner_reason, new.owner_reason_en = owner_decision.reason, owner_decision.reason_en
             decision = decide(st.grade, evaluate(features, grading))
             if decision is not None:
                 effects.append(_graded(event.id, event.incident_id, now, decision))
@@ -143,7 +144,8 @@ def command_assign(state: IncidentState | None, cmd: Assign, ctx: Ctx,
     decision = assign(st.owner, owner, actor, reason, units, assisting)
     if decision is None:
         raise Conflict("owner", f"the incident is already assigned to {owner}")
-    new = msgspec.structs.replace(st, owner=apply_owner(decision), owner_reason=decision.reason, updated_at=now)
+    new = msgspec.structs.replace(st, owner=apply_owner(decision), owner_reason=decision.reason,
+                                  owner_reason_en=decision.reason_en, updated_at=now)
     return new, [_assigned(request_id, incident_id, now, decision)]
 
 
@@ -207,5 +209,6 @@ def view_of(state: IncidentState, units: UnitsConfig | None = None) -> GradeView
     return GradeView(grade=state.grade.grade, reasons=list(state.grade.reasons), source=state.grade.source,
                      pinned=state.grade.pinned, sentiment=state.grade.sentiment,
                      owner=state.owner.owner if state.owner else None, owner_reason=state.owner_reason,
+                     owner_reason_en=state.owner_reason_en,
                      assisting=list(state.owner.assisting) if state.owner else [], updated_at=state.updated_at,
                      flags=list(state.flags), reasons_en=list(state.grade.reasons_en), **names)

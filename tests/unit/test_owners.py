@@ -86,7 +86,10 @@ def test_route_owner(mention: Mention, owner: str, assisting: list[str], rule: s
     routing = route_owner(mention, UNITS)
     assert (routing.owner, routing.assisting, routing.rule) == (owner, assisting, rule)
     if reason is not None:
-        assert routing.reason == reason
+        assert routing.reason_en == reason
+    # The Chinese reason has no English words outside the data it quotes (“…”).
+    words = re.sub(r"“[^”]*”|（未识别：[^）]*）", "", routing.reason)
+    assert routing.reason and not re.search(r"[A-Za-z]", words), routing.reason
 
 
 def test_features_crossing_two_regions() -> None:
@@ -96,8 +99,9 @@ def test_features_crossing_two_regions() -> None:
     routing = route_owner(f, UNITS)
     assert routing == Routing(
         owner="office", assisting=["zhongshan", "chengguan", "market"], rule="cross_region",
-        reason="crosses regions (仲山镇, 城关镇) → one level up: 县政府办公室; "
-               "assisting: 仲山镇人民政府, 城关镇人民政府, 县市场监督管理局")
+        reason_en="crosses regions (仲山镇, 城关镇) → one level up: 县政府办公室; "
+                  "assisting: 仲山镇人民政府, 城关镇人民政府, 县市场监督管理局",
+        reason="跨地区（仲山镇、城关镇） → 上一级：县政府办公室；协办：仲山镇人民政府、城关镇人民政府、县市场监督管理局")
 
 
 def test_features_use_first_hint() -> None:
@@ -213,7 +217,8 @@ def test_assign_sticks_and_round_trips() -> None:
     assert decision is not None
     assert (decision.owner, decision.previous, decision.source, decision.assisting) == (
         "police", "office", "person", ["cac"])
-    assert decision.reason == "assigned by li: 涉嫌造谣 → 县公安局"
+    assert decision.reason_en == "assigned by li: 涉嫌造谣 → 县公安局"
+    assert decision.reason == "li 指定：涉嫌造谣 → 县公安局"
     state = apply_owner(decision)
     assert decide_owner(state, R_UP) is None
     assert assign(state, "police", "li", "", UNITS, assisting=["cac"]) is None

@@ -130,9 +130,10 @@ class IncidentGraded(Event, tag="incident.graded"):
 class IncidentAssigned(Event, tag="incident.assigned"):
     owner: str
     previous: str | None
-    reason: str
+    reason: str  # in Chinese (the duty room's); events before reason_en existed may be English
     source: str  # rules | person
     assisting: list[str] = msgspec.field(default_factory=list)
+    reason_en: str = ""
 
 
 class IncidentFlagged(Event, tag="incident.flagged"):

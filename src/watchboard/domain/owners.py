@@ -86,9 +86,26 @@ def _ancestors(unit: Unit, by_id: dict[str, Unit]) -> list[str]:
 
 class Routing(msgspec.Struct, frozen=True, kw_only=True):
     owner: str
-    reason: str
+    reason: str  # in Chinese, for the duty room
     assisting: list[str] = msgspec.field(default_factory=list)
     rule: str = "office"  # the step that decided: one of config.units.STEPS, or "office"
+    reason_en: str = ""  # the same in English
+
+
+# The topics' Chinese names, for the reasons (the board has its own label table).
+TOPIC_ZH = {"food_drug": "食品药品", "production_safety": "安全生产", "transport": "交通运输",
+            "environment": "生态环境", "land_demolition": "征地拆迁", "public_health": "公共卫生",
+            "disaster_relief": "救灾", "education": "教育", "law_enforcement": "执法", "other": "其他"}
+
+
+class _Say(msgspec.Struct):
+    """A reason in both languages, built side by side."""
+
+    zh: str = ""
+    en: str = ""
+
+    def add(self, zh: str, en: str) -> _Say:
+        return _Say(zh=self.zh + zh, en=self.en + en)
 
 
 class _Input(msgspec.Struct, frozen=True, kw_only=True):
@@ -113,16 +130,17 @@ def _region_unit(region: str, cfg: UnitsConfig) -> Unit | None:
     return max(matches, key=lambda u: len(u.region)) if matches else None
 
 
-def _topic_unit(inp: _Input, cfg: UnitsConfig) -> tuple[Unit, str] | None:
+def _topic_unit(inp: _Input, cfg: UnitsConfig) -> tuple[Unit, _Say] | None:
     if not inp.topic:
         return None
     for unit in cfg.units:
         if inp.topic in unit.topics:
-            return unit, f"topic {inp.topic} → {unit.name}"
+            return unit, _Say(zh=f"领域 {TOPIC_ZH.get(inp.topic, inp.topic)} → {unit.name}",
+                              en=f"topic {inp.topic} → {unit.name}")
     return None
 
 
-def _keyword_unit(inp: _Input, cfg: UnitsConfig) -> tuple[Unit, str] | None:
+def _keyword_unit(inp: _Input, cfg: UnitsConfig) -> tuple[Unit, _Say] | None:
     text = inp.text.casefold()
     best: tuple[Unit, list[str]] | None = None
     for unit in cfg.units:
@@ -132,7 +150,8 @@ def _keyword_unit(inp: _Input, cfg: UnitsConfig) -> tuple[Unit, str] | None:
     if best is None:
         return None
     words = ", ".join(f'"{k}"' for k in best[1])
-    return best[0], f"keywords {words} → {best[0].name}"
+    return best[0], _Say(zh=f"关键词 {'、'.join(f'“{k}”' for k in best[1])} → {best[0].name}",
+                         en=f"keywords {words} → {best[0].name}")
 
 
 def _remit(inp: _Input, cfg: UnitsConfig) -> Unit | None:
@@ -145,37 +164,50 @@ def _assist(owner: str, *candidates: str | None) -> list[str]:
     return [c for c in dict.fromkeys(candidates) if c and c != owner]
 
 
-def _assisting_note(assisting: list[str], by_id: dict[str, Unit]) -> str:
-    return f"; assisting: {', '.join(by_id[a].name for a in assisting)}" if assisting else ""
+def _assisting_note(assisting: list[str], by_id: dict[str, Unit]) -> _Say:
+    if not assisting:
+        return _Say()
+    names = [by_id[a].name for a in assisting]
+    return _Say(zh=f"；协办：{'、'.join(names)}", en=f"; assisting: {', '.join(names)}")
+
+
+def _routing(owner: str, say: _Say, rule: str, assisting: list[str] | None = None) -> Routing:
+    return Routing(owner=owner, reason=say.zh, reason_en=say.en, assisting=assisting or [], rule=rule)
 
 
 def route_owner(item: Features | Mention, cfg: UnitsConfig) -> Routing:
-    """The owning unit, the units that assist, and the reason (which step, what matched)."""
+    """The owning unit, the units that assist, and the reason (which step, what matched), in
+    Chinese (`reason`) and English (`reason_en`)."""
     inp = _input(item)
     by_id = unit_by_id(cfg)
-    notes: list[str] = []
+    notes: list[_Say] = []
     for step in cfg.order:
         if step == "unit_hint" and inp.unit_hint and inp.unit_hint.strip():
+            hint = inp.unit_hint.strip()
             tokens = [t.strip() for t in _HINT_SPLIT.split(inp.unit_hint) if t.strip()]
             units = [u for t in tokens if (u := resolve_unit(t, cfg)) is not None]
             unknown = [t for t in tokens if resolve_unit(t, cfg) is None]
             if not units:
-                notes.append(f'unit_hint "{inp.unit_hint.strip()}" matched no unit')
+                notes.append(_Say(zh=f"单位提示“{hint}”未对应任何单位", en=f'unit_hint "{hint}" matched no unit'))
                 continue
             lead = units[0]
             assisting = _assist(lead.id, *(u.id for u in units[1:]))
-            reason = f'unit_hint "{inp.unit_hint.strip()}" → {lead.name}'
+            say = _Say(zh=f"单位提示“{hint}” → {lead.name}", en=f'unit_hint "{hint}" → {lead.name}')
             if assisting:
-                reason += f" leads; assisting: {', '.join(by_id[a].name for a in assisting)}"
+                names = [by_id[a].name for a in assisting]
+                say = say.add(f" 牵头；协办：{'、'.join(names)}", f" leads; assisting: {', '.join(names)}")
             if unknown:
-                reason += f" (unknown: {', '.join(unknown)})"
-            return Routing(owner=lead.id, reason=reason, assisting=assisting, rule=step)
+                say = say.add(f"（未识别：{'、'.join(unknown)}）", f" (unknown: {', '.join(unknown)})")
+            return _routing(lead.id, say, step, assisting)
         if step == "cross_region" and (inp.cross_region or len(inp.regions) >= 2):
             units = list({u.id: u for r in inp.regions if (u := _region_unit(r, cfg))}.values())
-            why = (f"crosses regions ({', '.join(inp.regions)})" if len(inp.regions) >= 2
-                   else f"cross_region reported, region {', '.join(inp.regions) or 'unknown'}")
+            if len(inp.regions) >= 2:
+                why = _Say(zh=f"跨地区（{'、'.join(inp.regions)}）", en=f"crosses regions ({', '.join(inp.regions)})")
+            else:
+                why = _Say(zh=f"报告称跨地区，地区 {'、'.join(inp.regions) or '未知'}",
+                           en=f"cross_region reported, region {', '.join(inp.regions) or 'unknown'}")
             if not units:
-                notes.append(f"{why}: no known region")
+                notes.append(why.add("：无已知地区", ": no known region"))
                 continue
             if len(units) == 1:
                 owner = units[0].parent or cfg.office
@@ -185,26 +217,31 @@ def route_owner(item: Features | Mention, cfg: UnitsConfig) -> Routing:
                 owner = common[0] if common else cfg.office
             remit = _remit(inp, cfg)
             assisting = _assist(owner, *(u.id for u in units), remit.id if remit else None)
-            reason = f"{why} → one level up: {by_id[owner].name}" + _assisting_note(assisting, by_id)
-            return Routing(owner=owner, reason=reason, assisting=assisting, rule=step)
+            say = why.add(f" → 上一级：{by_id[owner].name}", f" → one level up: {by_id[owner].name}")
+            return _routing(owner, say.add(**_kw(_assisting_note(assisting, by_id))), step, assisting)
         if step == "region" and inp.regions:
-            unit = _region_unit(inp.regions[0], cfg)
+            region = inp.regions[0]
+            unit = _region_unit(region, cfg)
             if unit is None:
-                notes.append(f'region "{inp.regions[0]}" matched no unit')
+                notes.append(_Say(zh=f"地区“{region}”未对应任何单位", en=f'region "{region}" matched no unit'))
                 continue
             remit = _remit(inp, cfg)
             assisting = _assist(unit.id, remit.id if remit else None)
-            reason = f'region "{inp.regions[0]}" → {unit.name}' + _assisting_note(assisting, by_id)
-            return Routing(owner=unit.id, reason=reason, assisting=assisting, rule=step)
+            say = _Say(zh=f"属地“{region}” → {unit.name}", en=f'region "{region}" → {unit.name}')
+            return _routing(unit.id, say.add(**_kw(_assisting_note(assisting, by_id))), step, assisting)
         if step in ("topic", "keywords"):
             found = _topic_unit(inp, cfg) if step == "topic" else _keyword_unit(inp, cfg)
             if found:
-                return Routing(owner=found[0].id, reason=found[1], rule=step)
+                return _routing(found[0].id, found[1], step)
     office = by_id[cfg.office]
-    reason = f"no rule matched → office {office.name}"
+    say = _Say(zh=f"无规则命中 → 办公室 {office.name}", en=f"no rule matched → office {office.name}")
     if notes:
-        reason += f" ({'; '.join(notes)})"
-    return Routing(owner=office.id, reason=reason, rule="office")
+        say = say.add(f"（{'；'.join(n.zh for n in notes)}）", f" ({'; '.join(n.en for n in notes)})")
+    return _routing(office.id, say, "office")
+
+
+def _kw(say: _Say) -> dict[str, str]:
+    return {"zh": say.zh, "en": say.en}
 
 
 # --- the command side: rules re-route, a person's assignment sticks -----------------------
@@ -225,6 +262,7 @@ class OwnerDecision(msgspec.Struct, frozen=True, kw_only=True):
     source: str
     assisting: list[str] = msgspec.field(default_factory=list)
     actor: str = "grading"
+    reason_en: str = ""
 
 
 def current_owner_from_event(event: IncidentAssigned) -> CurrentOwner:
@@ -241,7 +279,8 @@ def decide_owner(current: CurrentOwner | None, routing: Routing) -> OwnerDecisio
             current.owner == routing.owner and current.assisting == routing.assisting)):
         return None
     return OwnerDecision(owner=routing.owner, previous=current.owner if current else None,
-                         reason=routing.reason, source="rules", assisting=list(routing.assisting))
+                         reason=routing.reason, reason_en=routing.reason_en, source="rules",
+                         assisting=list(routing.assisting))
 
 
 def assign(current: CurrentOwner | None, owner: str, actor: str, reason: str, cfg: UnitsConfig,
@@ -262,7 +301,8 @@ def assign(current: CurrentOwner | None, owner: str, actor: str, reason: str, cf
     if current is not None and current.source == "person" and current.owner == lead.id \
             and current.assisting == helpers:
         return None
-    why = f": {reason.strip()}" if reason.strip() else ""
+    why, why_zh = (f": {reason.strip()}", f"：{reason.strip()}") if reason.strip() else ("", "")
     return OwnerDecision(owner=lead.id, previous=current.owner if current else None,
-                         reason=f"assigned by {actor}{why} → {lead.name}", source="person",
+                         reason=f"{actor} 指定{why_zh} → {lead.name}",
+                         reason_en=f"assigned by {actor}{why} → {lead.name}", source="person",
                          assisting=helpers, actor=actor)

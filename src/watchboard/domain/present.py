@@ -197,7 +197,7 @@ def describe(e: ev.Event, lang: Lang = "en", zone: ZoneInfo = SHANGHAI,
             owner, prev = _unit(e.owner, units), _unit(e.previous, units)
             if zh:
                 return f"责任单位 {owner}" + (f"（原 {prev}）" if e.previous else "") + f"：{e.reason}"
-            return f"owner {owner}" + (f" (was {prev})" if e.previous else "") + f": {e.reason}"
+            return f"owner {owner}" + (f" (was {prev})" if e.previous else "") + f": {e.reason_en or e.reason}"
         case ev.ClockStarted():
             clock, basis = _clock(e.clock, lang), named("basis", e.basis, lang)
             if zh:
