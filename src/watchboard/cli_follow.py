@@ -371,8 +371,9 @@ class _Bar:
 
 
 async def add_files(nc: Any, subjects: Subjects, incident: str, files: list[Path], actor: str, out: Any, *,
-                    as_json: bool = False) -> int:
-    """Put each file in the bucket under its digest, then ask intake to record it."""
+                    as_json: bool = False, to_stderr: bool = False) -> int:
+    """Put each file in the bucket under its digest, then ask intake to record it. (`submit`
+    says what it kept on stderr: its stdout is the incident id alone, for scripts.)"""
     from watchboard.evidence_store import EvidenceError, file_digest, open_store, put_file
 
     refused = check_files(files, _evidence_limit(out), out)
@@ -401,10 +402,10 @@ async def add_files(nc: Any, subjects: Subjects, incident: str, files: list[Path
             code = out.error(reply)
             continue
         if as_json:
-            print(json.dumps(reply, ensure_ascii=False))
+            print(json.dumps(reply, ensure_ascii=False), file=sys.stderr if to_stderr else sys.stdout)
             continue
         print(w("kept", out.lang, name=path.name, size=human_size(size), digest=sha256[:12])
-              + ("" if uploaded else w("already_stored", out.lang)))
+              + ("" if uploaded else w("already_stored", out.lang)), file=sys.stderr if to_stderr else sys.stdout)
     return code
 
 

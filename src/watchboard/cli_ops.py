@@ -489,7 +489,7 @@ async def submit(nc: Any, subjects: Subjects, args: argparse.Namespace, out: Out
             from watchboard.cli import _user
 
             return await add_files(nc, subjects, reply["incident_id"], files, args.reporter or _user(), out,
-                                   as_json=args.json)
+                                   as_json=args.json, to_stderr=True)
         return 0
     try:
         items = list(_lines_of(args.file))
