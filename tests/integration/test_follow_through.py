@@ -216,6 +216,23 @@ async def test_evidence_round_trip_tampering_and_size(system: ConfigSource, nc: 
     assert (missing["error"]["code"], missing["error"]["field"]) == ("not_found", "object")
 
 
+async def test_a_large_upload_reports_its_progress(nats_server: NatsServer, nc: Client, tmp_path: Path) -> None:
+    """put_file reads the file in chunks and says how far it got (what the CLI's bar shows)."""
+    async with running(build_intake(ConfigSource()), nats_server.url, tmp_path / "intake"):
+        store = await open_store(nc.jetstream())
+        assert store is not None
+        video = tmp_path / "clip.mp4"
+        data = bytes(range(256)) * 4096  # 1 MiB: eight 128 KiB chunks
+        video.write_bytes(data)
+        seen: list[int] = []
+        sha = hashlib.sha256(data).hexdigest()
+        assert await put_file(store, video, sha, len(data), seen.append)
+        assert seen == sorted(seen) and seen[-1] == len(data) and len(seen) >= 8
+        out = io.BytesIO()
+        await fetch_verified(store, sha, sha, len(data), out)
+        assert out.getvalue() == data
+
+
 # --- tasks ------------------------------------------------------------------------------------
 
 
