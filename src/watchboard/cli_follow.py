@@ -374,7 +374,7 @@ async def add_files(nc: Any, subjects: Subjects, incident: str, files: list[Path
                     as_json: bool = False, to_stderr: bool = False) -> int:
     """Put each file in the bucket under its digest, then ask intake to record it. (`submit`
     says what it kept on stderr: its stdout is the incident id alone, for scripts.)"""
-    from watchboard.evidence_store import EvidenceError, file_digest, open_store, put_file
+    from watchboard.evidence_store import EvidenceError, file_digest, open_store, put_file, transfer_timeout
 
     refused = check_files(files, _evidence_limit(out), out)
     if refused is not None:
@@ -397,7 +397,9 @@ async def add_files(nc: Any, subjects: Subjects, incident: str, files: list[Path
         media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         payload = {"incident_id": incident, "name": path.name, "sha256": sha256, "size": size,
                    "media_type": media_type, "object": sha256, "actor": actor}
-        reply = await request(nc, subjects.command("evidence_add"), json.dumps(payload, ensure_ascii=False).encode())
+        # intake reads the whole object back before it answers: allow for its size.
+        reply = await request(nc, subjects.command("evidence_add"), json.dumps(payload, ensure_ascii=False).encode(),
+                              timeout=transfer_timeout(size))
         if not reply.get("ok"):
             code = out.error(reply)
             continue
