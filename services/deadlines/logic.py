@@ -25,7 +25,13 @@ The rules (issue "The plans' clocks, right"; docs/plans.md quotes each plan):
   unit at the breach and every `remind_every` after, until met or closed; the unit's third
   slip about the same task flags that unit (seed 002 四.3); slips belong to the unit they were
   sent to, so a newly assigned owner starts at zero;
-- closing cancels the clocks still running and ends the reminders.
+- closing cancels the clocks still running and ends the reminders;
+- follow-through (issue 14): the `statement` clock is met only by intake's
+  `statement.published` (an approved statement went out; `done` is refused for it); a task
+  (`task.added`) is a clock of its own, `task:<id>`, with the same warnings, breach, slips and
+  flag, whose slips go to the task's unit, met by `task.fed_back`; a grade change never
+  cancels a task; `incident.supervised` records the incident's latest supervision (督办).
+  An event meets a clock at the event's time, so a service that was behind judges it fairly.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ from watchboard.domain.clocks import (
 from watchboard.domain.commands import Ctx, Done, Extend
 from watchboard.domain.durations import parse_duration, parse_hhmm
 from watchboard.domain.errors import Conflict, Invalid, NotFound
+from watchboard.domain.tasks import task_clock, task_of_clock
 from watchboard.domain.views import ClocksView, ClockView, SlipView, SweepView
 
 ACTOR = "deadlines"
@@ -63,6 +70,8 @@ NOTE_REQUIRED: dict[str, str] = {
     "report_up": "say to whom and how it was reported (e.g. --note \"电话报告县委网信办值班室 王主任\")",
     "formal_reply": "give the reply or its link (e.g. --note \"https://…/reply/123\")",
 }
+# Clocks no `done` meets: the act they measure is recorded by intake, whose event meets them.
+STATEMENT_CLOCK = "statement"
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,7 @@ class ClockState(msgspec.Struct, kw_only=True):
     slip_at: dict[str, datetime] = msgspec.field(default_factory=dict)  # unit → its last slip
     flagged_units: list[str] = msgspec.field(default_factory=list)
     next_remind_at: datetime | None = None
+    unit: str = ""  # a task's clock: the unit it was handed to; "" = the incident's owner
 
     @property
     def open(self) -> bool:
@@ -116,6 +126,7 @@ class IncidentState(msgspec.Struct, kw_only=True):
     updated_at: datetime | None = None
     posted_at: datetime | None = None  # the earliest post time any report gave
     observed_at: datetime | None = None  # the earliest observation
+    supervised_at: datetime | None = None  # the latest supervision (督办) recorded
 
     def clock(self, name: str) -> ClockState | None:
         return next((c for c in self.clocks if c.name == name), None)
@@ -152,19 +163,23 @@ def _order(name: str) -> int:
     return CLOCK_ORDER.index(name) if name in CLOCK_ORDER else len(CLOCK_ORDER)
 
 
+def _clock_view(c: ClockState) -> ClockView:
+    return ClockView(name=c.name, due_at=c.due_at, basis=c.basis, status=c.status, provisional=c.provisional,
+                     warned=bool(c.warned) and c.open, start_at=c.started_at, counted_from=c.counted_from,
+                     extendable=c.extendable, on_arrival=c.on_arrival, met_at=c.met_at, met_by=c.met_by,
+                     unit=c.unit)
+
+
 def view_of(state: IncidentState) -> ClocksView:
     clocks = sorted(state.clocks, key=lambda c: _order(c.name))
     slips = [SlipView(unit=unit, clock=c.name, count=count, flagged=unit in c.flagged_units,
                       last_at=c.slip_at.get(unit))
              for c in clocks for unit, count in c.slips.items()]
-    return ClocksView(clocks=[ClockView(name=c.name, due_at=c.due_at, basis=c.basis, status=c.status,
-                                        provisional=c.provisional, warned=bool(c.warned) and c.open,
-                                        start_at=c.started_at, counted_from=c.counted_from,
-                                        extendable=c.extendable, on_arrival=c.on_arrival,
-                                        met_at=c.met_at, met_by=c.met_by)
-                              for c in clocks],
+    # Task clocks go apart: readers of `clocks` count the plans' clocks.
+    return ClocksView(clocks=[_clock_view(c) for c in clocks if task_of_clock(c.name) is None],
+                      tasks=[_clock_view(c) for c in clocks if task_of_clock(c.name) is not None],
                       reminders=state.reminders, flagged=state.flagged, updated_at=state.updated_at,
-                      slips=slips)
+                      slips=slips, supervised_at=state.supervised_at)
 
 
 def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -184,8 +199,9 @@ def _next_reminder(after: datetime, rules: Rules) -> datetime:
 
 
 def _slip(st: IncidentState, clock: ClockState, cause: str, now: datetime, rules: Rules) -> list[ev.Event]:
-    """One reminder slip to the owning unit about `clock`; the unit's Nth flags it (once)."""
-    unit = st.owner or NO_OWNER
+    """One reminder slip to the owning unit (a task's: its unit) about `clock`; the unit's Nth
+    flags it (once)."""
+    unit = clock.unit or st.owner or NO_OWNER
     count = clock.slips.get(unit, 0) + 1
     clock.slips[unit] = count
     clock.slip_at[unit] = now
@@ -209,7 +225,8 @@ def _breach(st: IncidentState, clock: ClockState, now: datetime, rules: Rules, *
     out: list[ev.Event] = [
         ev.ClockBreached(id=ev.effect_id(cause, "breached"), incident_id=st.id, at=now, actor=ACTOR,
                          causation_id=cause, clock=clock.name, due_at=clock.due_at,
-                         late=not on_arrival and now - clock.due_at > LATE_AFTER, on_arrival=on_arrival)]
+                         late=not on_arrival and now - clock.due_at > LATE_AFTER, on_arrival=on_arrival,
+                         unit=clock.unit)]
     if st.closed:
         return out
     if on_arrival:
@@ -246,7 +263,7 @@ def _start_clocks(st: IncidentState, changes: list[ClockChange], cause: str, now
                 st.clocks.remove(current)
             current = ClockState(name=ch.name, due_at=ch.due_at, basis=ch.basis, started_at=start_at,
                                  provisional=ch.provisional, counted_from=ch.counted_from,
-                                 extendable=ch.extendable, period=ch.duration, arrived_at=arrived)
+                                 extendable=ch.extendable, period=ch.duration, arrived_at=arrived, unit=ch.unit)
             st.clocks.append(current)
         else:
             current.due_at, current.provisional, current.warned = ch.due_at, ch.provisional, []
@@ -257,7 +274,8 @@ def _start_clocks(st: IncidentState, changes: list[ClockChange], cause: str, now
         out.append(ev.ClockStarted(id=ev.effect_id(cause, f"{tag}:{ch.name}"), incident_id=st.id, at=now,
                                    actor=ACTOR, causation_id=cause, clock=ch.name, due_at=ch.due_at,
                                    basis=ch.basis, provisional=ch.provisional, previous_due_at=ch.previous_due_at,
-                                   start_at=start_at, counted_from=ch.counted_from, extendable=ch.extendable))
+                                   start_at=start_at, counted_from=ch.counted_from, extendable=ch.extendable,
+                                   unit=current.unit))
     st.clocks.sort(key=lambda c: _order(c.name))
     for c in fresh:
         if c.open and c.due_at <= arrived:
@@ -303,9 +321,10 @@ def step(state: IncidentState | None, event: ev.Event, rules: Rules,
             return st, []
         case ev.IncidentAssigned():
             if st.owner is not None and st.owner != event.owner:
-                # The new owner's slips start at zero, and it gets a whole reminder period.
+                # The new owner's slips start at zero, and it gets a whole reminder period
+                # (a task stays with the unit it was handed to).
                 for c in st.clocks:
-                    if c.undone and not st.closed:
+                    if c.undone and not st.closed and not c.unit:
                         c.next_remind_at = _next_reminder(event.at, rules)
             st.owner = event.owner
             return st, []
@@ -323,7 +342,7 @@ def step(state: IncidentState | None, event: ev.Event, rules: Rules,
             out: list[ev.Event] = []
             if previous is not None and previous != event.grade:
                 kept = {r.name for r in rules.cfg.rules_for(event.grade)}
-                gone = {c.name for c in st.clocks if c.open and c.name not in kept}
+                gone = {c.name for c in st.clocks if c.open and c.name not in kept and task_of_clock(c.name) is None}
                 out += _cancel(st, gone, event.id, event.actor,
                                f"grade {previous} → {event.grade}: grade {event.grade} has no such clock", now)
             # Clocks are only tightened here (never loosened silently): `tighten` skips later
@@ -341,7 +360,58 @@ def step(state: IncidentState | None, event: ev.Event, rules: Rules,
             for c in st.clocks:
                 c.next_remind_at = None
             return st, out
+        case ev.StatementPublished():
+            note = f"{event.channel} {event.url}"
+            return _met_by_event(st, STATEMENT_CLOCK, event, note, now, rules)
+        case ev.TaskAdded():
+            if st.closed or st.clock(task_clock(event.task_id)) is not None:
+                return None, []
+            period = event.due if _is_duration(event.due) else ""
+            change = ClockChange(name=task_clock(event.task_id), due_at=event.due_at, basis=event.basis,
+                                 provisional=event.provisional, start_at=event.at, duration=period, unit=event.unit)
+            return st, _start_clocks(st, [change], event.id, now, rules, arrived=event.at)
+        case ev.TaskFedBack():
+            return _met_by_event(st, task_clock(event.task_id), event, event.text[:NOTE_MAX], now, rules)
+        case ev.IncidentSupervised():
+            st.supervised_at = event.at if st.supervised_at is None else max(st.supervised_at, event.at)
+            return st, []
     return None, []
+
+
+def _is_duration(text: str) -> bool:
+    try:
+        parse_duration(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _meet(st: IncidentState, target: ClockState, at: datetime, actor: str, note: str, cause: str,
+          now: datetime, rules: Rules) -> list[ev.Event]:
+    """Meet `target` (in `st`, a copy) at `at`: met in time, or — past its due time — breached
+    (first, if the timer had not fired) and recorded as met late."""
+    out: list[ev.Event] = []
+    if target.open and at > target.due_at:
+        out += _breach(st, target, now, rules)  # the timer had not fired yet: the breach comes first
+    late = target.status == "breached"
+    target.met_at, target.met_by, target.next_remind_at = at, actor, None
+    if not late:
+        target.status = "met"
+    span = _span(at - target.due_at)
+    text = note if not late else (f"{note} (met late by {span})" if note else f"met late by {span}")
+    out.append(ev.ClockMet(id=ev.effect_id(cause, f"met:{target.name}"), incident_id=st.id, at=now, actor=actor,
+                           causation_id=cause, clock=target.name, note=text, due_at=target.due_at, late=late))
+    return out
+
+
+def _met_by_event(st: IncidentState, clock: str, event: ev.Event, note: str, now: datetime,
+                  rules: Rules) -> tuple[IncidentState | None, list[ev.Event]]:
+    """intake's record of the act meets the clock, at the event's time; a clock that is not
+    there, not open and not undone (met, cancelled) is left alone."""
+    target = st.clock(clock)
+    if target is None or not (target.open or target.undone):
+        return None, []
+    return st, _meet(st, target, event.at, event.actor, note, event.id, now, rules)
 
 
 # --- commands -----------------------------------------------------------------------
@@ -372,6 +442,11 @@ def command_done(state: IncidentState | None, cmd: Done, ctx: Ctx,
     """`wb.cmd.done`: the act a clock measures is done. Met in time → status met; after its
     due time → it stays breached, recorded as met late."""
     clock, note, actor, now, request_id = cmd.clock, cmd.note, cmd.actor, ctx.now, ctx.request_id
+    if state is not None and clock == STATEMENT_CLOCK:
+        raise Conflict("clock", "the statement clock is met only by publishing the approved statement: "
+                       f"watchboard statement publish {cmd.incident_id} --url URL --channel NAME")
+    if state is not None and (task := task_of_clock(clock)) is not None:
+        raise Conflict("clock", f"a task is met by the unit's feedback: watchboard task feedback {task} --text \"…\"")
     state, c = _require(state, cmd.incident_id, clock)
     if len(note) > NOTE_MAX:
         raise Invalid("note", f"the note is {len(note)} characters; at most {NOTE_MAX}")
@@ -384,18 +459,7 @@ def command_done(state: IncidentState | None, cmd: Done, ctx: Ctx,
     st = _copy(state, now)
     target = st.clock(clock)
     assert target is not None
-    out: list[ev.Event] = []
-    if target.open and now > target.due_at:
-        out += _breach(st, target, now, rules)  # the timer had not fired yet: the breach comes first
-    late = target.status == "breached"
-    target.met_at, target.met_by, target.next_remind_at = now, actor, None
-    if not late:
-        target.status = "met"
-    text = note if not late else (f"{note} (met late by {_span(now - target.due_at)})" if note
-                                  else f"met late by {_span(now - target.due_at)}")
-    out.append(ev.ClockMet(id=ev.effect_id(request_id, f"met:{clock}"), incident_id=st.id, at=now, actor=actor,
-                           causation_id=request_id, clock=clock, note=text, due_at=target.due_at, late=late))
-    return st, out
+    return st, _meet(st, target, now, actor, note, request_id, now, rules)
 
 
 def parse_due(value: object) -> datetime:
@@ -535,7 +599,7 @@ def fire(state: IncidentState | None, entry: Entry, rules: Rules,
     cause = timer_cause(st.id, clock)
     return st, [ev.ClockWarning(id=ev.effect_id(cause, f"warning:{entry.label}"), incident_id=st.id, at=now,
                                 actor=ACTOR, causation_id=cause, clock=clock.name, due_at=clock.due_at,
-                                point=entry.label)]
+                                point=entry.label, unit=clock.unit)]
 
 
 @dataclass

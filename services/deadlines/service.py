@@ -1,6 +1,7 @@
 """deadlines: wiring only. Consumes intake's and grading's events, runs the response plans'
 clocks on the working calendar, publishes clock, reminder, flag and sweep events, answers
-`wb.cmd.done|extend|sweep`, and keeps `<id>.clocks`, `sys.sweep` and `sys.calendar`.
+`wb.cmd.done|extend|sweep`, and keeps `<id>.clocks`, `sys.sweep`, `sys.calendar` and
+`sys.supervision` (the open grade I/II incidents with no supervision today).
 See README.md beside this file; the rules are in logic.py.
 
 Every change (consumer batch, command, timer firing, calendar reload) is one SQLite
@@ -35,7 +36,17 @@ from watchboard.config.deadlines import DeadlinesConfig, load_deadlines
 from watchboard.domain import events as ev
 from watchboard.domain.calendar import WorkCalendar, coverage_warning, covered_until
 from watchboard.domain.commands import Command, Ctx, Done, Extend, Sweep
-from watchboard.domain.views import CALENDAR_KEY, SWEEP_KEY, CalendarView, ClocksView, encode_view, kv_key
+from watchboard.domain.supervision import MAJOR_GRADES, Watched, owed_on
+from watchboard.domain.views import (
+    CALENDAR_KEY,
+    SUPERVISION_KEY,
+    SWEEP_KEY,
+    CalendarView,
+    ClocksView,
+    SupervisionDayView,
+    encode_view,
+    kv_key,
+)
 from watchboard.services.deadlines.logic import (
     Entry,
     IncidentState,
@@ -72,6 +83,10 @@ _sweep_dec = msgspec.json.Decoder(SweepState)
 
 def _incident_of(entry: Entry) -> str:
     return entry.incident_id
+
+
+def _major(state: IncidentState) -> bool:
+    return state.grade in MAJOR_GRADES and not state.closed
 
 
 def _view(state: IncidentState | None) -> ClocksView | None:
@@ -123,6 +138,9 @@ class Deadlines:
         self.timer = Timer()
         self.sweep = SweepState()
         self.dirty_views: set[str] = set()  # KV puts still owed (also in the dirty_views table)
+        # Open grade I/II incidents (kept with every commit): what `sys.supervision` is about.
+        self.major: set[str] = set()
+        self.supervision: SupervisionDayView | None = None  # as last put
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -137,6 +155,7 @@ class Deadlines:
             mark = now
 
         loaded = await self.states.load()
+        self.major = {k for k, st in self.states.items.items() if _major(st)}
         lap("load_s")
         async with self.db.execute("SELECT id FROM dirty_views") as cur:
             self.dirty_views.update([row[0] async for row in cur])
@@ -164,9 +183,11 @@ class Deadlines:
         lap("fire_overdue_s")
         log.info("deadlines: started")
         await rt.kv_put(SWEEP_KEY, encode_view(sweep_view(self.sweep)))
+        await self._put_supervision()
         rt.consume(DURABLE, filters, self.handle)
         rt.every(TICK, self.tick, "clock timer")
         rt.every(1.0, self._housekeeping, "outbox flush")
+        rt.every(60.0, self._put_supervision, "supervision of the day")  # the day turns over
         path = CommandPath(lock=self.states.lock, begin=self.states.begin, finish=self._commit,
                            after=self._after_command, now=rt.now)
         await path.serve(self.endpoints, rt.subjects.command("done"), Done, self._done, self._reply)
@@ -198,6 +219,7 @@ class Deadlines:
             self.sweep = sweep
         self.dirty_views.update(dirty)
         for key, st in changed.items():
+            (self.major.add if _major(st) else self.major.discard)(key)
             old = before.get(key)
             if old is None or old.clocks != st.clocks:
                 self.timer.push_all(entries_for(st, self.rules))
@@ -231,6 +253,23 @@ class Deadlines:
     async def _after(self) -> None:
         await self._flush()
         await self._put_views()
+        await self._put_supervision()
+
+    async def _put_supervision(self) -> None:
+        """`sys.supervision` for today, put when it differs from what was last put."""
+        now = self.rt.now()
+        cal = self.rules.cal
+        watched = [Watched(id=k, grade=st.grade, open=not st.closed, supervised_at=st.supervised_at)
+                   for k in self.major if (st := self.states.get(k)) is not None]
+        view = owed_on(cal.local(now).date(), watched, cal)
+        if self.supervision is not None and view == self.supervision:
+            return
+        try:
+            await self.rt.kv_put(SUPERVISION_KEY, encode_view(msgspec.structs.replace(view, updated_at=now)))
+        except Exception as exc:  # retried by the next change or the minute's check
+            log.warning("deadlines: putting %s failed (%s); retrying", SUPERVISION_KEY, exc)
+            return
+        self.supervision = view
 
     async def _housekeeping(self) -> None:
         if await self.outbox.pending():

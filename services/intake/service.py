@@ -1,6 +1,8 @@
 """intake: wiring only. Answers `wb.intake.submit` and `wb.cmd.stage|note|close`, publishes
 `incident.reported`, `mention.added`, `incident.staged|noted|closed`, and keeps `<id>.core`.
-See README.md beside this file.
+It also keeps the follow-through of the record (issue 14): statements and their approval,
+evidence files (the Object Store bucket `wb-evidence`), tasks, meetings and supervision
+(`wb.cmd.statement_*|evidence_add|task_*|meeting_add|supervise`). See README.md beside this file.
 
 Two paths share the merge index:
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import aiosqlite
@@ -27,15 +30,49 @@ from watchboard.bus.consumer import Delivered, catch_up
 from watchboard.bus.endpoints import ok
 from watchboard.bus.runtime import Runtime
 from watchboard.config import ConfigSource
+from watchboard.config.calendar import load_calendar
 from watchboard.config.intake import IntakeConfig, load_intake
+from watchboard.config.people import PeopleConfig, load_people
 from watchboard.config.units import UnitsConfig, load_units
 from watchboard.domain import events as ev
 from watchboard.domain import hints, incident
-from watchboard.domain.commands import Close, Command, Note, Stage
+from watchboard.domain.calendar import WorkCalendar
+from watchboard.domain.commands import (
+    Close,
+    Command,
+    Ctx,
+    EvidenceAdd,
+    MeetingAdd,
+    Note,
+    Stage,
+    StatementApprove,
+    StatementDraft,
+    StatementPublish,
+    StatementReject,
+    Supervise,
+    TaskAdd,
+    TaskFeedback,
+)
+from watchboard.domain.evidence import Observed
 from watchboard.domain.merge import MergeIndex
+from watchboard.domain.statements import ApprovalPolicy
 from watchboard.domain.validate import parse_report
 from watchboard.domain.views import CoreView, encode_view, kv_key
-from watchboard.services.intake.logic import command_close, command_note, command_stage
+from watchboard.evidence_store import ensure_store, observe
+from watchboard.services.intake.logic import (
+    command_close,
+    command_evidence_add,
+    command_meeting_add,
+    command_note,
+    command_stage,
+    command_statement_approve,
+    command_statement_draft,
+    command_statement_publish,
+    command_statement_reject,
+    command_supervise,
+    command_task_add,
+    command_task_feedback,
+)
 from watchboard.store.sqlite import start_on_db
 from watchboard.store.states import StateTable
 
@@ -51,13 +88,18 @@ class IntakeService:
     name = "intake"
     description = "turns monitors' reports into incidents and keeps the incident record"
 
-    def __init__(self, cfg: IntakeConfig, units: UnitsConfig | None = None) -> None:
+    def __init__(self, cfg: IntakeConfig, units: UnitsConfig | None = None, people: PeopleConfig | None = None,
+                 cal: WorkCalendar | None = None) -> None:
         self.cfg = cfg
         self.units = units  # units.toml: to warn of a unit_hint or region no unit matches
+        # notify.toml's people and the roles that may approve a statement; the working
+        # calendar a task's due time is counted on.
+        self.policy = ApprovalPolicy(people or PeopleConfig(), tuple(cfg.statements.approver_roles))
+        self.cal = cal or WorkCalendar()
 
     async def start(self, rt: Runtime) -> Intake:
         async def begin(db: aiosqlite.Connection) -> Intake:
-            running = Intake(rt, db, self.cfg, self.units)
+            running = Intake(rt, db, self.cfg, self.units, self.policy, self.cal)
             await running.start()
             return running
 
@@ -67,10 +109,13 @@ class IntakeService:
 class Intake:
     """The running service: its store, record and merge index exist from construction."""
 
-    def __init__(self, rt: Runtime, db: aiosqlite.Connection, cfg: IntakeConfig, units: UnitsConfig | None) -> None:
+    def __init__(self, rt: Runtime, db: aiosqlite.Connection, cfg: IntakeConfig, units: UnitsConfig | None,
+                 policy: ApprovalPolicy, cal: WorkCalendar) -> None:
         if rt.nc is None or rt.endpoints is None or rt.publisher is None:
             raise RuntimeError("intake starts on a connected runtime")
-        self.rt, self.db, self.cfg, self.units = rt, db, cfg, units
+        self.rt, self.db, self.cfg, self.units, self.policy, self.cal = rt, db, cfg, units, policy, cal
+        self.unit_ids = frozenset(u.id for u in units.units) if units is not None else None
+        self.objects: Any = None  # the evidence bucket (nats ObjectStore), opened by start()
         self.nc, self.endpoints, self.publisher = rt.nc, rt.endpoints, rt.publisher
         self.cores: StateTable[CoreView] = StateTable(db, "incidents", CoreView)
         self.index = MergeIndex(cfg.merge)
@@ -95,6 +140,74 @@ class Intake:
         await path.serve(self.endpoints, rt.subjects.command("stage"), Stage, command_stage)
         await path.serve(self.endpoints, rt.subjects.command("note"), Note, command_note, self._note_reply)
         await path.serve(self.endpoints, rt.subjects.command("close"), Close, command_close)
+        await self._serve_follow_through(rt, path)
+
+    async def _serve_follow_through(self, rt: Runtime, path: CommandPath[CoreView, list[Any]]) -> None:
+        self.objects = await ensure_store(self.nc.jetstream(timeout=5), rt.wb)
+        cmd, reply = rt.subjects.command, self._follow_reply
+        tasks = {"cal": self.cal, "unit_ids": self.unit_ids}
+        await path.serve(self.endpoints, cmd("statement_draft"), StatementDraft, command_statement_draft, reply)
+        await path.serve(self.endpoints, cmd("statement_approve"), StatementApprove,
+                         partial(command_statement_approve, policy=self.policy), reply)
+        await path.serve(self.endpoints, cmd("statement_reject"), StatementReject,
+                         partial(command_statement_reject, policy=self.policy), reply)
+        await path.serve(self.endpoints, cmd("statement_publish"), StatementPublish, command_statement_publish, reply)
+        await path.serve(self.endpoints, cmd("task_add"), TaskAdd, partial(command_task_add, **tasks), reply)
+        await path.serve(self.endpoints, cmd("supervise"), Supervise, command_supervise, reply)
+
+        async def evidence_add(command: EvidenceAdd) -> dict[str, Any]:
+            # Read the object back before deciding: only what is really stored is recorded.
+            observed = await self._observe(command)
+            decide = partial(command_evidence_add, observed=observed, max_bytes=self.cfg.evidence.max_bytes)
+            return reply(command, await path.run(command, decide))
+
+        async def task_feedback(command: TaskFeedback) -> dict[str, Any]:
+            return reply(command, await path.run(command, command_task_feedback,
+                                                 key=self._incident_of_task(command.task_id.strip())))
+
+        async def meeting_add(command: MeetingAdd) -> dict[str, Any]:
+            def decide(_: CoreView | None, c: MeetingAdd, ctx: Ctx) -> tuple[None, list[ev.Event]]:
+                return command_meeting_add({i: self._current(i.strip()) for i in c.incidents}, c, ctx, **tasks)
+
+            return reply(command, await path.run(command, decide, key=""))
+
+        await self.endpoints.command(EvidenceAdd, cmd("evidence_add"), evidence_add)
+        await self.endpoints.command(TaskFeedback, cmd("task_feedback"), task_feedback)
+        await self.endpoints.command(MeetingAdd, cmd("meeting_add"), meeting_add)
+
+    async def _observe(self, command: EvidenceAdd) -> Observed | None:
+        if command.size > self.cfg.evidence.max_bytes or self._current(command.incident_id) is None:
+            return None  # refused without reading anything (the decider says why)
+        name = command.object.strip() or command.sha256.strip().lower()
+        return await observe(self.objects, name, self.cfg.evidence.max_bytes)
+
+    def _incident_of_task(self, task_id: str) -> str:
+        """The incident a task belongs to ("" if none): tasks live in their incident's record."""
+        cores = [c for c, _ in self.ahead.values()] + list(self.cores.items.values())
+        return next((c.id for c in cores if any(t.id == task_id for t in c.tasks)), "")
+
+    def _follow_reply(self, cmd: Command, effects: list[ev.Event]) -> dict[str, Any]:
+        """The default reply, with what a person needs next: the version and digest of a
+        statement, the ids and due times of tasks, the meeting's id."""
+        reply = event_reply(cmd, effects)
+        zone = self.cal.zone
+        for e in effects:
+            match e:
+                case ev.StatementDrafted() | ev.StatementApproved() | ev.StatementRejected() | ev.StatementPublished():
+                    reply |= {"version": e.version, "sha256": e.sha256}
+                case ev.TaskAdded():
+                    reply.setdefault("tasks", []).append(
+                        {"task_id": e.task_id, "incident_id": e.incident_id, "unit": e.unit,
+                         "due_at": e.due_at.astimezone(zone).isoformat(), "provisional": e.provisional})
+                case ev.TaskFedBack():
+                    reply |= {"incident_id": e.incident_id, "task_id": e.task_id}
+                case ev.MeetingHeld():
+                    reply["meeting_id"] = e.meeting_id
+                case ev.EvidenceAdded():
+                    reply |= {"name": e.name, "sha256": e.sha256, "size": e.size}
+        if len(reply.get("tasks", [])) == 1 and isinstance(cmd, TaskAdd):
+            reply |= reply.pop("tasks")[0]
+        return reply
 
     async def close(self) -> None:
         await self.db.close()
@@ -219,4 +332,6 @@ class _Pending:
 
 
 def build(source: ConfigSource) -> IntakeService:
-    return IntakeService(load_intake(source), load_units(source))
+    """intake.toml, units.toml, notify.toml's people (who may approve) and calendar.toml."""
+    return IntakeService(load_intake(source), load_units(source), load_people(source),
+                         WorkCalendar(load_calendar(source)))

@@ -36,8 +36,10 @@ PRIORITIES = ("normal", "low")
 # beside the police's (网警, `legal_referral`); `upper_level` is the next level up (上级部门).
 ROLES = ("duty_officer", "owner_liaison", "office", "leader_group", "upper_level", "propaganda",
          "legal_referral")
+# `approver` approves statements (intake: intake.toml `statements.approver_roles`); no notice
+# is routed by it.
 PERSON_ROLES = ("office", "leader_group", "upper_level", "propaganda", "legal_referral", "duty_officer",
-                "liaison")
+                "liaison", "approver")
 
 # Event types notify reacts to (the subjects the service consumes).
 ROUTABLE_EVENTS = (

@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{name}", type=int, default=None)
     for name in ("cross-region", "emergency", "stability-risk"):
         p.add_argument(f"--{name}", action="store_true", default=None)
-    p.add_argument("--evidence", action="append", default=None, help="evidence (screenshot path, link, text); repeatable")
+    p.add_argument("--evidence", action="append", default=None,
+                   help="evidence: a file (kept in the evidence bucket, with its SHA-256), a link or a text; repeatable")
 
     p = sub.add_parser("ls", help="current incidents")
     _common(p)
@@ -170,6 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     _client(p)
     p.add_argument("--note", default="")
     p.add_argument("--actor", **actor)
+
+    # Follow-through (issue 14): statement, evidence, task, meeting, supervise.
+    from watchboard.cli_follow import add_parsers
+
+    add_parsers(sub, _common, _client, actor)
     return parser
 
 

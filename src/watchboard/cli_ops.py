@@ -27,6 +27,8 @@ from watchboard.domain.incident import CLOSE_SUMMARY_MAX, NOTE_MAX
 from watchboard.domain.present import NOTE_REQUIRED, local, localize_times
 from watchboard.domain.views import IncidentView
 
+FOLLOW_THROUGH = ("statement", "evidence", "task", "meeting", "supervise")  # cli_follow.py
+
 
 def build_service(name: str, source: ConfigSource) -> Any:
     """The service object of `name`, its config loaded (a bad config raises ConfigError here)."""
@@ -194,6 +196,10 @@ async def run_client_command(args: argparse.Namespace, source: ConfigSource) -> 
             payload = {"note": args.note, "actor": args.actor}
             reply = await request(nc, subjects.command("sweep"), json.dumps(payload, ensure_ascii=False).encode())
             return _print_ok(reply, args, out, out.t("cli.sweep"))
+        if args.command in FOLLOW_THROUGH:
+            from watchboard.cli_follow import run as run_follow_through
+
+            return await run_follow_through(nc, subjects, args, out)
         return await operator_command(nc, subjects, args, out)
     finally:
         await nc.close()
@@ -453,23 +459,37 @@ def _size_message(reply: dict[str, Any], out: Out) -> dict[str, Any]:
 
 
 async def submit(nc: Any, subjects: Subjects, args: argparse.Namespace, out: Out) -> int:
+    from watchboard.cli_follow import add_files, check_files, split_evidence
     from watchboard.config.intake import load_intake
 
-    limits = load_intake(out.source).limits
+    intake_cfg = load_intake(out.source)
+    limits = intake_cfg.limits
     bus_limit = getattr(nc, "max_payload", 0) or 0
     if not args.file:
+        # `--evidence` naming an existing file keeps the file (the evidence bucket, with its
+        # digest) once the report is in; any other value is a text or link, as before.
+        args.evidence, files = split_evidence(args.evidence)
+        args.evidence = args.evidence or None
+        refused = check_files(files, intake_cfg.evidence.max_bytes, out)
+        if refused is not None:
+            return refused
         body = json.dumps(_report_from_flags(args), ensure_ascii=False).encode()
         reply = oversize(body, limits, bus_limit) or await request(nc, subjects.submit, body)
         if not reply.get("ok"):
             return out.error(_size_message(reply, out))
         if args.json:
             print(json.dumps(reply, ensure_ascii=False))
-            return 0
-        by = named("merged", reply.get("merged_by", ""), out.lang)
-        print(out.t("cli.merged", id=reply["incident_id"], by=by) if reply.get("merged")
-              else out.t("cli.submitted", id=reply["incident_id"]))
-        for line in out.warnings(reply):
-            print(out.t("cli.warning", field="", message=line), file=sys.stderr)
+        else:
+            by = named("merged", reply.get("merged_by", ""), out.lang)
+            print(out.t("cli.merged", id=reply["incident_id"], by=by) if reply.get("merged")
+                  else out.t("cli.submitted", id=reply["incident_id"]))
+            for line in out.warnings(reply):
+                print(out.t("cli.warning", field="", message=line), file=sys.stderr)
+        if files:
+            from watchboard.cli import _user
+
+            return await add_files(nc, subjects, reply["incident_id"], files, args.reporter or _user(), out,
+                                   as_json=args.json, to_stderr=True)
         return 0
     try:
         items = list(_lines_of(args.file))

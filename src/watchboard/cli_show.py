@@ -115,6 +115,10 @@ def print_show(view: IncidentView, history: list[Event], *, as_json: bool, lang:
             out.print(Text(f"  {_at(n['at'], zone, now)}  {clean_line(n['to'], 40):20} "
                            f"{channel_label(clean_line(n['channel'], 40), lang):8} "
                            f"{named('notice', n['status'], lang)}{reason}"))
+    from watchboard.cli_follow import show_lines
+
+    for line, heading in show_lines(data, lang, zone, units):
+        out.print(Text(line, style="bold" if heading else ""))
     out.print(Text(t("cli.show.timeline", lang), style="bold"))
     for e in data["timeline"]:
         out.print(Text(f"  {_at(e['at'], zone, now)}  {clean_line(e['actor'], 20):10} {clean_line(e['text'], 200)}"))

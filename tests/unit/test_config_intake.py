@@ -37,6 +37,10 @@ def _write(tmp_path: Path, text: str) -> ConfigSource:
     ("[merge]\nwindw = 1\n", "merge", "unknown field `windw`"),
     ('[limits]\nfuture_skew = "later"\n', "limits.future_skew", "not a duration"),
     ("[limits]\ntitle_max = 0\n", "limits.title_max", "1 or more"),
+    ("[statements]\napprover_roles = []\n", "statements.approver_roles", "nobody could approve"),
+    ('[statements]\napprover_roles = ["approver", "boss"]\n', "statements.approver_roles[1]", "unknown role 'boss'"),
+    ("[evidence]\nmax_bytes = 0\n", "evidence.max_bytes", "from 1 byte to 4 GiB"),
+    ('[evidence]\nmax_bytes = "50MB"\n', "evidence.max_bytes", "expected `int`"),
 ])
 def test_bad_intake_config_names_key(tmp_path: Path, text: str, key: str, problem: str) -> None:
     """Each bad value stops loading with the file, the key and the problem."""
@@ -68,3 +72,10 @@ def test_profile_amends_intake(tmp_path: Path) -> None:
     cfg = load_intake(ConfigSource(config_dir=tmp_path, profile="quick"))
     assert cfg.merge.window == "24h" and cfg.merge.title_similarity == 0.85
     assert cfg.limits == IntakeConfig().limits
+
+
+def test_shipped_follow_through_keys() -> None:
+    """Statements are approved by `approver` and `leader_group`; evidence files up to 50 MB."""
+    cfg = load_intake()
+    assert cfg.statements.approver_roles == ["approver", "leader_group"]
+    assert cfg.evidence.max_bytes == 50 * 1024 * 1024

@@ -294,11 +294,14 @@ def test_timer_pops_in_time_order_up_to_now() -> None:
 
 
 def test_done_meets_one_clock() -> None:
-    """wb.cmd.done meets the named clock with the actor and note."""
-    st, out = command_done(incident("II"), Done(incident_id="I", clock="statement", note="已发布", actor="wang"), Ctx(T0, "req1"), RULES)
-    assert [(e.clock, e.note, e.actor) for e in out] == [("statement", "已发布", "wang")]
-    assert out[0].id == ev.effect_id("req1", "met:statement")
-    assert st.clock("statement").status == "met"  # type: ignore[union-attr]
+    """wb.cmd.done meets the named clock with the actor and note. (Issue 14 took `statement`
+    away from `done` — only publishing the approved statement meets it — so this names
+    `first_response`.)"""
+    st, out = command_done(incident("II"), Done(incident_id="I", clock="first_response", note="已回应", actor="wang"),
+                           Ctx(T0, "req1"), RULES)
+    assert [(e.clock, e.note, e.actor) for e in out] == [("first_response", "已回应", "wang")]
+    assert out[0].id == ev.effect_id("req1", "met:first_response")
+    assert st.clock("first_response").status == "met"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(("state", "clock", "error", "field"), [

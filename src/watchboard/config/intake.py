@@ -1,5 +1,6 @@
-"""intake.toml: how reports merge into incidents (`[merge]`) and the bounds on a report
-(`[limits]`), checked.
+"""intake.toml: how reports merge into incidents (`[merge]`), the bounds on a report
+(`[limits]`), who may approve statements (`[statements]`) and how large an evidence file may
+be (`[evidence]`), checked.
 
 What merging does is `watchboard.domain.merge`, what the limits refuse is
 `watchboard.domain.validate`; this module says what the file may hold.
@@ -60,9 +61,26 @@ class MergeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         return timedelta(seconds=72 * 3600 if seconds is None else seconds)
 
 
+# Roles of notify.toml's people that may approve or reject a statement (通稿): seed 000 第五步
+# (the leadership group agrees), 002 三.6 (the head signs), 003 三(四) (审定再统一发布).
+APPROVER_ROLES: tuple[str, ...] = ("approver", "leader_group")
+KNOWN_PERSON_ROLES = ("approver", "office", "leader_group", "upper_level", "propaganda", "legal_referral",
+                      "duty_officer", "liaison")
+
+
+class StatementsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    approver_roles: list[str] = msgspec.field(default_factory=lambda: list(APPROVER_ROLES))
+
+
+class EvidenceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    max_bytes: int = 50 * 1024 * 1024  # one file; the Object Store keeps it in 128 KiB chunks
+
+
 class IntakeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     merge: MergeConfig = msgspec.field(default_factory=MergeConfig)
     limits: Limits = msgspec.field(default_factory=Limits)
+    statements: StatementsConfig = msgspec.field(default_factory=StatementsConfig)
+    evidence: EvidenceConfig = msgspec.field(default_factory=EvidenceConfig)
 
 
 def check_intake(cfg: IntakeConfig, file: str = "intake.toml") -> None:
@@ -86,6 +104,16 @@ def check_intake(cfg: IntakeConfig, file: str = "intake.toml") -> None:
         value = getattr(lim, key)
         if isinstance(value, int) and value < 1:
             raise ConfigError(file, f"limits.{key}", f"{value!r} must be 1 or more")
+    roles = cfg.statements.approver_roles
+    if not roles:
+        raise ConfigError(file, "statements.approver_roles", "is empty: then nobody could approve a statement")
+    for i, role in enumerate(roles):
+        if role not in KNOWN_PERSON_ROLES:
+            raise ConfigError(file, f"statements.approver_roles[{i}]",
+                              f"unknown role {role!r}; people's roles in notify.toml: {', '.join(KNOWN_PERSON_ROLES)}")
+    if not 1 <= cfg.evidence.max_bytes <= 4 * 1024**3:
+        raise ConfigError(file, "evidence.max_bytes", f"{cfg.evidence.max_bytes!r} must be from 1 byte to 4 GiB "
+                          "(52428800 is 50 MB)")
 
 
 def load_intake(source: Source | None = None) -> IntakeConfig:

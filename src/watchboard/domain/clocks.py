@@ -111,6 +111,7 @@ class ClockChange(msgspec.Struct, frozen=True, kw_only=True):
     counted_from: str = ""
     extendable: bool = False
     duration: str = ""
+    unit: str = ""  # a task's clock: the unit it was handed to (its slips go there)
 
 
 def _change(p: PlannedClock, previous: datetime | None = None) -> ClockChange:

@@ -16,6 +16,10 @@ def _type(info: Any) -> str:
     if isinstance(info, msgspec.inspect.ListType):
         limit = f" ≤ {info.max_length}" if info.max_length else ""
         return f"list[{_type(info.item_type)}]{limit}"
+    if isinstance(info, msgspec.inspect.StructType):
+        return f"`{info.cls.__name__}`"
+    if isinstance(info, msgspec.inspect.IntType) and info.ge is not None:
+        return f"int ≥ {info.ge}"
     return type(info).__name__.removesuffix("Type").lower()
 
 
@@ -29,8 +33,24 @@ def fields(cmd: type[Command]) -> list[str]:
     return out
 
 
+def _nested(cmd: type[Command]) -> list[type[msgspec.Struct]]:
+    """Structs a command holds (a meeting's tasks), to list under the table."""
+    info = msgspec.inspect.type_info(cmd)
+    assert isinstance(info, msgspec.inspect.StructType)
+    out = []
+    for f in info.fields:
+        item = f.type.item_type if isinstance(f.type, msgspec.inspect.ListType) else f.type
+        if isinstance(item, msgspec.inspect.StructType):
+            out.append(item.cls)
+    return out
+
+
 def markdown() -> str:
     lines = ["| subject | service | Struct | fields |", "|---|---|---|---|"]
+    nested: list[type[msgspec.Struct]] = []
     for cmd in COMMANDS:
         lines.append(f"| `wb.cmd.{cmd.verb}` | {cmd.service} | `{cmd.__name__}` | {', '.join(fields(cmd))} |")
+        nested += [n for n in _nested(cmd) if n not in nested]
+    for struct in nested:
+        lines.append(f"| | | `{struct.__name__}` | {', '.join(fields(struct))} |")  # type: ignore[arg-type]
     return "\n".join(lines) + "\n"

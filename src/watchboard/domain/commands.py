@@ -28,11 +28,16 @@ ACTOR_MAX = 100
 TEXT_MAX = 2_000  # notes, reasons
 SUMMARY_MAX = 5_000  # a closing summary
 ID_MAX = 100
+STATEMENT_MAX = 10_000  # a statement's text (通稿); the plans' are a page or two
+MINUTES_MAX = 20_000  # a meeting's minutes
+URL_MAX = 2_000
+NAME_MAX = 255  # a file's name, as file systems allow
 
 Actor = Annotated[str, msgspec.Meta(max_length=ACTOR_MAX)]
 IncidentId = Annotated[str, msgspec.Meta(max_length=ID_MAX)]
 Text = Annotated[str, msgspec.Meta(max_length=TEXT_MAX)]
 Word = Annotated[str, msgspec.Meta(max_length=40)]  # a grade, stage, clock, unit id, flag kind
+Digest = Annotated[str, msgspec.Meta(max_length=64)]  # a SHA-256 in hex ("" where optional)
 
 
 class Command(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -67,6 +72,99 @@ class Close(IncidentCommand, frozen=True, kw_only=True):
     verb: ClassVar[str] = "close"
     service: ClassVar[str] = "intake"
     summary: Annotated[str, msgspec.Meta(max_length=SUMMARY_MAX)] = ""
+
+
+# --- intake: follow-through (statements, evidence, tasks, meetings, supervision) -------------
+
+
+class StatementDraft(IncidentCommand, frozen=True, kw_only=True):
+    verb: ClassVar[str] = "statement_draft"
+    service: ClassVar[str] = "intake"
+    text: Annotated[str, msgspec.Meta(max_length=STATEMENT_MAX)]
+
+
+class StatementApprove(IncidentCommand, frozen=True, kw_only=True):
+    """`sha256`, when given, is the digest of the text the approver read: a draft changed
+    since is refused rather than approved unseen."""
+
+    verb: ClassVar[str] = "statement_approve"
+    service: ClassVar[str] = "intake"
+    sha256: Digest = ""
+    note: Text = ""
+
+
+class StatementReject(IncidentCommand, frozen=True, kw_only=True):
+    verb: ClassVar[str] = "statement_reject"
+    service: ClassVar[str] = "intake"
+    reason: Text
+    sha256: Digest = ""
+
+
+class StatementPublish(IncidentCommand, frozen=True, kw_only=True):
+    """`sha256`, when given, is the digest of the text actually published: it must be the
+    approved one."""
+
+    verb: ClassVar[str] = "statement_publish"
+    service: ClassVar[str] = "intake"
+    url: Annotated[str, msgspec.Meta(max_length=URL_MAX)]
+    channel: Annotated[str, msgspec.Meta(max_length=100)]
+    sha256: Digest = ""
+
+
+class EvidenceAdd(IncidentCommand, frozen=True, kw_only=True):
+    """A file already put in the evidence bucket under `object`; intake reads it back and
+    records it only if its digest and size are these."""
+
+    verb: ClassVar[str] = "evidence_add"
+    service: ClassVar[str] = "intake"
+    name: Annotated[str, msgspec.Meta(max_length=NAME_MAX)]
+    sha256: Digest
+    size: Annotated[int, msgspec.Meta(ge=0)]
+    media_type: Annotated[str, msgspec.Meta(max_length=100)] = "application/octet-stream"
+    object: Annotated[str, msgspec.Meta(max_length=NAME_MAX)] = ""  # default: the digest
+
+
+class TaskAdd(IncidentCommand, frozen=True, kw_only=True):
+    verb: ClassVar[str] = "task_add"
+    service: ClassVar[str] = "intake"
+    unit: Word
+    text: Text
+    due: Annotated[str, msgspec.Meta(max_length=60)]  # "2wd", "4h", or a time with an offset
+    source: Annotated[str, msgspec.Meta(max_length=200)] = ""  # e.g. "县委书记批示"
+    meeting_id: IncidentId = ""
+
+
+class TaskFeedback(Command, frozen=True, kw_only=True):
+    verb: ClassVar[str] = "task_feedback"
+    service: ClassVar[str] = "intake"
+    task_id: IncidentId
+    text: Text
+
+
+class MeetingTask(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A task a meeting hands out; `incident_id` may be left out when the meeting concerns one."""
+
+    unit: Word
+    text: Text
+    due: Annotated[str, msgspec.Meta(max_length=60)]
+    incident_id: IncidentId = ""
+
+
+class MeetingAdd(Command, frozen=True, kw_only=True):
+    verb: ClassVar[str] = "meeting_add"
+    service: ClassVar[str] = "intake"
+    kind: Word  # 会商 | 联席会议
+    incidents: Annotated[list[IncidentId], msgspec.Meta(max_length=20)]
+    attendees: Annotated[list[Actor], msgspec.Meta(max_length=100)] = msgspec.field(default_factory=list)
+    minutes: Annotated[str, msgspec.Meta(max_length=MINUTES_MAX)] = ""
+    held_at: Annotated[str, msgspec.Meta(max_length=60)] = ""  # ISO 8601 with an offset; "" = now
+    tasks: Annotated[list[MeetingTask], msgspec.Meta(max_length=20)] = msgspec.field(default_factory=list)
+
+
+class Supervise(IncidentCommand, frozen=True, kw_only=True):
+    verb: ClassVar[str] = "supervise"
+    service: ClassVar[str] = "intake"
+    note: Text
 
 
 # --- grading -------------------------------------------------------------------------------
@@ -140,8 +238,9 @@ class Ack(IncidentCommand, frozen=True, kw_only=True):
     via: Word = "cli"
 
 
-COMMANDS: tuple[type[Command], ...] = (Stage, Note, Close, Regrade, Release, Assign, Flag, Unflag, Done, Extend,
-                                       Sweep, Ack)
+COMMANDS: tuple[type[Command], ...] = (Stage, Note, Close, StatementDraft, StatementApprove, StatementReject,
+                                       StatementPublish, EvidenceAdd, TaskAdd, TaskFeedback, MeetingAdd, Supervise,
+                                       Regrade, Release, Assign, Flag, Unflag, Done, Extend, Sweep, Ack)
 BY_VERB: dict[str, type[Command]] = {c.verb: c for c in COMMANDS}
 
 

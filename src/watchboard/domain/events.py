@@ -113,6 +113,100 @@ class IncidentClosed(Event, tag="incident.closed"):
     summary: str = ""
 
 
+# --- intake: follow-through (statements, evidence, tasks, meetings, supervision) ---------
+
+
+class StatementDrafted(Event, tag="statement.drafted"):
+    """A statement (通稿) drafted for approval. `version` counts the incident's drafts from 1;
+    a changed text is a new version. `sha256` is the hex digest of `text` (UTF-8): what an
+    approval names, so a text changed after its approval cannot pass as approved."""
+
+    version: int
+    text: str
+    sha256: str
+
+
+class StatementApproved(Event, tag="statement.approved"):
+    """A person whose role allows it approved one version (seed 000 第五步, 002 三.6, 003 三(四))."""
+
+    version: int
+    sha256: str  # the digest approved
+    note: str = ""
+    person: str = ""  # the notify.toml person the actor was matched to
+    role: str = ""  # the role that allowed it (approver | leader_group …)
+
+
+class StatementRejected(Event, tag="statement.rejected"):
+    version: int
+    sha256: str
+    reason: str
+    person: str = ""
+    role: str = ""
+
+
+class StatementPublished(Event, tag="statement.published"):
+    """An approved version went out: where (`url`) and on which channel (官方微博, 网站…)."""
+
+    version: int
+    sha256: str
+    url: str
+    channel: str
+
+
+class EvidenceAdded(Event, tag="evidence.added"):
+    """A file kept as evidence (保存、固定证据, seed 003 三(一)), recorded only after intake read
+    the object back from the bucket and found this digest and size."""
+
+    name: str  # the file's name as it was added
+    sha256: str
+    size: int
+    media_type: str
+    object: str  # the object's name in `bucket`
+    bucket: str = "wb-evidence"
+
+
+class TaskAdded(Event, tag="task.added"):
+    """A leader's instruction (批示) or a meeting's decision handed to a unit with a due time
+    (seed 001: 直接交办、直接督查、直接反馈). deadlines runs it as a clock `task:<task_id>`."""
+
+    task_id: str
+    unit: str
+    text: str
+    due: str  # as given: "2wd", "4h", or a time
+    due_at: datetime
+    basis: str  # working | calendar
+    provisional: bool = False
+    source: str = ""  # whose instruction, e.g. "县委书记批示"
+    meeting_id: str = ""
+
+
+class TaskFedBack(Event, tag="task.fed_back"):
+    """The unit's feedback (反馈) on a task: it meets the task's clock."""
+
+    task_id: str
+    unit: str
+    text: str
+
+
+class MeetingHeld(Event, tag="meeting.held"):
+    """A consultation (会商) or joint meeting (联席会议) about the incident; one event per
+    incident it concerned, all with the same `meeting_id`."""
+
+    meeting_id: str
+    kind: str
+    incidents: list[str]
+    attendees: list[str] = msgspec.field(default_factory=list)
+    minutes: str = ""
+    held_at: datetime | None = None
+    tasks: list[str] = msgspec.field(default_factory=list)  # ids of the tasks it handed out
+
+
+class IncidentSupervised(Event, tag="incident.supervised"):
+    """The office followed the incident up with the unit (督办, seed 001 每天…打电话进行督办)."""
+
+    note: str
+
+
 # --- grading ------------------------------------------------------------------------
 
 
@@ -163,12 +257,15 @@ class ClockStarted(Event, tag="clock.started"):
     start_at: datetime | None = None
     counted_from: str = ""
     extendable: bool = False
+    # A task's clock (`task:<id>`) belongs to the unit it was handed to, not the incident's owner.
+    unit: str = ""
 
 
 class ClockWarning(Event, tag="clock.warning"):
     clock: str
     due_at: datetime
     point: str  # e.g. "80%" or "30m"
+    unit: str = ""  # set for a task's clock: the unit to warn
 
 
 class ClockBreached(Event, tag="clock.breached"):
@@ -178,6 +275,7 @@ class ClockBreached(Event, tag="clock.breached"):
     # Already past due when the clock started (the post was older than the period, or a
     # grade rose late): the delay happened before the unit had it, so no reminder slip.
     on_arrival: bool = False
+    unit: str = ""  # set for a task's clock: the unit that missed it
 
 
 class ClockMet(Event, tag="clock.met"):
@@ -255,6 +353,8 @@ class IncidentAcknowledged(Event, tag="incident.acknowledged"):
 
 AnyEvent = (
     IncidentReported | MentionAdded | StageChanged | NoteAdded | IncidentClosed
+    | StatementDrafted | StatementApproved | StatementRejected | StatementPublished | EvidenceAdded
+    | TaskAdded | TaskFedBack | MeetingHeld | IncidentSupervised
     | IncidentGraded | IncidentAssigned | IncidentFlagged | IncidentUnflagged
     | ClockStarted | ClockWarning | ClockBreached | ClockMet | ClockExtended | ClockCancelled
     | UnitReminded | UnitFlagged | SweepRecorded | SweepMissed
@@ -269,7 +369,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
 # The service that owns (writes) each event type: one writer per fact.
 OWNER: dict[str, str] = {
     **dict.fromkeys(["incident.reported", "mention.added", "incident.staged", "incident.noted",
-                     "incident.closed"], "intake"),
+                     "incident.closed", "statement.drafted", "statement.approved", "statement.rejected",
+                     "statement.published", "evidence.added", "task.added", "task.fed_back",
+                     "meeting.held", "incident.supervised"], "intake"),
     **dict.fromkeys(["incident.graded", "incident.assigned", "incident.flagged", "incident.unflagged"],
                     "grading"),
     **dict.fromkeys(["clock.started", "clock.warning", "clock.breached", "clock.met",

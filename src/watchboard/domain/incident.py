@@ -14,7 +14,8 @@ What the view keeps (the stream keeps everything):
 - `evidence`: distinct items in the order first seen, the first `MAX_EVIDENCE_IN_VIEW` — the
   earliest evidence (the original post) matters most;
 - `summary`, `region`, `topic`, `unit_hint`: from the first report; a later mention fills
-  them in only while they are empty.
+  them in only while they are empty;
+- statements, evidence files, tasks, meetings and supervisions: `domain/followthrough.py`.
 
 Stages (`reported → assessing → handling → following → subsided → closed`, DOMAIN.md §1):
 a person may move an open incident to any other open stage except back to `reported`
@@ -38,6 +39,7 @@ from datetime import datetime
 
 import msgspec
 
+from watchboard.domain import followthrough
 from watchboard.domain.errors import Conflict, Invalid, NotFound
 from watchboard.domain.events import (
     Event,
@@ -181,6 +183,8 @@ def apply(core: CoreView | None, event: Event) -> CoreView | None:
                            updated_at=event.at)
         case IncidentClosed(summary=summary):
             return replace(core, stage="closed", closed_at=event.at, close_summary=summary, updated_at=event.at)
+        case _ if isinstance(event, followthrough.FOLLOW_THROUGH):
+            return followthrough.apply(core, event)
         case _:
             return core
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from watchboard.board.i18n import Lang, named, t
 from watchboard.domain import events as ev
+from watchboard.domain.evidence import human_size
 from watchboard.domain.views import IncidentView
 
 CLOCK_ORDER = ("report_up", "first_response", "statement", "formal_reply", "final")
@@ -99,7 +100,19 @@ def summary_json(view: IncidentView, zone: ZoneInfo = SHANGHAI) -> dict[str, Any
         "reported_at": _iso(core.reported_at, zone) if core else None,
         "posted_at": _iso(core.posted_at, zone) if core else None,
         "observed_at": _iso(core.observed_at, zone) if core else None,
+        # Follow-through at a glance: the latest statement version's state (None: no draft),
+        # tasks not yet fed back, the latest supervision.
+        "statement_state": core.statements[-1].state if core and core.statements else None,
+        "tasks_open": sum(1 for t in core.tasks if t.status == "open") if core else 0,
+        "supervised_at": _iso(_last_supervision(view), zone),
     }
+
+
+def _last_supervision(view: IncidentView) -> datetime | None:
+    times = [n.at for n in view.core.supervisions] if view.core else []
+    if view.clocks is not None and view.clocks.supervised_at is not None:
+        times.append(view.clocks.supervised_at)
+    return max(times) if times else None
 
 
 def clock_json(c: Any, zone: ZoneInfo = SHANGHAI) -> dict[str, Any]:
@@ -143,11 +156,68 @@ def show_json(view: IncidentView, history: Iterable[ev.Event] = (), zone: ZoneIn
          "text": describe(e, lang, zone, units)}
         for e in sorted(history, key=lambda e: e.at)
     ]
+    out |= follow_through_json(view, zone)
+    return out
+
+
+def follow_through_json(view: IncidentView, zone: ZoneInfo = SHANGHAI) -> dict[str, Any]:
+    """`show --json`'s statements (each version, its state and history), evidence files,
+    tasks (the record's, with deadlines' clock of each), meetings and supervision records."""
+    core = view.core
+    if core is None:
+        return {"statements": [], "evidence": [], "tasks": [], "meetings": [], "supervisions": []}
+    clocks = {c.name: c for c in view.clocks.tasks} if view.clocks else {}
+    slips = list(view.clocks.slips) if view.clocks else []
+    return {
+        "statements": [
+            {"version": s.version, "state": s.state, "sha256": s.sha256, "text": s.text,
+             "drafted_by": s.drafted_by, "drafted_at": _iso(s.drafted_at, zone),
+             "approved_by": s.approved_by, "approved_at": _iso(s.approved_at, zone),
+             **({"rejected_reason": s.rejected_reason} if s.rejected_reason else {}),
+             **({"url": s.url, "channel": s.channel, "published_at": _iso(s.published_at, zone)} if s.url else {}),
+             "history": [{"at": _iso(h.at, zone), "actor": h.actor, "action": h.action, "sha256": h.sha256,
+                          **({"detail": h.detail} if h.detail else {}), **({"url": h.url} if h.url else {})}
+                         for h in s.history]}
+            for s in core.statements],
+        "evidence": [
+            {"name": f.name, "sha256": f.sha256, "size": f.size, "media_type": f.media_type,
+             "bucket": f.bucket, "object": f.object, "added_by": f.added_by, "added_at": _iso(f.added_at, zone)}
+            for f in core.evidence_files],
+        "evidence_texts": list(core.evidence),
+        "tasks": [task_json(t, clocks.get(f"task:{t.id}"), [s for s in slips if s.clock == f"task:{t.id}"], zone)
+                  for t in core.tasks],
+        "meetings": [
+            {"id": m.id, "kind": m.kind, "incidents": list(m.incidents), "attendees": list(m.attendees),
+             "held_at": _iso(m.held_at, zone), "recorded_by": m.recorded_by, "tasks": list(m.tasks),
+             "minutes": m.minutes}
+            for m in core.meetings],
+        "supervisions": [{"at": _iso(n.at, zone), "actor": n.actor, "note": n.text} for n in core.supervisions],
+    }
+
+
+def task_json(task: Any, clock: Any, slips: Iterable[Any] = (), zone: ZoneInfo = SHANGHAI,
+              incident_id: str | None = None) -> dict[str, Any]:
+    """One task with its clock: `status` is the record's (open | fed_back), `clock` deadlines'
+    (running | met | breached | cancelled; `late` when fed back after its due time)."""
+    out: dict[str, Any] = {"id": task.id, **({"incident_id": incident_id} if incident_id else {}),
+                           "unit": task.unit, "text": task.text, "due": task.due,
+                           "due_at": _iso(clock.due_at if clock is not None else task.due_at, zone),
+                           "basis": task.basis, "source": task.source, "meeting_id": task.meeting_id or None,
+                           "added_by": task.added_by, "added_at": _iso(task.added_at, zone), "status": task.status,
+                           "clock": clock.status if clock is not None else None}
+    if clock is not None and clock.met_at is not None and clock.met_at > clock.due_at:
+        out["late"] = True
+    if task.status == "fed_back":
+        out |= {"feedback": task.feedback, "fed_back_by": task.fed_back_by, "fed_back_at": _iso(task.fed_back_at, zone)}
+    slips = list(slips)
+    if slips:
+        out["slips"] = sum(s.count for s in slips)
+        out["flagged"] = any(s.flagged for s in slips)
     return out
 
 
 def _clock(name: str, lang: Lang) -> str:
-    return named("clock", name, lang)
+    return _task_clock(name, lang) or named("clock", name, lang)
 
 
 def _unit(unit_id: str | None, units: Mapping[str, str] | None) -> str:
@@ -275,7 +345,72 @@ def describe(e: ev.Event, lang: Lang = "en", zone: ZoneInfo = SHANGHAI,
             return "monitoring sweep recorded" + (f": {e.note}" if e.note else "")
         case ev.SweepMissed():
             return f"漏巡（{e.window}）" if zh else f"monitoring sweep missed ({e.window})"
-    return ev.event_type(e)
+    follow = describe_follow_through(e, lang, zone, units)
+    return follow if follow is not None else ev.event_type(e)
+
+
+MEETING_KINDS_EN = {"会商": "consultation", "联席会议": "joint meeting", "会办": "joint handling meeting"}
+STATEMENT_STATES = {"drafted": ("待审核", "awaiting approval"), "approved": ("已审核", "approved"),
+                    "rejected": ("已退回", "rejected"), "published": ("已发布", "published")}
+
+
+def statement_state(state: str | None, lang: Lang) -> str:
+    if state is None:
+        return "无通稿" if lang == "zh" else "no statement"
+    zh, en = STATEMENT_STATES.get(state, (state, state))
+    return zh if lang == "zh" else en
+
+
+def meeting_kind(kind: str, lang: Lang) -> str:
+    return kind if lang == "zh" else MEETING_KINDS_EN.get(kind, kind)
+
+
+def _task_clock(name: str, lang: Lang) -> str | None:
+    if not name.startswith("task:"):
+        return None
+    return f"任务 {name[5:]}" if lang == "zh" else f"task {name[5:]}"
+
+
+def describe_follow_through(e: ev.Event, lang: Lang = "en", zone: ZoneInfo = SHANGHAI,
+                            units: Mapping[str, str] | None = None) -> str | None:
+    """Timeline texts of statements, evidence, tasks, meetings and supervision; None for others."""
+    zh = lang == "zh"
+    at = lambda dt: local(dt, zone, e.at)  # noqa: E731
+    match e:
+        case ev.StatementDrafted():
+            return (f"通稿第 {e.version} 稿待审核（摘要 {e.sha256[:12]}）" if zh
+                    else f"statement version {e.version} drafted for approval (digest {e.sha256[:12]})")
+        case ev.StatementApproved():
+            note = (f"：{e.note}" if zh else f": {e.note}") if e.note else ""
+            return (f"通稿第 {e.version} 稿经 {e.actor} 审核同意{note}" if zh
+                    else f"statement version {e.version} approved by {e.actor}{note}")
+        case ev.StatementRejected():
+            return (f"通稿第 {e.version} 稿被 {e.actor} 退回：{e.reason}" if zh
+                    else f"statement version {e.version} sent back by {e.actor}: {e.reason}")
+        case ev.StatementPublished():
+            return (f"通稿第 {e.version} 稿已发布（{e.channel}）：{e.url}" if zh
+                    else f"statement version {e.version} published on {e.channel}: {e.url}")
+        case ev.EvidenceAdded():
+            return (f"固定证据 {e.name}（{human_size(e.size)}，SHA-256 {e.sha256[:12]}）" if zh
+                    else f"evidence kept: {e.name} ({human_size(e.size)}, SHA-256 {e.sha256[:12]})")
+        case ev.TaskAdded():
+            unit = _unit(e.unit, units)
+            source = (f"（{e.source}）" if zh else f" ({e.source})") if e.source else ""
+            return (f"交办 {unit}{source}：{e.text}，{at(e.due_at)} 前反馈（任务 {e.task_id}）" if zh
+                    else f"task {e.task_id} handed to {unit}{source}: {e.text}; feedback due {at(e.due_at)}")
+        case ev.TaskFedBack():
+            unit = _unit(e.unit, units)
+            return (f"{unit} 反馈任务 {e.task_id}：{e.text}" if zh
+                    else f"{unit} fed back on task {e.task_id}: {e.text}")
+        case ev.MeetingHeld():
+            kind = meeting_kind(e.kind, lang)
+            who = ("、" if zh else ", ").join(e.attendees)
+            tasks = (f"，交办 {len(e.tasks)} 项" if zh else f", {len(e.tasks)} tasks handed out") if e.tasks else ""
+            return (f"召开{kind}（{at(e.held_at or e.at)}）：{who}{tasks}" if zh
+                    else f"{kind} held {at(e.held_at or e.at)}: {who}{tasks}")
+        case ev.IncidentSupervised():
+            return f"督办：{e.note}" if zh else f"supervised: {e.note}"
+    return None
 
 
 def channel_label(channel: str, lang: Lang) -> str:

@@ -2,8 +2,8 @@
 
 Keys: `<incident>.core` (intake), `<incident>.grade` (grading), `<incident>.clocks`
 (deadlines), `<incident>.notices` (notify), and `sys.<name>` for facts that belong to no
-incident (`sys.sweep` and `sys.calendar`, written by deadlines). A board or `watchboard show` folds the four
-values of an incident into one `IncidentView`. New fields get defaults (schema evolution),
+incident (`sys.sweep`, `sys.calendar` and `sys.supervision`, written by deadlines). A board
+or `watchboard show` folds the four values of an incident into one `IncidentView`. New fields get defaults (schema evolution),
 so a board of an older version reads a newer service's values.
 """
 
@@ -37,6 +37,80 @@ class NoteView(msgspec.Struct, kw_only=True):
     text: str
 
 
+class StatementStepView(msgspec.Struct, kw_only=True):
+    """One step of a statement's history: drafted, approved, rejected or published."""
+
+    at: datetime
+    actor: str
+    action: str  # drafted | approved | rejected | published
+    sha256: str = ""
+    detail: str = ""  # the reason of a rejection, the note of an approval, the channel of a publication
+    url: str = ""  # where a publication went out
+
+
+class StatementView(msgspec.Struct, kw_only=True):
+    """One version of the incident's statement (通稿). A changed text is a new version; only
+    the latest version and published ones keep their text here (the stream keeps all)."""
+
+    version: int
+    state: str  # drafted | approved | rejected | published
+    sha256: str
+    text: str = ""
+    drafted_by: str = ""
+    drafted_at: datetime | None = None
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    rejected_reason: str = ""
+    url: str = ""
+    channel: str = ""
+    published_at: datetime | None = None
+    history: list[StatementStepView] = msgspec.field(default_factory=list)
+
+
+class EvidenceFileView(msgspec.Struct, kw_only=True):
+    """A file kept as evidence: its digest is what `evidence get` checks the object against."""
+
+    name: str
+    sha256: str
+    size: int
+    media_type: str
+    object: str
+    bucket: str = "wb-evidence"
+    added_by: str = ""
+    added_at: datetime | None = None
+
+
+class TaskView(msgspec.Struct, kw_only=True):
+    """A task handed to a unit (a leader's instruction or a meeting's decision); its clock is
+    deadlines' (`tasks` in `<id>.clocks`)."""
+
+    id: str
+    unit: str
+    text: str
+    due: str
+    due_at: datetime
+    basis: str = "working"
+    source: str = ""
+    meeting_id: str = ""
+    added_by: str = ""
+    added_at: datetime | None = None
+    status: str = "open"  # open | fed_back
+    feedback: str = ""
+    fed_back_by: str | None = None
+    fed_back_at: datetime | None = None
+
+
+class MeetingView(msgspec.Struct, kw_only=True):
+    id: str
+    kind: str
+    incidents: list[str] = msgspec.field(default_factory=list)
+    attendees: list[str] = msgspec.field(default_factory=list)
+    minutes: str = ""
+    held_at: datetime | None = None
+    recorded_by: str = ""
+    tasks: list[str] = msgspec.field(default_factory=list)
+
+
 class CoreView(msgspec.Struct, kw_only=True):
     id: str
     title: str
@@ -58,6 +132,13 @@ class CoreView(msgspec.Struct, kw_only=True):
     # from them, DOMAIN.md §4); None when no report said.
     posted_at: datetime | None = None
     observed_at: datetime | None = None
+    # Follow-through (issue 14): statement versions, evidence files, tasks, meetings and the
+    # office's supervision (督办) records, each bounded (the stream keeps everything).
+    statements: list[StatementView] = msgspec.field(default_factory=list)
+    evidence_files: list[EvidenceFileView] = msgspec.field(default_factory=list)
+    tasks: list[TaskView] = msgspec.field(default_factory=list)
+    meetings: list[MeetingView] = msgspec.field(default_factory=list)
+    supervisions: list[NoteView] = msgspec.field(default_factory=list)
 
 
 class GradeView(msgspec.Struct, kw_only=True):
@@ -92,6 +173,7 @@ class ClockView(msgspec.Struct, kw_only=True):
     on_arrival: bool = False  # breached at once: already past due when it started
     met_at: datetime | None = None  # when `done` met it; after due_at the status stays breached
     met_by: str | None = None
+    unit: str = ""  # a task's clock: the unit it was handed to
 
 
 class SlipView(msgspec.Struct, kw_only=True):
@@ -110,6 +192,9 @@ class ClocksView(msgspec.Struct, kw_only=True):
     flagged: bool = False  # some unit was flagged about a task of this incident
     updated_at: datetime | None = None
     slips: list[SlipView] = msgspec.field(default_factory=list)
+    # Task clocks (`task:<id>`), kept apart from the plans' clocks above.
+    tasks: list[ClockView] = msgspec.field(default_factory=list)
+    supervised_at: datetime | None = None  # the last supervision (督办) of the incident
 
 
 class NoticeView(msgspec.Struct, kw_only=True):
@@ -145,8 +230,21 @@ class CalendarView(msgspec.Struct, kw_only=True):
     updated_at: datetime | None = None
 
 
+class SupervisionDayView(msgspec.Struct, kw_only=True):
+    """`sys.supervision` (deadlines): the open grade I/II incidents of one local day and those
+    with no supervision record (督办) that day. On a day that is not a working day nothing is
+    owed: `working_day` false and `unsupervised` empty."""
+
+    day: date
+    working_day: bool
+    due: list[str] = msgspec.field(default_factory=list)  # open I/II incidents that day
+    unsupervised: list[str] = msgspec.field(default_factory=list)
+    updated_at: datetime | None = None
+
+
 CALENDAR_KEY = "sys.calendar"
 SWEEP_KEY = "sys.sweep"
+SUPERVISION_KEY = "sys.supervision"
 
 PART_TYPES: dict[str, type[msgspec.Struct]] = {
     "core": CoreView, "grade": GradeView, "clocks": ClocksView, "notices": NoticesView,
@@ -185,6 +283,13 @@ def decode_view(part: str, data: bytes) -> msgspec.Struct | None:
 def decode_sweep(data: bytes) -> SweepView | None:
     try:
         return _sweep_decoder.decode(data)
+    except msgspec.DecodeError:
+        return None
+
+
+def decode_supervision(data: bytes) -> SupervisionDayView | None:
+    try:
+        return msgspec.json.decode(data, type=SupervisionDayView)
     except msgspec.DecodeError:
         return None
 
