@@ -93,8 +93,10 @@ def step(memo: IncidentMemo | None, event: Event, ctx: Context, on_duty: list[st
             # `kind` is put in words in each recipient's language by render.py.
             values = {"kind": event.kind, "reason": clean(event.reason, render.MAX_REASON_CHARS) or "-"}
         case ClockWarning():
+            unit = event.unit or unit  # a task's clock warns the task's unit, not the incident's owner
             values = {"clock": event.clock, "due_at": ctx.local(event.due_at), "point": event.point}
         case ClockBreached():
+            unit = event.unit or unit
             values = {"clock": event.clock, "due_at": ctx.local(event.due_at), "late": "yes" if event.late else ""}
         case UnitReminded():
             unit = event.unit
