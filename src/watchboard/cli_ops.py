@@ -26,6 +26,7 @@ from watchboard.config import ConfigError, ConfigSource, load_watchboard
 from watchboard.domain.incident import CLOSE_SUMMARY_MAX, NOTE_MAX
 from watchboard.domain.present import NOTE_REQUIRED, local, localize_times
 from watchboard.domain.views import IncidentView
+from watchboard.store.sqlite import StoreError
 
 FOLLOW_THROUGH = ("statement", "evidence", "task", "meeting", "supervise")  # cli_follow.py
 
@@ -47,7 +48,12 @@ def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path) -> int
         install_signal_handlers(stop, extra)
         await run_service(service, ServiceContext(nats_url=nats_url, data_dir=data_dir, source=source), stop)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except StoreError as exc:
+        # One line a person can act on, and an exit code systemd (or `up`) acts on.
+        print(f"watchboard serve {name}: store {exc.path}: {exc.problem}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -8,6 +8,8 @@ a power cut. Services commit once per batch, which keeps that affordable.
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,16 +30,54 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 
 
+class StoreError(Exception):
+    """A service's store cannot be used: the service stops with one line naming the path and
+    what to do (never a traceback and a hang: systemd restarts a process that exits)."""
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        self.path, self.problem = str(path), problem
+        super().__init__(f"{path}: {problem}")
+
+
 async def open_db(path: Path | str, schema: str = "") -> aiosqlite.Connection:
-    """Open (creating) a service database with the shared tables and `schema`."""
+    """Open (creating) a service database with the shared tables and `schema`.
+
+    The folder must be writable and the file must pass `PRAGMA quick_check`; otherwise
+    `StoreError` says which and what to do."""
     if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    db = await aiosqlite.connect(str(path))
-    await db.execute("PRAGMA journal_mode=WAL")
-    await db.execute("PRAGMA synchronous=FULL")
-    await db.execute("PRAGMA busy_timeout=5000")
-    await db.executescript(PROCESSED_SCHEMA + schema)
-    await db.commit()
+        folder = Path(path).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(folder, f"cannot create the data folder ({exc.strerror}); give the service a "
+                             "folder it may write (--data DIR)") from None
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise StoreError(folder, "the data folder is not writable by this user; fix its owner or "
+                             "permissions, or give another folder (--data DIR)")
+    try:
+        db = await aiosqlite.connect(str(path))
+    except sqlite3.Error as exc:
+        raise StoreError(path, f"cannot open the store ({exc})") from None
+    try:
+        await db.execute("PRAGMA busy_timeout=5000")
+        async with db.execute("PRAGMA quick_check") as cur:
+            verdict = [row[0] async for row in cur]
+        if verdict != ["ok"]:
+            raise StoreError(path, f"the store is damaged (quick_check: {'; '.join(verdict)[:200]}); restore it "
+                             "from a backup, or move it aside to start afresh")
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=FULL")
+        await db.executescript(PROCESSED_SCHEMA + schema)
+        await db.commit()
+    except sqlite3.DatabaseError as exc:
+        await db.close()
+        if "readonly" in str(exc) or "read-only" in str(exc):
+            raise StoreError(path, "the store is read-only for this user; fix its owner or permissions") from None
+        raise StoreError(path, f"the store is not a usable database ({exc}); restore it from a backup, or "
+                         "move it aside to start afresh") from None
+    except StoreError:
+        await db.close()
+        raise
     return db
 
 
