@@ -1,7 +1,7 @@
 """The board application: consumes the feed in a worker, keeps the model, maps modes to screens.
 
 Data flow: `consume_feed` (an exclusive worker) gathers the `KVChange`s the feed has ready and
-folds them into the `BoardModel` in one call (`apply_all`), then marks what changed; a 150 ms timer turns that into one `version` bump, which screens
+folds them into the `BoardModel` in one call (`ingest_all`), then marks what changed; a 150 ms timer turns that into one `version` bump, which screens
 watch and redraw from. So 200 changes a second cost ~7 redraws, not 200, and a 40,000-key
 snapshot is one redraw. Connection and health items are posted as messages. Operator
 commands go out through `send` (None = read-only wall) in their own worker group.
@@ -233,7 +233,7 @@ class BoardApp(App[None]):
         if enabled:  # a large batch makes objects that all live on: scanning them is waste
             gc.disable()
         try:
-            changed = model.apply_all(changes)
+            changed = model.ingest_all(changes)
         finally:
             if enabled:
                 gc.enable()

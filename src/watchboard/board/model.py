@@ -1,7 +1,10 @@
 """The board's state: every incident folded from the KV bucket, and what the screens derive.
 
-Pure: `apply()` takes one `KVChange`, `apply_all()` many at once; `now` is passed in. The widgets draw from the cached
-`Row` tuples, so the untrusted text in them has been cleaned once, on the way in.
+Pure: `ingest()` takes one `KVChange`, `ingest_all()` many at once; `now` is passed in. The
+widgets draw from the cached `Row` tuples, so the untrusted text in them has been cleaned
+once, on the way in. (The names are the board's own: the domain's `incident.apply` folds an
+event into a record and returns a new one; these mutate the board's mirror of the KV bucket
+in place and return the incident ids whose view changed.)
 Sorting is cached and redone only when something changed (10,000 rows re-sort in ~10 ms).
 """
 
@@ -202,8 +205,8 @@ class BoardModel:
 
     # --- input ------------------------------------------------------------------------
 
-    def apply(self, change: KVChange) -> set[str]:
-        """Fold one KV change in; returns the incident ids whose view changed."""
+    def ingest(self, change: KVChange) -> set[str]:
+        """Take one KV change in; returns the incident ids whose view changed."""
         if change.key == "sys.sweep":
             self.sweep = decode_sweep(change.value) if change.value is not None else None
             return set()
@@ -238,8 +241,8 @@ class BoardModel:
         self._sorted = self._urgent = None
         return {incident_id}
 
-    def apply_all(self, changes: Iterable[KVChange]) -> set[str]:
-        """Fold many changes at once; the same end state as `apply` one by one, but cheaper.
+    def ingest_all(self, changes: Iterable[KVChange]) -> set[str]:
+        """Take many changes at once; the same end state as `ingest` one by one, but cheaper.
 
         A 40,000-key snapshot is the case this is for: the parts of each incident are gathered
         first, so each incident's view and row are built once instead of once per part (a

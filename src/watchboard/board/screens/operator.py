@@ -205,7 +205,7 @@ class OperatorScreen(IncidentActions, Screen[None]):
             FieldSpec("text", t("field.free_text", lang), required=False, value=flt.text),
         ))
 
-        def apply(values: dict[str, str] | None) -> None:
+        def use_filter(values: dict[str, str] | None) -> None:
             if values is None:
                 return
             grades = frozenset({values["grade"]}) if values.get("grade") else frozenset()
@@ -213,4 +213,4 @@ class OperatorScreen(IncidentActions, Screen[None]):
                                              stage=values.get("stage", ""), text=values.get("text", "")))
             self.refresh_board()
 
-        self.app.push_screen(ActionForm(spec, lang, self.app.zone), apply)
+        self.app.push_screen(ActionForm(spec, lang, self.app.zone), use_filter)
