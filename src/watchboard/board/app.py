@@ -1,7 +1,8 @@
 """The board application: consumes the feed in a worker, keeps the model, maps modes to screens.
 
-Data flow: `consume_feed` (an exclusive worker) gathers the `KVChange`s the feed has ready and
-folds them into the `BoardModel` in one call (`ingest_all`), then marks what changed; a 150 ms timer turns that into one `version` bump, which screens
+Data flow: `consume_feed` (an exclusive worker) hands each feed item to `Ingest` (ingest.py),
+which gathers the `KVChange`s the feed has ready, folds them into the `BoardModel` in one call
+and notes what changed; a 150 ms timer drains that into one `version` bump, which screens
 watch and redraw from. So 200 changes a second cost ~7 redraws, not 200, and a 40,000-key
 snapshot is one redraw. Connection and health items are posted as messages. Operator
 commands go out through `send` (None = read-only wall) in their own worker group.
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import getpass
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -27,24 +27,23 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from watchboard.board.i18n import Lang, t
-from watchboard.board.model import BoardModel, Units, newly_urgent
+from watchboard.board.ingest import Ingest
+from watchboard.board.model import BoardModel, Units
 from watchboard.board.styles import use_palette
 from watchboard.bus.feed_types import (
     CommandSender,
     Connection,
     Feed,
+    FeedItem,
     KVBatch,
     KVChange,
     ServiceHealth,
     SnapshotDone,
 )
 from watchboard.domain.sanitize import clean_line
-from watchboard.domain.views import GradeView, split_key
 
 FeedFactory = Callable[[], Feed]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-_gc_frozen = False  # see BoardApp._resume_gc
-FOLD_BUDGET = 2048  # changes folded at once before the worker yields to the screen (~10 ms)
 
 
 def _utcnow() -> datetime:
@@ -118,16 +117,9 @@ class BoardApp(App[None]):
         self.retry_delay = retry_delay
         self.page_seconds = page_seconds
         self.model = BoardModel(lang=lang, units=dict(units or {}))
+        self.ingest = Ingest(self.model, lambda: self.now())  # `now` may be replaced (tests move the clock)
         self.grade_clocks = grade_clocks  # grade → its clock names (deadlines.toml), for regrade's warning
-        self.last_data_at: datetime | None = None
-        self.feed_starts = 0
-        self._dirty: set[str] = set()
-        self._dirty_any = False
-        self._urgent: list[str] = []
-        self._pending: list[KVChange] = []  # changes read from the feed, not yet folded in
-        self._fold_scheduled = False
-        self._gc_paused = False  # see _pause_gc
-        self._first_snapshot = False  # no redraws while the first snapshot pours in
+        self._settle_scheduled = False
         self.title = t("app.wall_title" if wall else "app.title", lang)
 
     @property
@@ -174,115 +166,50 @@ class BoardApp(App[None]):
     @work(exclusive=True, group="feed", exit_on_error=False)
     async def consume_feed(self) -> None:
         """Follow the feed for ever: a feed that ends or fails is started again after a pause."""
+        ingest = self.ingest
         while True:
             feed: Feed | None = None
             try:
                 feed = self.feed_factory()
-                if self.feed_starts:
-                    self.model.begin_resync()
-                self.feed_starts += 1
-                loop = asyncio.get_running_loop()
+                ingest.feed_started()
                 async for item in feed:
-                    if type(item) is KVChange:
-                        if not self._first_snapshot and not self._gc_paused and gc.isenabled():
-                            self._pause_gc()
-                        # Gather what the feed has ready; it is folded in one call when the
-                        # worker next waits for the feed (call_soon), or at the budget.
-                        self._pending.append(item)
-                        if len(self._pending) >= FOLD_BUDGET:
-                            self._fold()
-                            await asyncio.sleep(0)  # let the screen and the keys breathe
-                        elif not self._fold_scheduled:
-                            self._fold_scheduled = True
-                            loop.call_soon(self._fold)
-                    else:
-                        self._fold()
+                    if type(item) is not KVChange:
+                        ingest.settle()
                         self._take(item)
                         if isinstance(item, KVBatch):
                             await asyncio.sleep(0)
+                    elif ingest.gather(item):  # the budget: fold now and let the screen and keys breathe
+                        ingest.settle()
+                        await asyncio.sleep(0)
+                    elif not self._settle_scheduled:
+                        # fold what the feed has ready in one call, when the worker next waits for it
+                        self._settle_scheduled = True
+                        asyncio.get_running_loop().call_soon(self._settle)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the feed's own failure is shown, never fatal
                 self.post_message(self.ConnectionChanged(Connection(
                     state="reconnecting", at=self.now(), error=f"{type(exc).__name__}: {exc}")))
             finally:
-                self._fold()  # what arrived before the feed ended is still true
-                self._resume_gc(freeze=False)
+                ingest.feed_ended()
                 aclose = getattr(feed, "aclose", None)
                 if aclose is not None:
                     with contextlib.suppress(Exception):
                         await aclose()
             await asyncio.sleep(self.retry_delay)
 
-    def _fold(self) -> None:
-        """Fold the gathered changes into the model in one call (a whole snapshot in ~20 calls)."""
-        self._fold_scheduled = False
-        if not self._pending:
-            return
-        changes, self._pending = self._pending, []
-        model = self.model
-        # after the first snapshot, a grade that becomes I or II flashes: note the grades before
-        before: dict[str, GradeView | None] = {}
-        if self.snapshot_loaded:
-            for change in changes:
-                parts = split_key(change.key)
-                if parts is not None and parts[1] == "grade" and parts[0] not in before:
-                    current = model.get(parts[0])
-                    before[parts[0]] = current.grade if current else None
-        enabled = gc.isenabled() and len(changes) >= 256
-        if enabled:  # a large batch makes objects that all live on: scanning them is waste
-            gc.disable()
-        try:
-            changed = model.ingest_all(changes)
-        finally:
-            if enabled:
-                gc.enable()
-        self._dirty |= changed
-        self._dirty_any = True
-        self.last_data_at = self.now()
-        for incident_id, grade in before.items():
-            after = model.get(incident_id)
-            if after is not None and newly_urgent(grade, after.grade):
-                self._urgent.append(incident_id)
+    def _settle(self) -> None:
+        self._settle_scheduled = False
+        self.ingest.settle()
 
-    def _pause_gc(self) -> None:
-        """No cycle collection while the first snapshot loads.
-
-        A snapshot of 10,000 incidents leaves ~180,000 container objects that all live on;
-        the collector would scan the growing heap several times over (0.2-0.4 s, more than
-        the folding itself) and find nothing. `_resume_gc` turns it back on.
-        """
-        gc.disable()
-        self._gc_paused = True
-
-    def _resume_gc(self, *, freeze: bool) -> None:
-        global _gc_frozen
-        if not self._gc_paused:
-            return
-        self._gc_paused = False
-        if freeze and not _gc_frozen:
-            # What is alive now (the app and the snapshot) stays alive: keep it out of every
-            # later full collection, else one ~0.2 s pause comes soon after and again every
-            # few minutes while changes stream in. Once a process (a process runs one board).
-            _gc_frozen = True
-            gc.freeze()
-        gc.enable()
-
-    def _take(self, item: object) -> None:
-        if isinstance(item, KVChange):
-            self._pending.append(item)
-            self._fold()
-        elif isinstance(item, KVBatch):
-            self._pending.extend(item.changes)
-            self._fold()
+    def _take(self, item: FeedItem) -> None:
+        """An item other than a single change: fold a batch, or post what the screens react to."""
+        if isinstance(item, KVChange | KVBatch):
+            self.ingest.gather_all(item.changes if isinstance(item, KVBatch) else [item])
+            self.ingest.settle()
         elif isinstance(item, SnapshotDone):
-            self._first_snapshot = True
-            self._resume_gc(freeze=True)
-            gone = self.model.end_resync()
-            self._dirty |= gone
-            self._dirty_any = True
-            self.last_data_at = self.now()
-            # draw now rather than after the message queue and the next tick (~100-250 ms)
+            self.ingest.snapshot_done()
+            # draw now rather than after the message queue and the next flush (~100-250 ms)
             self.snapshot_loaded = True
             self._flush()
             self.post_message(self.SnapshotLoaded(item.count))
@@ -292,22 +219,25 @@ class BoardApp(App[None]):
             self.post_message(self.HealthReported(item))
 
     def _flush(self) -> None:
-        """Coalesce: everything that changed since the last tick becomes one redraw."""
-        if self._dirty_any and self._first_snapshot:
-            self._dirty.clear()
-            self._dirty_any = False
+        """Coalesce: everything that changed since the last flush becomes one redraw."""
+        redraw, urgent = self.ingest.drain()
+        if redraw:
             self.version += 1
-        if self._urgent:
-            ids, self._urgent = self._urgent, []
-            self.post_message(self.UrgentArrived(ids))
+        if urgent:
+            self.post_message(self.UrgentArrived(urgent))
 
     def _tick(self) -> None:
         self.tick += 1
 
+    @property
+    def last_data_at(self) -> datetime | None:
+        """When data last came (the banner of a lost connection says the board is as of then)."""
+        return self.ingest.last_data_at
+
     def on_board_app_connection_changed(self, message: ConnectionChanged) -> None:
         self.connection = message.connection
-        if message.connection.state == "connected" and self.last_data_at is None:
-            self.last_data_at = message.connection.at
+        if message.connection.state == "connected" and self.ingest.last_data_at is None:
+            self.ingest.last_data_at = message.connection.at
 
     def on_board_app_health_reported(self, message: HealthReported) -> None:
         self.health = message.health
