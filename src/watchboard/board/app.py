@@ -28,7 +28,11 @@ from textual.screen import Screen
 
 from watchboard.board.i18n import Lang, t
 from watchboard.board.ingest import Ingest
-from watchboard.board.model import BoardModel, Units
+from watchboard.board.model import BoardModel, Filter, Units
+from watchboard.board.screens.common import LocalPalette, localize_bindings
+from watchboard.board.screens.help import HelpScreen
+from watchboard.board.screens.operator import OperatorScreen
+from watchboard.board.screens.wall import WallScreen
 from watchboard.board.styles import use_palette
 from watchboard.bus.feed_types import (
     CommandSender,
@@ -40,6 +44,7 @@ from watchboard.bus.feed_types import (
     ServiceHealth,
     SnapshotDone,
 )
+from watchboard.domain.present import localize_times
 from watchboard.domain.sanitize import clean_line
 
 FeedFactory = Callable[[], Feed]
@@ -64,6 +69,12 @@ class BoardApp(App[None]):
         # adds an English "palette" one only when none is bound).
         Binding("ctrl+p", "command_palette", "Commands", id="app.palette", show=False, priority=True),
     ]
+
+    # One screen per mode, each in its own module; `--wall` picks the first one shown.
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
+        "operator": OperatorScreen,
+        "wall": WallScreen,
+    }
 
     version: reactive[int] = reactive(0, init=False)
     tick: reactive[int] = reactive(0, init=False)
@@ -128,16 +139,7 @@ class BoardApp(App[None]):
 
     # --- modes ----------------------------------------------------------------------
 
-    def _operator(self) -> Screen[None]:
-        from watchboard.board.screens.operator import OperatorScreen
-        return OperatorScreen()
-
-    def _wall(self) -> Screen[None]:
-        from watchboard.board.screens.wall import WallScreen
-        return WallScreen()
-
     def on_mount(self) -> None:
-        from watchboard.board.screens.common import localize_bindings
         localize_bindings(self, self.lang)
         self.sixteen_colours = self.console.color_system in ("standard", "windows")
         use_palette(self.sixteen_colours)
@@ -146,8 +148,6 @@ class BoardApp(App[None]):
             # RGB and squeezed back to the nearest of 16 (which made grade I magenta)
             self.ansi_color = True
             self.add_class("-ansi16")
-        self.add_mode("operator", self._operator)
-        self.add_mode("wall", self._wall)
         self.switch_mode("wall" if self.wall else "operator")
         self.set_interval(self.flush_interval, self._flush, name="flush")
         self.set_interval(1.0, self._tick, name="tick")
@@ -157,7 +157,6 @@ class BoardApp(App[None]):
         self.switch_mode("operator" if self.current_mode == "wall" else "wall")
 
     def action_help(self) -> None:
-        from watchboard.board.screens.help import HelpScreen
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
@@ -284,7 +283,6 @@ class BoardApp(App[None]):
 
     def action_command_palette(self) -> None:
         """Textual's palette with its prompt and "no matches" in the board's language."""
-        from watchboard.board.screens.common import LocalPalette
         if self.use_command_palette and not LocalPalette.is_open(self):
             self.push_screen(LocalPalette(self.lang))
 
@@ -316,12 +314,10 @@ class BoardApp(App[None]):
         self.version += 1
 
     def _filter_grade(self, grade: str) -> None:
-        from watchboard.board.model import Filter
         self.model.set_filter(Filter(grades=frozenset({grade})))
         self.version += 1
 
     def _clear_filter(self) -> None:
-        from watchboard.board.model import Filter
         self.model.set_filter(Filter())
         self.version += 1
 
@@ -329,8 +325,6 @@ class BoardApp(App[None]):
 def error_text(reply: dict[str, Any], lang: Lang, zone: ZoneInfo = SHANGHAI) -> str:
     """The service's `{"ok": false, "error": {code, field, message}}` as one plain line; the
     UTC times services write in messages are shown in the board's zone, to the minute."""
-    from watchboard.domain.present import localize_times
-
     err = reply.get("error") or {}
     if not isinstance(err, dict):
         err = {"message": str(err)}

@@ -18,6 +18,7 @@ from watchboard.board.i18n import Lang, t
 from watchboard.board.screens.forms import ActionForm, ConfirmScreen, FieldSpec, FormSpec
 from watchboard.domain.present import NOTE_REQUIRED
 from watchboard.domain.report import STAGES
+from watchboard.domain.sanitize import clean_line
 
 if TYPE_CHECKING:
     from watchboard.board.app import BoardApp
@@ -88,7 +89,6 @@ def form_for(verb: str, view: IncidentView, lang: Lang, owners: list[str], now: 
 
 
 def _title(view: IncidentView) -> str:
-    from watchboard.domain.sanitize import clean_line
     return clean_line(view.core.title, 200) if view.core else view.id
 
 

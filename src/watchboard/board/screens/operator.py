@@ -17,6 +17,7 @@ from watchboard.board.i18n import t
 from watchboard.board.model import SORTS, Filter
 from watchboard.board.screens.actions import ACTION_BINDINGS, IncidentActions
 from watchboard.board.screens.common import localize_bindings
+from watchboard.board.screens.detail import DetailScreen
 from watchboard.board.screens.forms import ActionForm, FieldSpec, FormSpec
 from watchboard.board.widgets.counters import CountersBar
 from watchboard.board.widgets.incident_table import IncidentTable
@@ -169,7 +170,6 @@ class OperatorScreen(IncidentActions, Screen[None]):
         self._open(event.incident_id)
 
     def _open(self, incident_id: str) -> None:
-        from watchboard.board.screens.detail import DetailScreen
         self.app.push_screen(DetailScreen(incident_id))
 
     def action_cycle_sort(self) -> None:
