@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ from textual.screen import Screen
 
 from watchboard.board.i18n import Lang, t
 from watchboard.board.ingest import Ingest
-from watchboard.board.model import BoardModel, Filter, Units
+from watchboard.board.model import BoardModel, Filter, Trend, Units
 from watchboard.board.screens.common import LocalPalette, localize_bindings
 from watchboard.board.screens.help import HelpScreen
 from watchboard.board.screens.operator import OperatorScreen
@@ -49,6 +50,7 @@ from watchboard.domain.sanitize import clean_line
 
 FeedFactory = Callable[[], Feed]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+TREND_EVERY_S = 5.0
 
 
 def _utcnow() -> datetime:
@@ -80,6 +82,7 @@ class BoardApp(App[None]):
     tick: reactive[int] = reactive(0, init=False)
     connection: reactive[Connection | None] = reactive(None, init=False)
     health: reactive[ServiceHealth | None] = reactive(None, init=False)
+    trend: reactive[Trend | None] = reactive(None, init=False)  # one for every screen; see _refresh_trend
     snapshot_loaded: reactive[bool] = reactive(False, init=False)
 
     class ConnectionChanged(Message):
@@ -131,6 +134,9 @@ class BoardApp(App[None]):
         self.ingest = Ingest(self.model, lambda: self.now())  # `now` may be replaced (tests move the clock)
         self.grade_clocks = grade_clocks  # grade → its clock names (deadlines.toml), for regrade's warning
         self._settle_scheduled = False
+        self._trend_at = -1e9  # monotonic time of the last trend computed
+        self._trend_stale = True  # data changed (or the hour moved) since then
+        self._trend_loaded = False  # the trend computed includes the first snapshot
         self.title = t("app.wall_title" if wall else "app.title", lang)
 
     @property
@@ -148,6 +154,7 @@ class BoardApp(App[None]):
             # RGB and squeezed back to the nearest of 16 (which made grade I magenta)
             self.ansi_color = True
             self.add_class("-ansi16")
+        self._refresh_trend()  # the screens draw an empty trend until the snapshot is in
         self.switch_mode("wall" if self.wall else "operator")
         self.set_interval(self.flush_interval, self._flush, name="flush")
         self.set_interval(1.0, self._tick, name="tick")
@@ -222,11 +229,27 @@ class BoardApp(App[None]):
         redraw, urgent = self.ingest.drain()
         if redraw:
             self.version += 1
+            self._trend_stale = True
+            self._refresh_trend()
         if urgent:
             self.post_message(self.UrgentArrived(urgent))
 
     def _tick(self) -> None:
         self.tick += 1
+        if self.tick % 60 == 0:  # the hours move on even when nothing changes
+            self._trend_stale = True
+        self._refresh_trend()
+
+    def _refresh_trend(self) -> None:
+        """The trend walks every incident: at most every few seconds (it moves by the hour), but
+        never left stale: a change inside the pause is counted by the next tick after it, and
+        the first picture with the snapshot in is computed at once."""
+        first = self.snapshot_loaded and not self._trend_loaded
+        if self._trend_stale and (first or time.monotonic() - self._trend_at >= TREND_EVERY_S):
+            self._trend_loaded = self.snapshot_loaded
+            self._trend_stale = False
+            self._trend_at = time.monotonic()
+            self.trend = self.model.trend(self.now())
 
     @property
     def last_data_at(self) -> datetime | None:

@@ -176,6 +176,13 @@ class Filter:
         return True
 
 
+class Trend(NamedTuple):
+    """New incidents per hour by grade and clocks breached per hour; index 0 is the oldest hour."""
+
+    per_grade: dict[str, list[int]]
+    breached: list[int]
+
+
 @dataclass(frozen=True)
 class Alert:
     at: datetime | None
@@ -379,7 +386,7 @@ class BoardModel:
         owners = sorted(per_owner, key=lambda o: (o == "", -per_owner[o], o))
         return owners, dict(cells)
 
-    def trend(self, now: datetime, hours: int = 24) -> tuple[dict[str, list[int]], list[int]]:
+    def trend(self, now: datetime, hours: int = 24) -> Trend:
         """New incidents per hour by grade and clocks breached per hour; index 0 is the oldest hour.
 
         Counts every incident the board knows (closed ones too: they were new then). A
@@ -403,7 +410,7 @@ class BoardModel:
                         ago = this_hour - int(clock.due_at.timestamp()) // 3600
                         if 0 <= ago < hours:
                             breached[hours - 1 - ago] += 1
-        return per_grade, breached
+        return Trend(per_grade, breached)
 
     def get(self, incident_id: str) -> IncidentView | None:
         return self.incidents.get(incident_id)

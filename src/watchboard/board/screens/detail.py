@@ -10,7 +10,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from watchboard.board.format import (
@@ -26,7 +25,7 @@ from watchboard.board.format import (
 from watchboard.board.i18n import Lang, named, t
 from watchboard.board.model import Units, clock_state, owner_label, unit_label
 from watchboard.board.screens.actions import ACTION_BINDINGS, IncidentActions
-from watchboard.board.screens.common import localize_bindings
+from watchboard.board.screens.common import BoardScreen, localize_bindings
 from watchboard.board.styles import CLOCK_STYLE, DIM, GRADE_STYLE
 from watchboard.board.widgets.incident_table import UNACKED
 from watchboard.board.widgets.status import CalendarNotice, ConnectionBanner, TopBar
@@ -239,7 +238,7 @@ def detail_text(view: IncidentView, now: datetime, zone: ZoneInfo, lang: Lang,
     return out
 
 
-class DetailScreen(IncidentActions, Screen[None]):
+class DetailScreen(IncidentActions, BoardScreen):
     """Full view of one incident; Esc goes back to the list."""
 
     app: BoardApp
@@ -264,8 +263,7 @@ class DetailScreen(IncidentActions, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.watch(self.app, "version", self.refresh_detail, init=False)
-        self.watch(self.app, "tick", self.refresh_detail, init=False)
+        self.follow_app()
         self.query_one("#detail-scroll").focus()
         localize_bindings(self, self.app.lang)
         self.refresh_bindings()
@@ -279,11 +277,13 @@ class DetailScreen(IncidentActions, Screen[None]):
             body.update(Text(f"{self.incident_id}  {t('detail.missing', app.lang)}"))
         else:
             body.update(detail_text(view, app.now(), app.zone, app.lang, app.model.units))
-        self.query_one(TopBar).show(title=app.title, conn=app.connection, sweep=app.model.sweep,
-                                    now=app.now(), zone=app.zone, lang=app.lang)
-        self.query_one(ConnectionBanner).show(app.connection, app.last_data_at, app.zone, app.lang,
-                                              health=app.health, loaded=app.snapshot_loaded)
-        self.query_one(CalendarNotice).show(app.model.calendar, app.lang)
+        self.refresh_status()
+
+    def data_changed(self) -> None:
+        self.refresh_detail()
+
+    def ticked(self) -> None:
+        self.refresh_detail()  # countdowns move
 
     def target_id(self) -> str | None:
         return self.incident_id

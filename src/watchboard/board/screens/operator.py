@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -10,13 +9,12 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer
 
 from watchboard.board.i18n import t
 from watchboard.board.model import SORTS, Filter
 from watchboard.board.screens.actions import ACTION_BINDINGS, IncidentActions
-from watchboard.board.screens.common import localize_bindings
+from watchboard.board.screens.common import BoardScreen, localize_bindings
 from watchboard.board.screens.detail import DetailScreen
 from watchboard.board.screens.forms import ActionForm, FieldSpec, FormSpec
 from watchboard.board.widgets.counters import CountersBar
@@ -30,10 +28,9 @@ if TYPE_CHECKING:
     from watchboard.board.app import BoardApp
 
 SIDE_MIN_WIDTH = 120  # below this the side panel (matrix, trend) is hidden
-TREND_EVERY_S = 5.0
 
 
-class OperatorScreen(IncidentActions, Screen[None]):
+class OperatorScreen(IncidentActions, BoardScreen):
     """The default layout: everything a duty officer needs, keyboard first."""
 
     app: BoardApp
@@ -51,10 +48,6 @@ class OperatorScreen(IncidentActions, Screen[None]):
                 tooltip="Sort by grade, due clock, age or owner"),
     ]
 
-    _trend_at = -1e9
-    _trend_dirty = True
-    _trend_loaded = False
-
     def compose(self) -> ComposeResult:
         app = self.app
         yield TopBar(id="topbar")
@@ -71,10 +64,7 @@ class OperatorScreen(IncidentActions, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.watch(self.app, "version", self._on_version, init=False)
-        self.watch(self.app, "tick", self._on_tick, init=False)
-        self.watch(self.app, "connection", self._on_status, init=False)
-        self.watch(self.app, "health", self._on_status, init=False)
+        self.follow_app()
         self.query_one(IncidentTable).focus()
         localize_bindings(self, self.app.lang)
         self.refresh_bindings()
@@ -82,11 +72,19 @@ class OperatorScreen(IncidentActions, Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.refresh_board()
+        self.show_trend()
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width < SIDE_MIN_WIDTH, "-narrow")
 
     # --- drawing --------------------------------------------------------------------
+
+    def data_changed(self) -> None:
+        self.refresh_board()
+
+    def ticked(self) -> None:
+        self.query_one(IncidentTable).refresh()  # countdowns move
+        self.refresh_status()
 
     def refresh_board(self) -> None:
         app, model = self.app, self.app.model
@@ -97,24 +95,8 @@ class OperatorScreen(IncidentActions, Screen[None]):
         if not self.has_class("-narrow"):
             owners, cells = model.matrix()
             self.query_one(GradeMatrix).show(owners, cells, app.lang)
-            self._show_trend()
             self.query_one(AlertsPanel).show(model.alerts(), app.zone, app.lang)
-        self._on_status()
-
-    def _show_trend(self, force: bool = False) -> None:
-        """The trend walks every incident: at most every few seconds (it moves by the hour),
-        but never left stale: a change inside the pause is drawn by the next tick after it."""
-        self._trend_dirty = True
-        self._draw_trend(force)
-
-    def _draw_trend(self, force: bool = False) -> None:
-        force = force or (self.app.snapshot_loaded and not self._trend_loaded)  # first real picture
-        if self._trend_dirty and (force or time.monotonic() - self._trend_at >= TREND_EVERY_S):
-            self._trend_loaded = self.app.snapshot_loaded
-            self._trend_dirty = False
-            self._trend_at = time.monotonic()
-            per_grade, breached = self.app.model.trend(self.app.now())
-            self.query_one(TrendChart).show(per_grade, breached, self.app.lang)
+        self.refresh_status()
 
     def _filter_text(self) -> Text:
         model, lang = self.app.model, self.app.lang
@@ -132,27 +114,6 @@ class OperatorScreen(IncidentActions, Screen[None]):
         if self.app.read_only:
             out.append(f"  [{t('readonly', lang)}]", style="bold yellow")
         return out
-
-    def _on_version(self) -> None:
-        self.refresh_board()
-
-    def _on_tick(self) -> None:
-        self.query_one(IncidentTable).refresh()  # countdowns move
-        self._on_status()
-        if not self.has_class("-narrow"):
-            if self.app.tick % 60 == 0:
-                self._show_trend(force=True)
-            else:
-                self._draw_trend()
-
-    def _on_status(self) -> None:
-        app = self.app
-        self.query_one(TopBar).show(title=app.title, conn=app.connection, sweep=app.model.sweep,
-                                    now=app.now(), zone=app.zone, lang=app.lang)
-        self.query_one(ConnectionBanner).show(app.connection, app.last_data_at, app.zone, app.lang,
-                                              health=app.health, loaded=app.snapshot_loaded)
-        self.query_one(CalendarNotice).show(app.model.calendar, app.lang)
-        self.query_one(HealthLine).show(app.health, app.lang)
 
     # --- actions --------------------------------------------------------------------
 
