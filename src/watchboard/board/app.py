@@ -34,7 +34,7 @@ from watchboard.board.screens.common import LocalPalette, localize_bindings
 from watchboard.board.screens.help import HelpScreen
 from watchboard.board.screens.operator import OperatorScreen
 from watchboard.board.screens.wall import WallScreen
-from watchboard.board.styles import use_palette
+from watchboard.board.styles import TRUE_COLOUR, Colours, theme_variables
 from watchboard.bus.feed_types import (
     CommandSender,
     Connection,
@@ -134,6 +134,7 @@ class BoardApp(App[None]):
         self.ingest = Ingest(self.model, lambda: self.now())  # `now` may be replaced (tests move the clock)
         self.grade_clocks = grade_clocks  # grade → its clock names (deadlines.toml), for regrade's warning
         self._settle_scheduled = False
+        self.colours: Colours = TRUE_COLOUR  # from the theme variables, once mounted
         self._trend_at = -1e9  # monotonic time of the last trend computed
         self._trend_stale = True  # data changed (or the hour moved) since then
         self._trend_loaded = False  # the trend computed includes the first snapshot
@@ -147,8 +148,8 @@ class BoardApp(App[None]):
 
     def on_mount(self) -> None:
         localize_bindings(self, self.lang)
-        self.sixteen_colours = self.console.color_system in ("standard", "windows")
-        use_palette(self.sixteen_colours)
+        self.sixteen_colours = self._sixteen_colours()
+        self.colours = Colours.from_variables(self.theme_variables)
         if self.sixteen_colours:
             # let named colours reach the terminal's own palette instead of being turned into
             # RGB and squeezed back to the nearest of 16 (which made grade I magenta)
@@ -159,6 +160,15 @@ class BoardApp(App[None]):
         self.set_interval(self.flush_interval, self._flush, name="flush")
         self.set_interval(1.0, self._tick, name="tick")
         self.consume_feed()
+
+    def _sixteen_colours(self) -> bool:
+        return self.console.color_system in ("standard", "windows")
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """The board's colours ($grade-i, $status-alarm, …; styles.py), for the terminal's colours.
+
+        Called from `App.__init__` (the console is made by then, this class's fields are not)."""
+        return theme_variables(self._sixteen_colours())
 
     def action_toggle_wall(self) -> None:
         self.switch_mode("operator" if self.current_mode == "wall" else "wall")

@@ -26,8 +26,7 @@ from watchboard.board.i18n import Lang, named, t
 from watchboard.board.model import Units, clock_state, owner_label, unit_label
 from watchboard.board.screens.actions import ACTION_BINDINGS, IncidentActions
 from watchboard.board.screens.common import BoardScreen, localize_bindings
-from watchboard.board.styles import CLOCK_STYLE, DIM, GRADE_STYLE
-from watchboard.board.widgets.incident_table import UNACKED
+from watchboard.board.styles import DIM, TRUE_COLOUR, Colours, colours_of
 from watchboard.board.widgets.status import CalendarNotice, ConnectionBanner, TopBar
 from watchboard.domain.present import channel_label, reasons_in
 from watchboard.domain.sanitize import clean, clean_line
@@ -49,9 +48,6 @@ def _fact(out: Text, label: str, value: str | Text, *, style: str = "", lang: La
         out.append(value, style=style)
 
 
-FLAG_STYLE = "bold white on dark_red"
-
-
 def _posted_observed(posted: datetime | None, observed: datetime | None, zone: ZoneInfo, lang: Lang) -> str:
     """`发帖 11-27 08:10 · 发现 11-27 08:40`: when it appeared online and when a monitor saw it."""
     parts = []
@@ -62,24 +58,25 @@ def _posted_observed(posted: datetime | None, observed: datetime | None, zone: Z
     return " · ".join(parts)
 
 
-def _clock_line(out: Text, clock: ClockView, now: datetime, zone: ZoneInfo, lang: Lang) -> None:
+def _clock_line(out: Text, clock: ClockView, now: datetime, zone: ZoneInfo, lang: Lang,
+                colours: Colours) -> None:
     state = clock_state(clock, now)
     out.append("\n")
-    out.append(f" {named('clock.status', clock.status, lang)} ", style=CLOCK_STYLE.get(state, ""))
+    out.append(f" {named('clock.status', clock.status, lang)} ", style=colours.clock.get(state, ""))
     out.append(f" {clock_label(clock.name, lang)}  ", style="bold")
     out.append(local_time(clock.due_at, zone))
     if clock.status in ("running", "extended"):
         out.append(f"  {clock_countdown(clock.due_at, now, clock.provisional, lang)}",
-                   style=CLOCK_STYLE.get(state, "bold"))
+                   style=colours.clock.get(state, "bold"))
     if clock.met_at is not None:
         who = t("clock.by", lang, who=clean_line(clock.met_by or "", 40)) if clock.met_by else ""
         if clock.met_at > clock.due_at:
             late = span(clock.met_at - clock.due_at, lang)
-            out.append(f"  {t('clock.met_late', lang, span=late)}{who}", style="bold red")
+            out.append(f"  {t('clock.met_late', lang, span=late)}{who}", style=colours.alarm_text)
         else:
-            out.append(f"  {t('clock.met_at', lang, at=local_time(clock.met_at, zone))}{who}", style="green")
+            out.append(f"  {t('clock.met_at', lang, at=local_time(clock.met_at, zone))}{who}", style=colours.ok_soft)
     elif clock.on_arrival and clock.status == "breached":
-        out.append(f"  {t('clock.on_arrival', lang)}", style="bold red")
+        out.append(f"  {t('clock.on_arrival', lang)}", style=colours.alarm_text)
     extra = [named("basis", clean_line(clock.basis, 20), lang)]
     if clock.counted_from:
         extra.append(named("from", clean_line(clock.counted_from, 20), lang))
@@ -90,19 +87,19 @@ def _clock_line(out: Text, clock: ClockView, now: datetime, zone: ZoneInfo, lang
     sep = "，" if lang == "zh" else ", "
     out.append(f"  ({sep.join(extra)})" if lang == "en" else f"  （{sep.join(extra)}）", style=DIM)
     if clock.provisional:
-        out.append(f"\n    {PROVISIONAL_MARK} {t('clock.provisional', lang)}", style="yellow")
+        out.append(f"\n    {PROVISIONAL_MARK} {t('clock.provisional', lang)}", style=colours.warn_soft)
 
 
 def detail_text(view: IncidentView, now: datetime, zone: ZoneInfo, lang: Lang,
-                units: Units | None = None) -> Text:
+                units: Units | None = None, colours: Colours = TRUE_COLOUR) -> Text:
     """Everything the board knows about one incident, as one Text (no markup anywhere)."""
     core, grade, clocks, notices = view.core, view.grade, view.clocks, view.notices
     out = Text()
     g = grade.grade if grade else ""
-    out.append(f" {grade_label(g, lang)} ", style=GRADE_STYLE.get(g, GRADE_STYLE[""]))
+    out.append(f" {grade_label(g, lang)} ", style=colours.grade.get(g, colours.grade[""]))
     for flag in (grade.flags if grade else []):
         out.append(" ")
-        out.append(f" {named('flag', clean_line(flag, 20), lang)} ", style=FLAG_STYLE)
+        out.append(f" {named('flag', clean_line(flag, 20), lang)} ", style=colours.flag)
     out.append(" ")
     out.append(clean_line(core.title, 500) if core else view.id, style="bold")
     out.append("\n\n")
@@ -121,7 +118,7 @@ def detail_text(view: IncidentView, now: datetime, zone: ZoneInfo, lang: Lang,
             fact("detail.topic", named("topic", clean_line(core.topic, 40), lang, other="other"))
     if grade:
         owner = owner_label(grade, lang, units) if grade.owner else t("unassigned", lang)
-        fact("detail.owner", owner, style="" if grade.owner else "italic yellow")
+        fact("detail.owner", owner, style="" if grade.owner else colours.unassigned)
         owner_reason = (grade.owner_reason_en or grade.owner_reason) if lang == "en" else grade.owner_reason
         if owner_reason:
             out.append(f"  ({clean_line(owner_reason, 200)})" if lang == "en"
@@ -138,23 +135,23 @@ def detail_text(view: IncidentView, now: datetime, zone: ZoneInfo, lang: Lang,
         if grade.flags:
             fact("detail.flags", "、".join(named("flag", clean_line(f, 20), lang) for f in grade.flags)
                  if lang == "zh" else ", ".join(named("flag", clean_line(f, 20), lang) for f in grade.flags),
-                 style="bold red")
+                 style=colours.alarm_text)
     if notices and notices.acknowledged_by:
         fact("detail.acked", f"{clean_line(notices.acknowledged_by, 40)} {local_time(notices.acknowledged_at, zone)}",
-             style="green")
+             style=colours.ok_soft)
     else:
-        out.append(f"\n{t('detail.not_acked', lang)}", style=UNACKED)
+        out.append(f"\n{t('detail.not_acked', lang)}", style=colours.warn)
     if clocks and (clocks.reminders or clocks.flagged or clocks.slips):
-        fact("detail.reminders", str(clocks.reminders), style="bold red" if clocks.flagged else "")
+        fact("detail.reminders", str(clocks.reminders), style=colours.alarm_text if clocks.flagged else "")
         if clocks.flagged:
-            out.append(f"  ⚑ {t('detail.flagged', lang)}", style="bold red")
+            out.append(f"  ⚑ {t('detail.flagged', lang)}", style=colours.alarm_text)
         for slip in clocks.slips:
             out.append(f"\n  • {unit_label(slip.unit, lang, units)} {clock_label(slip.clock, lang)} ×{slip.count}",
-                       style="bold red" if slip.flagged else "")
+                       style=colours.alarm_text if slip.flagged else "")
             if slip.last_at is not None:
                 out.append(f"  {local_time(slip.last_at, zone)}", style=DIM)
             if slip.flagged:
-                out.append(f"  ⚑ {t('detail.slip_flagged', lang)}", style="bold red")
+                out.append(f"  ⚑ {t('detail.slip_flagged', lang)}", style=colours.alarm_text)
     if core and core.closed_at:
         fact("detail.closed", f"{local_time(core.closed_at, zone)}  {clean_line(core.close_summary, 500)}")
 
@@ -170,7 +167,7 @@ def detail_text(view: IncidentView, now: datetime, zone: ZoneInfo, lang: Lang,
         out.append(f"\n{t('detail.missing', lang)}", style=DIM)
     else:
         for clock in sorted(clocks.clocks, key=lambda c: c.due_at):
-            _clock_line(out, clock, now, zone, lang)
+            _clock_line(out, clock, now, zone, lang, colours)
 
     if core:
         out.append("\n\n")
@@ -183,7 +180,7 @@ def detail_text(view: IncidentView, now: datetime, zone: ZoneInfo, lang: Lang,
             seen = _posted_observed(m.posted_at, m.observed_at, zone, lang)
             out.append(f"  {seen}" if seen else "")
             if m.media_level and m.media_level != "none":
-                out.append(f"  [{named('media', clean_line(m.media_level, 20), lang)}]", style="bold magenta")
+                out.append(f"  [{named('media', clean_line(m.media_level, 20), lang)}]", style=colours.media)
             mt = m.metrics
             out.append("  " + "  ".join(
                 f"{t(f'metric.{k}', lang)} {compact_number(getattr(mt, k))}"
@@ -191,7 +188,7 @@ def detail_text(view: IncidentView, now: datetime, zone: ZoneInfo, lang: Lang,
             if m.title:
                 out.append(f"\n    {clean_line(m.title, 300)}")
             if m.url:
-                out.append(f"\n    {clean_line(m.url, 300)}", style="underline cyan")
+                out.append(f"\n    {clean_line(m.url, 300)}", style=colours.link)
         if core.evidence:
             out.append("\n\n")
             out.append_text(_head(t("detail.evidence", lang)))
@@ -204,7 +201,7 @@ def detail_text(view: IncidentView, now: datetime, zone: ZoneInfo, lang: Lang,
         out.append(f"\n{t('detail.missing', lang)}", style=DIM)
     else:
         for n in notices.notices:
-            style = {"sent": "green", "failed": "bold red", "pending": "yellow"}.get(n.status, "")
+            style = {"sent": colours.ok_soft, "failed": colours.alarm_text, "pending": colours.warn_soft}.get(n.status, "")
             out.append(f"\n• {local_time(n.at, zone)} ")
             out.append(named("notice", clean_line(n.status, 12), lang), style=style)
             out.append(f"  {clean_line(n.to, 60)} / {channel_label(clean_line(n.channel, 30), lang)}")
@@ -212,9 +209,9 @@ def detail_text(view: IncidentView, now: datetime, zone: ZoneInfo, lang: Lang,
                 cause = named("cause", clean_line(n.cause, 60), lang, other="other")
                 out.append(f"  ({cause})" if lang == "en" else f"（{cause}）", style=DIM)
             if n.reason:
-                out.append(f"  {clean_line(n.reason, 200)}", style="red")
+                out.append(f"  {clean_line(n.reason, 200)}", style=colours.alarm_soft)
         if notices.escalation_tier:
-            out.append(f"\n⇧ {t('detail.escalation', lang, tier=notices.escalation_tier)}", style="bold red")
+            out.append(f"\n⇧ {t('detail.escalation', lang, tier=notices.escalation_tier)}", style=colours.alarm_text)
 
     out.append("\n\n")
     out.append_text(_head(t("detail.notes", lang)))
@@ -276,7 +273,7 @@ class DetailScreen(IncidentActions, BoardScreen):
         if view is None:
             body.update(Text(f"{self.incident_id}  {t('detail.missing', app.lang)}"))
         else:
-            body.update(detail_text(view, app.now(), app.zone, app.lang, app.model.units))
+            body.update(detail_text(view, app.now(), app.zone, app.lang, app.model.units, colours_of(self)))
         self.refresh_status()
 
     def data_changed(self) -> None:

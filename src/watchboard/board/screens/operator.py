@@ -17,6 +17,7 @@ from watchboard.board.screens.actions import ACTION_BINDINGS, IncidentActions
 from watchboard.board.screens.common import BoardScreen, localize_bindings
 from watchboard.board.screens.detail import DetailScreen
 from watchboard.board.screens.forms import ActionForm, FieldSpec, FormSpec
+from watchboard.board.styles import colours_of
 from watchboard.board.widgets.counters import CountersBar
 from watchboard.board.widgets.incident_table import IncidentTable
 from watchboard.board.widgets.matrix import GradeMatrix
@@ -112,7 +113,7 @@ class OperatorScreen(IncidentActions, BoardScreen):
             out.append("  ")
         out.append(f"{t('sort', lang)}{'：' if lang == 'zh' else ': '}{t(f'sort.{model.sort}', lang)}", style="dim")
         if self.app.read_only:
-            out.append(f"  [{t('readonly', lang)}]", style="bold yellow")
+            out.append(f"  [{t('readonly', lang)}]", style=colours_of(self).warn_text)
         return out
 
     # --- actions --------------------------------------------------------------------

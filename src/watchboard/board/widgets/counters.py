@@ -9,15 +9,16 @@ from textual.widgets import Digits, Label, Static
 
 from watchboard.board.format import GRADES
 from watchboard.board.i18n import Lang, t
-from watchboard.board.styles import GRADE_STYLE
+from watchboard.board.styles import Colours, colours_of
 
 
-def counters_text(counts: dict[str, int], total: int, lang: Lang, *, wide: bool = True) -> Text:
+def counters_text(counts: dict[str, int], total: int, lang: Lang, *, colours: Colours,
+                  wide: bool = True) -> Text:
     """` I 特别重大 3 │ II 重大 5 …` — the numeral is always there, the name when room allows."""
     out = Text()
     for grade in GRADES:
         label = f" {grade} {t(f'grade.{grade}', lang)} " if wide else f" {grade} "
-        out.append(label, style=GRADE_STYLE[grade])
+        out.append(label, style=colours.grade[grade])
         out.append(f" {counts.get(grade, 0)} ", style="bold")
         out.append(" ")
     out.append(f"{t('open', lang)} {total}", style="bold")
@@ -32,7 +33,7 @@ class CountersBar(Static):
     """
 
     def show(self, counts: dict[str, int], total: int, lang: Lang, extra: Text | None = None) -> None:
-        text = counters_text(counts, total, lang, wide=(self.size.width or 80) >= 100)
+        text = counters_text(counts, total, lang, colours=colours_of(self), wide=(self.size.width or 80) >= 100)
         if extra is not None:
             text.append("  ")
             text.append_text(extra)
@@ -104,22 +105,22 @@ class GradeCounter(Vertical):
         align-horizontal: center;
         & > Label { width: 100%; text-align: center; text-style: bold; }
         & > Digits { width: 100%; text-align: center; text-style: bold; }
-        &.grade-I { background: #e60012 35%; border: heavy #e60012; }
-        &.grade-II { background: #ff8c00 35%; border: heavy #ff8c00; }
-        &.grade-III { background: #ffd400 30%; border: heavy #ffd400; }
-        &.grade-IV { background: #1e6fd9 45%; border: heavy #1e6fd9; }
+        &.grade-I { background: $grade-i 35%; border: heavy $grade-i; }
+        &.grade-II { background: $grade-ii 35%; border: heavy $grade-ii; }
+        &.grade-III { background: $grade-iii 30%; border: heavy $grade-iii; }
+        &.grade-IV { background: $grade-iv 45%; border: heavy $grade-iv; }
         &.-zero { background: $surface; }
         & > BigFigure { display: none; }
         &.-big > BigFigure { display: block; }
         &.-big > Digits { display: none; }
     }
-    /* 16 colours: the terminal's own palette, same four colours as the table */
+    /* 16 colours (the variables are then the terminal's own): a full fill, the numeral in ink */
     GradeCounter.-ansi16 {
-        &.grade-I { background: ansi_red; color: ansi_bright_white; border: heavy ansi_bright_white; }
-        &.grade-II { background: ansi_magenta; color: ansi_bright_white; border: heavy ansi_bright_white; }
-        &.grade-III { background: ansi_bright_yellow; color: ansi_black; border: heavy ansi_black; }
-        &.grade-IV { background: ansi_blue; color: ansi_bright_white; border: heavy ansi_bright_white; }
-        &.-zero { background: ansi_black; color: ansi_white; border: heavy ansi_white; }
+        &.grade-I { background: $grade-i; color: $grade-i-ink; border: heavy $grade-i-ink; }
+        &.grade-II { background: $grade-ii; color: $grade-ii-ink; border: heavy $grade-ii-ink; }
+        &.grade-III { background: $grade-iii; color: $grade-iii-ink; border: heavy $grade-iii-ink; }
+        &.grade-IV { background: $grade-iv; color: $grade-iv-ink; border: heavy $grade-iv-ink; }
+        &.-zero { background: $counter-zero; color: $counter-zero-ink; border: heavy $counter-zero-ink; }
     }
     """
 

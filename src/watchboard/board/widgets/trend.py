@@ -7,7 +7,7 @@ from textual.widgets import Static
 
 from watchboard.board.format import GRADES, fit
 from watchboard.board.i18n import Lang, t
-from watchboard.board.styles import DIM, GRADE_FG
+from watchboard.board.styles import DIM, Colours, colours_of
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -26,19 +26,19 @@ def spark(values: list[int], top: int | None = None) -> str:
     return "".join(out)
 
 
-def trend_text(per_grade: dict[str, list[int]], breached: list[int], lang: Lang) -> Text:
+def trend_text(per_grade: dict[str, list[int]], breached: list[int], lang: Lang, *, colours: Colours) -> Text:
     """One sparkline per grade (shared scale) plus breached clocks, with 24-hour totals."""
     top = max((max(v, default=0) for v in per_grade.values()), default=0)
     out = Text(t("trend.title", lang), style="bold")
     for grade in GRADES:
         values = per_grade.get(grade, [])
         out.append("\n")
-        out.append(fit(grade, 4), style=GRADE_FG[grade])
-        out.append(spark(values, top), style=GRADE_FG[grade])
+        out.append(fit(grade, 4), style=colours.grade_text[grade])
+        out.append(spark(values, top), style=colours.grade_text[grade])
         out.append(fit(str(sum(values)), 5, right=True))
     out.append("\n")
-    out.append(fit("×", 4), style="bold red")
-    out.append(spark(breached), style="red")
+    out.append(fit("×", 4), style=colours.alarm_text)
+    out.append(spark(breached), style=colours.alarm_soft)
     out.append(fit(str(sum(breached)), 5, right=True))
     out.append(f" {t('trend.breached', lang)}", style=DIM)
     return out
@@ -50,4 +50,4 @@ class TrendChart(Static):
     """
 
     def show(self, per_grade: dict[str, list[int]], breached: list[int], lang: Lang) -> None:
-        self.update(trend_text(per_grade, breached, lang))
+        self.update(trend_text(per_grade, breached, lang, colours=colours_of(self)))
