@@ -27,9 +27,10 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from watchboard.board.format import Units
 from watchboard.board.i18n import Lang, t
 from watchboard.board.ingest import Ingest
-from watchboard.board.model import BoardModel, Filter, Trend, Units
+from watchboard.board.model import BoardModel, Filter, Trend
 from watchboard.board.screens.common import LocalPalette, localize_bindings
 from watchboard.board.screens.help import HelpScreen
 from watchboard.board.screens.operator import OperatorScreen

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from watchboard.board.app import BoardApp
-from watchboard.board.model import unit_names
+from watchboard.board.format import unit_names
 from watchboard.bus.connection import ConnectionWatch, connect
 from watchboard.bus.feed import make_sender, ping_services, watch_board
 from watchboard.bus.feed_types import Connection

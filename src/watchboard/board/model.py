@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 import msgspec
@@ -34,10 +34,9 @@ from watchboard.domain.views import (
     split_key,
 )
 
-from .format import GRADES, grade_rank
+from .format import GRADES, LABEL_MAX, Units, grade_rank, owner_label
 
 TITLE_MAX = 200  # a row never needs more; the detail screen cleans the full text itself
-LABEL_MAX = 40
 SORTS = ("grade", "due", "age", "owner")
 
 
@@ -57,32 +56,6 @@ class Row(NamedTuple):
     owner_short: str = ""  # the unit's short name (units.toml `short`), for narrow columns
 
 
-class UnitNames(NamedTuple):
-    """How people name one unit (units.toml), in both languages, long and short."""
-
-    name: str
-    name_en: str = ""
-    short: str = ""
-    short_en: str = ""
-
-    def full(self, lang: str) -> str:
-        return (self.name_en or self.name) if lang == "en" else self.name
-
-    def brief(self, lang: str) -> str:
-        if lang == "en":
-            return self.short_en or self.name_en or self.short or self.name
-        return self.short or self.name
-
-
-Units = dict[str, UnitNames]
-
-
-def unit_names(cfg: object) -> Units:
-    """The names of every unit of a `UnitsConfig` (duck-typed: the board does not need grading)."""
-    return {u.id: UnitNames(u.name, u.name_en, u.short, u.short_en)  # type: ignore[attr-defined]
-            for u in getattr(cfg, "units", [])}
-
-
 def next_clock(clocks: ClocksView | None) -> ClockView | None:
     """The running clock that falls due first (None when nothing is running)."""
     if clocks is None:
@@ -93,26 +66,6 @@ def next_clock(clocks: ClocksView | None) -> ClockView | None:
 
 def is_open(view: IncidentView) -> bool:
     return view.core is None or view.core.stage != "closed"
-
-
-def unit_label(unit_id: str, lang: str = "zh", units: Units | None = None, *, short: bool = False) -> str:
-    """A unit as people name it (units.toml), else its id."""
-    names = (units or {}).get(unit_id)
-    if names is None:
-        return clean_line(unit_id, LABEL_MAX)
-    return clean_line(names.brief(lang) if short else names.full(lang), LABEL_MAX)
-
-
-def owner_label(grade: GradeView | None, lang: str = "zh", units: Units | None = None, *,
-                short: bool = False) -> str:
-    """The owning unit as people name it: this board's units.toml, else the names grading sent
-    with the owner, else its id."""
-    if grade is None or not grade.owner:
-        return ""
-    if units and grade.owner in units:
-        return unit_label(grade.owner, lang, units, short=short)
-    name = (grade.owner_name_en or grade.owner_name) if lang == "en" else grade.owner_name
-    return clean_line(name or grade.owner, LABEL_MAX)
 
 
 def make_row(view: IncidentView, lang: str = "zh", units: Units | None = None) -> Row:
@@ -425,14 +378,3 @@ def newly_urgent(before: GradeView | None, after: GradeView | None) -> bool:
     return after is not None and is_urgent_grade(after.grade) and not (
         before is not None and is_urgent_grade(before.grade)
         and grade_rank(before.grade) <= grade_rank(after.grade))
-
-
-def clock_state(clock: ClockView, now: datetime, warn: timedelta = timedelta(minutes=30)) -> str:
-    """running | warning | breached | met | extended | cancelled, for colouring."""
-    if clock.status == "running":
-        if clock.due_at <= now:
-            return "breached"
-        if clock.warned or clock.due_at - now <= warn:
-            return "warning"
-    return clock.status
-

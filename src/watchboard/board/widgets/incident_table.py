@@ -25,9 +25,9 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from watchboard.board.format import age, clock_countdown, compact_number, fit, stage_label
+from watchboard.board.format import age, clock_countdown, clock_state, compact_number, fit, stage_label
 from watchboard.board.i18n import Lang, t
-from watchboard.board.model import Row, clock_state
+from watchboard.board.model import Row
 from watchboard.board.styles import colours_of
 
 
