@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import getpass
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,7 +27,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from watchboard.board.format import Units
+from watchboard.board.format import GradeLabels, Units, grade_label
 from watchboard.board.i18n import Lang, t
 from watchboard.board.ingest import Ingest
 from watchboard.board.model import BoardModel, Filter, Trend
@@ -119,7 +119,8 @@ class BoardApp(App[None]):
                  now: Callable[[], datetime] = _utcnow, actor: str | None = None,
                  flush_interval: float = 0.15, retry_delay: float = 1.0,
                  page_seconds: float = 10.0, units: Units | None = None,
-                 grade_clocks: dict[str, list[str]] | None = None) -> None:
+                 grade_clocks: dict[str, list[str]] | None = None,
+                 grade_labels: Mapping[str, Mapping[str, str]] | None = None) -> None:
         super().__init__()
         self.feed_factory = feed_factory
         self.send = send
@@ -131,7 +132,8 @@ class BoardApp(App[None]):
         self.flush_interval = flush_interval
         self.retry_delay = retry_delay
         self.page_seconds = page_seconds
-        self.model = BoardModel(lang=lang, units=dict(units or {}))
+        # grade_labels: the profile's grades and names from this board's config, until grading sends its own
+        self.model = BoardModel(lang=lang, units=dict(units or {}), labels=GradeLabels.of(grade_labels))
         self.ingest = Ingest(self.model, lambda: self.now())  # `now` may be replaced (tests move the clock)
         self.grade_clocks = grade_clocks  # grade → its clock names (deadlines.toml), for regrade's warning
         self._settle_scheduled = False
@@ -335,8 +337,9 @@ class BoardApp(App[None]):
         for kind in ("grade", "due", "age", "owner"):
             yield SystemCommand(f"{t('sort', lang)}: {t(f'sort.{kind}', lang)}", t("palette.sort", lang),
                                 lambda k=kind: self._set_sort(k))
-        for grade in ("I", "II", "III", "IV"):
-            yield SystemCommand(f"{t('filter', lang)}: {grade} {t(f'grade.{grade}', lang)}",
+        labels = self.model.grade_labels()
+        for grade in labels.grades:
+            yield SystemCommand(f"{t('filter', lang)}: {grade_label(grade, lang, labels)}",
                                 t("palette.filter", lang), lambda g=grade: self._filter_grade(g))
         yield SystemCommand(t("action.clear_filter", lang), t("palette.clear", lang), self._clear_filter)
         actions = getattr(screen, "palette_actions", None)

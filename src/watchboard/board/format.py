@@ -9,7 +9,7 @@ and return `rich.text.Text` with no markup anywhere: untrusted text is cleaned, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -80,12 +80,53 @@ def age(since: datetime, now: datetime, lang: Lang = "en") -> str:
     return t("age.d", lang, n=seconds // 86400)
 
 
-def grade_label(grade: str | None, lang: Lang) -> str:
-    """The roman numeral always shows (16-colour terminals, colour-blind readers)."""
+@dataclass(frozen=True)
+class GradeLabels:
+    """The grades a profile uses (those it does not collapse into another), worst first, and what
+    it calls them: grading sends them with each grade (`GradeView.grade_labels`); until it does,
+    the board's own config; failing both, the default names of the four grades."""
+
+    names: Mapping[str, Mapping[str, str]]  # grade → {"zh": …, "en": …}
+
+    @classmethod
+    def of(cls, names: Mapping[str, Mapping[str, str]] | None, fallback: GradeLabels | None = None) -> GradeLabels:
+        """From untrusted data: unknown grades and languages dropped, labels cleaned and bounded;
+        nothing usable gives `fallback` (the defaults)."""
+        kept = {g: {lang: clean_line(label, LABEL_MAX) for lang, label in per.items()
+                    if lang in ("zh", "en") and isinstance(label, str) and label.strip()}
+                for g, per in (names or {}).items() if g in GRADE_ORDER and isinstance(per, Mapping)}
+        if not kept:
+            return fallback or DEFAULT_GRADE_LABELS
+        return cls(dict(sorted(kept.items(), key=lambda item: grade_rank(item[0]))))
+
+    @property
+    def grades(self) -> tuple[str, ...]:
+        return tuple(self.names)
+
+    def name(self, grade: str, lang: Lang) -> str:
+        """The profile's name for `grade` in `lang`, else the default one ("" for no grade)."""
+        label = self.names.get(grade, {}).get(lang)
+        if label:
+            return label
+        default = t(f"grade.{grade}", lang)
+        return "" if default == f"grade.{grade}" else default
+
+    def shown(self, counts: Mapping[str, int]) -> tuple[str, ...]:
+        """The grades to count: the profile's, and any other that still has incidents (graded
+        before the profile changed), worst first."""
+        return tuple(g for g in GRADES if g in self.names or counts.get(g, 0))
+
+
+DEFAULT_GRADE_LABELS = GradeLabels({g: {"zh": t(f"grade.{g}", "zh"), "en": t(f"grade.{g}", "en")} for g in GRADES})
+
+
+def grade_label(grade: str | None, lang: Lang, labels: GradeLabels = DEFAULT_GRADE_LABELS) -> str:
+    """`II 重大`: the roman numeral always shows (16-colour terminals, colour-blind readers),
+    then the profile's name for the grade."""
     if not grade:
         return t("ungraded", lang)
-    name = t(f"grade.{grade}", lang)
-    return f"{grade} {name}" if name != f"grade.{grade}" else grade
+    name = labels.name(grade, lang)
+    return f"{grade} {name}" if name else grade
 
 
 def stage_label(stage: str | None, lang: Lang) -> str:
@@ -207,13 +248,14 @@ def clock_state(clock: ClockView, now: datetime, warn: timedelta = timedelta(min
 
 @dataclass(frozen=True)
 class Reading:
-    """How this board reads an incident: its language, zone and clock, the units' names and its colours."""
+    """How this board reads an incident: its language, zone and clock, the units' and grades' names, its colours."""
 
     lang: Lang
     zone: ZoneInfo
     now: datetime
     units: Units = field(default_factory=dict)
     colours: Colours = TRUE_COLOUR
+    labels: GradeLabels = DEFAULT_GRADE_LABELS
 
     def paren(self, text: str) -> str:
         """An aside: `  (text)` in English, `（text）` in Chinese."""
@@ -256,7 +298,7 @@ def headline(view: IncidentView, r: Reading) -> Text:
     grade = view.grade
     g = grade.grade if grade else ""
     out = Text()
-    out.append(f" {grade_label(g, r.lang)} ", style=r.colours.grade.get(g, r.colours.grade[""]))
+    out.append(f" {grade_label(g, r.lang, r.labels)} ", style=r.colours.grade.get(g, r.colours.grade[""]))
     for flag in (grade.flags if grade else []):
         out.append(" ")
         out.append(f" {named('flag', clean_line(flag, 20), r.lang)} ", style=r.colours.flag)
@@ -462,7 +504,7 @@ def timeline_section(view: IncidentView, r: Reading) -> Text:
         if core.closed_at:
             events.append((core.closed_at, "", t("stage.closed", lang)))
     if grade and grade.updated_at:
-        events.append((grade.updated_at, t("actor.grading", lang), grade_label(grade.grade, lang)))
+        events.append((grade.updated_at, t("actor.grading", lang), grade_label(grade.grade, lang, r.labels)))
     if notices and notices.acknowledged_at:
         events.append((notices.acknowledged_at, clean_line(notices.acknowledged_by or "", 40), t("detail.acked", lang)))
     out = heading(t("detail.notes", lang))

@@ -34,10 +34,11 @@ from watchboard.domain.views import (
     split_key,
 )
 
-from .format import GRADES, LABEL_MAX, Units, grade_rank, owner_label
+from .format import DEFAULT_GRADE_LABELS, GRADES, LABEL_MAX, GradeLabels, Units, grade_rank, owner_label
 
 TITLE_MAX = 200  # a row never needs more; the detail screen cleans the full text itself
 SORTS = ("grade", "due", "age", "owner")
+EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 class Row(NamedTuple):
@@ -159,9 +160,13 @@ class BoardModel:
     lang: str = "zh"  # for the names of units
     units: Units = field(default_factory=dict)  # units.toml's names, when the board has the config
     filter: Filter = field(default_factory=Filter)
+    labels: GradeLabels = DEFAULT_GRADE_LABELS  # the board's own config's; grading's win once it sends them
     _sorted: list[Row] | None = None
     _urgent: list[Row] | None = None
     _seen: set[str] | None = None  # ids seen since a re-sync began (see begin_resync)
+    _sent_labels: dict[str, dict[str, str]] | None = None  # the newest grade's `grade_labels`
+    _sent_labels_at: datetime | None = None
+    _grade_labels: GradeLabels | None = None  # built from the above when asked
 
     # --- input ------------------------------------------------------------------------
 
@@ -188,6 +193,8 @@ class BoardModel:
             value = decode_view(part, change.value)
             if value is None:  # unreadable (a newer writer): keep what we had
                 return set()
+            if isinstance(value, GradeView):
+                self._note_labels(value)
             view = (current or IncidentView(id=incident_id)).with_part(part, value)
         if all(getattr(view, p) is None for p in ("core", "grade", "clocks", "notices")):
             self.incidents.pop(incident_id, None)
@@ -241,6 +248,9 @@ class BoardModel:
         incidents, rows, lang, units = self.incidents, self.rows, self.lang, self.units
         changed: set[str] = set()
         for incident_id, parts in staged.items():
+            grade = parts.get("grade")
+            if grade is not None:
+                self._note_labels(grade)  # type: ignore[arg-type]
             current = incidents.get(incident_id)
             if current is None:
                 if not any(v is not None for v in parts.values()):
@@ -262,6 +272,25 @@ class BoardModel:
         if changed:
             self._sorted = self._urgent = None
         return changed
+
+    def _note_labels(self, grade: GradeView) -> None:
+        """Keep the grade labels of the most recently graded incident (a profile may have changed
+        since older grades were written)."""
+        if not grade.grade_labels:
+            return
+        at = grade.updated_at or EPOCH
+        if self._sent_labels_at is not None and at < self._sent_labels_at:
+            return
+        self._sent_labels_at = at
+        if grade.grade_labels != self._sent_labels:
+            self._sent_labels = grade.grade_labels
+            self._grade_labels = None
+
+    def grade_labels(self) -> GradeLabels:
+        """The grades to offer and what to call them: grading's (the newest grade's), else the config's."""
+        if self._grade_labels is None:
+            self._grade_labels = GradeLabels.of(self._sent_labels, self.labels) if self._sent_labels else self.labels
+        return self._grade_labels
 
     def begin_resync(self) -> None:
         """A new feed starts: its snapshot is the truth; ids not in it were deleted meanwhile."""

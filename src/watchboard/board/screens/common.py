@@ -63,7 +63,7 @@ class BoardScreen(Screen[None]):
         trend = self.app.trend
         if trend is not None:
             for chart in self.query(TrendChart):
-                chart.show(trend.per_grade, trend.breached, self.app.lang)
+                chart.show(trend.per_grade, trend.breached, self.app.lang, self.app.model.grade_labels())
 
 _SPECIAL = {"desk.clear": "action.clear_filter", "wall.readonly": "readonly"}
 

@@ -97,7 +97,7 @@ class DetailScreen(IncidentActions, BoardScreen):
             body.update(Text(f"{self.incident_id}  {t('detail.missing', app.lang)}"))
         else:
             reading = Reading(lang=app.lang, zone=app.zone, now=app.now(), units=app.model.units,
-                              colours=colours_of(self))
+                              colours=colours_of(self), labels=app.model.grade_labels())
             body.update(detail_text(view, reading))
         self.refresh_status()
 

@@ -91,11 +91,11 @@ class OperatorScreen(IncidentActions, BoardScreen):
         app, model = self.app, self.app.model
         self.set_class(app.size.width < SIDE_MIN_WIDTH, "-narrow")
         self.query_one(IncidentTable).set_rows(model.open_rows(), loaded=app.snapshot_loaded)
-        self.query_one(CountersBar).show(model.grade_counts(), model.open_count(), app.lang,
-                                         self._filter_text())
+        counts, labels = model.grade_counts(), model.grade_labels()
+        self.query_one(CountersBar).show(counts, model.open_count(), app.lang, self._filter_text(), labels=labels)
         if not self.has_class("-narrow"):
             owners, cells = model.matrix()
-            self.query_one(GradeMatrix).show(owners, cells, app.lang)
+            self.query_one(GradeMatrix).show(owners, cells, app.lang, grades=labels.shown(counts))
             self.query_one(AlertsPanel).show(model.alerts(), app.zone, app.lang)
         self.refresh_status()
 
@@ -157,8 +157,8 @@ class OperatorScreen(IncidentActions, BoardScreen):
         grade_value = next(iter(flt.grades)) if len(flt.grades) == 1 else ""
         spec = FormSpec(title=Text(t("action.filter", lang), style="bold"), fields=(
             FieldSpec("grade", t("field.grade", lang), "select",
-                      (any_, *((g, g) for g in ("I", "II", "III", "IV"))), required=False,
-                      value=grade_value),
+                      (any_, *((g, g) for g in self.app.model.grade_labels().grades)), required=False,
+                      value=grade_value if grade_value in self.app.model.grade_labels().grades else ""),
             FieldSpec("owner", t("field.owner", lang), required=False, value=flt.owner,
                       suggestions=tuple(o for o in self.app.model.matrix()[0] if o)),
             FieldSpec("stage", t("field.stage", lang), "select",

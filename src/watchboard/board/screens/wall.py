@@ -71,8 +71,9 @@ class WallScreen(BoardScreen):
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width < WALL_SIDE_MIN, "-narrow")
         self.set_class(event.size.height < 30, "-short")
-        self.query_one(BigCounters).show(self.app.model.grade_counts(),
-                                         figure_scale(event.size.width, event.size.height))
+        model = self.app.model
+        self.query_one(BigCounters).show(model.grade_counts(), figure_scale(event.size.width, event.size.height),
+                                         model.grade_labels())
         self._show_page()
 
     def action_read_only(self) -> None:
@@ -121,9 +122,10 @@ class WallScreen(BoardScreen):
         app, model = self.app, self.app.model
         self.set_class(app.size.width < WALL_SIDE_MIN, "-narrow")
         self.set_class(app.size.height < 30, "-short")
-        self.query_one(BigCounters).show(model.grade_counts(), figure_scale(app.size.width, app.size.height))
+        counts, labels = model.grade_counts(), model.grade_labels()
+        self.query_one(BigCounters).show(counts, figure_scale(app.size.width, app.size.height), labels)
         self.query_one("#urgent-table", IncidentTable).set_rows(model.urgent_rows(), loaded=app.snapshot_loaded)
         owners, cells = model.matrix()
-        self.query_one(GradeMatrix).show(owners, cells, app.lang, max_owners=10)
+        self.query_one(GradeMatrix).show(owners, cells, app.lang, max_owners=10, grades=labels.shown(counts))
         self._show_page()
         self.refresh_status()

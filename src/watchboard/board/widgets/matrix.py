@@ -11,11 +11,11 @@ from watchboard.board.styles import DIM, Colours, colours_of
 
 
 def matrix_text(owners: list[str], cells: dict[tuple[str, str], int], lang: Lang, *, colours: Colours,
-                name_width: int = 12, max_owners: int = 12) -> Text:
-    """A text table (CJK-aligned by cell width): one row per owner, one column per grade."""
+                grades: tuple[str, ...] = GRADES, name_width: int = 12, max_owners: int = 12) -> Text:
+    """A text table (CJK-aligned by cell width): one row per owner, one column per grade shown."""
     out = Text()
     out.append(fit(t("col.owner", lang), name_width))
-    for grade in GRADES:
+    for grade in grades:
         out.append(" ")
         out.append(fit(grade, 4, right=True), style=colours.grade[grade])
     out.append(" ")
@@ -30,7 +30,7 @@ def matrix_text(owners: list[str], cells: dict[tuple[str, str], int], lang: Lang
         out.append(fit(owner or t("unassigned", lang), name_width),
                    style=colours.unassigned if not owner else "")
         row_total = 0
-        for grade in GRADES:
+        for grade in grades:
             n = cells.get((grade, owner), 0)
             row_total += n
             out.append(" ")
@@ -41,7 +41,7 @@ def matrix_text(owners: list[str], cells: dict[tuple[str, str], int], lang: Lang
         n_rest = sum(n for (_, owner), n in cells.items() if owner in set(rest))
         out.append("\n")
         out.append(fit(f"+{len(rest)} …", name_width), style=DIM)
-        out.append(" " * (5 * len(GRADES)))
+        out.append(" " * (5 * len(grades)))
         out.append(" ")
         out.append(fit(str(n_rest), 5, right=True), style=DIM)
     return out
@@ -55,5 +55,5 @@ class GradeMatrix(Static):
     """
 
     def show(self, owners: list[str], cells: dict[tuple[str, str], int], lang: Lang,
-             max_owners: int = 12) -> None:
-        self.update(matrix_text(owners, cells, lang, colours=colours_of(self), max_owners=max_owners))
+             max_owners: int = 12, grades: tuple[str, ...] = GRADES) -> None:
+        self.update(matrix_text(owners, cells, lang, colours=colours_of(self), grades=grades, max_owners=max_owners))
