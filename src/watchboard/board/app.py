@@ -27,7 +27,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from watchboard.board.format import GradeLabels, Units, grade_label
+from watchboard.board.format import GradeLabels, Units, error_text, grade_label
 from watchboard.board.i18n import Lang, t
 from watchboard.board.ingest import Ingest
 from watchboard.board.model import BoardModel, Filter, Trend
@@ -46,7 +46,6 @@ from watchboard.bus.feed_types import (
     ServiceHealth,
     SnapshotDone,
 )
-from watchboard.domain.present import localize_times
 from watchboard.domain.sanitize import clean_line
 
 FeedFactory = Callable[[], Feed]
@@ -359,26 +358,8 @@ class BoardApp(App[None]):
         self.version += 1
 
 
-def error_text(reply: dict[str, Any], lang: Lang, zone: ZoneInfo = SHANGHAI) -> str:
-    """The service's `{"ok": false, "error": {code, field, message}}` as one plain line; the
-    UTC times services write in messages are shown in the board's zone, to the minute."""
-    err = reply.get("error") or {}
-    if not isinstance(err, dict):
-        err = {"message": str(err)}
-    field = clean_line(str(err.get("field") or ""), 60)
-    return t("sent.error", lang, code=clean_line(str(err.get("code") or "error"), 30),
-             field=f", {field}" if field else "",
-             message=clean_line(localize_times(str(err.get("message") or ""), zone), 300))
-
-
 def _login() -> str:
     try:
         return getpass.getuser()
     except Exception:  # no login name (a container): say so rather than guess
         return "unknown"
-
-
-def run_board(feed_factory: FeedFactory, send: CommandSender | None, *, lang: Lang = "zh",
-              wall: bool = False, zone: ZoneInfo = SHANGHAI, units: Units | None = None) -> None:
-    """Run the board in this terminal until the operator quits."""
-    BoardApp(feed_factory, send, lang=lang, wall=wall, zone=zone, units=units).run()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from rich.cells import cell_len, get_character_cell_size
@@ -21,7 +21,7 @@ from rich.text import Text
 
 from watchboard.board.i18n import Lang, named, t
 from watchboard.board.styles import DIM, TRUE_COLOUR, Colours
-from watchboard.domain.present import channel_label, reasons_in
+from watchboard.domain.present import channel_label, localize_times, reasons_in
 from watchboard.domain.sanitize import clean, clean_line
 from watchboard.domain.views import ClocksView, ClockView, CoreView, GradeView, IncidentView, NoticesView
 
@@ -184,6 +184,18 @@ def compact_number(n: int) -> str:
     if n < 1_000_000:
         return f"{n / 1000:.1f}k"
     return f"{n / 1_000_000:.1f}M"
+
+
+def error_text(reply: Mapping[str, Any], lang: Lang, zone: ZoneInfo) -> str:
+    """The service's `{"ok": false, "error": {code, field, message}}` as one plain line; the
+    UTC times services write in messages are shown in the board's zone, to the minute."""
+    err = reply.get("error") or {}
+    if not isinstance(err, dict):
+        err = {"message": str(err)}
+    field = clean_line(str(err.get("field") or ""), 60)
+    return t("sent.error", lang, code=clean_line(str(err.get("code") or "error"), 30),
+             field=f", {field}" if field else "",
+             message=clean_line(localize_times(str(err.get("message") or ""), zone), 300))
 
 
 # --- units, owners and clocks as people name them -------------------------------------
