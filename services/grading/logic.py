@@ -200,7 +200,10 @@ def command_unflag(state: IncidentState | None, cmd: Unflag, ctx: Ctx) -> tuple[
     return msgspec.structs.replace(st, flags=[f for f in st.flags if f != kind], updated_at=now), [event]
 
 
-def view_of(state: IncidentState, units: UnitsConfig | None = None) -> GradeView | None:
+def view_of(state: IncidentState, units: UnitsConfig | None = None,
+            labels: dict[str, dict[str, str]] | None = None) -> GradeView | None:
+    """`<id>.grade`; `labels` are the profile's grade names (`grade_labels`), so a board without
+    the config shows the profile's grades."""
     if state.grade is None:
         return None
     owner = state.owner.owner if state.owner else None
@@ -211,4 +214,5 @@ def view_of(state: IncidentState, units: UnitsConfig | None = None) -> GradeView
                      owner=state.owner.owner if state.owner else None, owner_reason=state.owner_reason,
                      owner_reason_en=state.owner_reason_en,
                      assisting=list(state.owner.assisting) if state.owner else [], updated_at=state.updated_at,
-                     flags=list(state.flags), reasons_en=list(state.grade.reasons_en), **names)
+                     flags=list(state.flags), reasons_en=list(state.grade.reasons_en),
+                     grade_labels=dict(labels or {}), **names)

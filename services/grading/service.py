@@ -24,6 +24,7 @@ from watchboard.config.grading import GradingConfig, load_grading
 from watchboard.config.units import UnitsConfig, load_units
 from watchboard.domain import events as ev
 from watchboard.domain.commands import Assign, Command, Flag, Regrade, Release, Unflag
+from watchboard.domain.grading.grades import grade_labels
 from watchboard.domain.views import encode_view, kv_key
 from watchboard.services.grading.logic import (
     IncidentState,
@@ -65,6 +66,7 @@ class Grading:
         self.rt, self.db, self.grading, self.units = rt, db, grading, units
         self.publisher, self.endpoints = rt.publisher, rt.endpoints
         self.states: StateTable[IncidentState] = StateTable(db, "incidents", IncidentState)
+        self.labels = grade_labels(grading)  # the profile's grade names, in every view
 
     async def start(self) -> None:
         rt = self.rt
@@ -93,7 +95,7 @@ class Grading:
         same views and effects again, so the bucket never shows what the stream will not."""
         views = {}
         for key, state in tx.overlay.items():
-            view = view_of(state, self.units)
+            view = view_of(state, self.units, self.labels)
             if view is not None:
                 views[kv_key(key, "grade")] = encode_view(view)
         await asyncio.gather(self.publisher.publish_all(effects), self.rt.kv_put_many(views))

@@ -86,9 +86,20 @@ def default_board_config() -> dict[str, Any]:
     return board_config(ConfigSource())
 
 
-def make_app(feed: ScriptedFeed, send: Any = None, *, wall: bool = False, lang: str = "zh") -> BoardApp:
+@functools.cache
+def profile_board_config(profile: str) -> dict[str, Any]:
+    """The same, under a profile (`watchboard board` with `profile = "plan-001"` in watchboard.toml)."""
+    from watchboard.board.launch import board_config
+    from watchboard.config import ConfigSource
+
+    return board_config(ConfigSource(profile=profile))
+
+
+def make_app(feed: ScriptedFeed, send: Any = None, *, wall: bool = False, lang: str = "zh",
+             profile: str | None = None) -> BoardApp:
+    config = profile_board_config(profile) if profile else default_board_config()
     return BoardApp(feed.factory, send, lang=lang, wall=wall, zone=ZONE, now=lambda: NOW,
-                    actor="tester", flush_interval=0.02, retry_delay=0.05, **default_board_config())
+                    actor="tester", flush_interval=0.02, retry_delay=0.05, **config)
 
 
 async def settle(pilot: Pilot[Any], app: BoardApp, rounds: int = 3) -> None:

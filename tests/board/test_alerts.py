@@ -24,7 +24,7 @@ def test_alerts_are_board_notices_and_failures_newest_first() -> None:
     """Sent e-mails are not alerts; the board channel's and the failed ones are, newest first."""
     model = BoardModel()
     for change in [*incident(1, "II", title="食堂"), notices(1, BOARD, FAILED, SENT_MAIL)]:
-        model.apply(change)
+        model.ingest(change)
     alerts = model.alerts()
     assert [(a.to, a.failed) for a in alerts] == [("g-leaders", True), ("p-li", False)]
     assert "\x1b" not in alerts[0].reason and alerts[1].title == "食堂"
@@ -34,7 +34,7 @@ def test_closed_incidents_raise_no_alerts() -> None:
     """A closed incident's notices leave the panel."""
     model = BoardModel()
     for change in [*incident(1, "II", stage="closed"), notices(1, FAILED)]:
-        model.apply(change)
+        model.ingest(change)
     assert model.alerts() == []
 
 

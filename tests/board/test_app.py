@@ -383,3 +383,28 @@ async def test_trend_drawn_from_the_snapshot_not_left_empty(wall: bool) -> None:
         await settle(pilot, app)
         line_i = static_text(app, "#trend").splitlines()[1]
         assert line_i.split()[0] == "I" and line_i.split()[-1] == "2"
+
+
+async def test_one_trend_for_desk_and_wall(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The App computes the trend once per redraw for every screen; the desk and the wall both draw it."""
+    import watchboard.board.app as app_module
+
+    monkeypatch.setattr(app_module, "TREND_EVERY_S", 0.0)  # no pause between trends: count them all
+    feed = ScriptedFeed(*snapshot(incident(1, "I", minutes_ago=30)))
+    app = make_app(feed, RecordingSender())
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("w")  # the wall is mounted beside the desk from now on
+        await settle(pilot, app)
+        calls: list[object] = []
+        trend = app.model.trend
+        app.model.trend = lambda now, hours=24: calls.append(now) or trend(now, hours)  # type: ignore[method-assign]
+        version = app.version
+        feed.push(*incident(2, "I", minutes_ago=10))
+        await settle(pilot, app)
+        assert app.version > version and len(calls) == app.version - version  # not once per screen
+        wall = static_text(app, "#trend").splitlines()[1]
+        await pilot.press("w")
+        await settle(pilot, app)
+        desk = static_text(app, "#trend").splitlines()[1]
+        assert wall.split()[-1] == desk.split()[-1] == "2"

@@ -27,13 +27,13 @@ SEQUENCES: dict[str, list[KVChange]] = {
 
 
 @pytest.mark.parametrize("changes", SEQUENCES.values(), ids=SEQUENCES.keys())
-def test_apply_all_ends_where_one_by_one_ends(changes: list[KVChange]) -> None:
-    """`apply_all` leaves the same views, rows and sweep as `apply` change by change."""
+def test_ingest_all_ends_where_one_by_one_ends(changes: list[KVChange]) -> None:
+    """`ingest_all` leaves the same views, rows and sweep as `ingest` change by change."""
     one, many = BoardModel(), BoardModel()
     expected: set[str] = set()
     for change in changes:
-        expected |= one.apply(change)
-    changed = many.apply_all(changes)
+        expected |= one.ingest(change)
+    changed = many.ingest_all(changes)
     assert many.incidents == one.incidents
     assert many.rows == one.rows
     assert many.sweep == one.sweep
@@ -41,12 +41,12 @@ def test_apply_all_ends_where_one_by_one_ends(changes: list[KVChange]) -> None:
     assert many.open_rows() == one.open_rows()
 
 
-def test_apply_all_during_resync_marks_what_it_saw() -> None:
+def test_ingest_all_during_resync_marks_what_it_saw() -> None:
     """A batch during a re-sync counts as seen; the incident it did not mention is dropped."""
     model = BoardModel()
-    model.apply_all(incident(1, "II") + incident(2, "III"))
+    model.ingest_all(incident(1, "II") + incident(2, "III"))
     model.begin_resync()
-    model.apply_all(incident(2, "III"))
+    model.ingest_all(incident(2, "III"))
     assert model.end_resync() == {ONE}
     assert list(model.rows) == ["01JTEST0000000000000000002"]
 

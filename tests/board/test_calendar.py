@@ -35,7 +35,7 @@ def test_model_decodes_calendar_defensively(value: bytes, zh: str | None, en: st
                                             until: date | None) -> None:
     """Unknown fields are ignored and missing ones take defaults; no incident is touched."""
     model = BoardModel()
-    assert model.apply(KVChange(CALENDAR_KEY, value)) == set()
+    assert model.ingest(KVChange(CALENDAR_KEY, value)) == set()
     assert model.calendar is not None
     assert (model.calendar.warning_zh, model.calendar.warning_en, model.calendar.covered_until) == (zh, en, until)
     assert model.incidents == {}
@@ -45,8 +45,8 @@ def test_model_decodes_calendar_defensively(value: bytes, zh: str | None, en: st
 def test_model_unreadable_or_deleted_calendar_clears_notice(value: bytes | None) -> None:
     """A value the board cannot read, or a deleted key, shows no notice (never a crash)."""
     model = BoardModel()
-    model.apply(KVChange(CALENDAR_KEY, WARN))
-    model.apply(KVChange(CALENDAR_KEY, value))
+    model.ingest(KVChange(CALENDAR_KEY, WARN))
+    model.ingest(KVChange(CALENDAR_KEY, value))
     assert model.calendar is None
 
 

@@ -8,7 +8,16 @@ import pytest
 from rich.cells import cell_len
 
 from tests.board.support import NOW
-from watchboard.board.format import age, compact_number, countdown, fit, grade_label, stage_label, truncate
+from watchboard.board.format import (
+    age,
+    compact_number,
+    countdown,
+    error_text,
+    fit,
+    grade_label,
+    stage_label,
+    truncate,
+)
 from watchboard.board.i18n import LABELS
 from watchboard.board.widgets.trend import spark
 
@@ -92,3 +101,18 @@ def test_spark_scales_and_marks_zero() -> None:
 def test_both_languages_define_the_same_labels() -> None:
     """zh and en have exactly the same keys."""
     assert set(LABELS["zh"]) == set(LABELS["en"])
+
+
+@pytest.mark.parametrize(("reply", "lang", "expected"), [
+    ({"ok": False, "error": {"code": "conflict", "field": "due_at",
+                             "message": "past the final cap 2026-12-11T09:30:00+00:00"}},
+     "en", "Refused (conflict, due_at): past the final cap 2026-12-11 17:30"),
+    ({"ok": False, "error": {"code": "invalid", "message": "[b]x[/b] \x1b[31m"}}, "zh", "失败（invalid）：[b]x[/b]"),
+    ({"ok": False, "error": "boom"}, "zh", "失败（error）：boom"),
+    ({"ok": False}, "en", "Refused (error): "),
+])
+def test_error_text(reply: dict[str, object], lang: str, expected: str) -> None:
+    """A refusal as one plain line: code, field, message with its UTC times in Beijing time."""
+    from zoneinfo import ZoneInfo
+
+    assert error_text(reply, lang, ZoneInfo("Asia/Shanghai")) == expected  # type: ignore[arg-type]

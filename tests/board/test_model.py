@@ -15,14 +15,14 @@ from watchboard.domain.views import ClocksView, ClockView, GradeView, SweepView,
 def model_with(*groups: list[KVChange]) -> BoardModel:
     model = BoardModel()
     for group in groups:
-        model.apply_all(group)
+        model.ingest_all(group)
     return model
 
 
-def test_apply_returns_changed_id_and_builds_row() -> None:
+def test_ingest_returns_changed_id_and_builds_row() -> None:
     """One incident's four keys make one open row with grade, owner and next clock."""
     model = BoardModel()
-    changed = model.apply_all(incident(1, "II", owner="transport"))
+    changed = model.ingest_all(incident(1, "II", owner="transport"))
     assert changed == {"01JTEST0000000000000000001"}
     (row,) = model.open_rows()
     assert (row.grade, row.owner, row.title) == ("II", "县交通运输局", "事件1")  # the name grading sent
@@ -62,14 +62,14 @@ def test_deleting_every_part_forgets_the_incident() -> None:
     """A purged incident disappears."""
     model = model_with(incident(1, "II"))
     for part in ("core", "grade", "clocks", "notices"):
-        model.apply(KVChange(f"01JTEST0000000000000000001.{part}", None))
+        model.ingest(KVChange(f"01JTEST0000000000000000001.{part}", None))
     assert model.open_rows() == [] and model.incidents == {}
 
 
 def test_unreadable_value_keeps_previous() -> None:
     """A value the board cannot decode is ignored, not a crash."""
     model = model_with(incident(1, "II"))
-    assert model.apply(KVChange("01JTEST0000000000000000001.grade", b"{not json")) == set()
+    assert model.ingest(KVChange("01JTEST0000000000000000001.grade", b"{not json")) == set()
     assert model.open_rows()[0].grade == "II"
 
 
@@ -99,7 +99,7 @@ def test_trend_bins_by_hour_and_grade() -> None:
     """New incidents per hour per grade; breaches in the hour they fell due."""
     model = model_with(incident(1, "I", minutes_ago=10), incident(2, "I", minutes_ago=70),
                        incident(3, "IV", minutes_ago=60 * 30))
-    model.apply(KVChange("01JTEST0000000000000000001.clocks", encode_view(ClocksView(clocks=[
+    model.ingest(KVChange("01JTEST0000000000000000001.clocks", encode_view(ClocksView(clocks=[
         ClockView(name="x", due_at=NOW - timedelta(minutes=90), basis="calendar", status="breached")]))))
     per_grade, breached = model.trend(NOW)
     # NOW is 02:00 sharp: 01:50 is one hour back, 00:50 two
@@ -112,7 +112,7 @@ def test_trend_bins_by_hour_and_grade() -> None:
 def test_sweep_key() -> None:
     """sys.sweep is kept apart from incidents."""
     model = BoardModel()
-    model.apply(KVChange("sys.sweep", encode_view(SweepView(last_at=NOW, missed=["10:00"]))))
+    model.ingest(KVChange("sys.sweep", encode_view(SweepView(last_at=NOW, missed=["10:00"]))))
     assert model.sweep is not None and model.sweep.missed == ["10:00"] and model.incidents == {}
 
 
@@ -120,7 +120,7 @@ def test_resync_drops_incidents_missing_from_new_snapshot() -> None:
     """After a reconnect, an incident deleted meanwhile is dropped at SnapshotDone."""
     model = model_with(incident(1, "II"), incident(2, "III"))
     model.begin_resync()
-    model.apply_all(incident(1, "II"))
+    model.ingest_all(incident(1, "II"))
     assert model.end_resync() == {"01JTEST0000000000000000002"}
     assert [r.id[-1] for r in model.open_rows()] == ["1"]
 

@@ -129,3 +129,16 @@ def test_reported_event_carries_both_languages() -> None:
     view = view_of(state)  # type: ignore[arg-type]
     assert view is not None
     assert (view.reasons, view.reasons_en) == (graded[0].reasons, graded[0].reasons_en)
+
+
+def test_the_view_carries_the_profiles_grade_names() -> None:
+    """Under plan-001 the grade view names the profile's grades (II collapsed away), so a board
+    without the config shows 一级/二级/三级."""
+    from watchboard.config import ConfigSource
+    from watchboard.config.grading import load_grading
+    from watchboard.domain.grading.grades import grade_labels
+
+    labels = grade_labels(load_grading(ConfigSource(profile="plan-001")))
+    view = view_of(graded_state([]), None, labels)
+    assert view is not None and list(view.grade_labels) == ["I", "III", "IV"]
+    assert view.grade_labels["I"] == {"zh": "一级 (重大)", "en": "Level 1 (major)"}

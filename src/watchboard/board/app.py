@@ -1,7 +1,8 @@
 """The board application: consumes the feed in a worker, keeps the model, maps modes to screens.
 
-Data flow: `consume_feed` (an exclusive worker) gathers the `KVChange`s the feed has ready and
-folds them into the `BoardModel` in one call (`apply_all`), then marks what changed; a 150 ms timer turns that into one `version` bump, which screens
+Data flow: `consume_feed` (an exclusive worker) hands each feed item to `Ingest` (ingest.py),
+which gathers the `KVChange`s the feed has ready, folds them into the `BoardModel` in one call
+and notes what changed; a 150 ms timer drains that into one `version` bump, which screens
 watch and redraw from. So 200 changes a second cost ~7 redraws, not 200, and a 40,000-key
 snapshot is one redraw. Connection and health items are posted as messages. Operator
 commands go out through `send` (None = read-only wall) in their own worker group.
@@ -11,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import getpass
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,25 +27,30 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from watchboard.board.format import GradeLabels, Units, error_text, grade_label
 from watchboard.board.i18n import Lang, t
-from watchboard.board.model import BoardModel, Units, newly_urgent
-from watchboard.board.styles import use_palette
+from watchboard.board.ingest import Ingest
+from watchboard.board.model import BoardModel, Filter, Trend
+from watchboard.board.screens.common import LocalPalette, localize_bindings
+from watchboard.board.screens.help import HelpScreen
+from watchboard.board.screens.operator import OperatorScreen
+from watchboard.board.screens.wall import WallScreen
+from watchboard.board.styles import TRUE_COLOUR, Colours, theme_variables
 from watchboard.bus.feed_types import (
     CommandSender,
     Connection,
     Feed,
+    FeedItem,
     KVBatch,
     KVChange,
     ServiceHealth,
     SnapshotDone,
 )
 from watchboard.domain.sanitize import clean_line
-from watchboard.domain.views import GradeView, split_key
 
 FeedFactory = Callable[[], Feed]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-_gc_frozen = False  # see BoardApp._resume_gc
-FOLD_BUDGET = 2048  # changes folded at once before the worker yields to the screen (~10 ms)
+TREND_EVERY_S = 5.0
 
 
 def _utcnow() -> datetime:
@@ -66,10 +72,17 @@ class BoardApp(App[None]):
         Binding("ctrl+p", "command_palette", "Commands", id="app.palette", show=False, priority=True),
     ]
 
+    # One screen per mode, each in its own module; `--wall` picks the first one shown.
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
+        "operator": OperatorScreen,
+        "wall": WallScreen,
+    }
+
     version: reactive[int] = reactive(0, init=False)
     tick: reactive[int] = reactive(0, init=False)
     connection: reactive[Connection | None] = reactive(None, init=False)
     health: reactive[ServiceHealth | None] = reactive(None, init=False)
+    trend: reactive[Trend | None] = reactive(None, init=False)  # one for every screen; see _refresh_trend
     snapshot_loaded: reactive[bool] = reactive(False, init=False)
 
     class ConnectionChanged(Message):
@@ -105,7 +118,8 @@ class BoardApp(App[None]):
                  now: Callable[[], datetime] = _utcnow, actor: str | None = None,
                  flush_interval: float = 0.15, retry_delay: float = 1.0,
                  page_seconds: float = 10.0, units: Units | None = None,
-                 grade_clocks: dict[str, list[str]] | None = None) -> None:
+                 grade_clocks: dict[str, list[str]] | None = None,
+                 grade_labels: Mapping[str, Mapping[str, str]] | None = None) -> None:
         super().__init__()
         self.feed_factory = feed_factory
         self.send = send
@@ -117,17 +131,15 @@ class BoardApp(App[None]):
         self.flush_interval = flush_interval
         self.retry_delay = retry_delay
         self.page_seconds = page_seconds
-        self.model = BoardModel(lang=lang, units=dict(units or {}))
+        # grade_labels: the profile's grades and names from this board's config, until grading sends its own
+        self.model = BoardModel(lang=lang, units=dict(units or {}), labels=GradeLabels.of(grade_labels))
+        self.ingest = Ingest(self.model, lambda: self.now())  # `now` may be replaced (tests move the clock)
         self.grade_clocks = grade_clocks  # grade → its clock names (deadlines.toml), for regrade's warning
-        self.last_data_at: datetime | None = None
-        self.feed_starts = 0
-        self._dirty: set[str] = set()
-        self._dirty_any = False
-        self._urgent: list[str] = []
-        self._pending: list[KVChange] = []  # changes read from the feed, not yet folded in
-        self._fold_scheduled = False
-        self._gc_paused = False  # see _pause_gc
-        self._first_snapshot = False  # no redraws while the first snapshot pours in
+        self._settle_scheduled = False
+        self.colours: Colours = TRUE_COLOUR  # from the theme variables, once mounted
+        self._trend_at = -1e9  # monotonic time of the last trend computed
+        self._trend_stale = True  # data changed (or the hour moved) since then
+        self._trend_loaded = False  # the trend computed includes the first snapshot
         self.title = t("app.wall_title" if wall else "app.title", lang)
 
     @property
@@ -136,36 +148,34 @@ class BoardApp(App[None]):
 
     # --- modes ----------------------------------------------------------------------
 
-    def _operator(self) -> Screen[None]:
-        from watchboard.board.screens.operator import OperatorScreen
-        return OperatorScreen()
-
-    def _wall(self) -> Screen[None]:
-        from watchboard.board.screens.wall import WallScreen
-        return WallScreen()
-
     def on_mount(self) -> None:
-        from watchboard.board.screens.common import localize_bindings
         localize_bindings(self, self.lang)
-        self.sixteen_colours = self.console.color_system in ("standard", "windows")
-        use_palette(self.sixteen_colours)
+        self.sixteen_colours = self._sixteen_colours()
+        self.colours = Colours.from_variables(self.theme_variables)
         if self.sixteen_colours:
             # let named colours reach the terminal's own palette instead of being turned into
             # RGB and squeezed back to the nearest of 16 (which made grade I magenta)
             self.ansi_color = True
             self.add_class("-ansi16")
-        self.add_mode("operator", self._operator)
-        self.add_mode("wall", self._wall)
+        self._refresh_trend()  # the screens draw an empty trend until the snapshot is in
         self.switch_mode("wall" if self.wall else "operator")
         self.set_interval(self.flush_interval, self._flush, name="flush")
         self.set_interval(1.0, self._tick, name="tick")
         self.consume_feed()
 
+    def _sixteen_colours(self) -> bool:
+        return self.console.color_system in ("standard", "windows")
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """The board's colours ($grade-i, $status-alarm, …; styles.py), for the terminal's colours.
+
+        Called from `App.__init__` (the console is made by then, this class's fields are not)."""
+        return theme_variables(self._sixteen_colours())
+
     def action_toggle_wall(self) -> None:
         self.switch_mode("operator" if self.current_mode == "wall" else "wall")
 
     def action_help(self) -> None:
-        from watchboard.board.screens.help import HelpScreen
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
@@ -174,115 +184,50 @@ class BoardApp(App[None]):
     @work(exclusive=True, group="feed", exit_on_error=False)
     async def consume_feed(self) -> None:
         """Follow the feed for ever: a feed that ends or fails is started again after a pause."""
+        ingest = self.ingest
         while True:
             feed: Feed | None = None
             try:
                 feed = self.feed_factory()
-                if self.feed_starts:
-                    self.model.begin_resync()
-                self.feed_starts += 1
-                loop = asyncio.get_running_loop()
+                ingest.feed_started()
                 async for item in feed:
-                    if type(item) is KVChange:
-                        if not self._first_snapshot and not self._gc_paused and gc.isenabled():
-                            self._pause_gc()
-                        # Gather what the feed has ready; it is folded in one call when the
-                        # worker next waits for the feed (call_soon), or at the budget.
-                        self._pending.append(item)
-                        if len(self._pending) >= FOLD_BUDGET:
-                            self._fold()
-                            await asyncio.sleep(0)  # let the screen and the keys breathe
-                        elif not self._fold_scheduled:
-                            self._fold_scheduled = True
-                            loop.call_soon(self._fold)
-                    else:
-                        self._fold()
+                    if type(item) is not KVChange:
+                        ingest.settle()
                         self._take(item)
                         if isinstance(item, KVBatch):
                             await asyncio.sleep(0)
+                    elif ingest.gather(item):  # the budget: fold now and let the screen and keys breathe
+                        ingest.settle()
+                        await asyncio.sleep(0)
+                    elif not self._settle_scheduled:
+                        # fold what the feed has ready in one call, when the worker next waits for it
+                        self._settle_scheduled = True
+                        asyncio.get_running_loop().call_soon(self._settle)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the feed's own failure is shown, never fatal
                 self.post_message(self.ConnectionChanged(Connection(
                     state="reconnecting", at=self.now(), error=f"{type(exc).__name__}: {exc}")))
             finally:
-                self._fold()  # what arrived before the feed ended is still true
-                self._resume_gc(freeze=False)
+                ingest.feed_ended()
                 aclose = getattr(feed, "aclose", None)
                 if aclose is not None:
                     with contextlib.suppress(Exception):
                         await aclose()
             await asyncio.sleep(self.retry_delay)
 
-    def _fold(self) -> None:
-        """Fold the gathered changes into the model in one call (a whole snapshot in ~20 calls)."""
-        self._fold_scheduled = False
-        if not self._pending:
-            return
-        changes, self._pending = self._pending, []
-        model = self.model
-        # after the first snapshot, a grade that becomes I or II flashes: note the grades before
-        before: dict[str, GradeView | None] = {}
-        if self.snapshot_loaded:
-            for change in changes:
-                parts = split_key(change.key)
-                if parts is not None and parts[1] == "grade" and parts[0] not in before:
-                    current = model.get(parts[0])
-                    before[parts[0]] = current.grade if current else None
-        enabled = gc.isenabled() and len(changes) >= 256
-        if enabled:  # a large batch makes objects that all live on: scanning them is waste
-            gc.disable()
-        try:
-            changed = model.apply_all(changes)
-        finally:
-            if enabled:
-                gc.enable()
-        self._dirty |= changed
-        self._dirty_any = True
-        self.last_data_at = self.now()
-        for incident_id, grade in before.items():
-            after = model.get(incident_id)
-            if after is not None and newly_urgent(grade, after.grade):
-                self._urgent.append(incident_id)
+    def _settle(self) -> None:
+        self._settle_scheduled = False
+        self.ingest.settle()
 
-    def _pause_gc(self) -> None:
-        """No cycle collection while the first snapshot loads.
-
-        A snapshot of 10,000 incidents leaves ~180,000 container objects that all live on;
-        the collector would scan the growing heap several times over (0.2-0.4 s, more than
-        the folding itself) and find nothing. `_resume_gc` turns it back on.
-        """
-        gc.disable()
-        self._gc_paused = True
-
-    def _resume_gc(self, *, freeze: bool) -> None:
-        global _gc_frozen
-        if not self._gc_paused:
-            return
-        self._gc_paused = False
-        if freeze and not _gc_frozen:
-            # What is alive now (the app and the snapshot) stays alive: keep it out of every
-            # later full collection, else one ~0.2 s pause comes soon after and again every
-            # few minutes while changes stream in. Once a process (a process runs one board).
-            _gc_frozen = True
-            gc.freeze()
-        gc.enable()
-
-    def _take(self, item: object) -> None:
-        if isinstance(item, KVChange):
-            self._pending.append(item)
-            self._fold()
-        elif isinstance(item, KVBatch):
-            self._pending.extend(item.changes)
-            self._fold()
+    def _take(self, item: FeedItem) -> None:
+        """An item other than a single change: fold a batch, or post what the screens react to."""
+        if isinstance(item, KVChange | KVBatch):
+            self.ingest.gather_all(item.changes if isinstance(item, KVBatch) else [item])
+            self.ingest.settle()
         elif isinstance(item, SnapshotDone):
-            self._first_snapshot = True
-            self._resume_gc(freeze=True)
-            gone = self.model.end_resync()
-            self._dirty |= gone
-            self._dirty_any = True
-            self.last_data_at = self.now()
-            # draw now rather than after the message queue and the next tick (~100-250 ms)
+            self.ingest.snapshot_done()
+            # draw now rather than after the message queue and the next flush (~100-250 ms)
             self.snapshot_loaded = True
             self._flush()
             self.post_message(self.SnapshotLoaded(item.count))
@@ -292,22 +237,41 @@ class BoardApp(App[None]):
             self.post_message(self.HealthReported(item))
 
     def _flush(self) -> None:
-        """Coalesce: everything that changed since the last tick becomes one redraw."""
-        if self._dirty_any and self._first_snapshot:
-            self._dirty.clear()
-            self._dirty_any = False
+        """Coalesce: everything that changed since the last flush becomes one redraw."""
+        redraw, urgent = self.ingest.drain()
+        if redraw:
             self.version += 1
-        if self._urgent:
-            ids, self._urgent = self._urgent, []
-            self.post_message(self.UrgentArrived(ids))
+            self._trend_stale = True
+            self._refresh_trend()
+        if urgent:
+            self.post_message(self.UrgentArrived(urgent))
 
     def _tick(self) -> None:
         self.tick += 1
+        if self.tick % 60 == 0:  # the hours move on even when nothing changes
+            self._trend_stale = True
+        self._refresh_trend()
+
+    def _refresh_trend(self) -> None:
+        """The trend walks every incident: at most every few seconds (it moves by the hour), but
+        never left stale: a change inside the pause is counted by the next tick after it, and
+        the first picture with the snapshot in is computed at once."""
+        first = self.snapshot_loaded and not self._trend_loaded
+        if self._trend_stale and (first or time.monotonic() - self._trend_at >= TREND_EVERY_S):
+            self._trend_loaded = self.snapshot_loaded
+            self._trend_stale = False
+            self._trend_at = time.monotonic()
+            self.trend = self.model.trend(self.now())
+
+    @property
+    def last_data_at(self) -> datetime | None:
+        """When data last came (the banner of a lost connection says the board is as of then)."""
+        return self.ingest.last_data_at
 
     def on_board_app_connection_changed(self, message: ConnectionChanged) -> None:
         self.connection = message.connection
-        if message.connection.state == "connected" and self.last_data_at is None:
-            self.last_data_at = message.connection.at
+        if message.connection.state == "connected" and self.ingest.last_data_at is None:
+            self.ingest.last_data_at = message.connection.at
 
     def on_board_app_health_reported(self, message: HealthReported) -> None:
         self.health = message.health
@@ -354,7 +318,6 @@ class BoardApp(App[None]):
 
     def action_command_palette(self) -> None:
         """Textual's palette with its prompt and "no matches" in the board's language."""
-        from watchboard.board.screens.common import LocalPalette
         if self.use_command_palette and not LocalPalette.is_open(self):
             self.push_screen(LocalPalette(self.lang))
 
@@ -373,8 +336,9 @@ class BoardApp(App[None]):
         for kind in ("grade", "due", "age", "owner"):
             yield SystemCommand(f"{t('sort', lang)}: {t(f'sort.{kind}', lang)}", t("palette.sort", lang),
                                 lambda k=kind: self._set_sort(k))
-        for grade in ("I", "II", "III", "IV"):
-            yield SystemCommand(f"{t('filter', lang)}: {grade} {t(f'grade.{grade}', lang)}",
+        labels = self.model.grade_labels()
+        for grade in labels.grades:
+            yield SystemCommand(f"{t('filter', lang)}: {grade_label(grade, lang, labels)}",
                                 t("palette.filter", lang), lambda g=grade: self._filter_grade(g))
         yield SystemCommand(t("action.clear_filter", lang), t("palette.clear", lang), self._clear_filter)
         actions = getattr(screen, "palette_actions", None)
@@ -386,28 +350,12 @@ class BoardApp(App[None]):
         self.version += 1
 
     def _filter_grade(self, grade: str) -> None:
-        from watchboard.board.model import Filter
         self.model.set_filter(Filter(grades=frozenset({grade})))
         self.version += 1
 
     def _clear_filter(self) -> None:
-        from watchboard.board.model import Filter
         self.model.set_filter(Filter())
         self.version += 1
-
-
-def error_text(reply: dict[str, Any], lang: Lang, zone: ZoneInfo = SHANGHAI) -> str:
-    """The service's `{"ok": false, "error": {code, field, message}}` as one plain line; the
-    UTC times services write in messages are shown in the board's zone, to the minute."""
-    from watchboard.domain.present import localize_times
-
-    err = reply.get("error") or {}
-    if not isinstance(err, dict):
-        err = {"message": str(err)}
-    field = clean_line(str(err.get("field") or ""), 60)
-    return t("sent.error", lang, code=clean_line(str(err.get("code") or "error"), 30),
-             field=f", {field}" if field else "",
-             message=clean_line(localize_times(str(err.get("message") or ""), zone), 300))
 
 
 def _login() -> str:
@@ -415,9 +363,3 @@ def _login() -> str:
         return getpass.getuser()
     except Exception:  # no login name (a container): say so rather than guess
         return "unknown"
-
-
-def run_board(feed_factory: FeedFactory, send: CommandSender | None, *, lang: Lang = "zh",
-              wall: bool = False, zone: ZoneInfo = SHANGHAI, units: Units | None = None) -> None:
-    """Run the board in this terminal until the operator quits."""
-    BoardApp(feed_factory, send, lang=lang, wall=wall, zone=zone, units=units).run()

@@ -13,12 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from watchboard.board.app import BoardApp
-from watchboard.board.model import unit_names
+from watchboard.board.format import unit_names
 from watchboard.bus.connection import ConnectionWatch, connect
 from watchboard.bus.feed import make_sender, ping_services, watch_board
 from watchboard.bus.feed_types import Connection
 from watchboard.bus.subjects import Subjects
 from watchboard.config import ConfigSource, load_watchboard
+from watchboard.config.deadlines import load_deadlines
+from watchboard.config.grading import load_grading
+from watchboard.config.units import load_units
+from watchboard.domain.grading.grades import describe_grades
 from watchboard.domain.views import KV_BUCKET
 
 
@@ -83,13 +87,13 @@ class NatsBoard:
 
 def board_config(source: ConfigSource) -> dict[str, Any]:
     """What the board reads from the config beside watchboard.toml: unit names (for short names
-    and assisting units) and each grade's clocks (to say what lowering a grade cancels)."""
-    from watchboard.config.deadlines import load_deadlines
-    from watchboard.config.units import load_units
-
+    and assisting units), each grade's clocks (to say what lowering a grade cancels), and the
+    profile's grades and their names (until grading sends them with each grade)."""
     deadlines = load_deadlines(source)
+    grades = describe_grades(load_grading(source))
     return {"units": unit_names(load_units(source)),
-            "grade_clocks": {g: [name for name, _ in deadlines.clocks_for(g)] for g in ("I", "II", "III", "IV")}}
+            "grade_clocks": {g: [name for name, _ in deadlines.clocks_for(g)] for g in ("I", "II", "III", "IV")},
+            "grade_labels": {g: {"zh": d["zh"], "en": d["en"]} for g, d in grades.items()}}
 
 
 def make_app(url: str, source: ConfigSource, *, lang: str | None, wall: bool) -> tuple[BoardApp, NatsBoard]:

@@ -1,7 +1,10 @@
 """The board's state: every incident folded from the KV bucket, and what the screens derive.
 
-Pure: `apply()` takes one `KVChange`, `apply_all()` many at once; `now` is passed in. The widgets draw from the cached
-`Row` tuples, so the untrusted text in them has been cleaned once, on the way in.
+Pure: `ingest()` takes one `KVChange`, `ingest_all()` many at once; `now` is passed in. The
+widgets draw from the cached `Row` tuples, so the untrusted text in them has been cleaned
+once, on the way in. (The names are the board's own: the domain's `incident.apply` folds an
+event into a record and returns a new one; these mutate the board's mirror of the KV bucket
+in place and return the incident ids whose view changed.)
 Sorting is cached and redone only when something changed (10,000 rows re-sort in ~10 ms).
 """
 
@@ -10,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 import msgspec
@@ -31,11 +34,11 @@ from watchboard.domain.views import (
     split_key,
 )
 
-from .format import GRADES, grade_rank
+from .format import DEFAULT_GRADE_LABELS, GRADES, LABEL_MAX, GradeLabels, Units, grade_rank, owner_label
 
 TITLE_MAX = 200  # a row never needs more; the detail screen cleans the full text itself
-LABEL_MAX = 40
 SORTS = ("grade", "due", "age", "owner")
+EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 class Row(NamedTuple):
@@ -54,32 +57,6 @@ class Row(NamedTuple):
     owner_short: str = ""  # the unit's short name (units.toml `short`), for narrow columns
 
 
-class UnitNames(NamedTuple):
-    """How people name one unit (units.toml), in both languages, long and short."""
-
-    name: str
-    name_en: str = ""
-    short: str = ""
-    short_en: str = ""
-
-    def full(self, lang: str) -> str:
-        return (self.name_en or self.name) if lang == "en" else self.name
-
-    def brief(self, lang: str) -> str:
-        if lang == "en":
-            return self.short_en or self.name_en or self.short or self.name
-        return self.short or self.name
-
-
-Units = dict[str, UnitNames]
-
-
-def unit_names(cfg: object) -> Units:
-    """The names of every unit of a `UnitsConfig` (duck-typed: the board does not need grading)."""
-    return {u.id: UnitNames(u.name, u.name_en, u.short, u.short_en)  # type: ignore[attr-defined]
-            for u in getattr(cfg, "units", [])}
-
-
 def next_clock(clocks: ClocksView | None) -> ClockView | None:
     """The running clock that falls due first (None when nothing is running)."""
     if clocks is None:
@@ -90,26 +67,6 @@ def next_clock(clocks: ClocksView | None) -> ClockView | None:
 
 def is_open(view: IncidentView) -> bool:
     return view.core is None or view.core.stage != "closed"
-
-
-def unit_label(unit_id: str, lang: str = "zh", units: Units | None = None, *, short: bool = False) -> str:
-    """A unit as people name it (units.toml), else its id."""
-    names = (units or {}).get(unit_id)
-    if names is None:
-        return clean_line(unit_id, LABEL_MAX)
-    return clean_line(names.brief(lang) if short else names.full(lang), LABEL_MAX)
-
-
-def owner_label(grade: GradeView | None, lang: str = "zh", units: Units | None = None, *,
-                short: bool = False) -> str:
-    """The owning unit as people name it: this board's units.toml, else the names grading sent
-    with the owner, else its id."""
-    if grade is None or not grade.owner:
-        return ""
-    if units and grade.owner in units:
-        return unit_label(grade.owner, lang, units, short=short)
-    name = (grade.owner_name_en or grade.owner_name) if lang == "en" else grade.owner_name
-    return clean_line(name or grade.owner, LABEL_MAX)
 
 
 def make_row(view: IncidentView, lang: str = "zh", units: Units | None = None) -> Row:
@@ -173,6 +130,13 @@ class Filter:
         return True
 
 
+class Trend(NamedTuple):
+    """New incidents per hour by grade and clocks breached per hour; index 0 is the oldest hour."""
+
+    per_grade: dict[str, list[int]]
+    breached: list[int]
+
+
 @dataclass(frozen=True)
 class Alert:
     at: datetime | None
@@ -196,14 +160,18 @@ class BoardModel:
     lang: str = "zh"  # for the names of units
     units: Units = field(default_factory=dict)  # units.toml's names, when the board has the config
     filter: Filter = field(default_factory=Filter)
+    labels: GradeLabels = DEFAULT_GRADE_LABELS  # the board's own config's; grading's win once it sends them
     _sorted: list[Row] | None = None
     _urgent: list[Row] | None = None
     _seen: set[str] | None = None  # ids seen since a re-sync began (see begin_resync)
+    _sent_labels: dict[str, dict[str, str]] | None = None  # the newest grade's `grade_labels`
+    _sent_labels_at: datetime | None = None
+    _grade_labels: GradeLabels | None = None  # built from the above when asked
 
     # --- input ------------------------------------------------------------------------
 
-    def apply(self, change: KVChange) -> set[str]:
-        """Fold one KV change in; returns the incident ids whose view changed."""
+    def ingest(self, change: KVChange) -> set[str]:
+        """Take one KV change in; returns the incident ids whose view changed."""
         if change.key == "sys.sweep":
             self.sweep = decode_sweep(change.value) if change.value is not None else None
             return set()
@@ -225,6 +193,8 @@ class BoardModel:
             value = decode_view(part, change.value)
             if value is None:  # unreadable (a newer writer): keep what we had
                 return set()
+            if isinstance(value, GradeView):
+                self._note_labels(value)
             view = (current or IncidentView(id=incident_id)).with_part(part, value)
         if all(getattr(view, p) is None for p in ("core", "grade", "clocks", "notices")):
             self.incidents.pop(incident_id, None)
@@ -238,8 +208,8 @@ class BoardModel:
         self._sorted = self._urgent = None
         return {incident_id}
 
-    def apply_all(self, changes: Iterable[KVChange]) -> set[str]:
-        """Fold many changes at once; the same end state as `apply` one by one, but cheaper.
+    def ingest_all(self, changes: Iterable[KVChange]) -> set[str]:
+        """Take many changes at once; the same end state as `ingest` one by one, but cheaper.
 
         A 40,000-key snapshot is the case this is for: the parts of each incident are gathered
         first, so each incident's view and row are built once instead of once per part (a
@@ -278,6 +248,9 @@ class BoardModel:
         incidents, rows, lang, units = self.incidents, self.rows, self.lang, self.units
         changed: set[str] = set()
         for incident_id, parts in staged.items():
+            grade = parts.get("grade")
+            if grade is not None:
+                self._note_labels(grade)  # type: ignore[arg-type]
             current = incidents.get(incident_id)
             if current is None:
                 if not any(v is not None for v in parts.values()):
@@ -299,6 +272,25 @@ class BoardModel:
         if changed:
             self._sorted = self._urgent = None
         return changed
+
+    def _note_labels(self, grade: GradeView) -> None:
+        """Keep the grade labels of the most recently graded incident (a profile may have changed
+        since older grades were written)."""
+        if not grade.grade_labels:
+            return
+        at = grade.updated_at or EPOCH
+        if self._sent_labels_at is not None and at < self._sent_labels_at:
+            return
+        self._sent_labels_at = at
+        if grade.grade_labels != self._sent_labels:
+            self._sent_labels = grade.grade_labels
+            self._grade_labels = None
+
+    def grade_labels(self) -> GradeLabels:
+        """The grades to offer and what to call them: grading's (the newest grade's), else the config's."""
+        if self._grade_labels is None:
+            self._grade_labels = GradeLabels.of(self._sent_labels, self.labels) if self._sent_labels else self.labels
+        return self._grade_labels
 
     def begin_resync(self) -> None:
         """A new feed starts: its snapshot is the truth; ids not in it were deleted meanwhile."""
@@ -376,7 +368,7 @@ class BoardModel:
         owners = sorted(per_owner, key=lambda o: (o == "", -per_owner[o], o))
         return owners, dict(cells)
 
-    def trend(self, now: datetime, hours: int = 24) -> tuple[dict[str, list[int]], list[int]]:
+    def trend(self, now: datetime, hours: int = 24) -> Trend:
         """New incidents per hour by grade and clocks breached per hour; index 0 is the oldest hour.
 
         Counts every incident the board knows (closed ones too: they were new then). A
@@ -400,7 +392,7 @@ class BoardModel:
                         ago = this_hour - int(clock.due_at.timestamp()) // 3600
                         if 0 <= ago < hours:
                             breached[hours - 1 - ago] += 1
-        return per_grade, breached
+        return Trend(per_grade, breached)
 
     def get(self, incident_id: str) -> IncidentView | None:
         return self.incidents.get(incident_id)
@@ -415,14 +407,3 @@ def newly_urgent(before: GradeView | None, after: GradeView | None) -> bool:
     return after is not None and is_urgent_grade(after.grade) and not (
         before is not None and is_urgent_grade(before.grade)
         and grade_rank(before.grade) <= grade_rank(after.grade))
-
-
-def clock_state(clock: ClockView, now: datetime, warn: timedelta = timedelta(minutes=30)) -> str:
-    """running | warning | breached | met | extended | cancelled, for colouring."""
-    if clock.status == "running":
-        if clock.due_at <= now:
-            return "breached"
-        if clock.warned or clock.due_at - now <= warn:
-            return "warning"
-    return clock.status
-

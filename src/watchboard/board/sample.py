@@ -75,14 +75,16 @@ def _units() -> dict[str, Any]:
 
 
 def grade_value(grade: str, owner: str | None, *, updated_at: datetime, flags: list[str] | None = None,
-                assisting: list[str] | None = None) -> GradeView:
+                assisting: list[str] | None = None,
+                grade_labels: dict[str, dict[str, str]] | None = None) -> GradeView:
     unit = _units().get(owner or "")
     zh, en = REASONS.get(grade, ([], []))
     return GradeView(grade=grade, reasons=list(zh), reasons_en=list(en), owner=owner,
                      owner_name=unit.name if unit else "", owner_name_en=unit.name_en if unit else "",
                      owner_reason="按领域：属该单位主管" if owner else "",
                      owner_reason_en="by topic: in this unit's remit" if owner else "",
-                     assisting=list(assisting or []), flags=list(flags or []), updated_at=updated_at)
+                     assisting=list(assisting or []), flags=list(flags or []), updated_at=updated_at,
+                     grade_labels=dict(grade_labels or {}))
 
 
 def incident_items(incident_id: str, *, title: str, grade: str | None, owner: str | None,
@@ -92,7 +94,8 @@ def incident_items(incident_id: str, *, title: str, grade: str | None, owner: st
                    mentions: int = 1, summary: str = "", region: str = "仲山镇",
                    provisional: bool = False, posted_before: timedelta | None = None,
                    flags: list[str] | None = None, assisting: list[str] | None = None,
-                   slips: list[SlipView] | None = None, notice_channel: str = "email") -> list[KVChange]:
+                   slips: list[SlipView] | None = None, notice_channel: str = "email",
+                   grade_labels: dict[str, dict[str, str]] | None = None) -> list[KVChange]:
     """The four KV values of one incident, as the services would write them.
 
     `posted_before`: the post appeared that long before it was reported (first mention's
@@ -117,7 +120,7 @@ def incident_items(incident_id: str, *, title: str, grade: str | None, owner: st
     out = [KVChange(kv_key(incident_id, "core"), encode_view(core))]
     if grade:
         gv = grade_value(grade, owner, updated_at=reported_at + timedelta(minutes=1), flags=flags,
-                         assisting=assisting)
+                         assisting=assisting, grade_labels=grade_labels)
         out.append(KVChange(kv_key(incident_id, "grade"), encode_view(gv)))
     if clocks is None and grade:
         start = posted or reported_at

@@ -158,6 +158,11 @@ class GradeView(msgspec.Struct, kw_only=True):
     # empty from a grading that does not write them: the board then shows the Chinese text.
     reasons_en: list[str] = msgspec.field(default_factory=list)
     owner_reason_en: str = ""
+    # The active profile's grades (those it does not collapse), worst first, each with its label
+    # in both languages: {"I": {"zh": "一级 (重大)", "en": "Level 1 (major)"}, "III": {…}, …}, so a
+    # reader shows the profile's names and offers only its grades. Empty from a grading that does
+    # not write it: the reader then uses its own config.
+    grade_labels: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
 
 
 class ClockView(msgspec.Struct, kw_only=True):

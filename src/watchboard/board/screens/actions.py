@@ -13,11 +13,20 @@ from textual import work
 from textual.app import SystemCommand
 from textual.binding import Binding
 
-from watchboard.board.format import GRADES, clock_label, countdown, grade_label, stage_label, truncate
+from watchboard.board.format import (
+    DEFAULT_GRADE_LABELS,
+    GradeLabels,
+    clock_label,
+    countdown,
+    grade_label,
+    stage_label,
+    truncate,
+)
 from watchboard.board.i18n import Lang, t
 from watchboard.board.screens.forms import ActionForm, ConfirmScreen, FieldSpec, FormSpec
 from watchboard.domain.present import NOTE_REQUIRED
 from watchboard.domain.report import STAGES
+from watchboard.domain.sanitize import clean_line
 
 if TYPE_CHECKING:
     from watchboard.board.app import BoardApp
@@ -46,8 +55,10 @@ ACTION_BINDINGS = [
 ]
 
 
-def form_for(verb: str, view: IncidentView, lang: Lang, owners: list[str], now: Any) -> FormSpec | None:
-    """The fields an action asks for; None when it needs none (ack)."""
+def form_for(verb: str, view: IncidentView, lang: Lang, owners: list[str], now: Any,
+             labels: GradeLabels = DEFAULT_GRADE_LABELS) -> FormSpec | None:
+    """The fields an action asks for; None when it needs none (ack). A regrade offers the
+    profile's grades only, by the profile's names."""
     title = Text(f"{t(f'action.{verb}', lang)} · ", style="bold")
     title.append(truncate(_title(view), 56), style="not bold")
     running = sorted((c for c in (view.clocks.clocks if view.clocks else []) if c.status == "running"),
@@ -59,8 +70,8 @@ def form_for(verb: str, view: IncidentView, lang: Lang, owners: list[str], now: 
         "assign": (FieldSpec("owner", f("owner"), suggestions=tuple(o for o in owners if o)),
                    FieldSpec("reason", f("reason"))),
         "regrade": (FieldSpec("grade", f("grade"), "select",
-                              tuple((grade_label(g, lang), g) for g in GRADES),
-                              value=view.grade.grade if view.grade else ""),
+                              tuple((grade_label(g, lang, labels), g) for g in labels.grades),
+                              value=current if (current := view.grade.grade if view.grade else "") in labels.grades else ""),
                     FieldSpec("reason", f("reason"))),
         "stage": (FieldSpec("stage", f("stage"), "select",
                             tuple((stage_label(s, lang), s) for s in STAGES if s != "closed"),
@@ -88,7 +99,6 @@ def form_for(verb: str, view: IncidentView, lang: Lang, owners: list[str], now: 
 
 
 def _title(view: IncidentView) -> str:
-    from watchboard.domain.sanitize import clean_line
     return clean_line(view.core.title, 200) if view.core else view.id
 
 
@@ -122,7 +132,7 @@ class IncidentActions:
             return
         units = app.model.units
         owners = [n.full(lang) for n in units.values()] if units else app.model.matrix()[0]
-        spec = form_for(verb, view, lang, owners, app.now())
+        spec = form_for(verb, view, lang, owners, app.now(), app.model.grade_labels())
         values: dict[str, str] = {}
         if spec is not None:
             result = await app.push_screen_wait(ActionForm(spec, lang, app.zone))

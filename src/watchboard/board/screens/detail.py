@@ -1,245 +1,64 @@
-"""One incident in full: facts, mentions, clocks, notices, notes; and the actions on it."""
+"""One incident in full (the sections are pure functions in format.py), and the actions on it."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
-from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from watchboard.board.format import (
-    PROVISIONAL_MARK,
-    clock_countdown,
-    clock_label,
-    compact_number,
-    grade_label,
-    local_time,
-    span,
-    stage_label,
+    Reading,
+    ack_fact,
+    clocks_section,
+    closed_fact,
+    core_facts,
+    evidence_section,
+    grade_facts,
+    heading,
+    headline,
+    mentions_section,
+    notices_section,
+    owner_facts,
+    slip_facts,
+    summary_section,
+    timeline_section,
 )
-from watchboard.board.i18n import Lang, named, t
-from watchboard.board.model import Units, clock_state, owner_label, unit_label
+from watchboard.board.i18n import t
 from watchboard.board.screens.actions import ACTION_BINDINGS, IncidentActions
-from watchboard.board.screens.common import localize_bindings
-from watchboard.board.styles import CLOCK_STYLE, DIM, GRADE_STYLE
-from watchboard.board.widgets.incident_table import UNACKED
+from watchboard.board.screens.common import BoardScreen, localize_bindings
+from watchboard.board.styles import colours_of
 from watchboard.board.widgets.status import CalendarNotice, ConnectionBanner, TopBar
-from watchboard.domain.present import channel_label, reasons_in
-from watchboard.domain.sanitize import clean, clean_line
-from watchboard.domain.views import ClockView, IncidentView
+from watchboard.domain.views import IncidentView
 
 if TYPE_CHECKING:
     from watchboard.board.app import BoardApp
 
 
-def _head(text: str) -> Text:
-    return Text(text, style="bold underline")
-
-
-def _fact(out: Text, label: str, value: str | Text, *, style: str = "", lang: Lang = "en") -> None:
-    out.append(f"\n{label}{'：' if lang == 'zh' else ': '}", style="bold")
-    if isinstance(value, Text):
-        out.append_text(value)
-    else:
-        out.append(value, style=style)
-
-
-FLAG_STYLE = "bold white on dark_red"
-
-
-def _posted_observed(posted: datetime | None, observed: datetime | None, zone: ZoneInfo, lang: Lang) -> str:
-    """`发帖 11-27 08:10 · 发现 11-27 08:40`: when it appeared online and when a monitor saw it."""
-    parts = []
-    if posted is not None:
-        parts.append(f"{t('detail.posted', lang)} {local_time(posted, zone)}")
-    if observed is not None:
-        parts.append(f"{t('detail.observed', lang)} {local_time(observed, zone)}")
-    return " · ".join(parts)
-
-
-def _clock_line(out: Text, clock: ClockView, now: datetime, zone: ZoneInfo, lang: Lang) -> None:
-    state = clock_state(clock, now)
-    out.append("\n")
-    out.append(f" {named('clock.status', clock.status, lang)} ", style=CLOCK_STYLE.get(state, ""))
-    out.append(f" {clock_label(clock.name, lang)}  ", style="bold")
-    out.append(local_time(clock.due_at, zone))
-    if clock.status in ("running", "extended"):
-        out.append(f"  {clock_countdown(clock.due_at, now, clock.provisional, lang)}",
-                   style=CLOCK_STYLE.get(state, "bold"))
-    if clock.met_at is not None:
-        who = t("clock.by", lang, who=clean_line(clock.met_by or "", 40)) if clock.met_by else ""
-        if clock.met_at > clock.due_at:
-            late = span(clock.met_at - clock.due_at, lang)
-            out.append(f"  {t('clock.met_late', lang, span=late)}{who}", style="bold red")
-        else:
-            out.append(f"  {t('clock.met_at', lang, at=local_time(clock.met_at, zone))}{who}", style="green")
-    elif clock.on_arrival and clock.status == "breached":
-        out.append(f"  {t('clock.on_arrival', lang)}", style="bold red")
-    extra = [named("basis", clean_line(clock.basis, 20), lang)]
-    if clock.counted_from:
-        extra.append(named("from", clean_line(clock.counted_from, 20), lang))
-    if clock.start_at is not None:
-        extra.append(t("clock.started", lang, at=local_time(clock.start_at, zone)))
-    if clock.extendable:
-        extra.append(t("clock.extendable", lang))
-    sep = "，" if lang == "zh" else ", "
-    out.append(f"  ({sep.join(extra)})" if lang == "en" else f"  （{sep.join(extra)}）", style=DIM)
-    if clock.provisional:
-        out.append(f"\n    {PROVISIONAL_MARK} {t('clock.provisional', lang)}", style="yellow")
-
-
-def detail_text(view: IncidentView, now: datetime, zone: ZoneInfo, lang: Lang,
-                units: Units | None = None) -> Text:
-    """Everything the board knows about one incident, as one Text (no markup anywhere)."""
-    core, grade, clocks, notices = view.core, view.grade, view.clocks, view.notices
-    out = Text()
-    g = grade.grade if grade else ""
-    out.append(f" {grade_label(g, lang)} ", style=GRADE_STYLE.get(g, GRADE_STYLE[""]))
-    for flag in (grade.flags if grade else []):
-        out.append(" ")
-        out.append(f" {named('flag', clean_line(flag, 20), lang)} ", style=FLAG_STYLE)
-    out.append(" ")
-    out.append(clean_line(core.title, 500) if core else view.id, style="bold")
-    out.append("\n\n")
-    out.append_text(_head(t("detail.facts", lang)))
-    fact = lambda label, value, **kw: _fact(out, t(label, lang), value, lang=lang, **kw)  # noqa: E731
-    fact("detail.id", view.id)
-    if core:
-        fact("detail.stage", stage_label(core.stage, lang))
-        fact("detail.reported", local_time(core.reported_at, zone))
-        seen = _posted_observed(core.posted_at, core.observed_at, zone, lang)
-        if seen:
-            out.append(f"  ({seen})" if lang == "en" else f"（{seen}）", style=DIM)
-        if core.region:
-            fact("detail.region", clean_line(core.region, 80))
-        if core.topic:
-            fact("detail.topic", named("topic", clean_line(core.topic, 40), lang, other="other"))
+def detail_text(view: IncidentView, r: Reading) -> Text:
+    """Everything the board knows about one incident, as one Text (no markup anywhere): the
+    headline, then facts, summary, clocks, mentions, evidence, notices and the timeline."""
+    core, grade = view.core, view.grade
+    facts = [heading(t("detail.facts", r.lang)), core_facts(view, r)]
     if grade:
-        owner = owner_label(grade, lang, units) if grade.owner else t("unassigned", lang)
-        fact("detail.owner", owner, style="" if grade.owner else "italic yellow")
-        owner_reason = (grade.owner_reason_en or grade.owner_reason) if lang == "en" else grade.owner_reason
-        if owner_reason:
-            out.append(f"  ({clean_line(owner_reason, 200)})" if lang == "en"
-                       else f"（{clean_line(owner_reason, 200)}）", style=DIM)
-        if grade.assisting:
-            names = [unit_label(a, lang, units) for a in grade.assisting]
-            fact("detail.assisting", clean_line(("、" if lang == "zh" else ", ").join(names), 200))
-        fact("detail.sentiment", named("sentiment", clean_line(grade.sentiment, 20), lang))
-        reasons = reasons_in(grade, lang)
-        if reasons:
-            source = named("source", clean_line(grade.source, 20), lang)
-            fact("detail.reasons", clean_line(("；" if lang == "zh" else "; ").join(reasons), 400)
-                 + (f"（{source}）" if lang == "zh" else f"  ({source})"))
-        if grade.flags:
-            fact("detail.flags", "、".join(named("flag", clean_line(f, 20), lang) for f in grade.flags)
-                 if lang == "zh" else ", ".join(named("flag", clean_line(f, 20), lang) for f in grade.flags),
-                 style="bold red")
-    if notices and notices.acknowledged_by:
-        fact("detail.acked", f"{clean_line(notices.acknowledged_by, 40)} {local_time(notices.acknowledged_at, zone)}",
-             style="green")
-    else:
-        out.append(f"\n{t('detail.not_acked', lang)}", style=UNACKED)
-    if clocks and (clocks.reminders or clocks.flagged or clocks.slips):
-        fact("detail.reminders", str(clocks.reminders), style="bold red" if clocks.flagged else "")
-        if clocks.flagged:
-            out.append(f"  ⚑ {t('detail.flagged', lang)}", style="bold red")
-        for slip in clocks.slips:
-            out.append(f"\n  • {unit_label(slip.unit, lang, units)} {clock_label(slip.clock, lang)} ×{slip.count}",
-                       style="bold red" if slip.flagged else "")
-            if slip.last_at is not None:
-                out.append(f"  {local_time(slip.last_at, zone)}", style=DIM)
-            if slip.flagged:
-                out.append(f"  ⚑ {t('detail.slip_flagged', lang)}", style="bold red")
-    if core and core.closed_at:
-        fact("detail.closed", f"{local_time(core.closed_at, zone)}  {clean_line(core.close_summary, 500)}")
-
-    if core and core.summary:
-        out.append("\n\n")
-        out.append_text(_head(t("detail.summary", lang)))
-        out.append("\n")
-        out.append(clean(core.summary, 2000))
-
-    out.append("\n\n")
-    out.append_text(_head(t("detail.clocks", lang)))
-    if not clocks or not clocks.clocks:
-        out.append(f"\n{t('detail.missing', lang)}", style=DIM)
-    else:
-        for clock in sorted(clocks.clocks, key=lambda c: c.due_at):
-            _clock_line(out, clock, now, zone, lang)
-
+        facts += [owner_facts(grade, r), grade_facts(grade, r)]
+    facts += [ack_fact(view.notices, r), slip_facts(view.clocks, r)]
     if core:
-        out.append("\n\n")
-        count = f"（{core.mention_count}）" if lang == "zh" else f" ({core.mention_count})"
-        out.append_text(_head(t("detail.mentions", lang) + count))
-        if not core.mentions:
-            out.append(f"\n{t('detail.missing', lang)}", style=DIM)
-        for m in core.mentions:
-            out.append(f"\n• {named('platform', clean_line(m.platform, 20), lang)}", style="bold")
-            seen = _posted_observed(m.posted_at, m.observed_at, zone, lang)
-            out.append(f"  {seen}" if seen else "")
-            if m.media_level and m.media_level != "none":
-                out.append(f"  [{named('media', clean_line(m.media_level, 20), lang)}]", style="bold magenta")
-            mt = m.metrics
-            out.append("  " + "  ".join(
-                f"{t(f'metric.{k}', lang)} {compact_number(getattr(mt, k))}"
-                for k in ("reposts", "comments", "likes", "views")), style=DIM)
-            if m.title:
-                out.append(f"\n    {clean_line(m.title, 300)}")
-            if m.url:
-                out.append(f"\n    {clean_line(m.url, 300)}", style="underline cyan")
-        if core.evidence:
-            out.append("\n\n")
-            out.append_text(_head(t("detail.evidence", lang)))
-            for item in core.evidence:
-                out.append(f"\n• {clean_line(item, 300)}")
-
-    out.append("\n\n")
-    out.append_text(_head(t("detail.notices", lang)))
-    if not notices or not notices.notices:
-        out.append(f"\n{t('detail.missing', lang)}", style=DIM)
-    else:
-        for n in notices.notices:
-            style = {"sent": "green", "failed": "bold red", "pending": "yellow"}.get(n.status, "")
-            out.append(f"\n• {local_time(n.at, zone)} ")
-            out.append(named("notice", clean_line(n.status, 12), lang), style=style)
-            out.append(f"  {clean_line(n.to, 60)} / {channel_label(clean_line(n.channel, 30), lang)}")
-            if n.cause:
-                cause = named("cause", clean_line(n.cause, 60), lang, other="other")
-                out.append(f"  ({cause})" if lang == "en" else f"（{cause}）", style=DIM)
-            if n.reason:
-                out.append(f"  {clean_line(n.reason, 200)}", style="red")
-        if notices.escalation_tier:
-            out.append(f"\n⇧ {t('detail.escalation', lang, tier=notices.escalation_tier)}", style="bold red")
-
-    out.append("\n\n")
-    out.append_text(_head(t("detail.notes", lang)))
-    events = []
+        facts.append(closed_fact(core, r))
+    sections: list[Text | None] = [headline(view, r), Text().join(facts)]
     if core:
-        events.append((core.reported_at, t("actor.system", lang), t("stage.reported", lang)))
-        events += [(n.at, clean_line(n.actor, 40), clean(n.text, 2000)) for n in core.notes]
-        if core.closed_at:
-            events.append((core.closed_at, "", t("stage.closed", lang)))
-    if grade and grade.updated_at:
-        events.append((grade.updated_at, t("actor.grading", lang), grade_label(grade.grade, lang)))
-    if notices and notices.acknowledged_at:
-        events.append((notices.acknowledged_at, clean_line(notices.acknowledged_by or "", 40),
-                       t("detail.acked", lang)))
-    colon = "：" if lang == "zh" else ": "
-    for at, actor, text in sorted(events, key=lambda e: e[0]):
-        out.append(f"\n{local_time(at, zone)} ", style=DIM)
-        if actor:
-            out.append(f"{actor}{colon}", style="bold")
-        out.append(text)
-    return out
+        sections.append(summary_section(core, r))
+    sections.append(clocks_section(view.clocks, r))
+    if core:
+        sections += [mentions_section(core, r), evidence_section(core, r)]
+    sections += [notices_section(view.notices, r), timeline_section(view, r)]
+    return Text("\n\n").join(s for s in sections if s is not None)
 
 
-class DetailScreen(IncidentActions, Screen[None]):
+class DetailScreen(IncidentActions, BoardScreen):
     """Full view of one incident; Esc goes back to the list."""
 
     app: BoardApp
@@ -264,8 +83,7 @@ class DetailScreen(IncidentActions, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.watch(self.app, "version", self.refresh_detail, init=False)
-        self.watch(self.app, "tick", self.refresh_detail, init=False)
+        self.follow_app()
         self.query_one("#detail-scroll").focus()
         localize_bindings(self, self.app.lang)
         self.refresh_bindings()
@@ -278,12 +96,16 @@ class DetailScreen(IncidentActions, Screen[None]):
         if view is None:
             body.update(Text(f"{self.incident_id}  {t('detail.missing', app.lang)}"))
         else:
-            body.update(detail_text(view, app.now(), app.zone, app.lang, app.model.units))
-        self.query_one(TopBar).show(title=app.title, conn=app.connection, sweep=app.model.sweep,
-                                    now=app.now(), zone=app.zone, lang=app.lang)
-        self.query_one(ConnectionBanner).show(app.connection, app.last_data_at, app.zone, app.lang,
-                                              health=app.health, loaded=app.snapshot_loaded)
-        self.query_one(CalendarNotice).show(app.model.calendar, app.lang)
+            reading = Reading(lang=app.lang, zone=app.zone, now=app.now(), units=app.model.units,
+                              colours=colours_of(self), labels=app.model.grade_labels())
+            body.update(detail_text(view, reading))
+        self.refresh_status()
+
+    def data_changed(self) -> None:
+        self.refresh_detail()
+
+    def ticked(self) -> None:
+        self.refresh_detail()  # countdowns move
 
     def target_id(self) -> str | None:
         return self.incident_id

@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from watchboard.board.format import fit
 from watchboard.board.i18n import Lang, t
+from watchboard.board.styles import Colours, colours_of
 
 if TYPE_CHECKING:
     from watchboard.board.app import BoardApp
@@ -42,18 +43,18 @@ KEYS: tuple[tuple[str, str, str], ...] = (
 ACTION_KEYS = "a o g s m x n c"
 
 
-def help_text(lang: Lang, read_only: bool) -> Text:
+def help_text(lang: Lang, read_only: bool, colours: Colours) -> Text:
     out = Text(t("help.title", lang), style="bold underline")
     for keys, label, hint in KEYS:
         out.append("\n")
-        out.append(fit(keys, 20), style="bold cyan")
+        out.append(fit(keys, 20), style=colours.key)
         if label:
             out.append(t(label, lang))
         if hint:
             out.append(f"  {t(hint, lang)}" if label else t(hint, lang), style="dim" if label else "")
     out.append(f"\n\n{t('help.ack_col', lang)}")
     if read_only:
-        out.append(f"\n\n{t('help.readonly', lang, keys=ACTION_KEYS)}", style="yellow")
+        out.append(f"\n\n{t('help.readonly', lang, keys=ACTION_KEYS)}", style=colours.warn_soft)
     out.append(f"\n\n{t('help.close', lang)}", style="dim")
     return out
 
@@ -72,7 +73,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(help_text(self.app.lang, self.app.read_only), id="help-body")
+            yield Static(help_text(self.app.lang, self.app.read_only, colours_of(self)), id="help-body")
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

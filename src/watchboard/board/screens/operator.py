@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -10,14 +9,15 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer
 
 from watchboard.board.i18n import t
 from watchboard.board.model import SORTS, Filter
 from watchboard.board.screens.actions import ACTION_BINDINGS, IncidentActions
-from watchboard.board.screens.common import localize_bindings
+from watchboard.board.screens.common import BoardScreen, localize_bindings
+from watchboard.board.screens.detail import DetailScreen
 from watchboard.board.screens.forms import ActionForm, FieldSpec, FormSpec
+from watchboard.board.styles import colours_of
 from watchboard.board.widgets.counters import CountersBar
 from watchboard.board.widgets.incident_table import IncidentTable
 from watchboard.board.widgets.matrix import GradeMatrix
@@ -29,10 +29,9 @@ if TYPE_CHECKING:
     from watchboard.board.app import BoardApp
 
 SIDE_MIN_WIDTH = 120  # below this the side panel (matrix, trend) is hidden
-TREND_EVERY_S = 5.0
 
 
-class OperatorScreen(IncidentActions, Screen[None]):
+class OperatorScreen(IncidentActions, BoardScreen):
     """The default layout: everything a duty officer needs, keyboard first."""
 
     app: BoardApp
@@ -50,10 +49,6 @@ class OperatorScreen(IncidentActions, Screen[None]):
                 tooltip="Sort by grade, due clock, age or owner"),
     ]
 
-    _trend_at = -1e9
-    _trend_dirty = True
-    _trend_loaded = False
-
     def compose(self) -> ComposeResult:
         app = self.app
         yield TopBar(id="topbar")
@@ -70,10 +65,7 @@ class OperatorScreen(IncidentActions, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.watch(self.app, "version", self._on_version, init=False)
-        self.watch(self.app, "tick", self._on_tick, init=False)
-        self.watch(self.app, "connection", self._on_status, init=False)
-        self.watch(self.app, "health", self._on_status, init=False)
+        self.follow_app()
         self.query_one(IncidentTable).focus()
         localize_bindings(self, self.app.lang)
         self.refresh_bindings()
@@ -81,39 +73,31 @@ class OperatorScreen(IncidentActions, Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.refresh_board()
+        self.show_trend()
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width < SIDE_MIN_WIDTH, "-narrow")
 
     # --- drawing --------------------------------------------------------------------
 
+    def data_changed(self) -> None:
+        self.refresh_board()
+
+    def ticked(self) -> None:
+        self.query_one(IncidentTable).refresh()  # countdowns move
+        self.refresh_status()
+
     def refresh_board(self) -> None:
         app, model = self.app, self.app.model
         self.set_class(app.size.width < SIDE_MIN_WIDTH, "-narrow")
         self.query_one(IncidentTable).set_rows(model.open_rows(), loaded=app.snapshot_loaded)
-        self.query_one(CountersBar).show(model.grade_counts(), model.open_count(), app.lang,
-                                         self._filter_text())
+        counts, labels = model.grade_counts(), model.grade_labels()
+        self.query_one(CountersBar).show(counts, model.open_count(), app.lang, self._filter_text(), labels=labels)
         if not self.has_class("-narrow"):
             owners, cells = model.matrix()
-            self.query_one(GradeMatrix).show(owners, cells, app.lang)
-            self._show_trend()
+            self.query_one(GradeMatrix).show(owners, cells, app.lang, grades=labels.shown(counts))
             self.query_one(AlertsPanel).show(model.alerts(), app.zone, app.lang)
-        self._on_status()
-
-    def _show_trend(self, force: bool = False) -> None:
-        """The trend walks every incident: at most every few seconds (it moves by the hour),
-        but never left stale: a change inside the pause is drawn by the next tick after it."""
-        self._trend_dirty = True
-        self._draw_trend(force)
-
-    def _draw_trend(self, force: bool = False) -> None:
-        force = force or (self.app.snapshot_loaded and not self._trend_loaded)  # first real picture
-        if self._trend_dirty and (force or time.monotonic() - self._trend_at >= TREND_EVERY_S):
-            self._trend_loaded = self.app.snapshot_loaded
-            self._trend_dirty = False
-            self._trend_at = time.monotonic()
-            per_grade, breached = self.app.model.trend(self.app.now())
-            self.query_one(TrendChart).show(per_grade, breached, self.app.lang)
+        self.refresh_status()
 
     def _filter_text(self) -> Text:
         model, lang = self.app.model, self.app.lang
@@ -129,29 +113,8 @@ class OperatorScreen(IncidentActions, Screen[None]):
             out.append("  ")
         out.append(f"{t('sort', lang)}{'：' if lang == 'zh' else ': '}{t(f'sort.{model.sort}', lang)}", style="dim")
         if self.app.read_only:
-            out.append(f"  [{t('readonly', lang)}]", style="bold yellow")
+            out.append(f"  [{t('readonly', lang)}]", style=colours_of(self).warn_text)
         return out
-
-    def _on_version(self) -> None:
-        self.refresh_board()
-
-    def _on_tick(self) -> None:
-        self.query_one(IncidentTable).refresh()  # countdowns move
-        self._on_status()
-        if not self.has_class("-narrow"):
-            if self.app.tick % 60 == 0:
-                self._show_trend(force=True)
-            else:
-                self._draw_trend()
-
-    def _on_status(self) -> None:
-        app = self.app
-        self.query_one(TopBar).show(title=app.title, conn=app.connection, sweep=app.model.sweep,
-                                    now=app.now(), zone=app.zone, lang=app.lang)
-        self.query_one(ConnectionBanner).show(app.connection, app.last_data_at, app.zone, app.lang,
-                                              health=app.health, loaded=app.snapshot_loaded)
-        self.query_one(CalendarNotice).show(app.model.calendar, app.lang)
-        self.query_one(HealthLine).show(app.health, app.lang)
 
     # --- actions --------------------------------------------------------------------
 
@@ -169,7 +132,6 @@ class OperatorScreen(IncidentActions, Screen[None]):
         self._open(event.incident_id)
 
     def _open(self, incident_id: str) -> None:
-        from watchboard.board.screens.detail import DetailScreen
         self.app.push_screen(DetailScreen(incident_id))
 
     def action_cycle_sort(self) -> None:
@@ -195,8 +157,8 @@ class OperatorScreen(IncidentActions, Screen[None]):
         grade_value = next(iter(flt.grades)) if len(flt.grades) == 1 else ""
         spec = FormSpec(title=Text(t("action.filter", lang), style="bold"), fields=(
             FieldSpec("grade", t("field.grade", lang), "select",
-                      (any_, *((g, g) for g in ("I", "II", "III", "IV"))), required=False,
-                      value=grade_value),
+                      (any_, *((g, g) for g in self.app.model.grade_labels().grades)), required=False,
+                      value=grade_value if grade_value in self.app.model.grade_labels().grades else ""),
             FieldSpec("owner", t("field.owner", lang), required=False, value=flt.owner,
                       suggestions=tuple(o for o in self.app.model.matrix()[0] if o)),
             FieldSpec("stage", t("field.stage", lang), "select",
@@ -205,7 +167,7 @@ class OperatorScreen(IncidentActions, Screen[None]):
             FieldSpec("text", t("field.free_text", lang), required=False, value=flt.text),
         ))
 
-        def apply(values: dict[str, str] | None) -> None:
+        def use_filter(values: dict[str, str] | None) -> None:
             if values is None:
                 return
             grades = frozenset({values["grade"]}) if values.get("grade") else frozenset()
@@ -213,4 +175,4 @@ class OperatorScreen(IncidentActions, Screen[None]):
                                              stage=values.get("stage", ""), text=values.get("text", "")))
             self.refresh_board()
 
-        self.app.push_screen(ActionForm(spec, lang, self.app.zone), apply)
+        self.app.push_screen(ActionForm(spec, lang, self.app.zone), use_filter)

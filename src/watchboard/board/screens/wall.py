@@ -4,7 +4,6 @@ the matrix, the 24-hour trend, service health, the last sweep and the clock.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -12,10 +11,10 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Label
 
 from watchboard.board.i18n import t
+from watchboard.board.screens.common import BoardScreen
 from watchboard.board.widgets.counters import BigCounters, figure_scale
 from watchboard.board.widgets.incident_table import IncidentTable
 from watchboard.board.widgets.matrix import GradeMatrix
@@ -26,13 +25,12 @@ if TYPE_CHECKING:
     from watchboard.board.app import BoardApp
 
 WALL_SIDE_MIN = 110
-TREND_EVERY_S = 5.0
 
 
 READONLY_KEYS = ("a", "o", "g", "s", "m", "x", "n", "c", "slash", "1", "2", "3", "4", "t", "enter")
 
 
-class WallScreen(Screen[None]):
+class WallScreen(BoardScreen):
     """Read-only; nothing here needs a key, but `q`, `w` and `?` still work, and the desk's
     keys say why they do nothing here."""
 
@@ -44,9 +42,6 @@ class WallScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.page = 0
-        self._trend_at = -1e9
-        self._trend_dirty = True
-        self._trend_loaded = False
 
     def compose(self) -> ComposeResult:
         app = self.app
@@ -64,22 +59,21 @@ class WallScreen(Screen[None]):
         yield HealthLine(id="health")
 
     def on_mount(self) -> None:
-        self.watch(self.app, "version", self.refresh_board, init=False)
-        self.watch(self.app, "tick", self._on_tick, init=False)
-        self.watch(self.app, "connection", self._on_status, init=False)
-        self.watch(self.app, "health", self._on_status, init=False)
+        self.follow_app()
         self.set_interval(self.app.page_seconds, self.next_page, name="pages")
         self.query_one("#urgent-table", IncidentTable).can_focus = False
         self.refresh_board()
 
     def on_screen_resume(self) -> None:
         self.refresh_board()
+        self.show_trend()
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width < WALL_SIDE_MIN, "-narrow")
         self.set_class(event.size.height < 30, "-short")
-        self.query_one(BigCounters).show(self.app.model.grade_counts(),
-                                         figure_scale(event.size.width, event.size.height))
+        model = self.app.model
+        self.query_one(BigCounters).show(model.grade_counts(), figure_scale(event.size.width, event.size.height),
+                                         model.grade_labels())
         self._show_page()
 
     def action_read_only(self) -> None:
@@ -114,43 +108,24 @@ class WallScreen(Screen[None]):
 
     # --- drawing --------------------------------------------------------------------
 
+    def data_changed(self) -> None:
+        self.refresh_board()
+
+    def ticked(self) -> None:
+        self.query_one("#urgent-table", IncidentTable).refresh()  # countdowns move
+        self.refresh_status()
+
+    def status_extra(self) -> Text:
+        return Text(f"{t('open', self.app.lang)} {self.app.model.open_count()}", style="bold")
+
     def refresh_board(self) -> None:
         app, model = self.app, self.app.model
         self.set_class(app.size.width < WALL_SIDE_MIN, "-narrow")
         self.set_class(app.size.height < 30, "-short")
-        self.query_one(BigCounters).show(model.grade_counts(), figure_scale(app.size.width, app.size.height))
+        counts, labels = model.grade_counts(), model.grade_labels()
+        self.query_one(BigCounters).show(counts, figure_scale(app.size.width, app.size.height), labels)
         self.query_one("#urgent-table", IncidentTable).set_rows(model.urgent_rows(), loaded=app.snapshot_loaded)
         owners, cells = model.matrix()
-        self.query_one(GradeMatrix).show(owners, cells, app.lang, max_owners=10)
-        self._trend_dirty = True
-        self._show_trend()
+        self.query_one(GradeMatrix).show(owners, cells, app.lang, max_owners=10, grades=labels.shown(counts))
         self._show_page()
-        self._on_status()
-
-    def _show_trend(self) -> None:
-        """The trend walks every incident: at most every few seconds, but never left stale
-        (a change inside the pause is drawn by the next tick after it)."""
-        first = self.app.snapshot_loaded and not self._trend_loaded  # the first real picture: now
-        if self._trend_dirty and (first or time.monotonic() - self._trend_at >= TREND_EVERY_S):
-            self._trend_loaded = self.app.snapshot_loaded
-            self._trend_at = time.monotonic()
-            self._trend_dirty = False
-            per_grade, breached = self.app.model.trend(self.app.now())
-            self.query_one(TrendChart).show(per_grade, breached, self.app.lang)
-
-    def _on_tick(self) -> None:
-        self.query_one("#urgent-table", IncidentTable).refresh()
-        if self.app.tick % 60 == 0:  # the hours move on even when nothing changes
-            self._trend_dirty = True
-        self._show_trend()
-        self._on_status()
-
-    def _on_status(self) -> None:
-        app = self.app
-        total = Text(f"{t('open', app.lang)} {app.model.open_count()}", style="bold")
-        self.query_one(TopBar).show(title=app.title, conn=app.connection, sweep=app.model.sweep,
-                                    now=app.now(), zone=app.zone, lang=app.lang, extra=total)
-        self.query_one(ConnectionBanner).show(app.connection, app.last_data_at, app.zone, app.lang,
-                                              health=app.health, loaded=app.snapshot_loaded)
-        self.query_one(CalendarNotice).show(app.model.calendar, app.lang)
-        self.query_one(HealthLine).show(app.health, app.lang)
+        self.refresh_status()

@@ -7,17 +7,19 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Digits, Label, Static
 
-from watchboard.board.format import GRADES
+from watchboard.board.format import DEFAULT_GRADE_LABELS, GRADES, GradeLabels, grade_label
 from watchboard.board.i18n import Lang, t
-from watchboard.board.styles import GRADE_STYLE
+from watchboard.board.styles import Colours, colours_of
 
 
-def counters_text(counts: dict[str, int], total: int, lang: Lang, *, wide: bool = True) -> Text:
-    """` I 特别重大 3 │ II 重大 5 …` — the numeral is always there, the name when room allows."""
+def counters_text(counts: dict[str, int], total: int, lang: Lang, *, colours: Colours,
+                  labels: GradeLabels = DEFAULT_GRADE_LABELS, wide: bool = True) -> Text:
+    """` I 特别重大 3 │ II 重大 5 …` — the profile's grades; the numeral is always there, the
+    profile's name for it when room allows."""
     out = Text()
-    for grade in GRADES:
-        label = f" {grade} {t(f'grade.{grade}', lang)} " if wide else f" {grade} "
-        out.append(label, style=GRADE_STYLE[grade])
+    for grade in labels.shown(counts):
+        label = f" {grade_label(grade, lang, labels)} " if wide else f" {grade} "
+        out.append(label, style=colours.grade[grade])
         out.append(f" {counts.get(grade, 0)} ", style="bold")
         out.append(" ")
     out.append(f"{t('open', lang)} {total}", style="bold")
@@ -31,8 +33,10 @@ class CountersBar(Static):
     CountersBar { height: 1; padding: 0 1; }
     """
 
-    def show(self, counts: dict[str, int], total: int, lang: Lang, extra: Text | None = None) -> None:
-        text = counters_text(counts, total, lang, wide=(self.size.width or 80) >= 100)
+    def show(self, counts: dict[str, int], total: int, lang: Lang, extra: Text | None = None, *,
+             labels: GradeLabels = DEFAULT_GRADE_LABELS) -> None:
+        text = counters_text(counts, total, lang, colours=colours_of(self), labels=labels,
+                             wide=(self.size.width or 80) >= 100)
         if extra is not None:
             text.append("  ")
             text.append_text(extra)
@@ -104,22 +108,22 @@ class GradeCounter(Vertical):
         align-horizontal: center;
         & > Label { width: 100%; text-align: center; text-style: bold; }
         & > Digits { width: 100%; text-align: center; text-style: bold; }
-        &.grade-I { background: #e60012 35%; border: heavy #e60012; }
-        &.grade-II { background: #ff8c00 35%; border: heavy #ff8c00; }
-        &.grade-III { background: #ffd400 30%; border: heavy #ffd400; }
-        &.grade-IV { background: #1e6fd9 45%; border: heavy #1e6fd9; }
+        &.grade-I { background: $grade-i 35%; border: heavy $grade-i; }
+        &.grade-II { background: $grade-ii 35%; border: heavy $grade-ii; }
+        &.grade-III { background: $grade-iii 30%; border: heavy $grade-iii; }
+        &.grade-IV { background: $grade-iv 45%; border: heavy $grade-iv; }
         &.-zero { background: $surface; }
         & > BigFigure { display: none; }
         &.-big > BigFigure { display: block; }
         &.-big > Digits { display: none; }
     }
-    /* 16 colours: the terminal's own palette, same four colours as the table */
+    /* 16 colours (the variables are then the terminal's own): a full fill, the numeral in ink */
     GradeCounter.-ansi16 {
-        &.grade-I { background: ansi_red; color: ansi_bright_white; border: heavy ansi_bright_white; }
-        &.grade-II { background: ansi_magenta; color: ansi_bright_white; border: heavy ansi_bright_white; }
-        &.grade-III { background: ansi_bright_yellow; color: ansi_black; border: heavy ansi_black; }
-        &.grade-IV { background: ansi_blue; color: ansi_bright_white; border: heavy ansi_bright_white; }
-        &.-zero { background: ansi_black; color: ansi_white; border: heavy ansi_white; }
+        &.grade-I { background: $grade-i; color: $grade-i-ink; border: heavy $grade-i-ink; }
+        &.grade-II { background: $grade-ii; color: $grade-ii-ink; border: heavy $grade-ii-ink; }
+        &.grade-III { background: $grade-iii; color: $grade-iii-ink; border: heavy $grade-iii-ink; }
+        &.grade-IV { background: $grade-iv; color: $grade-iv-ink; border: heavy $grade-iv-ink; }
+        &.-zero { background: $counter-zero; color: $counter-zero-ink; border: heavy $counter-zero-ink; }
     }
     """
 
@@ -132,9 +136,16 @@ class GradeCounter(Vertical):
         self.set_class(bool(getattr(self.app, "sixteen_colours", False)), "-ansi16")
 
     def compose(self) -> ComposeResult:
-        yield Label(f"{self.grade}  {t(f'grade.{self.grade}', self.lang)}")
+        yield Label(self.title(DEFAULT_GRADE_LABELS))
         yield Digits("0")
         yield BigFigure()
+
+    def title(self, labels: GradeLabels) -> str:
+        return f"{self.grade}  {labels.name(self.grade, self.lang)}"
+
+    def set_label(self, labels: GradeLabels) -> None:
+        """The profile's name for this grade."""
+        self.query_one(Label).update(self.title(labels))
 
     def set_count(self, n: int, scale: int = 0) -> None:
         """The figure; `scale` ≥ 1 draws it in the big pixel font (a large wall screen)."""
@@ -146,7 +157,8 @@ class GradeCounter(Vertical):
 
 
 class BigCounters(Horizontal):
-    """Four big counters, I to IV."""
+    """A big counter per grade of the profile, worst first (a grade it collapses is hidden
+    unless incidents graded before the profile changed still have it)."""
 
     DEFAULT_CSS = """
     BigCounters { height: auto; }
@@ -160,6 +172,9 @@ class BigCounters(Horizontal):
         for grade in GRADES:
             yield GradeCounter(grade, self.lang)
 
-    def show(self, counts: dict[str, int], scale: int = 0) -> None:
+    def show(self, counts: dict[str, int], scale: int = 0, labels: GradeLabels = DEFAULT_GRADE_LABELS) -> None:
+        shown = labels.shown(counts)
         for counter in self.query(GradeCounter):
+            counter.display = counter.grade in shown
+            counter.set_label(labels)
             counter.set_count(counts.get(counter.grade, 0), scale)

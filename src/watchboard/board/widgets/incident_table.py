@@ -25,12 +25,10 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from watchboard.board.format import age, clock_countdown, compact_number, fit, stage_label
+from watchboard.board.format import age, clock_countdown, clock_state, compact_number, fit, stage_label
 from watchboard.board.i18n import Lang, t
-from watchboard.board.model import Row, clock_state
-from watchboard.board.styles import CLOCK_STYLE, GRADE_STYLE
-
-UNACKED = Style(color="black", bgcolor="yellow", bold=True)  # nobody has acknowledged: stands out
+from watchboard.board.model import Row
+from watchboard.board.styles import colours_of
 
 
 @dataclass(frozen=True)
@@ -268,21 +266,22 @@ class IncidentTable(ScrollView, can_focus=True):
         row_style = base + (self.get_component_rich_style("incident-table--cursor") if is_cursor
                             else Style())
         now = self.now()
+        colours = colours_of(self)
         segments: list[Segment] = []
         used = 0
         for col, w in cols:
             text = fit(cell_text(col.key, row, now, self.lang, w), w, right=col.right)
             style = row_style
             if col.key == "grade":
-                style = row_style + GRADE_STYLE.get(row.grade, GRADE_STYLE[""])
+                style = row_style + colours.grade.get(row.grade, colours.grade[""])
             elif col.key == "due" and row.due is not None:
                 state = clock_state(row.due, now)
                 if state in ("breached", "warning"):
-                    style = row_style + CLOCK_STYLE[state]
+                    style = row_style + colours.clock[state]
             elif col.key == "owner" and not row.owner:
                 style = row_style + self.get_component_rich_style("incident-table--unassigned")
             elif col.key == "ack":
-                style = row_style + (Style(color="green") if row.acked else UNACKED)
+                style = row_style + (colours.ok_soft if row.acked else colours.warn)  # nobody acknowledged: stands out
             segments.append(Segment(text, style))
             segments.append(Segment(" ", row_style))
             used += w + 1

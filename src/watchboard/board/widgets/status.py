@@ -5,28 +5,32 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
 from watchboard.board.format import local_time
 from watchboard.board.i18n import Lang, named, t
 from watchboard.board.model import Alert
-from watchboard.board.styles import BAD, DIM, GOOD
+from watchboard.board.styles import DIM, Colours, colours_of
 from watchboard.bus.feed_types import Connection, ServiceHealth
 from watchboard.domain.present import channel_label
 from watchboard.domain.sanitize import clean_line
 from watchboard.domain.views import CalendarView, SweepView
 
-CONN_STYLE = {
-    "connected": GOOD, "connecting": "bold yellow", "reconnecting": "bold yellow",
-    "disconnected": BAD, "closed": BAD,
-}
+
+def conn_style(state: str, colours: Colours) -> Style | str:
+    if state == "connected":
+        return colours.ok
+    if state in ("connecting", "reconnecting"):
+        return colours.warn_text
+    return colours.alarm if state in ("disconnected", "closed") else ""
 
 
-def conn_text(conn: Connection | None, lang: Lang) -> Text:
+def conn_text(conn: Connection | None, lang: Lang, colours: Colours) -> Text:
     state = conn.state if conn else "connecting"
     mark = "●" if state == "connected" else "○"
-    return Text(f"{mark} {t('app.nats', lang)} {t(f'conn.{state}', lang)}", style=CONN_STYLE.get(state, ""))
+    return Text(f"{mark} {t('app.nats', lang)} {t(f'conn.{state}', lang)}", style=conn_style(state, colours))
 
 
 def no_system_text(conn: Connection | None, health: ServiceHealth | None, loaded: bool,
@@ -56,13 +60,14 @@ class TopBar(Static):
         width = self.size.width or 80
         left = Text(title, style="bold")
         left.append("  ")
-        left.append_text(conn_text(conn, lang))
+        colours = colours_of(self)
+        left.append_text(conn_text(conn, lang, colours))
         if extra is not None:
             left.append("  ")
             left.append_text(extra)
         right = Text()
         if width >= 70:
-            right.append_text(sweep_text(sweep, zone, lang))
+            right.append_text(sweep_text(sweep, zone, lang, colours))
             right.append("  ")
         right.append(now.astimezone(zone).strftime("%m-%d %H:%M:%S" if width >= 60 else "%H:%M:%S"),
                      style="bold")
@@ -73,15 +78,15 @@ class TopBar(Static):
         self.update(Text.assemble(left, " " * gap, right))
 
 
-def sweep_text(sweep: SweepView | None, zone: ZoneInfo, lang: Lang) -> Text:
+def sweep_text(sweep: SweepView | None, zone: ZoneInfo, lang: Lang, colours: Colours) -> Text:
     out = Text(f"{t('sweep', lang)} ")
     if sweep is None or sweep.last_at is None:
-        out.append(t("sweep.never", lang), style="bold yellow")
+        out.append(t("sweep.never", lang), style=colours.warn_text)
     else:
         out.append(local_time(sweep.last_at, zone))
     if sweep is not None and sweep.missed:
-        out.append(f" {t('sweep.missed', lang)} ", style=BAD)
-        out.append(clean_line(", ".join(sweep.missed), 40), style=BAD)
+        out.append(f" {t('sweep.missed', lang)} ", style=colours.alarm)
+        out.append(clean_line(", ".join(sweep.missed), 40), style=colours.alarm)
     return out
 
 
@@ -116,7 +121,7 @@ class ConnectionBanner(Static):
             self.update(text)
 
 
-def health_text(health: ServiceHealth | None, lang: Lang) -> Text:
+def health_text(health: ServiceHealth | None, lang: Lang, colours: Colours) -> Text:
     """`服务 ● intake ● grading ○ deadlines`: green answered, red stopped answering."""
     out = Text(f"{t('health.title', lang)} ")
     if health is None:
@@ -124,21 +129,21 @@ def health_text(health: ServiceHealth | None, lang: Lang) -> Text:
         return out
     for name, ok in sorted(health.services.items()):
         out.append(" ")
-        out.append(f"{'●' if ok else '✗'} {named('service', clean_line(name, 24), lang)}", style=GOOD if ok else BAD)
+        out.append(f"{'●' if ok else '✗'} {named('service', clean_line(name, 24), lang)}", style=colours.ok if ok else colours.alarm)
     return out
 
 
-def alerts_text(alerts: list[Alert], zone: ZoneInfo, lang: Lang) -> Text:
+def alerts_text(alerts: list[Alert], zone: ZoneInfo, lang: Lang, colours: Colours) -> Text:
     """notify's board-channel notices and failed deliveries, one line each (all sanitized)."""
     out = Text(t("alerts.title", lang), style="bold", no_wrap=True, overflow="ellipsis")
     for a in alerts:  # one line each: the panel is narrow and a title may be long
         out.append(f"\n{local_time(a.at, zone)} ", style=DIM)
         if a.failed:
-            out.append("✗ ", style=BAD)
+            out.append("✗ ", style=colours.alarm)
             out.append(f"{a.to} {channel_label(a.channel, lang)}: {a.reason or t('alerts.failed', lang)}",
-                       style=BAD)
+                       style=colours.alarm)
         else:
-            out.append("● ", style="bold yellow")
+            out.append("● ", style=colours.warn_text)
             out.append(f"{a.to} ← {a.title}")
     return out
 
@@ -154,7 +159,7 @@ class AlertsPanel(Static):
     def show(self, alerts: list[Alert], zone: ZoneInfo, lang: Lang) -> None:
         self.set_class(bool(alerts), "-shown")
         if alerts:
-            self.update(alerts_text(alerts, zone, lang))
+            self.update(alerts_text(alerts, zone, lang, colours_of(self)))
 
 
 class HealthLine(Static):
@@ -165,7 +170,7 @@ class HealthLine(Static):
     """
 
     def show(self, health: ServiceHealth | None, lang: Lang) -> None:
-        self.update(health_text(health, lang))
+        self.update(health_text(health, lang, colours_of(self)))
 
 
 def calendar_notice(calendar: CalendarView | None, lang: Lang) -> Text | None:

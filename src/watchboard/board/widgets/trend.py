@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from watchboard.board.format import GRADES, fit
+from watchboard.board.format import DEFAULT_GRADE_LABELS, GradeLabels, fit
 from watchboard.board.i18n import Lang, t
-from watchboard.board.styles import DIM, GRADE_FG
+from watchboard.board.styles import DIM, Colours, colours_of
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -26,19 +26,20 @@ def spark(values: list[int], top: int | None = None) -> str:
     return "".join(out)
 
 
-def trend_text(per_grade: dict[str, list[int]], breached: list[int], lang: Lang) -> Text:
-    """One sparkline per grade (shared scale) plus breached clocks, with 24-hour totals."""
+def trend_text(per_grade: dict[str, list[int]], breached: list[int], lang: Lang, *, colours: Colours,
+               labels: GradeLabels = DEFAULT_GRADE_LABELS) -> Text:
+    """One sparkline per grade of the profile (shared scale) plus breached clocks, with 24-hour totals."""
     top = max((max(v, default=0) for v in per_grade.values()), default=0)
     out = Text(t("trend.title", lang), style="bold")
-    for grade in GRADES:
+    for grade in labels.shown({g: sum(v) for g, v in per_grade.items()}):
         values = per_grade.get(grade, [])
         out.append("\n")
-        out.append(fit(grade, 4), style=GRADE_FG[grade])
-        out.append(spark(values, top), style=GRADE_FG[grade])
+        out.append(fit(grade, 4), style=colours.grade_text[grade])
+        out.append(spark(values, top), style=colours.grade_text[grade])
         out.append(fit(str(sum(values)), 5, right=True))
     out.append("\n")
-    out.append(fit("×", 4), style="bold red")
-    out.append(spark(breached), style="red")
+    out.append(fit("×", 4), style=colours.alarm_text)
+    out.append(spark(breached), style=colours.alarm_soft)
     out.append(fit(str(sum(breached)), 5, right=True))
     out.append(f" {t('trend.breached', lang)}", style=DIM)
     return out
@@ -49,5 +50,6 @@ class TrendChart(Static):
     TrendChart { height: auto; padding: 0 1; }
     """
 
-    def show(self, per_grade: dict[str, list[int]], breached: list[int], lang: Lang) -> None:
-        self.update(trend_text(per_grade, breached, lang))
+    def show(self, per_grade: dict[str, list[int]], breached: list[int], lang: Lang,
+             labels: GradeLabels = DEFAULT_GRADE_LABELS) -> None:
+        self.update(trend_text(per_grade, breached, lang, colours=colours_of(self), labels=labels))

@@ -43,3 +43,8 @@ def describe_grades(cfg: GradingConfig) -> dict[str, Any]:
     """The active grades with labels and colours, for `watchboard profiles` and the board legend."""
     return {g: {"zh": grade_label(g, cfg, "zh"), "en": grade_label(g, cfg, "en"),
                 "colour": GRADE_COLOURS[g]} for g in used_grades(cfg)}
+
+
+def grade_labels(cfg: GradingConfig) -> dict[str, dict[str, str]]:
+    """The grades the profile uses, worst first, with their names: `GradeView.grade_labels`."""
+    return {g: {"zh": grade_label(g, cfg, "zh"), "en": grade_label(g, cfg, "en")} for g in used_grades(cfg)}
