@@ -12,13 +12,13 @@ import msgspec
 
 from watchboard.config import ConfigSource
 from watchboard.domain.events import Event
-from watchboard.reports import FORMATS
+from watchboard.reports import FORMATS, sections
 from watchboard.reports import figures as f
-from watchboard.reports import sections
 from watchboard.reports.document import Document
 from watchboard.reports.model import History, fold
 from watchboard.reports.period import Period
 from watchboard.reports.text import Lang
+
 
 @dataclass(frozen=True)
 class Setting:

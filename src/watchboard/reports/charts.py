@@ -1,5 +1,6 @@
-"""The reports' charts (matplotlib, Agg backend, no pyplot state): new incidents by day and
-grade in the national warning colours, and on-time rates by unit.
+"""The reports' charts: new incidents by day and grade in the national warning colours, and
+on-time rates by unit. Each figure is drawn on its own Agg canvas (matplotlib's raster backend,
+no display needed) without pyplot, so nothing global changes for the rest of the process.
 
 Chinese labels need a CJK font on every machine, including a duty room's PC with no fonts
 installed: the `mplfonts` package (a dependency) ships Noto Sans CJK SC, and we register that
@@ -16,12 +17,9 @@ from functools import cache
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")  # no display on a server; set before anything draws
-
-from matplotlib import font_manager  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib import font_manager
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 # National warning colours (DOMAIN.md §2): I red, II orange, III yellow, IV blue.
 GRADE_COLOURS = {"I": "#e60012", "II": "#f39800", "III": "#f5c800", "IV": "#0068b7"}

@@ -142,14 +142,18 @@ def reminder_slips(figs: f.Slips, b: Builder, period: Period) -> None:
 def flags(figs: f.Flags, b: Builder, period: Period) -> None:
     lang = b.lang
     b.heading(lang.pick("通报与标记", "Circular and flags"))
-    units = lang.join([lang.unit(u.unit) for u in figs.units]) or lang.t("none")
-    b.para(lang.pick(f"经三次提醒仍未落实整改、列入通报的单位{len(figs.units)}个：{units}。",
-                     f"Units named in the circular after three reminder slips about one task: {len(figs.units)} "
-                     f"({units})."))
+    if figs.units:
+        units = lang.join([lang.unit(u.unit) for u in figs.units])
+        b.para(lang.pick(f"经三次提醒仍未落实整改、列入通报的单位{len(figs.units)}个：{units}。",
+                         f"Units named in the circular after three reminder slips about one task: {len(figs.units)} "
+                         f"({units})."))
+    else:
+        b.para(lang.pick("当日无经三次提醒仍未落实整改、列入通报的单位。",
+                         "No unit was named in the circular after three reminder slips."))
     b.table([lang.pick("单位", "Unit"), lang.pick("舆情", "Incident"), lang.pick("时限", "Clock"),
              lang.pick("提醒次数", "Slips"), lang.pick("时间", "Time")],
             [[lang.unit(u.unit), u.title, lang.clock(u.clock), str(u.count), lang.time(u.at)] for u in figs.units],
-            numeric={3}, widths=[2.4, 3.6, 1.8, 1.0, 1.8])
+            numeric={3}, widths=[2.4, 3.4, 1.8, 1.0, 2.2])
     marked = [m for m in figs.incidents if not m.removed]
     b.para(lang.pick(f"标记为谣言或违法违规信息的舆情{len(marked)}起" +
                      (f"，撤销标记{len(figs.incidents) - len(marked)}起。" if len(marked) < len(figs.incidents) else "。"),

@@ -4,7 +4,7 @@ What the standard asks and how it is done here (docs/reports.md lists the same):
 
 - A4 paper; 天头 (top margin) 37 mm, 订口 (left) 28 mm, text block 156 × 225 mm, so right 26 mm
   and bottom 35 mm (5.2);
-- body in 3号仿宋 (16 pt), 22 lines a page (line pitch 28.95 pt: 225 mm / 22) (5.2.2, 7.1);
+- body in 3号仿宋 (16 pt), 22 lines a page: exact line spacing 28.95 pt (225 mm / 22) (5.2.2, 7.1);
 - title in 2号小标宋 (22 pt), centred, one blank line under it (7.3.1);
 - 主送机关 under the title, flush left, with a full-width colon (7.3.2);
 - headings numbered 一、 in 黑体 and （一） in 楷体, indented two characters like the text (7.3.3);
@@ -24,6 +24,7 @@ its default face. Latin letters and digits get Times New Roman.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 from docx import Document as new_docx
@@ -32,6 +33,7 @@ from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
+from docx.oxml.text.parfmt import CT_PPr
 from docx.shared import Mm, Pt
 from docx.table import Table as DocxTable
 from docx.text.paragraph import Paragraph
@@ -72,11 +74,39 @@ def font(run: Run, east_asia: str, size: float, *, bold: bool = False, latin: st
     return run
 
 
+# The order of `w:pPr`'s children in the OOXML schema (ECMA-376 Part 1, 17.3.1.26).
+PPR_ORDER = (
+    "w:pStyle", "w:keepNext", "w:keepLines", "w:pageBreakBefore", "w:framePr", "w:widowControl", "w:numPr",
+    "w:suppressLineNumbers", "w:pBdr", "w:shd", "w:tabs", "w:suppressAutoHyphens", "w:kinsoku", "w:wordWrap",
+    "w:overflowPunct", "w:topLinePunct", "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi", "w:adjustRightInd",
+    "w:snapToGrid", "w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents", "w:suppressOverlap", "w:jc",
+    "w:textDirection", "w:textAlignment", "w:textboxTightWrap", "w:outlineLvl", "w:divId", "w:cnfStyle", "w:rPr",
+    "w:sectPr", "w:pPrChange",
+)
+
+
+def set_ppr(ppr: CT_PPr, tag: str, value: str) -> None:
+    """Set a paragraph property python-docx has no setter for, in the schema's order (Word
+    refuses a file whose `w:pPr` children are out of order)."""
+    el = ppr.find(qn(tag))
+    if el is None:
+        el = OxmlElement(tag)
+        ppr.insert_element_before(el, *PPR_ORDER[PPR_ORDER.index(tag) + 1:])
+    el.set(qn("w:val"), value)
+
+
+def _off_grid(p: Paragraph) -> None:
+    """Leave the page's 22-line grid: table cells, pictures and captions would otherwise be
+    stretched to a whole grid line each."""
+    set_ppr(p._p.get_or_add_pPr(), "w:snapToGrid", "0")
+
+
 def _spacing(p: Paragraph, line: float | None = LINE_PT, *, indent_chars: float = 0, before: float = 0,
              after: float = 0, align: WD_ALIGN_PARAGRAPH | None = None) -> Paragraph:
     pf = p.paragraph_format
     if line is None:
         pf.line_spacing_rule = WD_LINE_SPACING.SINGLE
+        _off_grid(p)
     else:
         pf.line_spacing_rule, pf.line_spacing = WD_LINE_SPACING.EXACTLY, Pt(line)
     pf.space_before, pf.space_after = Pt(before), Pt(after)
@@ -87,7 +117,7 @@ def _spacing(p: Paragraph, line: float | None = LINE_PT, *, indent_chars: float 
 
 
 def _setup(docx: object, doc: Document) -> None:
-    """Paper, margins, the 22-line grid, default faces and the language of the text."""
+    """Paper, margins, the line pitch, default faces and the language of the text."""
     section = docx.sections[0]  # type: ignore[attr-defined]
     section.start_type = WD_SECTION_START.NEW_PAGE
     section.page_width, section.page_height = Mm(PAGE["width"]), Mm(PAGE["height"])
@@ -98,7 +128,9 @@ def _setup(docx: object, doc: Document) -> None:
     if grid is None:
         grid = OxmlElement("w:docGrid")
         section._sectPr.append(grid)
-    grid.set(qn("w:type"), "lines")
+    # The 22 lines come from the exact line spacing; the pitch is recorded for Word's page set-up,
+    # but no snapping grid: it would stretch every table row and spacer to a whole 28.95 pt line.
+    grid.attrib.pop(qn("w:type"), None)
     grid.set(qn("w:linePitch"), str(round(LINE_PT * 20)))  # twentieths of a point
     normal = docx.styles["Normal"]  # type: ignore[attr-defined]
     normal.font.size, normal.font.name = Pt(BODY_PT), LATIN_FONT
@@ -109,6 +141,11 @@ def _setup(docx: object, doc: Document) -> None:
     lang.set(qn("w:val"), "zh-CN" if doc.lang == "zh" else "en-GB")
     lang.set(qn("w:eastAsia"), "zh-CN")
     rpr.append(lang)
+    # No extra gap between Chinese and Latin letters or digits ("2026年11月27日", not
+    # "2026 年 11 月"): official documents set them tight, and the signature's layout counts on it.
+    ppr = normal.element.get_or_add_pPr()
+    for key in ("w:autoSpaceDE", "w:autoSpaceDN"):
+        set_ppr(ppr, key, "0")
     props = docx.core_properties  # type: ignore[attr-defined]
     props.title, props.author, props.language = doc.title, doc.issuer, "zh-CN" if doc.lang == "zh" else "en-GB"
     docx.settings.odd_and_even_pages_header_footer = True  # type: ignore[attr-defined]
@@ -150,7 +187,9 @@ def _text(docx: object, text: str, *, east_asia: str = BODY_FONT, size: float = 
           align: WD_ALIGN_PARAGRAPH = WD_ALIGN_PARAGRAPH.JUSTIFY, bold: bool = False, line: float = LINE_PT,
           keep: bool = False) -> Paragraph:
     p = _spacing(docx.add_paragraph(), line, indent_chars=indent, align=align)  # type: ignore[attr-defined]
+    # A heading stays with what follows (LibreOffice honours keep-with-next only with keep-lines).
     p.paragraph_format.keep_with_next = keep
+    p.paragraph_format.keep_together = keep or None
     font(p.add_run(text), east_asia, size, bold=bold)
     return p
 
@@ -167,11 +206,60 @@ def _no_split(row: object) -> None:
     tr_pr.append(OxmlElement("w:cantSplit"))
 
 
-def _cell_text(cell: object, text: str, *, header: bool, numeric: bool, bold: bool) -> None:
+# A moment as `Lang.time` writes it ("11月18日 09:30", "18 Nov 09:30"): in a narrow column it
+# breaks into date and time at the space, never inside the figures.
+_MOMENT = re.compile(r"^(\d{1,2}月\d{1,2}日|\d{1,2} [A-Z][a-z]{2}) (\d{2}:\d{2})$")
+MOMENT_MIN_MM = 34.0  # "11月18日 09:30" in 12 pt, with the cell's margins
+
+
+def _cell_text(cell: object, text: str, *, header: bool, numeric: bool, bold: bool, narrow: bool = False) -> None:
     p = cell.paragraphs[0]  # type: ignore[attr-defined]
     _spacing(p, None, align=WD_ALIGN_PARAGRAPH.CENTER if header else
              WD_ALIGN_PARAGRAPH.RIGHT if numeric else WD_ALIGN_PARAGRAPH.LEFT)
+    if narrow and (moment := _MOMENT.match(text)):
+        run = font(p.add_run(moment[1]), BODY_FONT, TABLE_PT, bold=bold)
+        run.add_break()
+        run.add_text(moment[2])
+        return
     font(p.add_run(text), H1_FONT if header else BODY_FONT, TABLE_PT, bold=bold and not header)
+
+
+CELL_PAD_MM = 5.5  # a cell's left and right margins together, and a little slack
+NEED_CAP_MM = 24.0  # longer texts wrap instead of taking more
+KEEP_TOGETHER_ROWS = 12
+
+
+def _text_mm(text: str) -> float:
+    return char_width(text) * TABLE_PT * 25.4 / 72 + CELL_PAD_MM
+
+
+def column_widths(t: Table, total: float = TEXT_WIDTH_MM) -> list[float]:
+    """Column widths in mm: the table's relative widths, then every column widened to what it
+    needs — a moment unbroken on its date ("11月18日"), a short header ("序号") on one line,
+    a short text (≤ NEED_CAP_MM) unwrapped — taken from the columns that have room to spare."""
+    n = len(t.columns)
+    weights = t.widths if t.widths and len(t.widths) == n else [1.0] * n
+    width = [total * w / sum(weights) for w in weights]
+    need = []
+    for i in range(n):
+        cells = [row[i] for row in t.rows if i < len(row)]
+        texts = [m[1] if (m := _MOMENT.match(c)) else c for c in cells]
+        # A header may wrap, but never to one character a line: two characters at least.
+        header = t.columns[i] if char_width(t.columns[i]) <= 2 else "两字"
+        need.append(min(NEED_CAP_MM, max((_text_mm(x) for x in [*texts, header] if x), default=0.0)))
+    for _ in range(n):  # a few passes settle it: each takes only from columns above their need
+        short = [i for i in range(n) if width[i] < need[i] - 0.01]
+        spare = {i: width[i] - need[i] for i in range(n) if width[i] > need[i]}
+        if not short or not spare:
+            break
+        deficit = sum(need[i] - width[i] for i in short)
+        room = sum(spare.values())
+        take = min(deficit, room)
+        for i in short:
+            width[i] += (need[i] - width[i]) * take / deficit
+        for i, extra in spare.items():
+            width[i] -= extra * take / room
+    return width
 
 
 def _table(docx: object, t: Table) -> DocxTable:
@@ -179,17 +267,27 @@ def _table(docx: object, t: Table) -> DocxTable:
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     table.autofit = False
-    weights = t.widths if t.widths and len(t.widths) == len(t.columns) else [1.0] * len(t.columns)
-    widths = [Mm(TEXT_WIDTH_MM * w / sum(weights)) for w in weights]
+    mm = column_widths(t)
+    widths = [Mm(x) for x in mm]
     for i, name in enumerate(t.columns):
         _cell_text(table.rows[0].cells[i], name, header=True, numeric=False, bold=False)
     _repeat_header(table.rows[0])
+    together = len(t.rows) <= KEEP_TOGETHER_ROWS
     for n, values in enumerate(t.rows, 1):
         row = table.rows[n]
         _no_split(row)
         total = t.total_row and n == len(t.rows)
         for i, value in enumerate(values):
-            _cell_text(row.cells[i], value, header=False, numeric=i in t.numeric, bold=total)
+            _cell_text(row.cells[i], value, header=False, numeric=i in t.numeric, bold=total,
+                       narrow=mm[i] < MOMENT_MIN_MM)
+    if together:  # a short table is not split across pages: each row keeps with the next
+        for row in table.rows[:-1]:
+            for cell in row.cells:
+                for p in cell.paragraphs:
+                    p.paragraph_format.keep_with_next = True
+    # Word reads the cells' widths, LibreOffice the grid's: set both (autofit off: fixed layout).
+    for i, column in enumerate(table.columns):
+        column.width = widths[i]
     for row in table.rows:
         for i, cell in enumerate(row.cells):
             cell.width = widths[i]
@@ -202,7 +300,8 @@ def _chart(docx: object, c: Chart) -> None:
     p = _spacing(docx.add_paragraph(), None, align=WD_ALIGN_PARAGRAPH.CENTER)  # type: ignore[attr-defined]
     p.paragraph_format.keep_with_next = True
     p.add_run().add_picture(io.BytesIO(c.png), width=Mm(TEXT_WIDTH_MM - 4))
-    _text(docx, c.caption, size=TABLE_PT, indent=0, align=WD_ALIGN_PARAGRAPH.CENTER, line=LINE_PT)
+    caption = _text(docx, c.caption, size=TABLE_PT, indent=0, align=WD_ALIGN_PARAGRAPH.CENTER, line=LINE_PT)
+    caption.paragraph_format.space_after = Pt(LINE_PT / 2)
 
 
 def char_width(text: str) -> float:

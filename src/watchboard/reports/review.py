@@ -113,15 +113,16 @@ def clocks(figs: list[f.ClockOutcome], b: Builder, period: Period) -> None:
     parts = [f"{lang.t(f'outcome.{k}')}{n}项" if lang.zh else f"{n} {lang.t(f'outcome.{k}')}"
              for k, n in counts.items()]
     b.para(lang.pick(f"共计时限{len(figs)}项：{lang.join(parts)}。", f"{len(figs)} clocks: {lang.join(parts)}."))
-    b.table([lang.pick("时限", "Clock"), lang.pick("起算", "From"), lang.pick("到期时间", "Due"),
+    b.table([lang.pick("时限", "Clock"), lang.pick("起算时间", "Counted from"), lang.pick("到期时间", "Due"),
              lang.pick("结果", "Outcome"), lang.pick("完成时间", "Done"), lang.pick("相差", "Difference"),
              lang.pick("办理人", "By")],
-            [[lang.clock(c.clock),
-              (lang.t(f"from.{c.counted_from}") + " " if c.counted_from else "") + lang.time(c.start_at or c.started_at),
+            [[lang.clock(c.clock) + (lang.pick(f"（自{lang.t('from.' + c.counted_from)}）",
+                                                f" (from {lang.t('from.' + c.counted_from)})") if c.counted_from else ""),
+              lang.time(c.start_at or c.started_at),
               lang.time(c.due_at), lang.t(f"outcome.{c.outcome}"),
               lang.time(c.at) if c.outcome in ("on_time", "met_late", "cancelled") else lang.t("dash"),
               _difference(c, lang), lang.person(c.met_by) if c.met_by else lang.t("dash")] for c in figs],
-            widths=[1.6, 2.2, 1.6, 1.4, 1.6, 1.6, 1.2])
+            widths=[2.2, 1.6, 1.6, 1.4, 1.6, 1.6, 1.2])
 
 
 _CANCEL_GRADE = re.compile(r"^grade (\S+) → (\S+): ")
@@ -242,7 +243,7 @@ SERVICES = {"intake": ("接报服务", "intake"), "grading": ("定级服务", "g
 def _actor(actor: str, lang: Lang) -> str:
     if actor in SERVICES:
         zh, en = SERVICES[actor]
-        return lang.pick(f"系统（{zh}）", f"system ({en})")
+        return lang.pick(zh, f"system: {en}")
     return lang.person(actor)
 
 

@@ -111,7 +111,7 @@ def units(figs: f.Supervision, b: Builder, period: Period) -> None:
                  str(figs.slips), str(sum(u.flagged for u in figs.units)) or ""])
     b.table([lang.pick("单位", "Unit"), lang.pick("新增舆情", "New"), *_outcome_columns(lang),
              lang.pick("提醒单", "Slips"), lang.pick("通报", "Named")], rows,
-            numeric=set(range(1, 10)), widths=[2.6, 0.9, 0.9, 0.9, 1.1, 0.9, 0.9, 1.0, 0.9, 0.8], total_row=True)
+            numeric=set(range(1, 10)), widths=[3.2, 0.9, 0.9, 0.9, 1.2, 0.9, 0.9, 1.0, 0.9, 0.8], total_row=True)
     rated = [u for u in figs.units if u.on_time_pct is not None]
     if rated:
         title = lang.pick("各单位时限按时率", "On-time rate by unit")
@@ -146,7 +146,7 @@ def slips(figs: f.Supervision, b: Builder, period: Period) -> None:
              lang.pick("通报", "Named")],
             [[lang.unit(t.unit), t.title, lang.clock(t.clock), str(t.slips), str(t.count), lang.time(t.last_at),
               lang.t("yes") if t.flagged else ""] for t in figs.tasks],
-            numeric={3, 4}, widths=[2.2, 3.0, 1.6, 1.0, 1.0, 1.6, 0.8])
+            numeric={3, 4}, widths=[2.4, 3.0, 1.6, 1.0, 1.0, 2.0, 0.8])
 
 
 def named(figs: f.Supervision, b: Builder, period: Period) -> None:
@@ -166,4 +166,4 @@ def named(figs: f.Supervision, b: Builder, period: Period) -> None:
     b.table([lang.pick("单位", "Unit"), lang.pick("舆情", "Incident"), lang.pick("时限", "Clock"),
              lang.pick("提醒次数", "Slips"), lang.pick("通报时间", "Named at")],
             [[lang.unit(u.unit), u.title, lang.clock(u.clock), str(u.count), lang.time(u.at)] for u in figs.flagged],
-            numeric={3}, widths=[2.4, 3.6, 1.8, 1.0, 1.8])
+            numeric={3}, widths=[2.4, 3.4, 1.8, 1.0, 2.2])
