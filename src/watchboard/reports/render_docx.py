@@ -26,16 +26,15 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from docx import Document as new_docx
 from docx.enum.section import WD_SECTION_START
-from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
+from docx.oxml import OxmlElement, parse_xml
+from docx.oxml.ns import nsdecls, qn
 from docx.oxml.text.parfmt import CT_PPr
 from docx.shared import Mm, Pt
-from docx.table import Table as DocxTable
 from docx.text.paragraph import Paragraph
 from docx.text.run import Run
 
@@ -190,38 +189,14 @@ def _text(docx: object, text: str, *, east_asia: str = BODY_FONT, size: float = 
     # A heading stays with what follows (LibreOffice honours keep-with-next only with keep-lines).
     p.paragraph_format.keep_with_next = keep
     p.paragraph_format.keep_together = keep or None
-    font(p.add_run(text), east_asia, size, bold=bold)
+    font(p.add_run(clean(text)), east_asia, size, bold=bold)
     return p
-
-
-def _repeat_header(row: object) -> None:
-    tr_pr = row._tr.get_or_add_trPr()  # type: ignore[attr-defined]
-    header = OxmlElement("w:tblHeader")
-    header.set(qn("w:val"), "true")
-    tr_pr.append(header)
-
-
-def _no_split(row: object) -> None:
-    tr_pr = row._tr.get_or_add_trPr()  # type: ignore[attr-defined]
-    tr_pr.append(OxmlElement("w:cantSplit"))
 
 
 # A moment as `Lang.time` writes it ("11月18日 09:30", "18 Nov 09:30"): in a narrow column it
 # breaks into date and time at the space, never inside the figures.
 _MOMENT = re.compile(r"^(\d{1,2}月\d{1,2}日|\d{1,2} [A-Z][a-z]{2}) (\d{2}:\d{2})$")
 MOMENT_MIN_MM = 34.0  # "11月18日 09:30" in 12 pt, with the cell's margins
-
-
-def _cell_text(cell: object, text: str, *, header: bool, numeric: bool, bold: bool, narrow: bool = False) -> None:
-    p = cell.paragraphs[0]  # type: ignore[attr-defined]
-    _spacing(p, None, align=WD_ALIGN_PARAGRAPH.CENTER if header else
-             WD_ALIGN_PARAGRAPH.RIGHT if numeric else WD_ALIGN_PARAGRAPH.LEFT)
-    if narrow and (moment := _MOMENT.match(text)):
-        run = font(p.add_run(moment[1]), BODY_FONT, TABLE_PT, bold=bold)
-        run.add_break()
-        run.add_text(moment[2])
-        return
-    font(p.add_run(text), H1_FONT if header else BODY_FONT, TABLE_PT, bold=bold and not header)
 
 
 CELL_PAD_MM = 5.5  # a cell's left and right margins together, and a little slack
@@ -262,38 +237,62 @@ def column_widths(t: Table, total: float = TEXT_WIDTH_MM) -> list[float]:
     return width
 
 
-def _table(docx: object, t: Table) -> DocxTable:
-    table = docx.add_table(rows=1 + len(t.rows), cols=len(t.columns))  # type: ignore[attr-defined]
-    table.style = "Table Grid"
-    table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    table.autofit = False
-    mm = column_widths(t)
-    widths = [Mm(x) for x in mm]
-    for i, name in enumerate(t.columns):
-        _cell_text(table.rows[0].cells[i], name, header=True, numeric=False, bold=False)
-    _repeat_header(table.rows[0])
+_BAD_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def clean(text: str) -> str:
+    """Text XML can carry: control characters people paste in are dropped, never a crash."""
+    return _BAD_XML.sub("", text)
+
+
+def _twips(mm: float) -> int:
+    return round(mm / 25.4 * 1440)
+
+
+def _cell_xml(text: str, width: int, *, header: bool, align: str, bold: bool, keep: bool, narrow: bool) -> str:
+    """One cell as WordprocessingML: the same properties `font` and `_spacing` give a paragraph,
+    written directly — python-docx's object model costs ~1.5 ms a cell, too slow for the
+    thousands of rows a large week's tables hold."""
+    face = H1_FONT if header else BODY_FONT
+    run_pr = (f'<w:rPr><w:rFonts w:ascii="{LATIN_FONT}" w:hAnsi="{LATIN_FONT}" w:cs="{LATIN_FONT}" '
+              f'w:eastAsia="{face}"/>' + ("<w:b/>" if bold and not header else "") +
+              f'<w:sz w:val="{round(TABLE_PT * 2)}"/></w:rPr>')
+    moment = _MOMENT.match(text) if narrow else None
+    if moment:  # date and time on two lines, never broken inside the figures
+        body = (f'<w:t xml:space="preserve">{escape(moment[1])}</w:t><w:br/>'
+                f'<w:t xml:space="preserve">{escape(moment[2])}</w:t>')
+    else:
+        body = f'<w:t xml:space="preserve">{escape(clean(text))}</w:t>'
+    para_pr = (("<w:keepNext/>" if keep else "") + '<w:snapToGrid w:val="0"/>'
+               '<w:spacing w:before="0" w:after="0" w:line="240" w:lineRule="auto"/>'
+               f'<w:ind w:firstLine="0"/><w:jc w:val="{align}"/>')
+    return (f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/></w:tcPr>'
+            f"<w:p><w:pPr>{para_pr}</w:pPr><w:r>{run_pr}{body}</w:r></w:p></w:tc>")
+
+
+def _table(docx: object, t: Table) -> None:
+    """A table of the text block's width: header row repeated on every page (`w:tblHeader`),
+    rows never split (`w:cantSplit`), a short table kept on one page, fixed column widths (Word
+    reads the cells', LibreOffice the grid's: both are set)."""
+    widths = [_twips(x) for x in column_widths(t)]
     together = len(t.rows) <= KEEP_TOGETHER_ROWS
+    rows = ['<w:tr><w:trPr><w:cantSplit/><w:tblHeader w:val="true"/></w:trPr>' +
+            "".join(_cell_xml(c, widths[i], header=True, align="center", bold=False, keep=together, narrow=False)
+                    for i, c in enumerate(t.columns)) + "</w:tr>"]
+    narrow = [w < _twips(MOMENT_MIN_MM) for w in widths]
     for n, values in enumerate(t.rows, 1):
-        row = table.rows[n]
-        _no_split(row)
-        total = t.total_row and n == len(t.rows)
-        for i, value in enumerate(values):
-            _cell_text(row.cells[i], value, header=False, numeric=i in t.numeric, bold=total,
-                       narrow=mm[i] < MOMENT_MIN_MM)
-    if together:  # a short table is not split across pages: each row keeps with the next
-        for row in table.rows[:-1]:
-            for cell in row.cells:
-                for p in cell.paragraphs:
-                    p.paragraph_format.keep_with_next = True
-    # Word reads the cells' widths, LibreOffice the grid's: set both (autofit off: fixed layout).
-    for i, column in enumerate(table.columns):
-        column.width = widths[i]
-    for row in table.rows:
-        for i, cell in enumerate(row.cells):
-            cell.width = widths[i]
-    # A blank line under the table, so the next heading does not touch it.
+        total, keep = t.total_row and n == len(t.rows), together and n < len(t.rows)
+        cells = "".join(_cell_xml(v, widths[i], header=False, bold=total, keep=keep, narrow=narrow[i],
+                                  align="right" if i in t.numeric else "left") for i, v in enumerate(values))
+        rows.append(f"<w:tr><w:trPr><w:cantSplit/></w:trPr>{cells}</w:tr>")
+    grid = "".join(f'<w:gridCol w:w="{w}"/>' for w in widths)
+    xml = (f"<w:tbl {nsdecls('w')}><w:tblPr><w:tblStyle w:val=\"TableGrid\"/>"
+           f'<w:tblW w:w="{sum(widths)}" w:type="dxa"/><w:jc w:val="center"/><w:tblLayout w:type="fixed"/>'
+           f'<w:tblLook w:val="04A0" w:firstRow="1" w:lastRow="0" w:firstColumn="1" w:lastColumn="0" '
+           f'w:noHBand="0" w:noVBand="1"/></w:tblPr><w:tblGrid>{grid}</w:tblGrid>{"".join(rows)}</w:tbl>')
+    docx.element.body._insert_tbl(parse_xml(xml))  # type: ignore[attr-defined]
+    # A blank half line under the table, so the next heading does not touch it.
     _spacing(docx.add_paragraph(), LINE_PT / 2)  # type: ignore[attr-defined]
-    return table
 
 
 def _chart(docx: object, c: Chart) -> None:
