@@ -103,6 +103,9 @@ def _off_grid(p: Paragraph) -> None:
 def _spacing(p: Paragraph, line: float | None = LINE_PT, *, indent_chars: float = 0, before: float = 0,
              after: float = 0, align: WD_ALIGN_PARAGRAPH | None = None) -> Paragraph:
     pf = p.paragraph_format
+    ppr = p._p.get_or_add_pPr()
+    for key in ("w:autoSpaceDE", "w:autoSpaceDN"):  # also on each paragraph: LibreOffice reads it there
+        set_ppr(ppr, key, "0")
     if line is None:
         pf.line_spacing_rule = WD_LINE_SPACING.SINGLE
         _off_grid(p)
@@ -201,30 +204,23 @@ MOMENT_MIN_MM = 34.0  # "11月18日 09:30" in 12 pt, with the cell's margins
 
 CELL_PAD_MM = 5.5  # a cell's left and right margins together, and a little slack
 NEED_CAP_MM = 24.0  # longer texts wrap instead of taking more
-KEEP_TOGETHER_ROWS = 12
+KEEP_TOGETHER_ROWS = 8
 
 
 def _text_mm(text: str) -> float:
     return char_width(text) * TABLE_PT * 25.4 / 72 + CELL_PAD_MM
 
 
-def column_widths(t: Table, total: float = TEXT_WIDTH_MM) -> list[float]:
-    """Column widths in mm: the table's relative widths, then every column widened to what it
-    needs — a moment unbroken on its date ("11月18日"), a short header ("序号") on one line,
-    a short text (≤ NEED_CAP_MM) unwrapped — taken from the columns that have room to spare."""
-    n = len(t.columns)
-    weights = t.widths if t.widths and len(t.widths) == n else [1.0] * n
-    width = [total * w / sum(weights) for w in weights]
-    need = []
-    for i in range(n):
-        cells = [row[i] for row in t.rows if i < len(row)]
-        texts = [m[1] if (m := _MOMENT.match(c)) else c for c in cells]
-        # A header may wrap, but never to one character a line: two characters at least.
-        header = t.columns[i] if char_width(t.columns[i]) <= 2 else "两字"
-        need.append(min(NEED_CAP_MM, max((_text_mm(x) for x in [*texts, header] if x), default=0.0)))
-    for _ in range(n):  # a few passes settle it: each takes only from columns above their need
-        short = [i for i in range(n) if width[i] < need[i] - 0.01]
-        spare = {i: width[i] - need[i] for i in range(n) if width[i] > need[i]}
+TEXT_MIN_MM = 14.0  # any column: two characters of 小四 and the cell margins
+
+
+def _fit(width: list[float], need: list[float]) -> list[float]:
+    """Widen the columns below their need, taking from the columns above theirs in proportion
+    to what they can spare (never below their own need)."""
+    width = list(width)
+    for _ in range(len(width)):  # a few passes settle it
+        short = [i for i, (w, n) in enumerate(zip(width, need, strict=True)) if w < n - 0.01]
+        spare = {i: w - n for i, (w, n) in enumerate(zip(width, need, strict=True)) if w > n}
         if not short or not spare:
             break
         deficit = sum(need[i] - width[i] for i in short)
@@ -235,6 +231,29 @@ def column_widths(t: Table, total: float = TEXT_WIDTH_MM) -> list[float]:
         for i, extra in spare.items():
             width[i] -= extra * take / room
     return width
+
+
+def column_widths(t: Table, total: float = TEXT_WIDTH_MM) -> list[float]:
+    """Column widths in mm: the table's relative widths, then two rounds of widening taken from
+    columns with room to spare. First what must not break: a moment's date ("11月18日"), a
+    figure, a header of one or two characters ("序号"), two characters for anything; then what
+    reads better unbroken: a short text (up to NEED_CAP_MM)."""
+    n = len(t.columns)
+    weights = t.widths if t.widths and len(t.widths) == n else [1.0] * n
+    width = [total * w / sum(weights) for w in weights]
+    hard, soft = [], []
+    for i in range(n):
+        cells = [row[i] for row in t.rows if i < len(row)]
+        moments = [m[1] for c in cells if (m := _MOMENT.match(c))]
+        figures = [c for c in cells if i in t.numeric]
+        header = [t.columns[i]] if char_width(t.columns[i]) <= 2 else []
+        # A date gets 2.5 mm more: LibreOffice broke "11月27日" in a column cut to its width.
+        firm = max([_text_mm(x) + 2.5 for x in moments] + [_text_mm(x) for x in [*figures, *header] if x],
+                   default=0.0)
+        hard.append(max(TEXT_MIN_MM, firm))
+        texts = [c for c in cells if not _MOMENT.match(c)]
+        soft.append(max(hard[i], min(NEED_CAP_MM, max((_text_mm(x) for x in texts if x), default=0.0))))
+    return _fit(_fit(width, hard), soft)
 
 
 _BAD_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

@@ -24,11 +24,11 @@ def addressee(lang: Lang) -> str:
 
 def lead(figs: dict[str, Any], period: Period, lang: Lang) -> str:
     facts: f.Facts = figs["facts"].facts
-    reported = lang.time(facts.reported_at) if facts.reported_at else lang.pick("（接报记录已不在事件流中）",
+    reported = lang.said(facts.reported_at) if facts.reported_at else lang.pick("（接报记录已不在事件流中）",
                                                                                  "(report no longer in the stream)")
     if facts.closed_at is not None:
-        state = lang.pick(f"于{lang.time(facts.closed_at)}结案，历时{lang.span(facts.duration_minutes)}",
-                          f"closed on {lang.time(facts.closed_at)} after {lang.span(facts.duration_minutes)}")
+        state = lang.pick(f"于{lang.said(facts.closed_at)}结案，历时{lang.span(facts.duration_minutes)}",
+                          f"closed on {lang.said(facts.closed_at)} after {lang.span(facts.duration_minutes)}")
     else:
         state = lang.pick(f"目前处于“{lang.stage(facts.stage)}”阶段，已历时{lang.span(facts.duration_minutes)}",
                           f"still open, at stage “{lang.stage(facts.stage)}”, after "
@@ -174,7 +174,7 @@ def describe(row: f.TimelineRow, lang: Lang) -> str:
                          "flagged as " if kind == "incident.flagged" else "flag removed: ")
         return f"{verb}{flag}{'：' if z else ': '}{d.get('reason', '')}"
     clock = lang.clock(d.get("clock", "")) if "clock" in d else ""
-    due = lang.time(_dt(d.get("due_at")))
+    due = lang.said(_dt(d.get("due_at")))
     if kind == "clock.started":
         return lang.pick(f"{clock}开始计时，{due}到期", f"{clock} started, due {due}")
     if kind == "clock.warning":
@@ -265,8 +265,8 @@ def notices(figs: f.Notices, b: Builder, period: Period) -> None:
     b.heading(lang.pick("通知与签收", "Notices and acknowledgement"))
     if figs.acks:
         first = figs.acks[0]
-        ack = lang.pick(f"{lang.person(first.by)}于{lang.time(first.at)}签收（接报后{lang.span(first.minutes_after_report)}）",
-                        f"acknowledged by {lang.person(first.by)} on {lang.time(first.at)} "
+        ack = lang.pick(f"{lang.person(first.by)}于{lang.said(first.at)}签收（接报后{lang.span(first.minutes_after_report)}）",
+                        f"acknowledged by {lang.person(first.by)} on {lang.said(first.at)} "
                         f"({lang.span(first.minutes_after_report)} after the report)")
     else:
         ack = lang.pick("无人签收", "nobody acknowledged it")
@@ -280,8 +280,8 @@ def notices(figs: f.Notices, b: Builder, period: Period) -> None:
              for n in figs.items], widths=[1.5, 2.0, 1.4, 1.6, 1.6])
     for e in figs.escalations:
         people = lang.join([lang.person(p) for p in e["to"]])
-        b.para(lang.pick(f"{lang.time(e['at'])}未获签收，升级通知第{e['tier']}级：{people}。",
-                         f"{lang.time(e['at'])}: not acknowledged, escalated to tier {e['tier']}: {people}."))
+        b.para(lang.pick(f"{lang.said(e['at'])}未获签收，升级通知第{e['tier']}级：{people}。",
+                         f"{lang.said(e['at'])}: not acknowledged, escalated to tier {e['tier']}: {people}."))
 
 
 class SlipFigures(f.Struct):
@@ -296,7 +296,7 @@ def slips(figs: SlipFigures, b: Builder, period: Period) -> None:
     b.heading(lang.pick("提醒与通报", "Reminder slips and the circular"))
     named = lang.join([lang.unit(u.unit) for u in figs.unit_flags]) or lang.t("none")
     b.para(lang.pick(f"下发提醒单{len(figs.slips)}张；经三次提醒仍未整改、列入通报的单位：{named}。",
-                     f"{len(figs.slips)} reminder slips were sent; units named after three slips: {named}."))
+                     f"Reminder slips sent: {len(figs.slips)}; units named after three slips: {named}."))
     b.table([lang.pick("时间", "Time"), lang.pick("单位", "Unit"), lang.pick("时限", "Clock"),
              lang.pick("提醒次数", "Slip")],
             [[lang.time(s.at), lang.unit(s.unit), lang.clock(s.clock), str(s.count)] for s in figs.slips],

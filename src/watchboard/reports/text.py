@@ -159,6 +159,13 @@ class Lang:
             return f"{at.month}月{at.day}日 {at:%H:%M}"
         return f"{at.day} {_MONTHS[at.month - 1]} {at:%H:%M}"
 
+    def said(self, at: datetime | None) -> str:
+        """A moment in a sentence: 11月27日19时47分 / 27 Nov 19:47."""
+        if at is None:
+            return self.t("dash")
+        at = self.local(at)
+        return f"{at.month}月{at.day}日{self.clock_time(at)}" if self.zh else self.time(at)
+
     def clock_time(self, at: datetime) -> str:
         """The time of day alone, as a sentence writes it: 17时00分 / 17:00."""
         at = self.local(at)

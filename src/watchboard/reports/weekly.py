@@ -36,8 +36,8 @@ def addressee(lang: Lang) -> str:
 
 
 def lead(figs: dict[str, Any], period: Period, lang: Lang) -> str:
-    until = "" if period.as_of >= period.end else lang.pick(f"（截至{lang.time(period.as_of)}）",
-                                                              f" (up to {lang.time(period.as_of)})")
+    until = "" if period.as_of >= period.end else lang.pick(f"（截至{lang.said(period.as_of)}）",
+                                                              f" (up to {lang.said(period.as_of)})")
     return lang.pick(
         f"根据网络舆情提醒单制度和督办工作要求，现将{span_text(period, lang)}{until}各单位网络舆情处置时限"
         "落实情况通报如下。",
