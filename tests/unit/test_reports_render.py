@@ -146,3 +146,18 @@ def test_docx_carries_both_charts(setting: Setting) -> None:
     assert len(doc.inline_shapes) == 2
     captions = [p.text for p in doc.paragraphs if p.text.startswith("图")]
     assert captions == ["图1  本周每日新增舆情（按级别）", "图2  各单位时限按时率"]
+
+
+def test_grade_labels_come_from_the_active_profile() -> None:
+    """plan-001 runs three response levels on I, III and IV: the circular counts and names them so."""
+    s = Script()
+    s.report("A", t(16, "09:00"), "甲", "weibo")
+    s.grade("A", t(16, "09:00"), "I")
+    s.report("B", t(17, "09:00"), "乙", "weibo")
+    s.grade("B", t(17, "09:00"), "IV")
+    plan = load_setting(ConfigSource(profile="plan-001"))
+    report = build("weekly", s.events, periods.weekly(2026, 47, NOW, ZONE), plan, "zh", now=NOW)
+    assert report.figures["trend"].by_grade == {"I": 1, "III": 0, "IV": 1, "ungraded": 0}
+    md = report.render("md").decode()
+    assert "| 日期 | I 一级 (重大) | III 二级 (较大) | IV 三级 (一般) | 合计 |" in md
+    assert "其中一级 (重大)1起、三级 (一般)1起" in md

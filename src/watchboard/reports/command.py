@@ -7,6 +7,7 @@ replay's progress goes to stderr on a terminal, the report to stdout or `-o FILE
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from datetime import datetime, timedelta
@@ -19,6 +20,9 @@ from watchboard.reports import period as periods
 LOOKBACK_DAYS = 60  # incidents still open are found this far back (the last clocks are 10 working days)
 LIMITS = {"--lookback": (1, 366), "--timeout": (1, 3600)}
 TEXT_MAX = {"--issuer": 100, "--to": 200, "id": 100}
+
+
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
 class UsageError(ValueError):
@@ -52,6 +56,10 @@ def check(args: argparse.Namespace) -> None:
         value = getattr(args, name.lstrip("-"), None)
         if isinstance(value, str) and (len(value) > limit or not value.strip()):
             raise UsageError(name, f"must be 1 to {limit} characters" + (f", got {len(value)}" if value else ""))
+    incident = getattr(args, "id", None)
+    if isinstance(incident, str) and not _ID.match(incident):
+        # The id goes into a subject filter (wb.ev.*.<id>.>): dots, wildcards or spaces would widen it.
+        raise UsageError("id", f"{incident[:40]!r} is not an incident id (letters, digits, - and _ only)")
     if args.output is not None and args.output.is_dir():
         raise UsageError("-o", f"{args.output} is a folder; give a file name")
     if args.output is not None and not args.output.parent.exists():
