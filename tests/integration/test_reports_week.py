@@ -97,6 +97,7 @@ async def test_weekly_docx_html_and_markdown_files(published: str, tmp_path: Pat
     assert code == 0, err
     html = out.decode()
     assert "<h1>Supervision circular on the response clocks, week 2026-W47</h1>" in html
+    assert "http://" not in html and "https://" not in html and html.count("data:image/png;base64,") == 2
     code, out, err = await cli("report", "weekly", "--week", "2026-W47", "--nats", published)
     assert code == 0, err
     assert out.decode().startswith("# 关于2026年第47周")
