@@ -176,6 +176,24 @@ def build_parser() -> argparse.ArgumentParser:
     from watchboard.cli_follow import add_parsers
 
     add_parsers(sub, _common, _client, actor)
+
+    from watchboard.reports.command import add_arguments as report_arguments
+
+    p = sub.add_parser("report", help="the office's reports, rebuilt from the event stream")
+    kinds = p.add_subparsers(dest="kind", metavar="KIND")
+    kinds.required = True
+    p = kinds.add_parser("daily", help="每日舆情汇报: the day's incidents, open items, clocks, breaches, slips")
+    _common(p)
+    p.add_argument("--date", default=None, help="YYYY-MM-DD, today or yesterday (default today)")
+    report_arguments(p)
+    p = kinds.add_parser("weekly", help="督查通报: each unit's clocks, reminder slips, units named")
+    _common(p)
+    p.add_argument("--week", default=None, help="ISO week, e.g. 2026-W47 (default the last complete week)")
+    report_arguments(p)
+    p = sub.add_parser("review", help="总结评估: one incident's timeline, clocks, people, notices")
+    _common(p)
+    p.add_argument("id")
+    report_arguments(p, review=True)
     return parser
 
 
@@ -222,6 +240,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cli_ops.profiles(_source(args), args.json)
     if command == "due":
         return cli_ops.due(args, _source(args))
+    if command in ("report", "review"):
+        from watchboard.reports.command import run as run_report
+
+        return asyncio.run(run_report(args, _source(args)))
     return asyncio.run(cli_ops.run_client_command(args, _source(args)))
 
 
