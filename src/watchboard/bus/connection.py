@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import nats
 from nats.aio.client import Client
 
+from watchboard.bus.credentials import Credentials
 from watchboard.bus.feed_types import Connection
 
 log = logging.getLogger("watchboard.bus")
@@ -55,6 +56,22 @@ def _redact(url: str) -> str:
     return f"{scheme}://{user}:***@{host}"
 
 
+class Refused(ConnectionError):
+    """The server answered but would not let us in (credentials or certificate)."""
+
+
+def refusal(reason: str) -> str | None:
+    """What to do, when `reason` (a connection error's text) says the server refused us."""
+    text = reason.lower()
+    if "authorization violation" in text or "authentication" in text:
+        return ("the server refused these credentials (no key, an unknown or revoked key): give a "
+                "person's credentials with --creds FILE or $WATCHBOARD_CREDS")
+    if "certificate" in text or "ssl" in text or "tls" in text:
+        return (f"the TLS handshake failed ({reason}): the server needs TLS with certificates of the "
+                "site's CA; put ca.crt and this identity's .crt/.key beside the credentials, or give --tls-ca")
+    return None
+
+
 async def connect(
     url: str,
     name: str,
@@ -62,13 +79,17 @@ async def connect(
     watch: ConnectionWatch | None = None,
     retry_for: float | None = None,
     retry_every: float = 1.0,
+    creds: Credentials | None = None,
 ) -> Client:
     """Connect to `url` (comma-separated for a cluster), waiting for the server if needed.
 
-    `retry_for` bounds the wait in seconds (None: wait for ever, as services do).
+    `retry_for` bounds the wait in seconds (None: wait for ever, as services do); a refusal
+    (credentials, certificate) within it raises `Refused` saying what to do. `creds`: the
+    identity's nkey seed and TLS files (None: anonymous, for a server with roles off).
     """
     watch = watch or ConnectionWatch(_redact(url))
     servers = [u.strip() for u in url.split(",") if u.strip()]
+    options = creds.options() if creds is not None else {}
 
     async def disconnected() -> None:
         watch.set("disconnected")
@@ -105,6 +126,7 @@ async def connect(
                 reconnected_cb=reconnected,
                 closed_cb=closed,
                 error_cb=error,
+                **options,
             ), timeout=2 * len(servers) + 1)
             watch.set("connected")
             return nc
@@ -112,8 +134,12 @@ async def connect(
             # The error callback saw the real cause (refused, unreachable…); a timeout says less.
             reason = watch.state.error or str(exc) or exc.__class__.__name__
             watch.set("reconnecting", error=reason)
+            refused = refusal(reason)
             if deadline is not None and loop.time() + retry_every > deadline:
+                if refused:
+                    raise Refused(f"NATS at {_redact(url)}: {refused}") from exc
                 raise ConnectionError(f"cannot reach NATS at {_redact(url)}: {reason}") from exc
             if attempt == 1 or attempt % 30 == 0:
-                log.warning("waiting for NATS at %s (%s)", _redact(url), reason)
+                # A refusal may end with a reload of the server (a key added): keep trying, say why.
+                log.warning("waiting for NATS at %s (%s)", _redact(url), refused or reason)
             await asyncio.sleep(retry_every)
