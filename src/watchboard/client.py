@@ -13,7 +13,7 @@ from typing import Any
 
 from nats.aio.client import Client
 
-from watchboard.bus.errors import BusError, NoResponders, map_nats_error
+from watchboard.bus.errors import BusError, NoResponders, NotPermitted, map_nats_error, unless_refused
 from watchboard.bus.reader import board_exists, kv_get, kv_snapshot, scan
 from watchboard.bus.subjects import STREAM, Subjects
 from watchboard.domain.events import Event, decode_event
@@ -81,7 +81,10 @@ async def request(nc: Client, subject: str, body: bytes, timeout: float = 10.0) 
                                        "message": f"the request is {len(body):,} bytes; the bus takes at "
                                                   f"most {limit:,} per message"}}
     try:
-        msg = await request_retrying(nc, subject, body, timeout)
+        msg = await unless_refused(nc, subject, request_retrying(nc, subject, body, timeout))
+    except NotPermitted as exc:
+        return {"ok": False, "error": {"code": "forbidden", "reason": "not_permitted", "subject": subject,
+                                       "message": str(exc)}}
     except Exception as exc:
         try:
             err: BusError = map_nats_error(exc)

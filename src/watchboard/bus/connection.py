@@ -8,8 +8,9 @@ we only report the state changes through `on_state`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import nats
@@ -57,18 +58,34 @@ def _redact(url: str) -> str:
 
 
 class Refused(ConnectionError):
-    """The server answered but would not let us in (credentials or certificate)."""
+    """The server answered but would not let us in: `kind` is "credentials" or "tls"."""
+
+    def __init__(self, kind: str, url: str, detail: str) -> None:
+        super().__init__(f"NATS at {url} refused us ({kind}): {REFUSALS[kind]} [{detail}]")
+        self.kind, self.url, self.detail = kind, url, detail
+
+
+REFUSALS = {
+    "credentials": "no key, or an unknown or revoked one: give a person's credentials with --creds FILE "
+                   "or $WATCHBOARD_CREDS",
+    "tls": "the server needs TLS with certificates of the site's CA: put ca.crt and this identity's "
+           ".crt/.key beside the credentials, or give --tls-ca",
+    # The server may close the socket before its -ERR is read: it took the connection, then
+    # dropped it while we logged in, which means the key or the certificate.
+    "reset": "the server closed the connection as we logged in: it refused the credentials "
+             "(--creds) or the certificate (--tls-ca, the .crt beside the credentials)",
+}
 
 
 def refusal(reason: str) -> str | None:
-    """What to do, when `reason` (a connection error's text) says the server refused us."""
+    """Which refusal `reason` (a connection error's text) is, if the server refused us."""
     text = reason.lower()
     if "authorization violation" in text or "authentication" in text:
-        return ("the server refused these credentials (no key, an unknown or revoked key): give a "
-                "person's credentials with --creds FILE or $WATCHBOARD_CREDS")
+        return "credentials"
     if "certificate" in text or "ssl" in text or "tls" in text:
-        return (f"the TLS handshake failed ({reason}): the server needs TLS with certificates of the "
-                "site's CA; put ca.crt and this identity's .crt/.key beside the credentials, or give --tls-ca")
+        return "tls"
+    if "connection reset" in text or "unexpected eof" in text:
+        return "reset"
     return None
 
 
@@ -100,20 +117,25 @@ async def connect(
     async def closed() -> None:
         watch.set("closed")
 
+    refused_now = asyncio.Event()
+
     async def error(exc: Exception) -> None:
         # nats-py calls this for every failed reconnect attempt; state, not a traceback.
         if watch.state.state != "connected":
             watch.set("reconnecting", error=str(exc) or exc.__class__.__name__)
+            if refusal(watch.state.error):
+                refused_now.set()  # nats-py would try the same refused key again and again
 
     loop = asyncio.get_running_loop()
     deadline = None if retry_for is None else loop.time() + retry_for
     attempt = 0
     while True:
         attempt += 1
+        refused_now.clear()
         try:
             # nats-py retries an unreachable server for ever inside connect() when reconnects are
             # unlimited, so each attempt is bounded here and the loop decides what happens next.
-            nc = await asyncio.wait_for(nats.connect(
+            nc = await _first_of(refused_now, nats.connect(
                 servers=servers,
                 name=name,
                 connect_timeout=2,
@@ -137,9 +159,27 @@ async def connect(
             refused = refusal(reason)
             if deadline is not None and loop.time() + retry_every > deadline:
                 if refused:
-                    raise Refused(f"NATS at {_redact(url)}: {refused}") from exc
+                    raise Refused(refused, _redact(url), reason) from exc
                 raise ConnectionError(f"cannot reach NATS at {_redact(url)}: {reason}") from exc
             if attempt == 1 or attempt % 30 == 0:
                 # A refusal may end with a reload of the server (a key added): keep trying, say why.
-                log.warning("waiting for NATS at %s (%s)", _redact(url), refused or reason)
+                log.warning("waiting for NATS at %s (%s)", _redact(url),
+                            f"{REFUSALS[refused]}: {reason}" if refused else reason)
             await asyncio.sleep(retry_every)
+
+
+async def _first_of(refused: asyncio.Event, connecting: Awaitable[Client], timeout: float) -> Client:
+    """The connection, unless the server refuses us first or `timeout` passes (then raise)."""
+    task = asyncio.ensure_future(connecting)
+    waiter = asyncio.ensure_future(refused.wait())
+    try:
+        done, _ = await asyncio.wait({task, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            return task.result()
+        raise ConnectionError("refused" if waiter in done else "timed out")
+    finally:
+        waiter.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task

@@ -25,8 +25,9 @@ from datetime import datetime
 
 import nats.errors
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 
-from watchboard.bus.errors import BusTimeout, NoResponders, StreamError, map_nats_error
+from watchboard.bus.errors import BusTimeout, NoResponders, StreamError, map_nats_error, unless_refused
 from watchboard.bus.feed_types import KVChange, SnapshotDone
 from watchboard.domain.views import KV_BUCKET
 
@@ -58,21 +59,20 @@ async def page(nc: Client, stream: str, subject: str, *, seq: int = 1, start_tim
     else:
         body["seq"] = seq
     inbox = nc.new_inbox()
-    sub = await nc.subscribe(inbox)
+    replies: asyncio.Queue[Msg] = asyncio.Queue()
+
+    async def on_reply(msg: Msg) -> None:
+        replies.put_nowait(msg)
+
+    sub = await nc.subscribe(inbox, cb=on_reply)
     out: list[Stored] = []
     pending = 0
     try:
         await nc.publish(_direct(stream), json.dumps(body).encode(), reply=inbox)
+        msg = await unless_refused(nc, _direct(stream), asyncio.wait_for(replies.get(), timeout))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            left = deadline - loop.time()
-            if left <= 0:
-                raise BusTimeout(f"{stream}: the direct get did not end within {timeout:.0f}s")
-            try:
-                msg = await sub.next_msg(timeout=left)
-            except nats.errors.TimeoutError as exc:
-                raise BusTimeout(f"{stream}: no answer to a direct get within {timeout:.0f}s") from exc
             headers = dict(msg.headers or {})
             status = headers.get("Status", "")
             if status == "204":  # end of this batch (always sent after one): what remains
@@ -87,6 +87,9 @@ async def page(nc: Client, stream: str, subject: str, *, seq: int = 1, start_tim
                 raise StreamError(f"direct get on {stream}: {status} {headers.get('Description', '')}".strip())
             out.append(Stored(headers.get("Nats-Subject", ""), int(headers.get("Nats-Sequence", "0") or 0),
                               headers, msg.data))
+            msg = await asyncio.wait_for(replies.get(), max(0.0, deadline - loop.time()))
+    except TimeoutError as exc:
+        raise BusTimeout(f"{stream}: the direct get did not end within {timeout:.0f}s") from exc
     finally:
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
@@ -133,8 +136,9 @@ async def kv_snapshot(nc: Client, timeout: float = 10.0) -> dict[str, bytes]:
 
 async def kv_get(nc: Client, key: str, timeout: float = 5.0) -> bytes | None:
     """The value of one key, or None when it does not exist (or was deleted)."""
+    subject = f"{_direct(KV_STREAM)}.{KV_PREFIX}{key}"
     try:
-        msg = await nc.request(f"{_direct(KV_STREAM)}.{KV_PREFIX}{key}", b"", timeout=timeout)
+        msg = await unless_refused(nc, subject, nc.request(subject, b"", timeout=timeout))
     except Exception as exc:
         raise map_nats_error(exc) from exc
     headers = dict(msg.headers or {})
