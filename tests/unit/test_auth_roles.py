@@ -187,17 +187,20 @@ def test_proven_caller(folder: AuthFolder) -> None:
     ("wb.cmd.note", "LEADER:值班员", "the server's config and the registry differ"),
     ("wb.intake.submit", "WALL:wall", "account WALL may not"),
     ("wb.other", "OPERATOR:值班员", "takes no requests"),
+    ("wb.cmd.note", "OPERATOR:值班员:_INBOX.x", "roles are on"),  # a forged header, not through an import
 ])
 def test_refused_callers(folder: AuthFolder, subject: str, headers: object, says: str) -> None:
     """Anything but a known, unrevoked person in an account their role may use is forbidden."""
     registry = folder.registry()
+    reply = "_R_.abc.def"
     if isinstance(headers, str):
-        account, who = headers.split(":")
+        account, who, *rest = headers.split(":")
+        reply = rest[0] if rest else reply
         person = registry.by_name(who)
         key = person.nkey if person else registry.services.get(who, who)
         headers = info(account, key)
     with pytest.raises(Forbidden, match=says):
-        Trust(folder.registry_path).caller(subject, headers)  # type: ignore[arg-type]
+        Trust(folder.registry_path).caller(subject, headers, reply)  # type: ignore[arg-type]
 
 
 def test_revoked_person_is_refused_once_the_registry_changes(folder: AuthFolder) -> None:

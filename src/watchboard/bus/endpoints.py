@@ -134,7 +134,9 @@ class Endpoints:
             body = request.data
             caller = None
             if self.trust is not None:
-                caller = self.trust.caller(request.subject, request.headers)
+                # nats.micro's Request keeps the message's reply subject only in its `_msg`.
+                reply_to = getattr(getattr(request, "_msg", None), "reply", "") or ""
+                caller = self.trust.caller(request.subject, request.headers, reply_to)
                 body = self.trust.stamp(request.subject, body, caller)
             reply = await handler(body)
             if caller is not None and reply.get("ok"):

@@ -2,9 +2,10 @@
 
 A person's request reaches a service only through a service import of the services' account
 with `share: true`; the NATS server then puts `Nats-Request-Info` on it — the caller's account
-and nkey — replacing any header of that name the caller sent. Nobody inside the services'
-account may publish on a request subject (their permissions), so a request without that header
-did not come from a person. `Trust.caller` turns the header into the person, by the public key,
+and nkey — replacing any header of that name the caller sent — and gives it a reply subject
+`_R_.…` of its own, a prefix no client may use. Nobody inside the services' account may
+publish on a request subject (their permissions); even so, a request whose reply is not the
+server's `_R_.…` did not come through an import and is refused whatever its headers say. `Trust.caller` turns the header into the person, by the public key,
 through `identities.json`, and refuses (`Forbidden`) anything else.
 
 `stamp` then writes the person into the body (`actor` of a command, `reporter` of a report)
@@ -28,6 +29,7 @@ from watchboard.domain.errors import Forbidden
 log = logging.getLogger("watchboard.trust")
 
 REQUEST_INFO = "Nats-Request-Info"
+IMPORTED_REPLY = "_R_."  # nats-server's reply prefix for requests through a service import
 
 
 @dataclass(frozen=True)
@@ -85,13 +87,13 @@ class Trust:
         family = subject.rsplit(".", 1)[0] + ".*"
         return self.rules.get(family)
 
-    def caller(self, subject: str, headers: Mapping[str, str] | None) -> Caller:
+    def caller(self, subject: str, headers: Mapping[str, str] | None, reply: str = IMPORTED_REPLY) -> Caller:
         """The person the server says sent this request, allowed on `subject`; else Forbidden."""
         rule = self.rule(subject)
         if rule is None:
             raise Forbidden(None, f"{subject} takes no requests from people")
         raw = (headers or {}).get(REQUEST_INFO)
-        if not raw:
+        if not raw or not reply.startswith(IMPORTED_REPLY):
             raise Forbidden(None, "roles are on: a request must come from a person the NATS server "
                             "authenticated (connect with that person's credentials, --creds FILE)")
         try:
