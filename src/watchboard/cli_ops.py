@@ -48,7 +48,13 @@ def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path, creds:
         await run_service(service, ServiceContext(nats_url=nats_url, data_dir=data_dir, source=source, creds=creds),
                           stop)
 
-    asyncio.run(main())
+    from watchboard.auth.registry import RegistryError
+
+    try:
+        asyncio.run(main())
+    except RegistryError as exc:  # roles on, but the service cannot name people
+        print(f"watchboard serve {name}: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -387,3 +387,44 @@ async def test_tls_clients_without_tls_a_key_or_a_trusted_certificate_are_refuse
     ctx = resolve(site.auth.creds("wall")).tls_context()  # type: ignore[union-attr]
     with pytest.raises(Exception, match=r"(?i)authorization|reset|eof"):
         await asyncio.wait_for(nats.connect(site.url, tls=ctx, connect_timeout=2, allow_reconnect=False), 10)
+
+
+async def test_the_wall_reads_the_board_live_without_jetstream(site: Site, tmp_path: Path) -> None:
+    """The wall's account has no JetStream: the board's feed gets the snapshot, then each change,
+    and the services' health, through the exports alone."""
+    from watchboard.bus.connection import ConnectionWatch
+    from watchboard.bus.feed import watch_board
+    from watchboard.bus.feed_types import KVChange, ServiceHealth, SnapshotDone
+
+    await admin_setup(site)
+    async with running(build_intake(ConfigSource()), site.url, tmp_path / "intake", creds=site.creds("intake")):
+        operator, wall = await site.client("operator"), await site.client("wall")
+        try:
+            first = await request(operator, SUBJECTS.submit, json.dumps(REPORT, ensure_ascii=False).encode())
+            await eventually(lambda: load_view(operator, first["incident_id"]), what="the first incident stored")
+            watch = ConnectionWatch(site.url)
+            watch.set("connected")  # the board's link does this when it connects
+            feed = watch_board(wall, watch, health_every=0.2)
+            seen: list[object] = []
+
+            async def read_until_second() -> None:
+                second = ""
+                async for item in feed:
+                    seen.append(item)
+                    if isinstance(item, SnapshotDone):
+                        reply = await request(operator, SUBJECTS.submit,
+                                              json.dumps({"title": "县道公交停运", "platform": "kuaishou"},
+                                                         ensure_ascii=False).encode())
+                        second = reply["incident_id"]
+                    live = any(isinstance(i, KVChange) and i.key == f"{second}.core" for i in seen) if second else False
+                    if live and any(isinstance(i, ServiceHealth) and i.services.get("intake") for i in seen):
+                        return
+
+            await asyncio.wait_for(read_until_second(), 20)
+            await feed.aclose()
+            snapshot_end = next(i for i, item in enumerate(seen) if isinstance(item, SnapshotDone))
+            before = [item.key for item in seen[:snapshot_end] if isinstance(item, KVChange)]
+            assert f"{first['incident_id']}.core" in before
+        finally:
+            await wall.close()
+            await operator.close()

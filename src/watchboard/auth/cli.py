@@ -172,6 +172,12 @@ def setup(args: argparse.Namespace) -> int:
         finally:
             await nc.close()
 
-    asyncio.run(main())
+    from watchboard.bus.errors import BusError
+
+    try:
+        asyncio.run(main())
+    except (ConnectionError, BusError) as exc:
+        print(f"watchboard setup: {exc}", file=sys.stderr)
+        return 3
     print(words("setup", _lang(args), url=args.nats))
     return 0
