@@ -158,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_parsers(sub)
     p = sub.add_parser("setup", help="admin: make or update the stream and the bucket (roles on)")
     _common(p)
+    p.add_argument("--lang", choices=("zh", "en"), default=None)
 
     p = sub.add_parser("webhook-sink", help="a local webhook receiver that prints the notices it gets")
     p.add_argument("--host", default="127.0.0.1")

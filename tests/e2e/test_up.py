@@ -50,6 +50,10 @@ def test_up_demo_restart_and_clean_stop(tmp_path: Path) -> None:
             return rows if len(rows) >= 12 and {"I", "II"} <= grades else None
 
         rows = wait_for(incidents, 60, "the demo graded")
+        # Roles on: without credentials the server lets nobody in, and the CLI says so.
+        anonymous = subprocess.run([*WATCHBOARD, "ls", "--nats", url, "--lang", "en"], capture_output=True, text=True,
+                                   timeout=30, env={**env, "WATCHBOARD_DATA": str(tmp_path / "elsewhere")})
+        assert anonymous.returncode == 3 and "refused" in anonymous.stderr, anonymous.stderr
         assert all(r["owner"] for r in rows)
         canteen = [r for r in rows if "食堂" in r["title"]]
         assert len(canteen) == 1, "the canteen story's mentions merge into one incident"
