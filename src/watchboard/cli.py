@@ -214,12 +214,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def credentials_of(args: argparse.Namespace) -> Credentials | None:
     """--creds, else $WATCHBOARD_CREDS; a person's command on this machine falls back to the
-    operator's credentials of `watchboard up` (and `setup` to its admin's). A service never falls
-    back: without credentials it runs with roles off."""
+    operator's credentials of `watchboard up` (`setup` to its admin's, a wall board to its
+    wall's). A service never falls back: without credentials it runs with roles off."""
     explicit = resolve(args.creds, args.tls_ca)
     if explicit is not None or args.command == "serve":
         return explicit
-    found = default_creds(default_data_dir(), "admin" if args.command == "setup" else "operator")
+    identity = "admin" if args.command == "setup" else "operator"
+    if args.command == "board" and (args.wall or (args.web and not args.operator)):
+        identity = "wall"  # a wall, or a browser's read-only board, reads with the wall's rights only
+    found = default_creds(default_data_dir(), identity)
     return resolve(found, args.tls_ca) if found is not None else None
 
 

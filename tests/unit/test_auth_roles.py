@@ -249,3 +249,21 @@ def _graded(incident: str = "01A") -> ev.IncidentGraded:
 def test_events_only_from_their_owner(subject: str, problem: str | None) -> None:
     found = misplaced(event_head(["wb.ev.intake.>"]), subject, _graded())
     assert found == problem if problem is None else problem in (found or "")
+
+
+@pytest.mark.parametrize(("argv", "identity"), [
+    (["ls"], "operator.nk"), (["note", "X", "t"], "operator.nk"), (["board"], "operator.nk"),
+    (["board", "--wall"], "wall.nk"), (["board", "--web", "8080"], "wall.nk"),
+    (["board", "--web", "8080", "--operator"], "operator.nk"), (["setup"], "admin.nk"), (["serve", "intake"], None),
+])
+def test_default_credentials_are_the_least_a_command_needs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           argv: list[str], identity: str | None) -> None:
+    """Without --creds, a command on `up`'s machine takes the identity of its data folder that
+    it needs; a service none (roles off unless told)."""
+    from watchboard.cli import build_parser, credentials_of
+
+    AuthFolder(tmp_path / "auth").init()
+    monkeypatch.setenv("WATCHBOARD_DATA", str(tmp_path))
+    monkeypatch.delenv("WATCHBOARD_CREDS", raising=False)
+    found = credentials_of(build_parser().parse_args(argv))
+    assert (found.seed.name if found else None) == identity

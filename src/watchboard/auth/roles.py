@@ -29,11 +29,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from watchboard.bus.subjects import STREAM, Subjects
 from watchboard.domain.commands import COMMANDS
+from watchboard.domain.views import KV_BUCKET as BUCKET
 
 SERVICES_ACCOUNT = "SERVICES"
-STREAM = "WATCHBOARD"
-BUCKET = "wb-board"
 KV_STREAM = f"KV_{BUCKET}"
 
 SERVICE_NAMES = ("intake", "grading", "deadlines", "notify")
@@ -63,27 +63,6 @@ def commands_of(service: str) -> tuple[str, ...]:
     return tuple(c.verb for c in COMMANDS if c.service == service)
 
 
-@dataclass(frozen=True)
-class Subjects:
-    """The subjects the permissions name, for one subject prefix."""
-
-    prefix: str = "wb"
-
-    @property
-    def submit(self) -> str:
-        return f"{self.prefix}.intake.submit"
-
-    @property
-    def commands(self) -> str:
-        return f"{self.prefix}.cmd.*"
-
-    def command(self, verb: str) -> str:
-        return f"{self.prefix}.cmd.{verb}"
-
-    def events_of(self, service: str) -> str:
-        return f"{self.prefix}.ev.{service}.>"
-
-
 KV_UPDATES = f"$KV.{BUCKET}.>"
 KV_DIRECT = f"$JS.API.DIRECT.GET.{KV_STREAM}"  # batch and multi requests (the snapshot)
 KV_DIRECT_KEY = f"$JS.API.DIRECT.GET.{KV_STREAM}.>"  # last value of one key
@@ -95,7 +74,7 @@ def service_permissions(name: str, s: Subjects) -> dict[str, Any]:
     """A service may publish its own events, put its own keys, use its own durable consumers,
     and answer its own requests; nothing else (not even another service's command)."""
     api = "$JS.API"
-    publish = [s.events_of(name), *(f"$KV.{BUCKET}.{key}" for key in KV_KEYS[name]),
+    publish = [s.from_service(name), *(f"$KV.{BUCKET}.{key}" for key in KV_KEYS[name]),
                f"{api}.STREAM.INFO.{STREAM}", f"{api}.STREAM.INFO.{KV_STREAM}"]
     for durable in DURABLES[name]:
         publish += [f"{api}.CONSUMER.INFO.{STREAM}.{durable}", f"{api}.CONSUMER.CREATE.{STREAM}.{durable}",
@@ -125,7 +104,7 @@ def person_permissions(role: str, s: Subjects) -> dict[str, Any]:
     if role in REPORTING_ROLES:
         publish.append(s.submit)
     if role in COMMAND_ROLES:
-        publish.append(s.commands)
+        publish.append(s.command("*"))
     if role in READING_ROLES:
         publish += [KV_DIRECT, KV_DIRECT_KEY, PING]
         subscribe.append(KV_UPDATES)
@@ -142,7 +121,7 @@ def exports(s: Subjects) -> list[dict[str, Any]]:
     """What the services' account offers, and to which accounts only."""
     return [
         {"service": s.submit, "accounts": _accounts_of(REPORTING_ROLES)},
-        {"service": s.commands, "accounts": _accounts_of(COMMAND_ROLES)},
+        {"service": s.command("*"), "accounts": _accounts_of(COMMAND_ROLES)},
         {"service": PING, "response_type": "stream", "accounts": _accounts_of(READING_ROLES)},
         {"service": KV_DIRECT, "response_type": "stream", "accounts": _accounts_of(READING_ROLES)},
         {"service": KV_DIRECT_KEY, "accounts": _accounts_of(READING_ROLES)},
@@ -164,7 +143,7 @@ def imports(role: str, s: Subjects) -> list[dict[str, Any]]:
     if role in REPORTING_ROLES:
         out.append(service(s.submit, share=True))
     if role in COMMAND_ROLES:
-        out.append(service(s.commands, share=True))
+        out.append(service(s.command("*"), share=True))
     if role in READING_ROLES:
         out += [service(PING), service(KV_DIRECT), service(KV_DIRECT_KEY),
                 {"stream": {"account": SERVICES_ACCOUNT, "subject": KV_UPDATES}}]
