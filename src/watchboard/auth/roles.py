@@ -63,6 +63,8 @@ def commands_of(service: str) -> tuple[str, ...]:
     return tuple(c.verb for c in COMMANDS if c.service == service)
 
 
+EVIDENCE_BUCKET = "wb-evidence"  # watchboard.evidence_store.BUCKET
+EVIDENCE_STREAM = f"OBJ_{EVIDENCE_BUCKET}"
 KV_UPDATES = f"$KV.{BUCKET}.>"
 KV_DIRECT = f"$JS.API.DIRECT.GET.{KV_STREAM}"  # batch and multi requests (the snapshot)
 KV_DIRECT_KEY = f"$JS.API.DIRECT.GET.{KV_STREAM}.>"  # last value of one key
@@ -82,6 +84,11 @@ def service_permissions(name: str, s: Subjects) -> dict[str, Any]:
                     f"{api}.CONSUMER.MSG.NEXT.{STREAM}.{durable}", f"$JS.ACK.{STREAM}.{durable}.>"]
     if name in STREAM_READERS:
         publish.append(EVENTS_DIRECT)
+    if name == "intake":  # intake keeps the evidence bucket: it reads each object back before recording it
+        publish += [f"{api}.STREAM.INFO.{EVIDENCE_STREAM}", f"{api}.CONSUMER.CREATE.{EVIDENCE_STREAM}",
+                    f"{api}.CONSUMER.CREATE.{EVIDENCE_STREAM}.>", f"{api}.CONSUMER.DELETE.{EVIDENCE_STREAM}.>",
+                    f"{api}.STREAM.MSG.GET.{EVIDENCE_STREAM}", f"{api}.DIRECT.GET.{EVIDENCE_STREAM}.>",
+                    f"$O.{EVIDENCE_BUCKET}.>"]
     answers = [s.command(verb) for verb in commands_of(name)]
     if name == "intake":
         answers.insert(0, s.submit)
