@@ -147,8 +147,9 @@ def test_report_errors_belong_to_the_domain_family() -> None:
         parse(body(title=""))
     with pytest.raises(NotFound):
         parse(body(incident_id="01JD3X7K2M9Q4R5S6T7V8W9XY0"))
-    reply = ReportError("invalid", "title", "title is empty").to_reply()
-    assert reply == {"ok": False, "error": {"code": "invalid", "field": "title", "message": "title is empty"}}
+    reply = ReportError("invalid", "title", "title is empty", zh="标题不能为空").to_reply()
+    assert reply == {"ok": False, "error": {"code": "invalid", "field": "title", "message": "title is empty",
+                                            "message_zh": "标题不能为空"}}
 
 
 def test_minimal_report_gets_defaults() -> None:
