@@ -113,7 +113,7 @@ def command_regrade(state: IncidentState | None, cmd: Regrade, ctx: Ctx,
         ctx.request_id, ctx.now
     st = _require(state, incident_id)
     if not reason.strip():
-        raise Invalid("reason", "a regrade needs a reason (研判意见)", zh="调整级别须写明理由（研判意见）")
+        raise Invalid("reason", "a regrade needs a reason (the assessment behind it)", zh="调整级别须写明理由（研判意见）")
     decision = regrade(st.grade, grade, reason, actor, grading)
     if decision is None:
         raise Conflict("grade", f"the incident already has grade {grade} set by a person",

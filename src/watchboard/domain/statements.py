@@ -213,7 +213,7 @@ def decide_publish(core: CoreView | None, cmd: StatementPublish, ctx: Ctx) -> St
         raise Invalid("url", "give the address where the statement is published (--url https://…)",
                       zh="请给出通稿发布的网址（`--url https://…`）")
     if not channel:
-        raise Invalid("channel", "say where it went out (--channel 官方微博, 政府网站 …)",
+        raise Invalid("channel", "say where it went out (--channel NAME: the official Weibo account, the government website …)",
                       zh="请说明发布渠道（`--channel` 官方微博、政府网站等）")
     sha256 = check_digest("sha256", cmd.sha256)
     latest = _latest(core)

@@ -285,7 +285,7 @@ def _check_url(url: str, limit: int) -> str:
     if parts.username is not None or parts.password is not None:
         raise _fail("url", "url must not contain a user name or password (user@host): it "
                     "disguises where the link goes",
-                    zh="链接不得含用户名或密码（user@host 形式），这会掩盖链接的真实去向")
+                    zh="链接不得含用户名或密码（`user@host` 形式），这会掩盖链接的真实去向")
     return url
 
 
