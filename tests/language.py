@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import re
 
-# Latin tokens a Chinese message may show: names of formats and units, not English words.
+# Latin tokens a Chinese message may show: names of formats and units and the grade numerals
+# (the plans write II 级 too), not English words.
 LATIN_IN_CHINESE = frozenset(w.casefold() for w in (
-    "JSON", "UTF", "ISO", "SHA", "KB", "MB", "GB", "http", "https",
+    "JSON", "UTF", "ISO", "SHA", "KB", "MB", "GB", "http", "https", "II", "III", "IV",
 ))
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]+")
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")

@@ -196,7 +196,7 @@ LABELS: dict[str, dict[str, str]] = {
         "cli.clocks.breached": "已超时的 {names} 仍记为超时",
         "cli.need_summary": "结案须写明总结（--summary \"…\"）：做了什么、结果如何",
         "cli.need_note": "完成“{clock}”须用 --note 说明（上报对象或答复要点）",
-        "cli.too_big": "{field} 有 {size:,} 个字符，超过上限 {limit:,}",
+        "cli.too_big": "`{field}` 共 {size:,} 个字符，超过上限 {limit:,} 个字符",
         "cli.too_big_bus": "请求有 {size:,} 字节，总线每条消息最多 {limit:,} 字节；最大的字段是 {field}（{chars:,} 个字符）",
         "cli.submitted": "{id}",
         "cli.merged": "{id}（并入已有舆情，依据{by}）",

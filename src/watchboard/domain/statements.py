@@ -85,17 +85,17 @@ class ApprovalPolicy:
     def refusal(self, actor: str, what: str) -> Forbidden:
         allowed = [p for p in self.people.people if any(r in p.roles for r in self.roles)]
         names = ", ".join(f"{p.name} ({p.id})" for p in allowed[:10]) or "nobody yet"
-        names_zh = "、".join(f"{p.name}（{p.id}）" for p in allowed[:10]) or "尚无人员"
+        names_zh = "、".join(f"{p.name}（`{p.id}`）" for p in allowed[:10]) or "尚无人员"
         person = self.people.find(actor)
         who = (f"{actor!r} ({person.id}, roles {', '.join(person.roles) or 'none'})" if person is not None
                else f"{actor!r} is not a person of notify.toml and")
         roles_zh = "、".join(f"`{r}`" for r in person.roles) if person is not None else ""
-        who_zh = (f"{actor!r}（{person.id}，角色：{roles_zh or '无'}）" if person is not None
+        who_zh = (f"{actor!r}（`{person.id}`，角色：{roles_zh or '无'}）" if person is not None
                   else f"{actor!r} 不在 notify.toml 的人员名单中，")
         return Forbidden("actor", f"{who} may not {what} statements: only people with the role "
                          f"{' or '.join(self.roles)} in notify.toml may ({names})",
                          zh=f"{who_zh}无权{_VERB_ZH.get(what, what)}通稿：只有 notify.toml 中角色为 "
-                            f"{'或'.join(f'`{r}`' for r in self.roles)} 的人员可以办理（{names_zh}）")
+                            f"{' 或 '.join(f'`{r}`' for r in self.roles)} 的人员可以办理（{names_zh}）")
 
 
 def _require(core: CoreView | None) -> CoreView:
