@@ -95,7 +95,7 @@ async def test_follow_through_from_the_shell(nats_server: NatsServer, nc: Client
         code, _, err = await cli(*publish)
         assert code == 1 and "错误（无权）[statement]：第 1 稿尚未审核同意" in err, err
         code, _, err = await cli("statement", "approve", incident, "--actor", "李值班", *base)
-        assert code == 1 and "（无权）[actor]" in err and "陈主任（p-chen）" in err, err
+        assert code == 1 and "（无权）[actor]" in err and "陈主任（`p-chen`）" in err, err
         code, out, err = await cli("statement", "approve", incident, "--actor", "陈主任", *base)
         assert code == 0 and out.startswith(f"已审核同意 {incident} 的通稿第 1 稿"), err
         other = tmp_path / "other.txt"
