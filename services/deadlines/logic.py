@@ -482,14 +482,14 @@ def command_done(state: IncidentState | None, cmd: Done, ctx: Ctx,
 
 def parse_due(value: object) -> datetime:
     if not isinstance(value, str) or not value.strip():
-        raise Invalid("due_at", "`due_at` is required: ISO 8601 with an offset, e.g. 2026-10-09T17:30:00+08:00",
-                      zh="请给出新的截止时间 `due_at`：带时区的 ISO 8601 格式，如 2026-10-09T17:30:00+08:00")
+        raise Invalid("due_at", "`due_at` is required: ISO 8601 with an offset, e.g. `2026-10-09T17:30:00+08:00`",
+                      zh="请给出新的截止时间 `due_at`：带时区的 ISO 8601 格式，如 `2026-10-09T17:30:00+08:00`")
     try:
         due = datetime.fromisoformat(value.strip())
     except ValueError:
         raise Invalid("due_at", f"{value[:60]!r} is not a time: use ISO 8601 with an offset, "
-                      "e.g. 2026-10-09T17:30:00+08:00",
-                      zh=f"{value[:60]!r} 不是有效时间：请写成带时区的 ISO 8601 格式，如 2026-10-09T17:30:00+08:00"
+                      "e.g. `2026-10-09T17:30:00+08:00`",
+                      zh=f"{value[:60]!r} 不是有效时间：请写成带时区的 ISO 8601 格式，如 `2026-10-09T17:30:00+08:00`"
                       ) from None
     if due.tzinfo is None:
         raise Invalid("due_at", f"{value[:60]!r} has no UTC offset; add one, e.g. +08:00",

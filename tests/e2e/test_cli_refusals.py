@@ -34,10 +34,12 @@ TITLE = "县道公交停运 学生上学难"
 # What people type and the refusals echo: actors, an id that names nothing.
 TYPED = ["张三", "王值班", "李值班", "01NOSUCHINCIDENT"]
 ISO_UTC = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})")
+EXAMPLE = re.compile(r"`[^`\n]*`")  # an example of what to type (`2026-11-22T08:30:00+08:00`) is not a moment
 WORDS = {"zh": {"invalid": "无效", "not_found": "未找到", "conflict": "冲突", "forbidden": "无权"}}
 
 # (what is refused, the command after `watchboard`, its reply code; None: the CLI refuses it
-# before asking anyone, in its own words). ID is the incident, BIG an over-size evidence file.
+# before asking anyone, in its own words, or sums up a file). ID is the incident, BIG an over-size
+# evidence file, JSONL a file of bad reports.
 CASES: list[tuple[str, tuple[str, ...], str | None]] = [
     ("negative count", ("submit", "--title", "x", "--platform", "weibo", "--reposts", "-3"), "invalid"),
     ("javascript url", ("submit", "--title", "x", "--platform", "weibo", "--url", "javascript:alert(1)"), "invalid"),
@@ -70,6 +72,7 @@ CASES: list[tuple[str, tuple[str, ...], str | None]] = [
     ("evidence too big", ("evidence", "add", "ID", "BIG"), "invalid"),
     ("show no incident", ("show", "01NOSUCHINCIDENT"), "not_found"),
     ("note too long", ("note", "ID", "长" * 3000), "invalid"),
+    ("bad lines of a file", ("submit", "--file", "JSONL"), None),  # each line's refusal, by line number
     ("close without summary", ("close", "ID", "--summary", "  "), None),
     ("meet report_up without a note", ("done", "ID", "report_up"), None),
 ]
@@ -109,6 +112,10 @@ async def test_refusals_in_each_language(nats_server: NatsServer, nc: Client, tm
     base = ("--nats", url, "--config", str(folder))
     big = tmp_path / "clip.mp4"
     big.write_bytes(bytes(5000))
+    jsonl = tmp_path / "reports.jsonl"
+    jsonl.write_text('{"title": "", "platform": "weibo"}\nnot json\n{"title": "x", "platform": "weibo", '
+                     '"observed_at": "2026-11-22T08:30:00"}\n', encoding="utf-8")
+    files = {"ID": "", "BIG": str(big), "JSONL": str(jsonl)}
     data = configured_data(folder)
     async with running(build_intake(source), url, tmp_path / "intake", source=source), \
             running(build_grading(source), url, tmp_path / "grading", source=source), \
@@ -153,7 +160,7 @@ async def test_refusals_in_each_language(nats_server: NatsServer, nc: Client, tm
         slots = asyncio.Semaphore(4)
 
         async def ask(args: tuple[str, ...], lang: str) -> tuple[int, str]:
-            real = tuple(incident if a == "ID" else str(big) if a == "BIG" else a for a in args)
+            real = tuple((files[a] or incident) if a in files else a for a in args)
             async with slots:
                 code, out, err = await cli(*real, *base, "--lang", lang)
             return code, err + out
@@ -179,7 +186,7 @@ async def test_refusals_in_each_language(nats_server: NatsServer, nc: Client, tm
                 problems.append(f"{said}: hardly any Chinese")
             if lang == "en" and (stray := stray_chinese(words)):
                 problems.append(f"{said}: Chinese {stray}")
-            if ISO_UTC.search(text):
+            if ISO_UTC.search(EXAMPLE.sub(" ", text)):
                 problems.append(f"{said}: a time as ISO 8601, not in Beijing time")
     assert problems == [], "\n".join(problems)
 
@@ -193,3 +200,4 @@ def test_the_language_check_is_not_blind() -> None:
     assert stray_chinese("error (conflict) [kind]: the incident is already flagged rumour") == []
     assert ISO_UTC.search("晚于最终时限 2026-12-11T09:30:00+00:00")
     assert not ISO_UTC.search("晚于最终时限 2026-12-11 17:30")
+    assert not ISO_UTC.search(EXAMPLE.sub(" ", "如 `2026-11-22T08:30:00+08:00`"))

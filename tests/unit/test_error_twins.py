@@ -159,8 +159,8 @@ def j(x):
 
 
 def test_a_domain_error_carries_both_texts_to_the_wire() -> None:
-    """`message` stays the English; `message_zh` the twin; the reply carries both; a pickled
-    error keeps both (errors cross process pools in reports)."""
+    """`message` stays the English; `message_zh` the twin; the reply carries both; a copied or
+    pickled error keeps both (the family defines `__reduce__` for that)."""
     import pickle
 
     err = Conflict("kind", "the incident is already flagged rumour", zh="该舆情已标记为谣言")

@@ -175,7 +175,7 @@ LABELS: dict[str, dict[str, str]] = {
         "cli.nosystem": "在 {url} 找不到值班系统 — 请先运行 `watchboard up`（或用 --nats / WATCHBOARD_NATS 指定地址）",
         "cli.error": "错误（{code}）{field}：{message}",
         "cli.error.field": "[{field}]",
-        "cli.reject_reason": "[{field}]{message}",
+        "cli.reject_reason": "[{field}] {message}",
         "cli.no_responders": "总线在 {url}，但没有服务应答 {subject}：请运行 `watchboard up`（或启动该服务）",
         "cli.warning": "注意{field}：{message}",
         "cli.when": "（{actor}，{at}）",

@@ -30,10 +30,10 @@ MEETING_KINDS: tuple[str, ...] = ("会商", "联席会议", "会办")
 MAX_TASKS_PER_INCIDENT = 100
 TASK_CLOCK_PREFIX = "task:"
 FUTURE_SKEW = timedelta(minutes=5)  # a meeting "held" a little ahead of the recorder's clock
-DUE_FORMS = ("a duration — '2wd' (working days), '3wh' (working hours), '4h', '1d' — or a time "
-             "like '2026-11-25 17:30' or '2026-11-25T17:30+08:00'")
-DUE_FORMS_ZH = ("时长（'2wd' 为工作日，'3wh' 为工作小时，或 '4h'、'1d'）或时间（如 '2026-11-25 17:30' 或 "
-                "'2026-11-25T17:30+08:00'）")
+DUE_FORMS = ("a duration — `2wd` (working days), `3wh` (working hours), `4h`, `1d` — or a time "
+             "like `2026-11-25 17:30` or `2026-11-25T17:30+08:00`")
+DUE_FORMS_ZH = ("时长（`2wd` 为工作日，`3wh` 为工作小时，或 `4h`、`1d`）或时间（如 `2026-11-25 17:30` 或 "
+                "`2026-11-25T17:30+08:00`）")
 
 
 def task_clock(task_id: str) -> str:

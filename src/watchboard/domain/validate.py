@@ -82,7 +82,7 @@ _ENUMS: dict[str, tuple[str, ...]] = {
 _BOOLS = frozenset({"cross_region", "emergency", "stability_risk"})
 _REPORT_FIELDS: tuple[str, ...] = Report.__struct_fields__
 _METRIC_FIELDS: tuple[str, ...] = ReportMetrics.__struct_fields__
-_TIME_EXAMPLE = "2026-11-22T08:30:00+08:00"
+_TIME_EXAMPLE = "`2026-11-22T08:30:00+08:00`"  # in backticks: an example, never rewritten to local time
 
 # msgspec's wording for JSON types → words a monitor understands (and a Chinese reader).
 _TYPE_WORDS = {
@@ -231,9 +231,9 @@ def _translate(exc: msgspec.ValidationError, text: str) -> ReportError:
             hint = " (a date alone is not enough: add the time and offset)"
             hint_zh = "（只有日期不够，请补上时刻和时区）"
         return _fail(field, f"{field} {_quote(value)} is not an ISO 8601 time; write it like "
-                     f"{_TIME_EXAMPLE} or 2026-11-22T00:30:00Z{hint}",
+                     f"{_TIME_EXAMPLE} or `2026-11-22T00:30:00Z`{hint}",
                      zh=f"{_zh(field)} {_quote(value)} 不是 ISO 8601 时间，请写成 {_TIME_EXAMPLE} 或 "
-                        f"2026-11-22T00:30:00Z 的形式{hint_zh}")
+                        f"`2026-11-22T00:30:00Z` 的形式{hint_zh}")
 
     # Anything else msgspec says has no Chinese wording of its own: the Chinese names the
     # field; the English keeps msgspec's detail for the monitor's tool.
