@@ -6,6 +6,7 @@ is not language is set aside:
   names (units.toml), URLs, ids (ULIDs, task ids T…), digests, ISO times and dates;
 - quoted data ('…', "…", “…”): what the person sent, echoed back, and examples of it;
 - a field in brackets ([metrics.reposts]), as the CLI prints the field of a refusal;
+- a plan's section cited as the plan numbers it (seed 002 三.5);
 - the technical names Chinese offices write in Latin letters too (JSON, UTF-8, SHA-256, ISO
   8601, KB/MB, http/https).
 
@@ -35,6 +36,8 @@ _TOKENS = [
     re.compile(r"--[a-z][a-z-]*"),                                     # options
     re.compile(r"[\w.-]+\.(?:toml|json|jsonl|txt|png|mp4|jpg|md|log)\b"),  # file names
     re.compile(r"\[[^\]\n]*\]"),                                       # [field]
+    # a plan's section cited as the plan numbers it: seed 002 三.5, seed 003 四(三)
+    re.compile(r"seed \d{3} [一二三四五六七八九十]+(?:\.\d+|\([一二三四五六七八九十]+\))?"),
 ]
 _QUOTED = [
     re.compile(r"“[^”]*”"), re.compile(r"‘[^’]*’"), re.compile(r'"[^"\n]*"'),

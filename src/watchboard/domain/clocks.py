@@ -182,8 +182,9 @@ def warning_times(start: datetime, due: datetime, cfg: DeadlinesConfig, *,
     return sorted(((label, at) for at, label in out.items()), key=lambda x: x[1])
 
 
-NOT_EXTENDABLE = ("the plans allow a longer time only for handling — seed 002 part 3.5 (a promised "
-                  "time for what cannot be handled at once) and seed 003 part 4(3) (a longer time "
+# The plans' sections are cited as the plans number them (seed 002 三.5), in either language.
+NOT_EXTENDABLE = ("the plans allow a longer time only for handling — seed 002 三.5 (a promised "
+                  "time for what cannot be handled at once) and seed 003 四(三) (a longer time "
                   "must be explained)")
 NOT_EXTENDABLE_ZH = ("预案只允许延长办理时限——预案 002 三.5（暂时不能办理的…承诺办理时限）、"
                      "预案 003 四(三)（对确需延长办理时间的,应当作出说明）")
