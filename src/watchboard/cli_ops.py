@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from watchboard.board.i18n import Lang, named, t
+from watchboard.board.i18n import Lang, code_word, named, t
 from watchboard.bus.connection import Refused, _redact, connect
 from watchboard.bus.credentials import Credentials
 from watchboard.bus.errors import BusError, NotPermitted
@@ -25,6 +25,7 @@ from watchboard.bus.runtime import ServiceContext, install_signal_handlers, run_
 from watchboard.bus.subjects import COMMAND_OWNER, Subjects
 from watchboard.client import load_history, load_view, load_views, request
 from watchboard.config import ConfigError, ConfigSource, load_watchboard
+from watchboard.domain.errors import message_in
 from watchboard.domain.incident import CLOSE_SUMMARY_MAX, NOTE_MAX
 from watchboard.domain.present import NOTE_REQUIRED, local, localize_times
 from watchboard.domain.views import IncidentView
@@ -144,7 +145,8 @@ class Out:
         return local(at or datetime.now(self.zone), self.zone, datetime.now(self.zone))
 
     def error(self, reply: dict[str, Any]) -> int:
-        """An error reply on stderr, in the reader's language where the CLI knows the case."""
+        """An error reply on stderr, in the reader's language: the service's Chinese twin
+        (`message_zh`) for the Chinese CLI, its English for the English one."""
         err = reply.get("error") or {}
         if err.get("reason") == "no_responders":
             print(self.t("cli.no_responders", url=_redact(self.url), subject=err.get("subject", "")),
@@ -155,10 +157,17 @@ class Out:
 
             print(words("not_permitted", self.lang, subject=err.get("subject", "")), file=sys.stderr)
             return 1
-        field = f" [{err['field']}]" if err.get("field") else ""
-        message = localize_times(str(err.get("message", "")), self.zone)
-        print(self.t("cli.error", code=err.get("code", "?"), field=field, message=message), file=sys.stderr)
+        self.refuse(err.get("code") or "?", err.get("field"), message_in(err, self.lang))
         return 1
+
+    def refusal(self, code: str, field: str | None, message: str) -> str:
+        """`错误（冲突）[kind]：…` / `error (conflict) [kind]: …`, UTC times in the configured zone."""
+        where = self.t("cli.error.field", field=field) if field else ""
+        return self.t("cli.error", code=code_word(code, self.lang), field=where,
+                      message=localize_times(message, self.zone))
+
+    def refuse(self, code: str, field: str | None, message: str) -> None:
+        print(self.refusal(code, field, message), file=sys.stderr)
 
     def warnings(self, reply: dict[str, Any], prefix: str = "") -> list[str]:
         """The reply's warnings in the reader's language (the service's English if unknown)."""
@@ -269,8 +278,7 @@ def _refuse_early(args: argparse.Namespace, out: Out) -> int | None:
         value = getattr(args, name, None)
         if args.command in ("note", "stage", "close") and isinstance(value, str) \
                 and len(value) > limit:
-            print(out.t("cli.error", code="invalid", field=f" [{name}]",
-                        message=out.t("cli.too_big", field=name, size=len(value), limit=limit)), file=sys.stderr)
+            out.refuse("invalid", name, out.t("cli.too_big", field=name, size=len(value), limit=limit))
             return 2
     return None
 
@@ -487,7 +495,8 @@ def _size_message(reply: dict[str, Any], out: Out) -> dict[str, Any]:
     err = reply.get("error") or {}
     if "size" in err and "limit" in err:
         field = err.get("field", "body")
-        err = {**err, "message": out.t("cli.too_big", field=field, size=err["size"], limit=err["limit"])}
+        worded = out.t("cli.too_big", field=field, size=err["size"], limit=err["limit"])
+        err = {**err, "message": worded, "message_zh": worded}
         return {**reply, "error": err}
     return reply
 
@@ -586,8 +595,9 @@ async def submit_many(nc: Any, subjects: Subjects, items: list[tuple[int, bytes]
         else:
             counts["rejected"] += 1
             err = reply.get("error", {})
-            field = f"{err['field']}: " if err.get("field") else ""
-            reason = localize_times(f"{field}{err.get('message', '')}", out.zone)
+            message = message_in(err, out.lang)
+            reason = localize_times(out.t("cli.reject_reason", field=err["field"], message=message)
+                                    if err.get("field") else message, out.zone)
             lines.append(out.t("cli.line_rejected", line=line_no, reason=reason))
     print(out.t("cli.submit_summary", total=total, secs=time.monotonic() - started, **counts))
     for line in lines:
@@ -611,8 +621,7 @@ async def show(nc: Any, subjects: Subjects, args: argparse.Namespace, out: Out) 
 
     view = await load_view(nc, args.id)
     if view is None:
-        print(out.t("cli.error", code="not_found", field=" [id]", message=out.t("cli.not_found", id=args.id)),
-              file=sys.stderr)
+        out.refuse("not_found", "id", out.t("cli.not_found", id=args.id))
         return 1
     history = await load_history(nc, subjects, args.id)
     return print_show(view, history, as_json=args.json, lang=out.lang, zone=out.zone, units=_unit_names(out))

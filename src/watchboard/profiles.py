@@ -151,7 +151,9 @@ def due_source(profile: str | None, source: ConfigSource | None = None) -> Confi
     name = src.profile_name()
     if name != "default" and name not in {p.stem for p in list_profiles(src)}:
         known = ", ".join(["default", *(p.stem for p in list_profiles(src))])
-        raise Invalid("profile", f"--profile {name!r} is not a profile; known: {known}")
+        raise Invalid("profile", f"--profile {name!r} is not a profile; known: {known}",
+                      zh=f"`--profile` {name!r} 不是已有的预案配置；可选："
+                         f"{'、'.join(f'`{k}`' for k in known.split(', '))}")
     return src
 
 
