@@ -48,7 +48,8 @@ WORDS: dict[str, dict[str, str]] = {
     "not_permitted": {"zh": "错误（forbidden）：NATS 服务器拒绝为此身份发送 {subject}：其角色无此权限",
                       "en": "error (forbidden): the NATS server refused to carry {subject} for this identity: "
                             "its role may not send it"},
-    "setup": {"zh": "流 WATCHBOARD 与存储桶 wb-board 已就绪（{url}）", "en": "stream WATCHBOARD and bucket wb-board are ready ({url})"},
+    "setup": {"zh": "流 WATCHBOARD、存储桶 wb-board 与证据库 wb-evidence 已就绪（{url}）",
+              "en": "stream WATCHBOARD, bucket wb-board and evidence bucket wb-evidence are ready ({url})"},
 }
 
 
