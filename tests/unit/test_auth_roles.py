@@ -54,6 +54,8 @@ def allowed(subject: str, patterns: list[str]) -> bool:
     ("grading", "$KV.wb-board.01A.grade", True),
     ("grading", "$KV.wb-board.01A.clocks", False),
     ("deadlines", "$KV.wb-board.sys.calendar", True),
+    ("deadlines", "$KV.wb-board.sys.supervision", True),
+    ("intake", "$KV.wb-board.sys.supervision", False),
     ("notify", "$KV.wb-board.sys.calendar", False),
     ("notify", "$KV.wb-board.01A.notices", True),
     ("grading", "wb.cmd.ack", False),  # no service sends commands (or forges their header)
