@@ -27,6 +27,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from string import Template
 from urllib.parse import urlsplit
 
 from watchboard.auth import passwords
@@ -202,22 +203,13 @@ HEADERS = {
 
 
 def login_page(lang: str, message: str = "", name: str = "") -> str:
+    """The login form (webpage/login.html) in one language; `message` a key of WORDS."""
     w = WORDS["en" if lang == "en" else "zh"]
     note = f'<p class="note" role="alert">{html.escape(w.get(message, message))}</p>' if message else ""
-    return (
-        f'<!doctype html><html lang="{"en" if lang == "en" else "zh-CN"}"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width"><title>{html.escape(w["title"])}</title>'
-        "<style>body{font-family:sans-serif;background:#0c181f;color:#e0e0e0;display:flex;justify-content:center;"
-        "margin-top:12vh}form{display:grid;gap:.6em;min-width:18em}input,button{font-size:1.1em;padding:.4em}"
-        ".note{color:#ff8a80}</style></head><body><main>"
-        f"<h1>{html.escape(w['title'])}</h1>{note}"
-        '<form method="post" action="/login">'
-        f'<label>{html.escape(w["name"])} <input name="name" autocomplete="username" required '
-        f'value="{html.escape(name)}"></label>'
-        f'<label>{html.escape(w["password"])} <input name="password" type="password" '
-        'autocomplete="current-password" required></label>'
-        f'<button type="submit">{html.escape(w["submit"])}</button></form></main></body></html>'
-    )
+    page = Template((Path(__file__).with_name("webpage") / "login.html").read_text(encoding="utf-8"))
+    return page.substitute(lang="en" if lang == "en" else "zh-CN", title=html.escape(w["title"]), note=note,
+                           name_label=html.escape(w["name"]), name=html.escape(name),
+                           password_label=html.escape(w["password"]), submit=html.escape(w["submit"]))
 
 
 def logout_page(lang: str, done: bool = False) -> str:
