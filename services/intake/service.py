@@ -1,7 +1,8 @@
 """intake: wiring only. Answers `wb.intake.submit` and `wb.cmd.stage|note|close`, publishes
 `incident.reported`, `mention.added`, `incident.staged|noted|closed`, and keeps `<id>.core`.
 It also keeps the follow-through of the record (issue 14): statements and their approval,
-evidence files (the Object Store bucket `wb-evidence`), tasks, meetings and supervision
+evidence files (the Object Store bucket `wb-evidence`, files received in chunks on
+`wb.evidence.begin|chunk|end`: `uploads.py`), tasks, meetings and supervision
 (`wb.cmd.statement_*|evidence_add|task_*|meeting_add|supervise`). See README.md beside this file.
 
 Two paths share the merge index:
@@ -58,7 +59,7 @@ from watchboard.domain.merge import MergeIndex
 from watchboard.domain.statements import ApprovalPolicy
 from watchboard.domain.validate import parse_report
 from watchboard.domain.views import CoreView, encode_view, kv_key
-from watchboard.evidence_store import ensure_store, observe
+from watchboard.evidence_store import ensure_store, observe, store_exists
 from watchboard.services.intake.logic import (
     command_close,
     command_evidence_add,
@@ -73,6 +74,7 @@ from watchboard.services.intake.logic import (
     command_task_add,
     command_task_feedback,
 )
+from watchboard.services.intake.uploads import Uploads
 from watchboard.store.sqlite import start_on_db
 from watchboard.store.states import StateTable
 
@@ -115,7 +117,6 @@ class Intake:
             raise RuntimeError("intake starts on a connected runtime")
         self.rt, self.db, self.cfg, self.units, self.policy, self.cal = rt, db, cfg, units, policy, cal
         self.unit_ids = frozenset(u.id for u in units.units) if units is not None else None
-        self.objects: Any = None  # the evidence bucket (nats ObjectStore), opened by start()
         self.nc, self.endpoints, self.publisher = rt.nc, rt.endpoints, rt.publisher
         self.cores: StateTable[CoreView] = StateTable(db, "incidents", CoreView)
         self.index = MergeIndex(cfg.merge)
@@ -143,7 +144,13 @@ class Intake:
         await self._serve_follow_through(rt, path)
 
     async def _serve_follow_through(self, rt: Runtime, path: CommandPath[CoreView, list[Any]]) -> None:
-        self.objects = await ensure_store(self.nc.jetstream(timeout=5), rt.wb)
+        await self._evidence_bucket(rt)
+        uploads = Uploads(self.nc, rt.ctx.data_dir / "uploads", self.cfg.evidence.max_bytes,
+                          lambda incident: self._current(incident) is not None)
+        await self.endpoints.add_call("evidence_begin", rt.subjects.evidence("begin"), uploads.begin)
+        await self.endpoints.add_call("evidence_chunk", rt.subjects.evidence("chunk"), uploads.chunk)
+        await self.endpoints.add_call("evidence_end", rt.subjects.evidence("end"), uploads.end)
+        rt.every(3600, uploads.prune, "prune abandoned evidence uploads")
         cmd, reply = rt.subjects.command, self._follow_reply
         tasks = {"cal": self.cal, "unit_ids": self.unit_ids}
         await path.serve(self.endpoints, cmd("statement_draft"), StatementDraft, command_statement_draft, reply)
@@ -175,11 +182,25 @@ class Intake:
         await self.endpoints.command(TaskFeedback, cmd("task_feedback"), task_feedback)
         await self.endpoints.command(MeetingAdd, cmd("meeting_add"), meeting_add)
 
+    async def _evidence_bucket(self, rt: Runtime) -> None:
+        """Roles off, intake makes the bucket; roles on only the admin may, so wait for it."""
+        js = self.nc.jetstream(timeout=5)
+        if not rt.ctx.roles:
+            await ensure_store(js, rt.wb)
+            return
+        said = False
+        while not await store_exists(js):
+            if not said:
+                log.warning("intake: the evidence bucket wb-evidence does not exist yet: the admin makes it "
+                            "with `watchboard setup --creds admin.nk` (`watchboard up` does it itself); waiting")
+                said = True
+            await asyncio.sleep(2)
+
     async def _observe(self, command: EvidenceAdd) -> Observed | None:
         if command.size > self.cfg.evidence.max_bytes or self._current(command.incident_id) is None:
             return None  # refused without reading anything (the decider says why)
         name = command.object.strip() or command.sha256.strip().lower()
-        return await observe(self.objects, name, self.cfg.evidence.max_bytes)
+        return await observe(self.nc, name, self.cfg.evidence.max_bytes)
 
     def _incident_of_task(self, task_id: str) -> str:
         """The incident a task belongs to ("" if none): tasks live in their incident's record."""

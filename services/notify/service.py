@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
@@ -16,13 +17,14 @@ from watchboard.bus.runtime import Runtime
 from watchboard.bus.subjects import STREAM
 from watchboard.config import DEFAULT_PROFILE, ConfigSource
 from watchboard.config.calendar import load_calendar
+from watchboard.config.loader import ConfigError
 from watchboard.config.units import load_units
 from watchboard.domain import events as ev
 from watchboard.domain.calendar import WorkCalendar
 from watchboard.domain.commands import Ack
 from watchboard.domain.errors import Conflict, Invalid, NotFound
 from watchboard.domain.views import encode_view, kv_key
-from watchboard.services.notify.acklink import AckServer
+from watchboard.services.notify.acklink import AckServer, tls_context
 from watchboard.services.notify.channels import Channels
 from watchboard.services.notify.notifier import Notifier
 from watchboard.services.notify.settings import NotifyConfig, load_notify
@@ -51,13 +53,17 @@ class NotifyService:
         self.unit_names = unit_names or {}
         self.profile = profile
         self.calendar = calendar
+        try:  # a certificate that cannot be used stops the start, naming the key
+            self.tls = tls_context(cfg.ack)
+        except ValueError as exc:
+            raise ConfigError("notify.toml", "ack.tls_cert", str(exc)) from None
 
     async def start(self, rt: Runtime) -> Notify:
         notifier = await Notifier.open(
             self.cfg, rt.ctx.data_dir, channels=Channels(self.cfg), profile=self.profile, calendar=self.calendar,
             unit_names=self.unit_names)
         try:
-            running = Notify(rt, self.cfg, notifier, self.profile)
+            running = Notify(rt, self.cfg, notifier, self.profile, self.tls)
             await running.start()
         except BaseException:
             await notifier.close()
@@ -68,10 +74,11 @@ class NotifyService:
 class Notify:
     """The running service: its notifier, outbox and loops exist from construction."""
 
-    def __init__(self, rt: Runtime, cfg: NotifyConfig, notifier: Notifier, profile: str) -> None:
+    def __init__(self, rt: Runtime, cfg: NotifyConfig, notifier: Notifier, profile: str,
+                 tls: ssl.SSLContext | None = None) -> None:
         if rt.nc is None or rt.endpoints is None or rt.publisher is None:
             raise RuntimeError("notify starts on a connected runtime")
-        self.rt, self.cfg, self.notifier, self.profile = rt, cfg, notifier, profile
+        self.rt, self.cfg, self.notifier, self.profile, self.tls = rt, cfg, notifier, profile, tls
         self.endpoints, self.publisher = rt.endpoints, rt.publisher
         self.outbox = Outbox(notifier.db, rt.nc, STREAM, lock=notifier.lock)
         self.ack_server: AckServer | None = None  # None when its port is taken (links off)
@@ -100,11 +107,13 @@ class Notify:
         host, port = self.cfg.ack.host_port()
         server = AckServer(notifier.signer, notifier.ledger, self._link_ack, host=host, port=port,
                            clock=rt.now, describe=self._describe,
-                           person_name=lambda pid: (self.cfg.person(pid).name if self.cfg.person(pid) else pid))
+                           person_name=lambda pid: (self.cfg.person(pid).name if self.cfg.person(pid) else pid),
+                           ssl_context=self.tls)
         try:
             bound = await server.start()
             self.ack_server = server
-            log.info("notify: acknowledgement links served on http://%s:%s", host, bound)
+            log.info("notify: acknowledgement links served on %s://%s:%s (links name %s)",
+                     "https" if self.tls else "http", host, bound, self.cfg.ack.public_base())
         except OSError as exc:  # another notify on this host, say: links off, notices still go out
             log.error("notify: cannot listen on %s for acknowledgement links (%s); set [ack] listen in "
                       "notify.toml. Notices are still sent; links in them will not answer.", self.cfg.ack.listen,

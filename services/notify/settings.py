@@ -174,17 +174,24 @@ class Smtp(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class AckLink(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     listen: str = "127.0.0.1:8765"
-    base_url: str = ""  # what people's links point at; "" → http://<listen>
+    base_url: str = ""  # what people's links point at; "" → http(s)://<listen>
     secret: str = ""
     secret_env: str = "WATCHBOARD_ACK_SECRET"  # else generated into the data dir
     ttl: str = "24h"
+    # HTTPS when both are set (absolute paths; e.g. web.crt/web.key of `auth init --tls`).
+    tls_cert: str = ""
+    tls_key: str = ""
+
+    @property
+    def https(self) -> bool:
+        return bool(self.tls_cert)
 
     def host_port(self) -> tuple[str, int]:
         host, _, port = self.listen.rpartition(":")
         return host, int(port)
 
     def public_base(self) -> str:
-        return (self.base_url or f"http://{self.listen}").rstrip("/")
+        return (self.base_url or f"{'https' if self.https else 'http'}://{self.listen}").rstrip("/")
 
 
 class TemplatePair(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -365,6 +372,13 @@ def load_notify(source: ConfigSource | None = None, *, file: str = "notify.toml"
             raise ValueError
     except ValueError as exc:
         raise fail("ack.listen", f"{cfg.ack.listen!r} is not host:port like '127.0.0.1:8765'") from exc
+    if bool(cfg.ack.tls_cert) != bool(cfg.ack.tls_key):
+        raise fail("ack.tls_key" if cfg.ack.tls_cert else "ack.tls_cert",
+                   "HTTPS needs both ack.tls_cert and ack.tls_key (or neither)")
+    for key in ("tls_cert", "tls_key"):
+        value = getattr(cfg.ack, key)
+        if value and not value.startswith("/"):
+            raise fail(f"ack.{key}", f"{value!r} must be an absolute path (the service may run from any folder)")
 
     for lang, table in cfg.templates.items():
         if lang not in ("zh", "en"):

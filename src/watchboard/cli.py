@@ -92,7 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--web", metavar="[HOST:]PORT", default=None,
                    help="serve the board to a browser (127.0.0.1 unless HOST is given; read-only wall)")
     p.add_argument("--operator", action="store_true",
-                   help="with --web: serve the desk with its actions instead of the read-only wall")
+                   help="with --web: serve the desk with its actions to people who log in (operators, "
+                        "approvers, leaders), instead of the read-only wall")
+    p.add_argument("--https-cert", type=Path, default=None,
+                   help="with --web: serve HTTPS with this certificate (web.crt of `auth init --tls`)")
+    p.add_argument("--https-key", type=Path, default=None, help="with --web: the certificate's key")
+    p.add_argument("--auth-dir", type=Path, default=None,
+                   help="with --web: the auth folder of the people who log in (default: [web] auth_dir, "
+                        "else <data>/auth)")
+    p.add_argument("--insecure", action="store_true",
+                   help="with --web: serve beyond loopback without HTTPS (passwords in clear)")
 
     p = sub.add_parser("submit", help="send reports to intake")
     _common(p)

@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from nats.aio.client import Client
@@ -30,7 +31,7 @@ from nats.micro.service import Service
 
 from watchboard import __version__
 from watchboard.bus.errors import BusError
-from watchboard.bus.trust import Trust
+from watchboard.bus.trust import Caller, Trust
 from watchboard.domain.commands import Command, decode_command
 from watchboard.domain.errors import DomainError, Invalid
 
@@ -39,6 +40,19 @@ log = logging.getLogger("watchboard.bus")
 Handler = Callable[[dict[str, Any], bytes], Awaitable[dict[str, Any]]]
 C = TypeVar("C", bound=Command)
 RawHandler = Callable[[bytes], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Call:
+    """A request as a handler that needs more than its body sees it: its headers and, roles on,
+    the person the server proved sent it (None with roles off)."""
+
+    data: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    caller: Caller | None = None
+
+
+CallHandler = Callable[[Call], Awaitable[dict[str, Any]]]
 
 
 def ok(**fields: Any) -> dict[str, Any]:
@@ -111,6 +125,10 @@ class Endpoints:
         await self.add_raw(type_.verb, subject, on_raw)
 
     async def add_raw(self, name: str, subject: str, handler: RawHandler) -> None:
+        await self.add_call(name, subject, lambda call: handler(call.data))
+
+    async def add_call(self, name: str, subject: str, handler: CallHandler) -> None:
+        """An endpoint whose handler gets the whole `Call` (headers, proven caller)."""
         assert self._service is not None, "start() first"
 
         async def on_request(request: Request) -> None:
@@ -126,7 +144,7 @@ class Endpoints:
         self._tasks.discard(task)
         self._slots.release()
 
-    async def _answer(self, request: Request, handler: RawHandler) -> None:
+    async def _answer(self, request: Request, handler: CallHandler) -> None:
         try:
             body = request.data
             caller = None
@@ -135,7 +153,7 @@ class Endpoints:
                 reply_to = getattr(getattr(request, "_msg", None), "reply", "") or ""
                 caller = self.trust.caller(request.subject, request.headers, reply_to)
                 body = self.trust.stamp(request.subject, body, caller)
-            reply = await handler(body)
+            reply = await handler(Call(body, dict(request.headers or {}), caller))
             if caller is not None and reply.get("ok"):
                 reply.setdefault("actor", caller.name)  # who the record names, for the caller to show
         except DomainError as exc:

@@ -105,12 +105,13 @@ async def check_ready(js: JetStreamContext) -> KeyValue:
 
 
 async def setup(js: JetStreamContext, cfg: WatchboardConfig) -> None:
-    """The admin's job with roles on (a service's own at start with roles off)."""
-    from watchboard.evidence_store import ensure_store
+    """The admin's job with roles on (a service's own at start with roles off): the stream,
+    the board's bucket and the evidence bucket."""
+    from watchboard.evidence_store import ensure_store  # it reads through bus.reader: no cycle at import
 
     await ensure_stream(js, cfg)
     await ensure_board_bucket(js, cfg)
-    await ensure_store(js, cfg)  # the evidence bucket
+    await ensure_store(js, cfg)
 
 
 class EventPublisher:

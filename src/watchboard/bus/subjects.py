@@ -40,6 +40,10 @@ class Subjects:
     def submit(self) -> str:
         return f"{self.prefix}.intake.submit"
 
+    def evidence(self, op: str) -> str:
+        """`wb.evidence.begin|chunk|end`: an evidence file carried to intake in chunks."""
+        return f"{self.prefix}.evidence.{op}"
+
     def parse_event(self, subject: str) -> tuple[str, str, str] | None:
         """`wb.ev.grading.X.incident.graded` → ("grading", "X", "incident.graded")."""
         head = f"{self.prefix}.ev."

@@ -17,6 +17,18 @@ class StreamConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     sync_interval: str = "always"
 
 
+class WebConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """`watchboard board --web`: HTTPS, where the logins are, how long one lasts."""
+
+    # HTTPS when both are set (e.g. web.crt and web.key of `watchboard auth init --tls`).
+    tls_cert: str = ""
+    tls_key: str = ""
+    # The auth folder holding identities.json, passwords.json and the credentials of the people
+    # who log in ("": <data>/auth, as `watchboard up` keeps it).
+    auth_dir: str = ""
+    session: str = "12h"  # a login lasts this long
+
+
 class WatchboardConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     subject_prefix: str = "wb"
     timezone: str = "Asia/Shanghai"
@@ -24,6 +36,7 @@ class WatchboardConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     profile: str = DEFAULT_PROFILE
     nats_url: str = "nats://127.0.0.1:4222"
     stream: StreamConfig = msgspec.field(default_factory=StreamConfig)
+    web: WebConfig = msgspec.field(default_factory=WebConfig)
 
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -48,6 +61,12 @@ def check_watchboard(cfg: WatchboardConfig, file: str = "watchboard.toml") -> No
     if cfg.stream.sync_interval != "always" and parse_seconds(cfg.stream.sync_interval) is None:
         raise ConfigError(file, "stream.sync_interval",
                           f"{cfg.stream.sync_interval!r} is not 'always' or a duration like '2m'")
+    if bool(cfg.web.tls_cert) != bool(cfg.web.tls_key):
+        key = "web.tls_key" if cfg.web.tls_cert else "web.tls_cert"
+        raise ConfigError(file, key, "HTTPS needs both web.tls_cert and web.tls_key (or neither)")
+    seconds = parse_seconds(cfg.web.session)
+    if seconds is None or not 60 <= seconds <= 7 * 86400:
+        raise ConfigError(file, "web.session", f"{cfg.web.session!r} is not a duration from '1m' to '7d'")
     if not cfg.subject_prefix or any(c in cfg.subject_prefix for c in " .*>"):
         raise ConfigError(file, "subject_prefix", f"{cfg.subject_prefix!r} must be one token, "
                           "without spaces, dots or wildcards")
