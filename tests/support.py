@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from nats.aio.client import Client
 
+from watchboard.bus.credentials import Credentials
 from watchboard.bus.runtime import Service, ServiceContext, run_service
 from watchboard.config import ConfigSource
 
@@ -38,10 +39,11 @@ class FakeClock:
 @contextlib.asynccontextmanager
 async def running(service: Service, url: str, data_dir: Path, *, source: ConfigSource | None = None,
                   now: Callable[[], datetime] | None = None, tick: float = 1.0,
-                  timeout: float = 15.0) -> AsyncIterator[asyncio.Task[None]]:
-    """Run `service` in this event loop until the block ends (bounded start and stop)."""
+                  timeout: float = 15.0, creds: Credentials | None = None) -> AsyncIterator[asyncio.Task[None]]:
+    """Run `service` in this event loop until the block ends (bounded start and stop);
+    `creds`: roles on, the service's own credentials (identities.json beside them)."""
     stop, ready = asyncio.Event(), asyncio.Event()
-    ctx = ServiceContext(nats_url=url, data_dir=data_dir, source=source or ConfigSource(), tick=tick)
+    ctx = ServiceContext(nats_url=url, data_dir=data_dir, source=source or ConfigSource(), tick=tick, creds=creds)
     if now is not None:
         ctx.now = now
     task = asyncio.create_task(run_service(service, ctx, stop, ready))

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from watchboard import __version__
+from watchboard.bus.credentials import Credentials, CredentialsError, default_creds, resolve
 from watchboard.config import ConfigError, ConfigSource, env_nats_url
 
 SERVICE_NAMES = ("intake", "grading", "deadlines", "notify")
@@ -38,6 +39,12 @@ def _user() -> str:
 
 def _common(p: argparse.ArgumentParser, *, config: bool = True) -> None:
     p.add_argument("--nats", default=None, help="NATS URL (default $WATCHBOARD_NATS or nats://127.0.0.1:4222)")
+    p.add_argument("--creds", type=Path, default=None,
+                   help="this identity's credentials file, an nkey seed (default $WATCHBOARD_CREDS; for "
+                        "people's commands: <data>/auth/operator.nk of `watchboard up`)")
+    p.add_argument("--tls-ca", type=Path, default=None,
+                   help="the CA that signed the server's certificate (default $WATCHBOARD_TLS_CA, or ca.crt "
+                        "beside the credentials)")
     if config:
         p.add_argument("--config", type=Path, default=None, help="config folder overriding the defaults file by file")
         p.add_argument("--profile", default=None, help="response-plan profile (see `watchboard profiles`)")
@@ -147,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--again", action="store_true",
                    help="feed it even though this system already has it (the reports merge into its incidents)")
 
+    from watchboard.auth.cli import add_parsers
+
+    add_parsers(sub)
+    p = sub.add_parser("setup", help="admin: make or update the stream and the bucket (roles on)")
+    _common(p)
+    p.add_argument("--lang", choices=("zh", "en"), default=None)
+
     p = sub.add_parser("webhook-sink", help="a local webhook receiver that prints the notices it gets")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=9000)
@@ -205,6 +219,12 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "nats", "x") is None:
         args.nats = env_nats_url(None)
     try:
+        if hasattr(args, "creds"):
+            args.credentials = credentials_of(args)
+    except CredentialsError as exc:
+        print(f"watchboard: {exc}", file=sys.stderr)
+        return 2
+    try:
         return _dispatch(args)
     except ConfigError as exc:
         print(f"watchboard: config error: {exc}", file=sys.stderr)
@@ -214,6 +234,20 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `watchboard ls | head`: the reader left; not an error
         sys.stderr.close()
         return 0
+
+
+def credentials_of(args: argparse.Namespace) -> Credentials | None:
+    """--creds, else $WATCHBOARD_CREDS; a person's command on this machine falls back to the
+    operator's credentials of `watchboard up` (`setup` to its admin's, a wall board to its
+    wall's). A service never falls back: without credentials it runs with roles off."""
+    explicit = resolve(args.creds, args.tls_ca)
+    if explicit is not None or args.command == "serve":
+        return explicit
+    identity = "admin" if args.command == "setup" else "operator"
+    if args.command == "board" and (args.wall or (args.web and not args.operator)):
+        identity = "wall"  # a wall, or a browser's read-only board, reads with the wall's rights only
+    found = default_creds(default_data_dir(), identity)
+    return resolve(found, args.tls_ca) if found is not None else None
 
 
 def _source(args: argparse.Namespace) -> ConfigSource:
@@ -229,7 +263,16 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return up(args)
     if command == "serve":
-        return cli_ops.serve(args.service, args.nats, _source(args), args.data or default_data_dir() / args.service)
+        return cli_ops.serve(args.service, args.nats, _source(args), args.data or default_data_dir() / args.service,
+                             args.credentials)
+    if command == "auth":
+        from watchboard.auth.cli import run
+
+        return run(args)
+    if command == "setup":
+        from watchboard.auth.cli import setup
+
+        return setup(args)
     if command == "board":
         return cli_ops.board(args, _source(args))
     if command == "webhook-sink":

@@ -18,7 +18,9 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from watchboard.board.i18n import Lang, named, t
-from watchboard.bus.connection import _redact, connect
+from watchboard.bus.connection import Refused, _redact, connect
+from watchboard.bus.credentials import Credentials
+from watchboard.bus.errors import BusError, NotPermitted
 from watchboard.bus.runtime import ServiceContext, install_signal_handlers, run_service
 from watchboard.bus.subjects import COMMAND_OWNER, Subjects
 from watchboard.client import load_history, load_view, load_views, request
@@ -37,7 +39,7 @@ def build_service(name: str, source: ConfigSource) -> Any:
     return module.build(source)
 
 
-def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path) -> int:
+def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path, creds: Credentials | None = None) -> int:
     service = build_service(name, source)
 
     async def main() -> None:
@@ -46,7 +48,10 @@ def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path) -> int
         if hasattr(service, "reload"):
             extra[signal.SIGHUP] = lambda: asyncio.ensure_future(service.reload())
         install_signal_handlers(stop, extra)
-        await run_service(service, ServiceContext(nats_url=nats_url, data_dir=data_dir, source=source), stop)
+        await run_service(service, ServiceContext(nats_url=nats_url, data_dir=data_dir, source=source, creds=creds),
+                          stop)
+
+    from watchboard.auth.registry import RegistryError
 
     try:
         asyncio.run(main())
@@ -54,6 +59,9 @@ def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path) -> int
         # One line a person can act on, and an exit code systemd (or `up`) acts on.
         print(f"watchboard serve {name}: store {exc.path}: {exc.problem}", file=sys.stderr)
         return 1
+    except RegistryError as exc:  # roles on, but the service cannot name people
+        print(f"watchboard serve {name}: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -142,6 +150,11 @@ class Out:
             print(self.t("cli.no_responders", url=_redact(self.url), subject=err.get("subject", "")),
                   file=sys.stderr)
             return 3
+        if err.get("reason") == "not_permitted":
+            from watchboard.auth.cli import words
+
+            print(words("not_permitted", self.lang, subject=err.get("subject", "")), file=sys.stderr)
+            return 1
         field = f" [{err['field']}]" if err.get("field") else ""
         message = localize_times(str(err.get("message", "")), self.zone)
         print(self.t("cli.error", code=err.get("code", "?"), field=field, message=message), file=sys.stderr)
@@ -180,35 +193,48 @@ async def run_client_command(args: argparse.Namespace, source: ConfigSource) -> 
     try:
         if not await reachable(args.nats, CONNECT_WITHIN / 2):
             raise ConnectionError("no server listens there")
-        nc = await asyncio.wait_for(connect(args.nats, f"watchboard-cli-{args.command}", retry_for=0.5),
-                                    CONNECT_WITHIN)
+        nc = await asyncio.wait_for(connect(args.nats, f"watchboard-cli-{args.command}", retry_for=0.5,
+                                            creds=args.credentials), CONNECT_WITHIN)
+    except Refused as exc:
+        from watchboard.auth.cli import words
+
+        detail = f" ({exc.detail})" if args.verbose else ""
+        print(words(f"refused.{exc.kind}", out.lang, url=exc.url) + detail, file=sys.stderr)
+        return 3
     except (ConnectionError, TimeoutError) as exc:
         cause = f" ({exc})" if isinstance(exc, ConnectionError) and args.verbose else ""
         print(out.t("cli.nosystem", url=_redact(args.nats)) + cause, file=sys.stderr)
         return 3
     try:
-        if args.command == "submit":
-            return await submit(nc, subjects, args, out)
-        if args.command == "ls":
-            return await ls(nc, args, out)
-        if args.command == "show":
-            return await show(nc, subjects, args, out)
-        if args.command == "demo":
-            from watchboard.demo import run_demo
-
-            return await run_demo(nc, subjects, speed=args.speed, lang=out.lang, zone=out.zone,
-                                  again=args.again)
-        if args.command == "sweep":
-            payload = {"note": args.note, "actor": args.actor}
-            reply = await request(nc, subjects.command("sweep"), json.dumps(payload, ensure_ascii=False).encode())
-            return _print_ok(reply, args, out, out.t("cli.sweep"))
-        if args.command in FOLLOW_THROUGH:
-            from watchboard.cli_follow import run as run_follow_through
-
-            return await run_follow_through(nc, subjects, args, out)
-        return await operator_command(nc, subjects, args, out)
+        return await _client_command(nc, subjects, args, out)
+    except BusError as exc:  # a read the server refused or that timed out: said, not a traceback
+        reason = {"reason": "not_permitted", "subject": exc.subject} if isinstance(exc, NotPermitted) else {}
+        return out.error({"ok": False, "error": {"code": exc.code, "message": str(exc), **reason}})
     finally:
         await nc.close()
+
+
+async def _client_command(nc: Any, subjects: Subjects, args: argparse.Namespace, out: Out) -> int:
+    if args.command == "submit":
+        return await submit(nc, subjects, args, out)
+    if args.command == "ls":
+        return await ls(nc, args, out)
+    if args.command == "show":
+        return await show(nc, subjects, args, out)
+    if args.command == "demo":
+        from watchboard.demo import run_demo
+
+        return await run_demo(nc, subjects, speed=args.speed, lang=out.lang, zone=out.zone,
+                              again=args.again)
+    if args.command == "sweep":
+        payload = {"note": args.note, "actor": args.actor}
+        reply = await request(nc, subjects.command("sweep"), json.dumps(payload, ensure_ascii=False).encode())
+        return _print_ok(reply, args, out, out.t("cli.sweep"))
+    if args.command in FOLLOW_THROUGH:
+        from watchboard.cli_follow import run as run_follow_through
+
+        return await run_follow_through(nc, subjects, args, out)
+    return await operator_command(nc, subjects, args, out)
 
 
 async def reachable(url: str, timeout: float) -> bool:
@@ -257,7 +283,9 @@ def _print_ok(reply: dict[str, Any], args: argparse.Namespace, out: Out, text: s
         print(json.dumps(reply, ensure_ascii=False))
         return 0
     at = datetime.fromisoformat(reply["at"]) if reply.get("at") else None
-    print(text + out.t("cli.when", actor=getattr(args, "actor", ""), at=out.when(at)))
+    # Roles on, the service names the person the server authenticated, whatever --actor said.
+    actor = reply.get("actor") or getattr(args, "actor", "")
+    print(text + out.t("cli.when", actor=actor, at=out.when(at)))
     for line in out.warnings(reply):
         print(out.t("cli.warning", field="", message=line), file=sys.stderr)
     return 0

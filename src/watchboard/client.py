@@ -1,5 +1,8 @@
 """Client-side reads and requests used by the CLI: the KV snapshot, one incident's history,
 reports and operator commands. Thin: presentation is in `watchboard.domain.present`.
+
+Reads go through `watchboard.bus.reader` (direct gets): they work from a person's account,
+which has no JetStream API, as well as from the services' account with roles off.
 """
 
 from __future__ import annotations
@@ -9,81 +12,47 @@ import json
 from typing import Any
 
 from nats.aio.client import Client
-from nats.js import api
-from nats.js.errors import BucketNotFoundError, NotFoundError
 
-from watchboard.bus.errors import BusError, NoResponders, map_nats_error
+from watchboard.bus.errors import BusError, NoResponders, NotPermitted, map_nats_error, unless_refused
+from watchboard.bus.reader import board_exists, kv_get, kv_snapshot, scan
 from watchboard.bus.subjects import STREAM, Subjects
 from watchboard.domain.events import Event, decode_event
-from watchboard.domain.views import KV_BUCKET, IncidentView, decode_view, split_key
+from watchboard.domain.views import IncidentView, decode_view, split_key
 
 
 async def load_views(nc: Client, timeout: float = 10.0) -> dict[str, IncidentView]:
     """Every incident in the bucket, folded from its parts (one pass over the snapshot)."""
     views: dict[str, IncidentView] = {}
-    try:
-        kv = await nc.jetstream(timeout=5).key_value(KV_BUCKET)
-    except BucketNotFoundError:
+    if not await board_exists(nc):
         return views
-    watcher = await kv.watchall()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    try:
-        while loop.time() < deadline:
-            entry = await watcher.updates(timeout=max(0.1, deadline - loop.time()))
-            if entry is None:
-                break
-            parsed = split_key(entry.key)
-            if parsed is None or not entry.value:
-                continue
-            incident, part = parsed
-            view = views.get(incident) or IncidentView(id=incident)
-            views[incident] = view.with_part(part, decode_view(part, entry.value))
-    finally:
-        await watcher.stop()
+    for key, value in (await kv_snapshot(nc, timeout=timeout)).items():
+        parsed = split_key(key)
+        if parsed is None or not value:
+            continue
+        incident, part = parsed
+        view = views.get(incident) or IncidentView(id=incident)
+        views[incident] = view.with_part(part, decode_view(part, value))
     return views
 
 
 async def load_view(nc: Client, incident_id: str) -> IncidentView | None:
-    from nats.js.errors import KeyNotFoundError
-
-    kv = await nc.jetstream(timeout=5).key_value(KV_BUCKET)
     view = IncidentView(id=incident_id)
     found = False
     for part in ("core", "grade", "clocks", "notices"):
-        try:
-            entry = await kv.get(f"{incident_id}.{part}")
-        except (KeyNotFoundError, NotFoundError):
-            continue
-        if entry.value:
+        value = await kv_get(nc, f"{incident_id}.{part}")
+        if value:
             found = True
-            view = view.with_part(part, decode_view(part, entry.value))
+            view = view.with_part(part, decode_view(part, value))
     return view if found else None
 
 
 async def load_history(nc: Client, subjects: Subjects, incident_id: str, timeout: float = 10.0) -> list[Event]:
     """Every event of one incident, from the stream (the record), in stream order."""
-    js = nc.jetstream(timeout=5)
-    sub = await js.pull_subscribe(subjects.of_incident(incident_id), stream=STREAM,
-                                  config=api.ConsumerConfig(ack_policy=api.AckPolicy.NONE,
-                                                            inactive_threshold=30.0))
     out: list[Event] = []
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    try:
-        while loop.time() < deadline:
-            try:
-                msgs = await sub.fetch(500, timeout=0.5)
-            except Exception:
-                break
-            for msg in msgs:
-                event = decode_event(msg.data)
-                if event is not None:
-                    out.append(event)
-            if msgs and msgs[-1].metadata.num_pending == 0:
-                break
-    finally:
-        await sub.unsubscribe()
+    for stored in await scan(nc, STREAM, subjects.of_incident(incident_id), batch=500, timeout=timeout):
+        event = decode_event(stored.data)
+        if event is not None:
+            out.append(event)
     return out
 
 
@@ -112,7 +81,10 @@ async def request(nc: Client, subject: str, body: bytes, timeout: float = 10.0) 
                                        "message": f"the request is {len(body):,} bytes; the bus takes at "
                                                   f"most {limit:,} per message"}}
     try:
-        msg = await request_retrying(nc, subject, body, timeout)
+        msg = await unless_refused(nc, subject, request_retrying(nc, subject, body, timeout))
+    except NotPermitted as exc:
+        return {"ok": False, "error": {"code": "forbidden", "reason": "not_permitted", "subject": subject,
+                                       "message": str(exc)}}
     except Exception as exc:
         try:
             err: BusError = map_nats_error(exc)

@@ -1,7 +1,10 @@
 """`watchboard up`: an embedded nats-server, the four services as child processes, the board.
 
 Each service runs as its own `watchboard serve NAME` process, exactly as on separate hosts,
-so `up` proves the same wiring a city deployment uses. A child that dies is reported and
+so `up` proves the same wiring a city deployment uses — roles on: the first `up` writes an auth
+folder `<data>/auth` (`watchboard auth init`), the server includes its accounts, the admin's
+credentials make the stream and the bucket, each service runs with its own credentials, and the
+board, the status lines and the demo with the operator's (the CLI finds them there too). A child that dies is reported and
 restarted with backoff; Ctrl-C or SIGTERM stops every child (SIGTERM, then SIGKILL after
 10 s) and then the server. Children's logs go to `<data>/logs/<name>.log`, so the board
 owns the terminal.
@@ -22,6 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from watchboard.auth.folder import AuthFolder
+from watchboard.bus.credentials import Credentials, resolve
 from watchboard.bus.server import NatsServer, ServerError, die_with_parent
 from watchboard.config import ConfigSource, load_watchboard
 
@@ -159,7 +164,11 @@ def up(args: argparse.Namespace) -> int:
     if getattr(args, "fresh", False) and not fresh_start(data, yes=args.yes):
         return 1
     say(f"data folder {data} (start afresh with `watchboard up --fresh`)")
-    server = NatsServer(data / "nats", port=args.port, sync_interval=wb.stream.sync_interval)
+    auth = AuthFolder(data / "auth")
+    if not auth.exists():  # once per data folder: --fresh keeps it, so people keep their credentials
+        auth.init(prefix=wb.subject_prefix)
+        say(f"identities written to {auth.path} (roles on; add people with `watchboard auth add-person`)")
+    server = NatsServer(data / "nats", port=args.port, sync_interval=wb.stream.sync_interval, include=auth.conf)
     try:
         server.start()
         server.wait_ready()
@@ -168,10 +177,13 @@ def up(args: argparse.Namespace) -> int:
         server.stop()
         return 1
     say(f"nats-server ready on {server.url} (JetStream in {data / 'nats'}, sync_interval {wb.stream.sync_interval})")
-    if args.port != 4222:
-        say(f"other commands need --nats {server.url} (or WATCHBOARD_NATS={server.url})")
+    from watchboard.cli import default_data_dir
+
+    if args.port != 4222 or data != default_data_dir().resolve():
+        say(f"other commands need --nats {server.url} --creds {auth.creds('operator')} "
+            f"(or WATCHBOARD_NATS and WATCHBOARD_CREDS)")
     try:
-        return asyncio.run(_run(args, data, source, server.url))
+        return asyncio.run(_run(args, data, source, server.url, auth))
     except KeyboardInterrupt:
         return 130
     finally:
@@ -179,14 +191,35 @@ def up(args: argparse.Namespace) -> int:
         say("nats-server stopped")
 
 
-async def _run(args: argparse.Namespace, data: Path, source: ConfigSource, url: str) -> int:
+def _creds(auth: AuthFolder, identity: str) -> Credentials:
+    found = resolve(auth.creds(identity))
+    assert found is not None
+    return found
+
+
+async def _setup(url: str, auth: AuthFolder, source: ConfigSource) -> None:
+    """The admin's job, done by `up` before the services start: the stream and the bucket."""
+    from watchboard.bus.connection import connect
+    from watchboard.bus.jetstream import PUBLISH_TIMEOUT, setup
+
+    nc = await connect(url, "watchboard-up-admin", retry_for=10, creds=_creds(auth, "admin"))
+    try:
+        await setup(nc.jetstream(timeout=PUBLISH_TIMEOUT), load_watchboard(source))
+    finally:
+        await nc.close()
+
+
+async def _run(args: argparse.Namespace, data: Path, source: ConfigSource, url: str, auth: AuthFolder) -> int:
     extra: list[str] = []
     if source.config_dir:
         extra += ["--config", str(source.config_dir)]
     if source.profile:
         extra += ["--profile", source.profile]
+    await _setup(url, auth, source)
+    operator = _creds(auth, "operator")
     children = [Child(name, [sys.executable, "-m", "watchboard.cli", "serve", name, "--nats", url,
-                             "--data", str(data / name), *extra], data / "logs" / f"{name}.log")
+                             "--creds", str(auth.creds(name)), "--data", str(data / name), *extra],
+                      data / "logs" / f"{name}.log")
                 for name in SERVICES]
     log_file = data / "logs" / "up.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -206,15 +239,16 @@ async def _run(args: argparse.Namespace, data: Path, source: ConfigSource, url: 
     try:
         tasks.append(asyncio.create_task(supervisor.run()))
         if args.no_board:
-            tasks.append(asyncio.create_task(_status_lines(url, report)))
+            tasks.append(asyncio.create_task(_status_lines(url, report, operator)))
         if args.demo:
-            tasks.append(asyncio.create_task(_demo(url, report, args.demo_speed, source)))
+            tasks.append(asyncio.create_task(_demo(url, report, args.demo_speed, source, operator)))
         if args.no_board:
             await stop.wait()
         else:
             from watchboard.board.launch import run_board_async
 
-            board = asyncio.create_task(run_board_async(url, source, lang=args.lang, wall=args.wall))
+            board = asyncio.create_task(run_board_async(url, source, lang=args.lang, wall=args.wall,
+                                                        creds=operator))
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait({board, stopper}, return_when=asyncio.FIRST_COMPLETED)
             board.cancel()
@@ -232,12 +266,12 @@ async def _run(args: argparse.Namespace, data: Path, source: ConfigSource, url: 
     return 0
 
 
-async def _status_lines(url: str, report) -> None:
+async def _status_lines(url: str, report, creds: Credentials | None = None) -> None:
     """Headless mode: a status line per service once they answer, then on every change."""
     from watchboard.bus.connection import connect
     from watchboard.bus.feed import ping_services
 
-    nc = await connect(url, "watchboard-up-status")
+    nc = await connect(url, "watchboard-up-status", creds=creds)
     last: dict[str, bool] = {}
     try:
         while True:
@@ -252,13 +286,14 @@ async def _status_lines(url: str, report) -> None:
         await nc.close()
 
 
-async def _demo(url: str, report: Report, speed: float = 1.0, source: ConfigSource | None = None) -> None:
+async def _demo(url: str, report: Report, speed: float = 1.0, source: ConfigSource | None = None,
+                creds: Credentials | None = None) -> None:
     from watchboard.bus.connection import connect
     from watchboard.bus.feed import ping_services
     from watchboard.bus.subjects import Subjects
     from watchboard.demo import run_demo
 
-    nc = await connect(url, "watchboard-demo")
+    nc = await connect(url, "watchboard-demo", creds=creds)
     try:
         for _ in range(120):  # wait until intake answers (bounded)
             if (await ping_services(nc)).services.get("intake"):

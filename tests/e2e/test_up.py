@@ -37,9 +37,12 @@ def test_up_demo_restart_and_clean_stop(tmp_path: Path) -> None:
         url = wait_for(lambda: (m := re.search(r"nats-server ready on (nats://\S+)", err.read_text())) and m.group(1),
                        20, "the server")
 
+        # Roles on: the CLI finds the operator's credentials in the data folder `up` uses.
+        cli_env = {**env, "WATCHBOARD_DATA": str(tmp_path / "data")}
+
         def incidents() -> list[dict] | None:
             run = subprocess.run([*WATCHBOARD, "ls", "--json", "--nats", url], capture_output=True, text=True,
-                                 timeout=30)
+                                 timeout=30, env=cli_env)
             if run.returncode != 0:
                 return None
             rows = json.loads(run.stdout)
@@ -47,6 +50,10 @@ def test_up_demo_restart_and_clean_stop(tmp_path: Path) -> None:
             return rows if len(rows) >= 12 and {"I", "II"} <= grades else None
 
         rows = wait_for(incidents, 60, "the demo graded")
+        # Roles on: without credentials the server lets nobody in, and the CLI says so.
+        anonymous = subprocess.run([*WATCHBOARD, "ls", "--nats", url, "--lang", "en"], capture_output=True, text=True,
+                                   timeout=30, env={**env, "WATCHBOARD_DATA": str(tmp_path / "elsewhere")})
+        assert anonymous.returncode == 3 and "refused" in anonymous.stderr, anonymous.stderr
         assert all(r["owner"] for r in rows)
         canteen = [r for r in rows if "食堂" in r["title"]]
         assert len(canteen) == 1, "the canteen story's mentions merge into one incident"

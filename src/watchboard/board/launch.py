@@ -15,23 +15,25 @@ from typing import Any
 from watchboard.board.app import BoardApp
 from watchboard.board.format import unit_names
 from watchboard.bus.connection import ConnectionWatch, connect
+from watchboard.bus.credentials import Credentials
 from watchboard.bus.feed import make_sender, ping_services, watch_board
 from watchboard.bus.feed_types import Connection
+from watchboard.bus.reader import board_exists
 from watchboard.bus.subjects import Subjects
 from watchboard.config import ConfigSource, load_watchboard
 from watchboard.config.deadlines import load_deadlines
 from watchboard.config.grading import load_grading
 from watchboard.config.units import load_units
 from watchboard.domain.grading.grades import describe_grades
-from watchboard.domain.views import KV_BUCKET
 
 
 class NatsBoard:
     """Owns the board's one NATS connection, made lazily by the first feed."""
 
-    def __init__(self, url: str, subjects: Subjects) -> None:
+    def __init__(self, url: str, subjects: Subjects, creds: Credentials | None = None) -> None:
         self.url = url
         self.subjects = subjects
+        self.creds = creds
         self.watch = ConnectionWatch(url)
         self.nc = None
 
@@ -41,7 +43,7 @@ class NatsBoard:
             # screen can then say there is no system at this URL and what to run.
             states: asyncio.Queue[Connection] = asyncio.Queue()
             self.watch.listen(states.put_nowait)
-            task = asyncio.create_task(connect(self.url, "watchboard-board", watch=self.watch))
+            task = asyncio.create_task(connect(self.url, "watchboard-board", watch=self.watch, creds=self.creds))
             try:
                 while not task.done():
                     getter = asyncio.ensure_future(states.get())
@@ -65,15 +67,10 @@ class NatsBoard:
             yield item
 
     async def _bucket_exists(self) -> bool:
-        from nats.js.errors import BucketNotFoundError
-
         try:
-            await self.nc.jetstream(timeout=5).key_value(KV_BUCKET)
-        except BucketNotFoundError:
-            return False
+            return await board_exists(self.nc)
         except Exception:  # anything else is the feed's to report
             return True
-        return True
 
     async def send(self, verb: str, payload: dict) -> dict:
         if self.nc is None or not self.nc.is_connected:
@@ -96,9 +93,10 @@ def board_config(source: ConfigSource) -> dict[str, Any]:
             "grade_labels": {g: {"zh": d["zh"], "en": d["en"]} for g, d in grades.items()}}
 
 
-def make_app(url: str, source: ConfigSource, *, lang: str | None, wall: bool) -> tuple[BoardApp, NatsBoard]:
+def make_app(url: str, source: ConfigSource, *, lang: str | None, wall: bool,
+             creds: Credentials | None = None) -> tuple[BoardApp, NatsBoard]:
     wb = load_watchboard(source)
-    link = NatsBoard(url, Subjects(wb.subject_prefix))
+    link = NatsBoard(url, Subjects(wb.subject_prefix), creds)
     app = BoardApp(link.feed, None if wall else link.send, lang=(lang or wb.language),  # type: ignore[arg-type]
                    wall=wall, zone=wb.zone(), **board_config(source))
     return app, link
@@ -117,9 +115,10 @@ def _quiet_logs(data_dir: Path | None = None) -> None:
         root.addHandler(logging.NullHandler())
 
 
-async def run_board_async(url: str, source: ConfigSource, *, lang: str | None = None, wall: bool = False) -> None:
+async def run_board_async(url: str, source: ConfigSource, *, lang: str | None = None, wall: bool = False,
+                          creds: Credentials | None = None) -> None:
     _quiet_logs()
-    app, link = make_app(url, source, lang=lang, wall=wall)
+    app, link = make_app(url, source, lang=lang, wall=wall, creds=creds)
     try:
         await app.run_async()
     finally:
@@ -132,7 +131,8 @@ def run_board_cli(args: argparse.Namespace, source: ConfigSource) -> int:
 
         return serve_web(args, source)
     _quiet_logs()
-    app, _link = make_app(args.nats, source, lang=args.lang, wall=args.wall)
+    app, _link = make_app(args.nats, source, lang=args.lang, wall=args.wall,
+                          creds=getattr(args, "credentials", None))
     app.run()  # the connection ends with the process
     return 0 if app.return_code in (None, 0) else int(app.return_code or 0)
 

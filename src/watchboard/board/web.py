@@ -56,9 +56,13 @@ def parse_listen(spec: str) -> tuple[str, int]:
 
 def board_command(*, nats: str, lang: str, wall: bool, operator: bool,
                   config: Path | None = None, profile: str | None = None,
-                  python: str = sys.executable) -> str:
+                  python: str = sys.executable, creds: Path | None = None, tls_ca: Path | None = None) -> str:
     """The shell command textual-serve runs for each browser session (every part quoted)."""
     argv = [python, "-m", "watchboard.cli", "board", "--nats", nats, "--lang", lang]
+    if creds is not None:  # the session connects as the identity `board --web` was given
+        argv += ["--creds", str(Path(creds).resolve())]
+    if tls_ca is not None:
+        argv += ["--tls-ca", str(Path(tls_ca).resolve())]
     if config is not None:
         argv += ["--config", str(Path(config).resolve())]
     if profile:
@@ -101,7 +105,10 @@ def make_server(args: argparse.Namespace, source: ConfigSource):  # -> textual_s
     host, port = parse_listen(args.web)
     lang = args.lang or load_watchboard(source).language
     operator = bool(getattr(args, "operator", False))
+    credentials = getattr(args, "credentials", None)
     command = board_command(nats=args.nats, lang=lang, wall=bool(args.wall), operator=operator,
+                            creds=credentials.seed if credentials is not None else None,
+                            tls_ca=getattr(args, "tls_ca", None),
                             config=getattr(args, "config", None), profile=getattr(args, "profile", None))
     title = t("app.title" if operator else "app.wall_title", "en" if lang == "en" else "zh")
     public = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

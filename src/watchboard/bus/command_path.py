@@ -4,7 +4,9 @@ A service wires each command in one line:
 
     await path.serve(rt, Regrade, command_regrade)
 
-`serve` registers the endpoint `wb.cmd.<verb>` on the NATS service API; a request is decoded
+`serve` registers the endpoint `wb.cmd.<verb>` on the NATS service API; with roles on the
+endpoint first refuses (`forbidden`) a request that did not come from a person through the
+server's import, and writes that person as `actor` (`watchboard.bus.trust`); a request is decoded
 with the command's typed decoder (`Invalid` naming the field on any problem), then, under the
 service's decision lock, its pure decider runs on the current state:
 

@@ -8,13 +8,15 @@ we only report the state changes through `on_state`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import nats
 from nats.aio.client import Client
 
+from watchboard.bus.credentials import Credentials
 from watchboard.bus.feed_types import Connection
 
 log = logging.getLogger("watchboard.bus")
@@ -55,6 +57,38 @@ def _redact(url: str) -> str:
     return f"{scheme}://{user}:***@{host}"
 
 
+class Refused(ConnectionError):
+    """The server answered but would not let us in: `kind` is "credentials" or "tls"."""
+
+    def __init__(self, kind: str, url: str, detail: str) -> None:
+        super().__init__(f"NATS at {url} refused us ({kind}): {REFUSALS[kind]} [{detail}]")
+        self.kind, self.url, self.detail = kind, url, detail
+
+
+REFUSALS = {
+    "credentials": "no key, or an unknown or revoked one: give a person's credentials with --creds FILE "
+                   "or $WATCHBOARD_CREDS",
+    "tls": "the server needs TLS with certificates of the site's CA: put ca.crt and this identity's "
+           ".crt/.key beside the credentials, or give --tls-ca",
+    # The server may close the socket before its -ERR is read: it took the connection, then
+    # dropped it while we logged in, which means the key or the certificate.
+    "reset": "the server closed the connection as we logged in: it refused the credentials "
+             "(--creds) or the certificate (--tls-ca, the .crt beside the credentials)",
+}
+
+
+def refusal(reason: str) -> str | None:
+    """Which refusal `reason` (a connection error's text) is, if the server refused us."""
+    text = reason.lower()
+    if "authorization violation" in text or "authentication" in text:
+        return "credentials"
+    if "certificate" in text or "ssl" in text or "tls" in text:
+        return "tls"
+    if "connection reset" in text or "unexpected eof" in text:
+        return "reset"
+    return None
+
+
 async def connect(
     url: str,
     name: str,
@@ -62,13 +96,17 @@ async def connect(
     watch: ConnectionWatch | None = None,
     retry_for: float | None = None,
     retry_every: float = 1.0,
+    creds: Credentials | None = None,
 ) -> Client:
     """Connect to `url` (comma-separated for a cluster), waiting for the server if needed.
 
-    `retry_for` bounds the wait in seconds (None: wait for ever, as services do).
+    `retry_for` bounds the wait in seconds (None: wait for ever, as services do); a refusal
+    (credentials, certificate) within it raises `Refused` saying what to do. `creds`: the
+    identity's nkey seed and TLS files (None: anonymous, for a server with roles off).
     """
     watch = watch or ConnectionWatch(_redact(url))
     servers = [u.strip() for u in url.split(",") if u.strip()]
+    options = creds.options() if creds is not None else {}
 
     async def disconnected() -> None:
         watch.set("disconnected")
@@ -79,20 +117,25 @@ async def connect(
     async def closed() -> None:
         watch.set("closed")
 
+    refused_now = asyncio.Event()
+
     async def error(exc: Exception) -> None:
         # nats-py calls this for every failed reconnect attempt; state, not a traceback.
         if watch.state.state != "connected":
             watch.set("reconnecting", error=str(exc) or exc.__class__.__name__)
+            if refusal(watch.state.error):
+                refused_now.set()  # nats-py would try the same refused key again and again
 
     loop = asyncio.get_running_loop()
     deadline = None if retry_for is None else loop.time() + retry_for
     attempt = 0
     while True:
         attempt += 1
+        refused_now.clear()
         try:
             # nats-py retries an unreachable server for ever inside connect() when reconnects are
             # unlimited, so each attempt is bounded here and the loop decides what happens next.
-            nc = await asyncio.wait_for(nats.connect(
+            nc = await _first_of(refused_now, nats.connect(
                 servers=servers,
                 name=name,
                 connect_timeout=2,
@@ -105,6 +148,7 @@ async def connect(
                 reconnected_cb=reconnected,
                 closed_cb=closed,
                 error_cb=error,
+                **options,
             ), timeout=2 * len(servers) + 1)
             watch.set("connected")
             return nc
@@ -112,8 +156,30 @@ async def connect(
             # The error callback saw the real cause (refused, unreachable…); a timeout says less.
             reason = watch.state.error or str(exc) or exc.__class__.__name__
             watch.set("reconnecting", error=reason)
+            refused = refusal(reason)
             if deadline is not None and loop.time() + retry_every > deadline:
+                if refused:
+                    raise Refused(refused, _redact(url), reason) from exc
                 raise ConnectionError(f"cannot reach NATS at {_redact(url)}: {reason}") from exc
             if attempt == 1 or attempt % 30 == 0:
-                log.warning("waiting for NATS at %s (%s)", _redact(url), reason)
+                # A refusal may end with a reload of the server (a key added): keep trying, say why.
+                log.warning("waiting for NATS at %s (%s)", _redact(url),
+                            f"{REFUSALS[refused]}: {reason}" if refused else reason)
             await asyncio.sleep(retry_every)
+
+
+async def _first_of(refused: asyncio.Event, connecting: Awaitable[Client], timeout: float) -> Client:
+    """The connection, unless the server refuses us first or `timeout` passes (then raise)."""
+    task = asyncio.ensure_future(connecting)
+    waiter = asyncio.ensure_future(refused.wait())
+    try:
+        done, _ = await asyncio.wait({task, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            return task.result()
+        raise ConnectionError("refused" if waiter in done else "timed out")
+    finally:
+        waiter.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task

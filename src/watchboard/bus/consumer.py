@@ -7,6 +7,14 @@ If the handler raises, nothing is acked: the batch is redelivered after a short 
 because effects carry deterministic ids and the handler records what it processed, the
 redelivery is harmless. A message whose body cannot be decoded is a writer's bug: it is
 logged with its subject and sequence and terminated, so it cannot block the stream.
+
+Events only from their owner: an event is accepted only on its owning service's subject
+(`wb.ev.<service>.<incident>.<type>`, the service that owns the type in `OWNER`), with the
+subject's type and incident equal to the body's. Anything else — a grade published on intake's
+subject, a body that says another type than its subject — is logged and terminated, never
+handed to the service (`misplaced`). With roles on the server already refuses a service's
+publish on another's subjects; this check is what holds with roles off, and behind a
+misconfigured server.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from nats.js.errors import NotFoundError
 
 from watchboard.bus.errors import map_nats_error
 from watchboard.bus.subjects import STREAM
-from watchboard.domain.events import AnyEvent, decode_event
+from watchboard.domain.events import NO_INCIDENT, OWNER, AnyEvent, decode_event, event_type
 
 log = logging.getLogger("watchboard.bus")
 
@@ -46,8 +54,35 @@ class ConsumerStats:
     batches: int = 0
     events: int = 0
     skipped: int = 0
+    refused: int = 0  # events not on their owner's subject: terminated, never handled
     failures: int = 0
     last_error: str = ""
+
+
+def event_head(filters: Sequence[str]) -> str:
+    """`wb.ev.` from a filter `wb.ev.intake.>` (every filter is built by `Subjects.from_service`)."""
+    first = filters[0] if filters else "wb.ev.>"
+    at = first.find(".ev.")
+    return first[: at + 4] if at >= 0 else "wb.ev."
+
+
+def misplaced(head: str, subject: str, event: AnyEvent) -> str | None:
+    """Why `event` may not be accepted from `subject`, or None when its owner sent it there."""
+    if not subject.startswith(head):
+        return f"{subject} is not an event subject ({head}<service>.<incident>.<type>)"
+    parts = subject[len(head):].split(".", 2)
+    if len(parts) != 3:
+        return f"{subject} is not {head}<service>.<incident>.<type>"
+    service, incident, kind = parts
+    etype = event_type(event)
+    owner = OWNER.get(etype)
+    if owner != service:
+        return f"{etype} belongs to {owner}, but came on {service}'s subject"
+    if kind != etype:
+        return f"the subject says {kind}, the body {etype}"
+    if incident != (event.incident_id or NO_INCIDENT):
+        return f"the subject names incident {incident}, the body {event.incident_id or NO_INCIDENT}"
+    return None
 
 
 async def ensure_consumer(nc: Client, durable: str, filters: Sequence[str], *,
@@ -98,7 +133,7 @@ async def run_consumer(
                 msgs = await sub.fetch(batch, timeout=fetch_timeout)
             except (TimeoutError, nats.errors.TimeoutError):
                 continue
-            await _process(msgs, handle, stats)
+            await _process(msgs, handle, stats, event_head(filters))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -123,7 +158,7 @@ async def run_consumer(
             pass
 
 
-async def _process(msgs: list[Msg], handle: BatchHandler, stats: ConsumerStats) -> None:
+async def _process(msgs: list[Msg], handle: BatchHandler, stats: ConsumerStats, head: str = "wb.ev.") -> None:
     items: list[Delivered] = []
     keep: list[Msg] = []
     for msg in msgs:
@@ -138,6 +173,13 @@ async def _process(msgs: list[Msg], handle: BatchHandler, stats: ConsumerStats) 
         if event is None:  # a type from a newer version: not ours to understand
             stats.skipped += 1
             keep.append(msg)
+            continue
+        problem = misplaced(head, msg.subject, event)
+        if problem is not None:
+            stats.refused += 1
+            log.error("refused event %s at %s seq %s: %s; terminated, not acted on", event.id, msg.subject,
+                      meta.sequence.stream, problem)
+            await msg.term()
             continue
         items.append(Delivered(event, msg.subject, meta.sequence.stream, meta.num_delivered))
         keep.append(msg)
@@ -177,7 +219,7 @@ async def catch_up(nc: Client, durable: str, filters: Sequence[str], handle: Bat
                 msgs = await sub.fetch(batch, timeout=idle)
             except (TimeoutError, nats.errors.TimeoutError):
                 break
-            await _process(msgs, handle, stats)
+            await _process(msgs, handle, stats, event_head(filters))
     finally:
         await sub.unsubscribe()
     return stats.events

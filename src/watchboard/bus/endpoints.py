@@ -28,6 +28,7 @@ from nats.micro.service import Service
 
 from watchboard import __version__
 from watchboard.bus.errors import BusError
+from watchboard.bus.trust import Trust
 from watchboard.domain.commands import Command, decode_command
 from watchboard.domain.errors import DomainError, Invalid
 
@@ -73,10 +74,14 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
 class Endpoints:
     """A service's request/reply endpoints, registered with the NATS service API."""
 
-    def __init__(self, nc: Client, name: str, description: str, *, concurrency: int = 256) -> None:
+    def __init__(self, nc: Client, name: str, description: str, *, concurrency: int = 256,
+                 trust: Trust | None = None) -> None:
         self.nc = nc
         self.name = name
         self.description = description
+        # Roles on: every request must come from a person the server authenticated, who is
+        # then written into the body (`watchboard.bus.trust`) before any handler reads it.
+        self.trust = trust
         self._service: Service | None = None
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -116,7 +121,16 @@ class Endpoints:
 
     async def _answer(self, request: Request, handler: RawHandler) -> None:
         try:
-            reply = await handler(request.data)
+            body = request.data
+            caller = None
+            if self.trust is not None:
+                # nats.micro's Request keeps the message's reply subject only in its `_msg`.
+                reply_to = getattr(getattr(request, "_msg", None), "reply", "") or ""
+                caller = self.trust.caller(request.subject, request.headers, reply_to)
+                body = self.trust.stamp(request.subject, body, caller)
+            reply = await handler(body)
+            if caller is not None and reply.get("ok"):
+                reply.setdefault("actor", caller.name)  # who the record names, for the caller to show
         except DomainError as exc:
             reply = error_reply(exc.code, exc.message, exc.field)
         except BusError as exc:

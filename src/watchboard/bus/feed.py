@@ -3,6 +3,10 @@
 `watch_board` yields `watchboard.bus.feed_types` items. It ends (returns) when the KV
 watcher fails; the board's worker then calls the factory again after a pause, which
 re-reads the snapshot: a reconnect never leaves the board with stale data.
+
+The bucket is read through `watchboard.bus.reader` (direct gets and the exported updates),
+never through a JetStream consumer, so a wall or an operator reads it from an account that
+has no JetStream at all.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nats.aio.client import Client
-from nats.js.kv import KV_DEL, KV_PURGE
 
 from watchboard.bus.connection import ConnectionWatch
 from watchboard.bus.errors import map_nats_error
@@ -24,12 +27,10 @@ from watchboard.bus.feed_types import (
     CommandSender,
     Connection,
     FeedItem,
-    KVChange,
     ServiceHealth,
-    SnapshotDone,
 )
+from watchboard.bus.reader import watch_kv
 from watchboard.bus.subjects import SERVICES, Subjects
-from watchboard.domain.views import KV_BUCKET
 
 log = logging.getLogger("watchboard.feed")
 
@@ -64,27 +65,8 @@ async def watch_board(nc: Client, watch: ConnectionWatch, *, health_every: float
 
     async def kv_loop() -> None:
         try:
-            kv = await nc.jetstream(timeout=5).key_value(KV_BUCKET)
-            watcher = await kv.watchall()
-            count = 0
-            snapshot_done = False
-            while True:
-                try:
-                    entry = await watcher.updates(timeout=5)
-                except TimeoutError:
-                    continue
-                except Exception as exc:  # nats' own TimeoutError too
-                    if exc.__class__.__name__ == "TimeoutError":
-                        continue
-                    raise
-                if entry is None:  # end of the initial values
-                    if not snapshot_done:
-                        snapshot_done = True
-                        queue.put_nowait(SnapshotDone(count))
-                    continue
-                deleted = entry.operation in (KV_DEL, KV_PURGE)
-                queue.put_nowait(KVChange(entry.key, None if deleted else entry.value))
-                count += 1
+            async for item in watch_kv(nc):
+                queue.put_nowait(item)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:

@@ -19,6 +19,8 @@ from watchboard.config import WatchboardConfig, parse_seconds
 from watchboard.domain.events import OWNER, Event, encode_event, event_type
 from watchboard.domain.views import KV_BUCKET
 
+KV_STREAM = f"KV_{KV_BUCKET}"
+
 log = logging.getLogger("watchboard.bus")
 
 PUBLISH_TIMEOUT = 5.0  # seconds for one publish ack; nats-py's own futures may never resolve
@@ -34,6 +36,9 @@ def stream_config(cfg: WatchboardConfig) -> api.StreamConfig:
         num_replicas=cfg.stream.replicas,
         max_age=max_age or None,
         duplicate_window=parse_seconds(cfg.stream.duplicate_window) or 120.0,
+        # Direct get: how the people's accounts read an incident's timeline without any
+        # JetStream API of their own (read-only, answered by the server; docs/architecture.md).
+        allow_direct=True,
     )
 
 
@@ -55,21 +60,54 @@ async def ensure_stream(js: JetStreamContext, cfg: WatchboardConfig) -> None:
 
 
 async def ensure_board_bucket(js: JetStreamContext, cfg: WatchboardConfig) -> KeyValue:
+    """Create the bucket, or let an existing one answer direct gets (the board's snapshot)."""
     try:
-        return await asyncio.wait_for(js.key_value(KV_BUCKET), PUBLISH_TIMEOUT)
+        kv = await asyncio.wait_for(js.key_value(KV_BUCKET), PUBLISH_TIMEOUT)
     except BucketNotFoundError:
-        pass
+        kv = None
     except Exception as exc:
         raise map_nats_error(exc) from exc
     try:
+        if kv is not None:
+            info = await asyncio.wait_for(js.stream_info(KV_STREAM), PUBLISH_TIMEOUT)
+            if not info.config.allow_direct:  # a bucket made by an older version
+                info.config.allow_direct = True
+                await asyncio.wait_for(js.update_stream(info.config), PUBLISH_TIMEOUT)
+            return kv
         return await asyncio.wait_for(
             js.create_key_value(bucket=KV_BUCKET, history=1, replicas=cfg.stream.replicas,
-                                storage=api.StorageType.FILE,
+                                storage=api.StorageType.FILE, direct=True,
                                 description="watchboard: current facts per incident, one writer per key"),
             PUBLISH_TIMEOUT,
         )
     except Exception as exc:
         raise map_nats_error(exc) from exc
+
+
+class NotReady(Exception):
+    """Roles on: the stream or the bucket is missing, and only the admin may make them."""
+
+
+async def check_ready(js: JetStreamContext) -> KeyValue:
+    """Roles on, a service only checks that the admin made the stream and the bucket."""
+    for name in (STREAM, KV_STREAM):
+        try:
+            await asyncio.wait_for(js.stream_info(name), PUBLISH_TIMEOUT)
+        except NotFoundError:
+            raise NotReady(f"stream {name} does not exist yet: the admin makes it with "
+                           "`watchboard setup --creds admin.nk` (`watchboard up` does it itself)") from None
+        except Exception as exc:
+            raise map_nats_error(exc) from exc
+    try:
+        return await asyncio.wait_for(js.key_value(KV_BUCKET), PUBLISH_TIMEOUT)
+    except Exception as exc:
+        raise map_nats_error(exc) from exc
+
+
+async def setup(js: JetStreamContext, cfg: WatchboardConfig) -> None:
+    """The admin's job with roles on (a service's own at start with roles off)."""
+    await ensure_stream(js, cfg)
+    await ensure_board_bucket(js, cfg)
 
 
 class EventPublisher:

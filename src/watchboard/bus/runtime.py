@@ -23,10 +23,19 @@ from nats.js.kv import KeyValue
 
 from watchboard.bus.connection import ConnectionWatch, connect
 from watchboard.bus.consumer import BatchHandler, ConsumerStats, run_consumer
+from watchboard.bus.credentials import Credentials
 from watchboard.bus.endpoints import Endpoints
 from watchboard.bus.errors import map_nats_error
-from watchboard.bus.jetstream import PUBLISH_TIMEOUT, EventPublisher, ensure_board_bucket, ensure_stream
+from watchboard.bus.jetstream import (
+    PUBLISH_TIMEOUT,
+    EventPublisher,
+    NotReady,
+    check_ready,
+    ensure_board_bucket,
+    ensure_stream,
+)
 from watchboard.bus.subjects import Subjects
+from watchboard.bus.trust import Trust
 from watchboard.config import ConfigSource, WatchboardConfig, load_watchboard
 from watchboard.domain.events import utcnow
 
@@ -45,6 +54,20 @@ class ServiceContext:
     now: Clock = utcnow
     # Tests shorten timers (deadlines' tick, notify's delivery loop) through this factor.
     tick: float = 1.0
+    # Roles on: this service's identity (nkey seed, TLS files). None: roles off, anonymous —
+    # only for tests and a set-up on loopback (docs/deploy.md).
+    creds: Credentials | None = None
+    # Roles on: the registry naming the people (default: identities.json beside the creds).
+    identities: Path | None = None
+
+    @property
+    def roles(self) -> bool:
+        return self.creds is not None
+
+    def trust(self, prefix: str) -> Trust | None:
+        if self.creds is None:
+            return None
+        return Trust(self.identities or self.creds.seed.with_name("identities.json"), prefix)
 
 
 class Closable(Protocol):
@@ -84,18 +107,29 @@ class Runtime:
         return self.ctx.now
 
     async def connect(self, description: str) -> None:
-        self.nc = await connect(self.ctx.nats_url, f"watchboard-{self.name}", watch=self.watch)
+        trust = self.ctx.trust(self.wb.subject_prefix)  # a missing or bad registry stops here
+        self.nc = await connect(self.ctx.nats_url, f"watchboard-{self.name}", watch=self.watch,
+                                creds=self.ctx.creds)
         js = self.nc.jetstream(timeout=PUBLISH_TIMEOUT)
+        said = ""
         while True:  # JetStream may still be starting (cluster election): retry, don't crash
             try:
-                await ensure_stream(js, self.wb)
-                self.kv = await ensure_board_bucket(js, self.wb)
+                if self.ctx.roles:  # only the admin may make or change them
+                    self.kv = await check_ready(js)
+                else:
+                    await ensure_stream(js, self.wb)
+                    self.kv = await ensure_board_bucket(js, self.wb)
                 break
+            except NotReady as exc:
+                if str(exc) != said:
+                    log.warning("%s: %s; waiting", self.name, exc)
+                    said = str(exc)
+                await asyncio.sleep(2)
             except Exception as exc:
                 log.warning("%s: JetStream not ready (%s); retrying", self.name, map_nats_error(exc))
                 await asyncio.sleep(1)
         self.publisher = EventPublisher(self.nc, self.subjects)
-        self.endpoints = Endpoints(self.nc, self.name, description)
+        self.endpoints = Endpoints(self.nc, self.name, description, trust=trust)
         await self.endpoints.start()
 
     def consume(self, durable: str, filters: Sequence[str], handler: BatchHandler, *, batch: int = 256) -> None:

@@ -79,6 +79,8 @@ class NatsServer:
     sync_interval: str = "always"
     log_file: Path | None = None
     extra_config: str = ""
+    # Roles on: the include `watchboard auth init` writes (accounts, users, TLS).
+    include: Path | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _pick_port: bool = field(default=False, init=False)
     _log_offset: int = field(default=0, init=False)
@@ -87,18 +89,28 @@ class NatsServer:
     def url(self) -> str:
         return f"nats://{self.host}:{self.port}"
 
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / "nats-server.pid"
+
     def config_text(self) -> str:
         store = str(self.data_dir).replace("\\", "/")
         # Port 0: the server picks a free port itself (-1) and logs it; choosing one here and
         # handing it over would race with other servers started at the same moment.
         port = -1 if self.port == 0 else self.port
-        return (
+        text = (
             f'listen: "{self.host}:{port}"\n'
             f'server_name: "watchboard"\n'
             f"max_payload: 1MB\n"
+            f'pid_file: "{str(self.pid_file).replace(chr(92), "/")}"\n'
             f"jetstream {{\n  store_dir: \"{store}\"\n  sync_interval: {self.sync_interval}\n}}\n"
             f"{self.extra_config}"
         )
+        if self.include is not None:
+            # nats-server joins an include's path to the config's folder, even an absolute one.
+            rel = os.path.relpath(self.include.resolve(), self.data_dir.resolve())
+            text += f'include "{rel}"\n'
+        return text
 
     def start(self) -> None:
         self._pick_port = self.port == 0
@@ -173,6 +185,12 @@ class NatsServer:
 
     async def wait_ready_async(self, timeout: float = 15.0) -> None:
         await asyncio.to_thread(self.wait_ready, timeout)
+
+    def reload(self) -> None:
+        """Read the config again (SIGHUP): new people, revoked keys — connected clients of a
+        revoked key are dropped by the server."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGHUP)
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.process is None or self.process.poll() is not None:

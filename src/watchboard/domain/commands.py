@@ -7,7 +7,9 @@ field, a text over its limit — becomes `Invalid` naming the field, so a decide
 sees a well-formed command. Limits (issue "Nothing lost, nothing stuck": every input is
 bounded) are part of the type: `actor` 100 characters, reasons and notes 2,000.
 
-A command's `actor` is who asked; the service records it on the events it decides.
+A command's `actor` is who asked; the service records it on the events it decides. With roles
+on it is the person the NATS server authenticated: the endpoint writes that name over whatever
+the body said before decoding (`watchboard.bus.trust`), so a decider never sees a claimed name.
 
 To add a command: one Struct here (with `verb`), one pure decider `(state, command, ctx) →
 (state, events)` beside the service's other rules, and one line of wiring in its service.

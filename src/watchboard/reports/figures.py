@@ -28,8 +28,9 @@ from typing import Any
 
 import msgspec
 
+from watchboard.config.grading import TRADITIONAL_MEDIA
 from watchboard.domain import events as ev
-from watchboard.domain.report import MAINSTREAM_PLATFORMS, STAGES
+from watchboard.domain.report import STAGES
 from watchboard.reports.model import SERVICE_ACTORS, ClockRecord, History, IncidentRecord
 from watchboard.reports.period import Period
 
@@ -309,7 +310,7 @@ def notable_mentions(history: History, period: Period, ctx: Ctx) -> Notable:
                         title=m.title, url=m.url, reposts=m.reposts, comments=m.comments, media_level=m.media_level,
                         sentiment=m.sentiment)
              for r in history.incidents.values() for m in r.mentions
-             if period.contains(m.at) and (m.media_level in NOTABLE_MEDIA or m.platform in MAINSTREAM_PLATFORMS
+             if period.contains(m.at) and (m.media_level in NOTABLE_MEDIA or m.platform in TRADITIONAL_MEDIA
                                            or m.reposts >= ctx.notable_reposts)]
     kept = sorted(found, key=lambda x: (-x.reposts, x.at))[:NOTABLE_MAX]
     return Notable(total=len(found), items=sorted(kept, key=lambda x: (x.at, x.incident_id)))

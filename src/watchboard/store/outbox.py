@@ -11,7 +11,7 @@ Why `recover` reads the stream: a kill between publish and delete leaves a row w
 message is already stored. JetStream drops a re-publish with the same `Nats-Msg-Id` only
 inside its duplicate window (10 min by default); a service down for longer would publish a
 second copy. So for each leftover row we read that exact subject's messages from a little
-before the row was written (an ephemeral consumer, headers only) and compare `Nats-Msg-Id`.
+before the row was written (direct gets) and compare `Nats-Msg-Id`.
 
 Rows are published in insertion order; every row's subject and bytes are final when added.
 
@@ -30,9 +30,7 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 import aiosqlite
-import nats.errors
 from nats.aio.client import Client
-from nats.js import api
 
 from watchboard.bus.errors import map_nats_error
 
@@ -151,33 +149,12 @@ class Outbox:
         return len(stored)
 
     async def ids_in_stream(self, subject: str, since: float) -> set[str]:
-        """The Nats-Msg-Id of every message stored on exactly `subject` since `since` (epoch s)."""
-        config = api.ConsumerConfig(
-            deliver_policy=api.DeliverPolicy.BY_START_TIME,
-            opt_start_time=datetime.fromtimestamp(max(since, 0), UTC),
-            ack_policy=api.AckPolicy.EXPLICIT, headers_only=True, inactive_threshold=30.0,
-            max_ack_pending=-1)
-        sub = await self.js.pull_subscribe(subject, stream=self.stream, config=config)
-        found: set[str] = set()
-        name = ""
-        try:
-            info = await sub.consumer_info()
-            name = info.name
-            remaining = info.num_pending
-            while remaining > 0:
-                try:
-                    msgs = await sub.fetch(min(remaining, 256), timeout=self.timeout)
-                except (TimeoutError, nats.errors.TimeoutError):
-                    break
-                for msg in msgs:
-                    if msg.headers and "Nats-Msg-Id" in msg.headers:
-                        found.add(msg.headers["Nats-Msg-Id"])
-                    remaining = msg.metadata.num_pending
-        finally:
-            try:
-                await sub.unsubscribe()
-                if name:
-                    await self.js.delete_consumer(self.stream, name)
-            except Exception:
-                pass  # inactive_threshold removes it anyway
-        return found
+        """The Nats-Msg-Id of every message stored on exactly `subject` since `since` (epoch s).
+
+        Read with direct gets, not a consumer: a service with roles on may create no consumer
+        but its own durable ones (docs/architecture.md, "Trust")."""
+        from watchboard.bus.reader import scan
+
+        stored = await scan(self.nc, self.stream, subject, start_time=datetime.fromtimestamp(max(since, 0), UTC),
+                            timeout=max(self.timeout, 10.0))
+        return {m.headers["Nats-Msg-Id"] for m in stored if "Nats-Msg-Id" in m.headers}
