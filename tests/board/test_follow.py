@@ -301,3 +301,21 @@ def test_supervision_panel_text(value: SupervisionDayView | None, lang: str, exp
     text = supervision_text(value, rows, lang, TRUE_COLOUR)  # type: ignore[arg-type]
     assert (None if text is None else text.plain) == expected
     assert owed_count(value) == count
+
+
+def test_reports_sent_on_the_board_channel_show_among_the_board_notices() -> None:
+    """`sys.notices` (notify: notices of no incident, the scheduled reports among them) joins
+    the incidents' board notices and failures, named by what it was about."""
+    from watchboard.domain.views import NoticesView, NoticeView
+
+    model = BoardModel(lang="zh")
+    value = NoticesView(notices=[
+        NoticeView(to="g-leaders", channel="board", status="sent", cause="report.daily", at=NOW),
+        NoticeView(to="p-office", channel="email", status="failed", cause="report.weekly", reason="SMTP 550",
+                   at=NOW - H),
+        NoticeView(to="p-office", channel="email", status="sent", cause="report.daily", at=NOW)])  # not the board's
+    model.ingest_all([KVChange("sys.notices", encode_view(value))])
+    assert [(a.to, a.title, a.failed) for a in model.alerts()] == [("g-leaders", "每日舆情汇报", False),
+                                                                   ("p-office", "督查通报", True)]
+    model.ingest(KVChange("sys.notices", None))
+    assert model.alerts() == []

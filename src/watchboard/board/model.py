@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import msgspec
 
+from watchboard.board.i18n import named
 from watchboard.bus.feed_types import KVChange
 from watchboard.domain.sanitize import clean_line
 from watchboard.domain.views import (
@@ -28,6 +29,7 @@ from watchboard.domain.views import (
     ClockView,
     GradeView,
     IncidentView,
+    NoticesView,
     SupervisionDayView,
     SweepView,
     decode_calendar,
@@ -170,6 +172,7 @@ class BoardModel:
     sweep: SweepView | None = None
     calendar: CalendarView | None = None  # `sys.calendar`: the coverage notice from deadlines
     supervision: SupervisionDayView | None = None  # `sys.supervision`: today's owed supervision
+    system_notices: NoticesView | None = None  # `sys.notices`: notify's notices of no incident (reports)
     sort: str = "grade"
     lang: str = "zh"  # for the names of units
     units: Units = field(default_factory=dict)  # units.toml's names, when the board has the config
@@ -194,6 +197,9 @@ class BoardModel:
             return set()
         if change.key == SUPERVISION_KEY:
             self.supervision = decode_supervision(change.value) if change.value is not None else None
+            return set()
+        if change.key == SYSTEM_NOTICES_KEY:
+            self.system_notices = _notices(change.value)
             return set()
         parts = split_key(change.key)
         if parts is None:
@@ -244,6 +250,9 @@ class BoardModel:
                 continue
             if key == SUPERVISION_KEY:
                 self.supervision = decode_supervision(data) if data is not None else None
+                continue
+            if key == SYSTEM_NOTICES_KEY:
+                self.system_notices = _notices(data)
                 continue
             parts = split_key(key)
             if parts is None:
@@ -376,6 +385,13 @@ class BoardModel:
                     found.append(Alert(at=n.at, incident_id=incident_id, title=title,
                                        to=clean_line(n.to, LABEL_MAX), channel=clean_line(n.channel, LABEL_MAX),
                                        failed=n.status == "failed", reason=clean_line(n.reason, 200)))
+        for n in (self.system_notices.notices if self.system_notices else []):
+            # Of no incident (a scheduled report, a missed sweep): what it was about names it.
+            if n.status == "failed" or (n.channel.startswith("board") and n.status == "sent"):
+                found.append(Alert(at=n.at, incident_id="", title=named("cause", clean_line(n.cause, 60), self.lang,
+                                                                        other="other"),
+                                   to=clean_line(n.to, LABEL_MAX), channel=clean_line(n.channel, LABEL_MAX),
+                                   failed=n.status == "failed", reason=clean_line(n.reason, 200)))
         found.sort(key=lambda a: a.at or datetime.min.replace(tzinfo=UTC), reverse=True)
         return found[:limit]
 
@@ -432,6 +448,14 @@ class BoardModel:
             return []
         owed = set(day.unsupervised)
         return [r for r in self.urgent_rows() if r.id in owed]
+
+
+SYSTEM_NOTICES_KEY = "sys.notices"
+
+
+def _notices(data: bytes | None) -> NoticesView | None:
+    value = decode_view("notices", data) if data is not None else None
+    return value if isinstance(value, NoticesView) else None
 
 
 def is_urgent_grade(grade: str | None) -> bool:
