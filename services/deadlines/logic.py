@@ -42,6 +42,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import msgspec
 
+from watchboard.board.i18n import named
 from watchboard.config.deadlines import CLOCK_ORDER, DeadlinesConfig
 from watchboard.domain import events as ev
 from watchboard.domain.calendar import WorkCalendar
@@ -49,7 +50,7 @@ from watchboard.domain.clocks import (
     OPEN_STATUSES,
     ClockChange,
     Moments,
-    check_extension,
+    extension_refusal,
     plan_clocks,
     tighten,
     warning_times,
@@ -69,6 +70,10 @@ NOTE_MAX = 2_000
 NOTE_REQUIRED: dict[str, str] = {
     "report_up": "say to whom and how it was reported (e.g. --note \"电话报告县委网信办值班室 王主任\")",
     "formal_reply": "give the reply or its link (e.g. --note \"https://…/reply/123\")",
+}
+NOTE_REQUIRED_ZH: dict[str, str] = {
+    "report_up": "请写明向谁、以何种方式报告（如 `--note \"电话报告县委网信办值班室 王主任\"`）",
+    "formal_reply": "请给出答复内容或其链接（如 `--note \"https://…/reply/123\"`）",
 }
 # Clocks no `done` meets: the act they measure is recorded by intake, whose event meets them.
 STATEMENT_CLOCK = "statement"
@@ -419,13 +424,17 @@ def _met_by_event(st: IncidentState, clock: str, event: ev.Event, note: str, now
 
 def _require(state: IncidentState | None, incident_id: str, clock: str) -> tuple[IncidentState, ClockState]:
     if state is None:
-        raise NotFound("incident_id", f"no incident {incident_id!r} with clocks")
+        raise NotFound("incident_id", f"no incident {incident_id!r} with clocks",
+                       zh=f"未找到设有时限的舆情 {incident_id!r}")
     c = state.clock(clock)
     if c is None:
         names = ", ".join(x.name for x in state.clocks) or "none"
-        raise Invalid("clock", f"incident {incident_id} has no clock {clock!r}; its clocks: {names}")
+        names_zh = "、".join(f"{named('clock', x.name, 'zh')}（`{x.name}`）" for x in state.clocks) or "无"
+        raise Invalid("clock", f"incident {incident_id} has no clock {clock!r}; its clocks: {names}",
+                      zh=f"舆情 {incident_id} 没有时限 {clock!r}；现有时限：{names_zh}")
     if state.closed:
-        raise Conflict("incident_id", f"incident {incident_id} is closed; its clocks no longer change")
+        raise Conflict("incident_id", f"incident {incident_id} is closed; its clocks no longer change",
+                       zh=f"舆情 {incident_id} 已结案，时限不再变更")
     return state, c
 
 
@@ -444,18 +453,27 @@ def command_done(state: IncidentState | None, cmd: Done, ctx: Ctx,
     clock, note, actor, now, request_id = cmd.clock, cmd.note, cmd.actor, ctx.now, ctx.request_id
     if state is not None and clock == STATEMENT_CLOCK:
         raise Conflict("clock", "the statement clock is met only by publishing the approved statement: "
-                       f"watchboard statement publish {cmd.incident_id} --url URL --channel NAME")
+                       f"watchboard statement publish {cmd.incident_id} --url URL --channel NAME",
+                       zh="“权威发布”时限只能通过发布审核同意的通稿来完成："
+                          f"`watchboard statement publish {cmd.incident_id} --url 网址 --channel 渠道`")
     if state is not None and (task := task_of_clock(clock)) is not None:
-        raise Conflict("clock", f"a task is met by the unit's feedback: watchboard task feedback {task} --text \"…\"")
+        raise Conflict("clock", f"a task is met by the unit's feedback: watchboard task feedback {task} --text \"…\"",
+                       zh=f"交办任务以单位反馈为完成：`watchboard task feedback {task} --text \"…\"`")
     state, c = _require(state, cmd.incident_id, clock)
+    clock_zh = named("clock", clock, "zh")
     if len(note) > NOTE_MAX:
-        raise Invalid("note", f"the note is {len(note)} characters; at most {NOTE_MAX}")
+        raise Invalid("note", f"the note is {len(note)} characters; at most {NOTE_MAX}",
+                      zh=f"备注共 {len(note)} 个字符，超过上限 {NOTE_MAX} 个字符")
     if clock in NOTE_REQUIRED and not note.strip():
-        raise Invalid("note", f"meeting {clock} needs a note: {NOTE_REQUIRED[clock]}")
+        raise Invalid("note", f"meeting {clock} needs a note: {NOTE_REQUIRED[clock]}",
+                      zh=f"完成“{clock_zh}”须填写备注：{NOTE_REQUIRED_ZH[clock]}")
     if c.status == "breached" and c.met_at is not None:
-        raise Conflict("clock", f"clock {clock} was already met late by {c.met_by}")
+        raise Conflict("clock", f"clock {clock} was already met late by {c.met_by}",
+                       zh=f"时限“{clock_zh}”已由 {c.met_by} 逾期完成")
     if c.status not in ("running", "extended", "breached"):
-        raise Conflict("clock", f"clock {clock} is {c.status}; only a running or breached clock can be met")
+        raise Conflict("clock", f"clock {clock} is {c.status}; only a running or breached clock can be met",
+                       zh=f"时限“{clock_zh}”{named('clock.status', c.status, 'zh')}；"
+                          "只有计时中或已超时的时限可以标记完成")
     st = _copy(state, now)
     target = st.clock(clock)
     assert target is not None
@@ -464,14 +482,18 @@ def command_done(state: IncidentState | None, cmd: Done, ctx: Ctx,
 
 def parse_due(value: object) -> datetime:
     if not isinstance(value, str) or not value.strip():
-        raise Invalid("due_at", "`due_at` is required: ISO 8601 with an offset, e.g. 2026-10-09T17:30:00+08:00")
+        raise Invalid("due_at", "`due_at` is required: ISO 8601 with an offset, e.g. `2026-10-09T17:30:00+08:00`",
+                      zh="请给出新的截止时间 `due_at`：带时区的 ISO 8601 格式，如 `2026-10-09T17:30:00+08:00`")
     try:
         due = datetime.fromisoformat(value.strip())
     except ValueError:
         raise Invalid("due_at", f"{value[:60]!r} is not a time: use ISO 8601 with an offset, "
-                      "e.g. 2026-10-09T17:30:00+08:00") from None
+                      "e.g. `2026-10-09T17:30:00+08:00`",
+                      zh=f"{value[:60]!r} 不是有效时间：请写成带时区的 ISO 8601 格式，如 `2026-10-09T17:30:00+08:00`"
+                      ) from None
     if due.tzinfo is None:
-        raise Invalid("due_at", f"{value[:60]!r} has no UTC offset; add one, e.g. +08:00")
+        raise Invalid("due_at", f"{value[:60]!r} has no UTC offset; add one, e.g. +08:00",
+                      zh=f"{value[:60]!r} 未注明时区，请加上，如 +08:00")
     return due.astimezone(UTC)
 
 
@@ -482,15 +504,17 @@ def command_extend(state: IncidentState | None, cmd: Extend, ctx: Ctx,
     state, current = _require(state, cmd.incident_id, clock)
     new_due = parse_due(cmd.due_at)
     if not reason.strip():
-        raise Invalid("reason", "an extension needs a reason (say why, and the date promised)")
+        raise Invalid("reason", "an extension needs a reason (say why, and the date promised)",
+                      zh="延期须写明理由（说明原因及承诺办结的日期）")
     if len(reason) > NOTE_MAX:
-        raise Invalid("reason", f"the reason is {len(reason)} characters; at most {NOTE_MAX}")
+        raise Invalid("reason", f"the reason is {len(reason)} characters; at most {NOTE_MAX}",
+                      zh=f"理由共 {len(reason)} 个字符，超过上限 {NOTE_MAX} 个字符")
     final = state.clock("final")
-    problem = check_extension(current, new_due, final.due_at if final is not None else None,
-                              extendable=current.extendable, zone=rules.cal.zone)
+    problem = extension_refusal(current, new_due, final.due_at if final is not None else None,
+                                extendable=current.extendable, zone=rules.cal.zone)
     if problem is not None:
         field_name = "due_at" if current.open and current.extendable and clock != "final" else "clock"
-        raise (Invalid if field_name == "due_at" else Conflict)(field_name, problem)
+        raise (Invalid if field_name == "due_at" else Conflict)(field_name, problem[0], zh=problem[1])
     st = _copy(state, now)
     c = st.clock(clock)
     assert c is not None

@@ -12,6 +12,7 @@ from datetime import datetime
 
 import msgspec
 
+from watchboard.board.i18n import named
 from watchboard.config.grading import GradingConfig
 from watchboard.config.units import UnitsConfig
 from watchboard.domain import events as ev
@@ -102,7 +103,7 @@ def step(state: IncidentState | None, event: ev.Event, grading: GradingConfig, u
 
 def _require(state: IncidentState | None, incident_id: str) -> IncidentState:
     if state is None:
-        raise NotFound("incident_id", f"no incident {incident_id!r}")
+        raise NotFound("incident_id", f"no incident {incident_id!r}", zh=f"未找到舆情 {incident_id!r}")
     return state
 
 
@@ -112,10 +113,11 @@ def command_regrade(state: IncidentState | None, cmd: Regrade, ctx: Ctx,
         ctx.request_id, ctx.now
     st = _require(state, incident_id)
     if not reason.strip():
-        raise Invalid("reason", "a regrade needs a reason (研判意见)")
+        raise Invalid("reason", "a regrade needs a reason (the assessment behind it)", zh="调整级别须写明理由（研判意见）")
     decision = regrade(st.grade, grade, reason, actor, grading)
     if decision is None:
-        raise Conflict("grade", f"the incident already has grade {grade} set by a person")
+        raise Conflict("grade", f"the incident already has grade {grade} set by a person",
+                       zh=f"该舆情已由人工定为 {grade} 级")
     new = msgspec.structs.replace(st, grade=apply_grade(decision), updated_at=now)
     return new, [_graded(request_id, incident_id, now, decision)]
 
@@ -125,10 +127,11 @@ def command_release(state: IncidentState | None, cmd: Release, ctx: Ctx,
     incident_id, actor, request_id, now = cmd.incident_id, cmd.actor, ctx.request_id, ctx.now
     st = _require(state, incident_id)
     if st.features is None:
-        raise Conflict("incident_id", "no mentions graded yet")
+        raise Conflict("incident_id", "no mentions graded yet", zh="该舆情尚无已定级的信息")
     decision = release(st.grade, evaluate(st.features, grading), actor)
     if decision is None:
-        raise Conflict("grade", "the grade is not set by a person: nothing to release")
+        raise Conflict("grade", "the grade is not set by a person: nothing to release",
+                       zh="该舆情的级别并非人工所定，无需解除")
     new = msgspec.structs.replace(st, grade=apply_grade(decision), updated_at=now)
     return new, [_graded(request_id, incident_id, now, decision)]
 
@@ -140,10 +143,12 @@ def command_assign(state: IncidentState | None, cmd: Assign, ctx: Ctx,
     assisting = list(cmd.assisting)
     st = _require(state, incident_id)
     if not reason.strip():
-        raise Invalid("reason", "an assignment needs a reason")
+        raise Invalid("reason", "an assignment needs a reason", zh="分派须写明理由")
     decision = assign(st.owner, owner, actor, reason, units, assisting)
     if decision is None:
-        raise Conflict("owner", f"the incident is already assigned to {owner}")
+        current = st.owner.owner if st.owner else owner
+        raise Conflict("owner", f"the incident is already assigned to {owner}",
+                       zh=f"该舆情已分派给{unit_name(current, units, 'zh')}")
     new = msgspec.structs.replace(st, owner=apply_owner(decision), owner_reason=decision.reason,
                                   owner_reason_en=decision.reason_en, updated_at=now)
     return new, [_assigned(request_id, incident_id, now, decision)]
@@ -157,21 +162,31 @@ FLAG_REASON_MAX = 2_000
 ACTOR_MAX = 100  # as intake bounds the actor of its commands
 
 
-def _flag_input(kind: str, reason: str, actor: str, verb: str) -> tuple[str, str, str]:
-    """The checked (kind, reason, actor) of a flag or unflag; `Invalid` names the field."""
+def _flag_input(kind: str, reason: str, actor: str, verb: str, verb_zh: str) -> tuple[str, str, str]:
+    """The checked (kind, reason, actor) of a flag or unflag; `Invalid` names the field.
+    `verb`/`verb_zh` say what the reason is for, in English and Chinese."""
     if kind not in FLAG_KINDS:
-        raise Invalid("kind", f"{kind[:40]!r} is not a flag; one of {', '.join(FLAG_KINDS)}")
+        raise Invalid("kind", f"{kind[:40]!r} is not a flag; one of {', '.join(FLAG_KINDS)}",
+                      zh=f"{kind[:40]!r} 不是有效标记；可选：{_kinds_zh()}")
     reason = reason.strip()
     if not reason:
-        raise Invalid("reason", f"a reason is required: why {verb} (the police referral cites it)")
+        raise Invalid("reason", f"a reason is required: why {verb} (the police referral cites it)",
+                      zh=f"须写明{verb_zh}的理由（移送公安机关时引用）")
     if len(reason) > FLAG_REASON_MAX:
-        raise Invalid("reason", f"reason is {len(reason):,} characters; at most {FLAG_REASON_MAX:,}")
+        raise Invalid("reason", f"reason is {len(reason):,} characters; at most {FLAG_REASON_MAX:,}",
+                      zh=f"理由共 {len(reason):,} 个字符，超过上限 {FLAG_REASON_MAX:,} 个字符")
     actor = actor.strip()
     if not actor:
-        raise Invalid("actor", "actor is empty; say who does this (--actor NAME)")
+        raise Invalid("actor", "actor is empty; say who does this (--actor NAME)",
+                      zh="未填写操作人：请用 `--actor 姓名` 注明由谁办理")
     if len(actor) > ACTOR_MAX:
-        raise Invalid("actor", f"actor is {len(actor)} characters; at most {ACTOR_MAX}")
+        raise Invalid("actor", f"actor is {len(actor)} characters; at most {ACTOR_MAX}",
+                      zh=f"操作人共 {len(actor)} 个字符，超过上限 {ACTOR_MAX} 个字符")
     return kind, reason, actor
+
+
+def _kinds_zh() -> str:
+    return "、".join(f"{named('flag', k, 'zh')}（`{k}`）" for k in FLAG_KINDS)
 
 
 def command_flag(state: IncidentState | None, cmd: Flag, ctx: Ctx) -> tuple[IncidentState, list[ev.Event]]:
@@ -179,9 +194,11 @@ def command_flag(state: IncidentState | None, cmd: Flag, ctx: Ctx) -> tuple[Inci
     incident_id, kind, reason, actor, request_id, now = cmd.incident_id, cmd.kind, cmd.reason, cmd.actor, \
         ctx.request_id, ctx.now
     st = _require(state, incident_id)
-    kind, reason, actor = _flag_input(kind, reason, actor, f"it is flagged {kind}")
+    kind, reason, actor = _flag_input(kind, reason, actor, f"it is flagged {kind}",
+                                      f"标记为{named('flag', kind, 'zh')}")
     if kind in st.flags:
-        raise Conflict("kind", f"the incident is already flagged {kind}")
+        raise Conflict("kind", f"the incident is already flagged {kind}",
+                       zh=f"该舆情已标记为{named('flag', kind, 'zh')}")
     event = ev.IncidentFlagged(id=ev.effect_id(request_id, "flagged"), incident_id=incident_id, at=now, actor=actor,
                                causation_id=request_id, kind=kind, reason=reason)
     return msgspec.structs.replace(st, flags=[*st.flags, kind], updated_at=now), [event]
@@ -192,9 +209,12 @@ def command_unflag(state: IncidentState | None, cmd: Unflag, ctx: Ctx) -> tuple[
     incident_id, kind, reason, actor, request_id, now = cmd.incident_id, cmd.kind, cmd.reason, cmd.actor, \
         ctx.request_id, ctx.now
     st = _require(state, incident_id)
-    kind, reason, actor = _flag_input(kind, reason, actor, f"the {kind} flag comes off")
+    kind, reason, actor = _flag_input(kind, reason, actor, f"the {kind} flag comes off",
+                                      f"取消{named('flag', kind, 'zh')}标记")
     if kind not in st.flags:
-        raise Conflict("kind", f"the incident is not flagged {kind}; flags: {', '.join(st.flags) or 'none'}")
+        flags_zh = "、".join(named("flag", f, "zh") for f in st.flags) or "无"
+        raise Conflict("kind", f"the incident is not flagged {kind}; flags: {', '.join(st.flags) or 'none'}",
+                       zh=f"该舆情未标记为{named('flag', kind, 'zh')}；现有标记：{flags_zh}")
     event = ev.IncidentUnflagged(id=ev.effect_id(request_id, "unflagged"), incident_id=incident_id, at=now,
                                  actor=actor, causation_id=request_id, kind=kind, reason=reason)
     return msgspec.structs.replace(st, flags=[f for f in st.flags if f != kind], updated_at=now), [event]

@@ -212,7 +212,8 @@ class Notify:
 
     async def _acknowledge(self, incident_id: str, person: str, via: str) -> ev.IncidentAcknowledged | None:
         if not self.notifier.memo(incident_id).known:
-            raise NotFound("incident_id", f"no incident {incident_id!r} known to notify")
+            raise NotFound("incident_id", f"no incident {incident_id!r} known to notify",
+                           zh=f"通知服务中没有舆情 {incident_id!r}")
         ack = await self.notifier.acknowledge(incident_id, person, self.rt.now(), via=via)
         if ack is not None:
             await self.outbox.flush()  # the reply says ok once the event is in the stream
@@ -222,11 +223,13 @@ class Notify:
 
     async def on_ack(self, cmd: Ack) -> dict[str, Any]:
         if cmd.via not in ("cli", "board", "link"):
-            raise Invalid("via", f"{cmd.via!r} is not one of cli, board, link")
+            raise Invalid("via", f"{cmd.via!r} is not one of cli, board, link",
+                          zh=f"{cmd.via!r} 不是有效的签收途径；可选：`cli`、`board`、`link`")
         ack = await self._acknowledge(cmd.incident_id, cmd.actor, cmd.via)
         if ack is None:
             memo = self.notifier.memo(cmd.incident_id)
-            raise Conflict("incident_id", f"already acknowledged by {memo.acked_by}")
+            raise Conflict("incident_id", f"already acknowledged by {memo.acked_by}",
+                           zh=f"该舆情已由 {memo.acked_by} 签收")
         return ok(incident_id=cmd.incident_id, acknowledged_by=cmd.actor, event_id=ack.id,
                   at=ack.at.isoformat())
 

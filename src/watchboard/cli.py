@@ -169,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("profiles", help="the response-plan profiles: what each runs, and from which plan")
     p.add_argument("--config", type=Path, default=None)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--lang", choices=("zh", "en"), default=None, help="default: `language` of watchboard.toml")
 
     p = sub.add_parser("due", help="when is each clock due for a report that arrives at TIME?")
     p.add_argument("--grade", required=True)
@@ -179,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, default=None)
     p.add_argument("--profile", default=None)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--lang", choices=("zh", "en"), default=None, help="default: `language` of watchboard.toml")
 
     p = sub.add_parser("sweep", help="record a monitoring sweep of mainstream media")
     _common(p)
@@ -213,8 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    from watchboard.logtime import configured_zone, set_up
+
+    # Log lines in the configured zone: people read them (up's terminal, the services' logs).
+    set_up(logging.DEBUG if args.verbose else logging.INFO,
+           configured_zone(getattr(args, "config", None), getattr(args, "profile", None)))
     logging.getLogger("nats").setLevel(logging.CRITICAL)  # we report connection state ourselves
     if getattr(args, "nats", "x") is None:
         args.nats = env_nats_url(None)
@@ -280,7 +285,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_sink(args.host, args.port, args.fail_first)
     if command == "profiles":
-        return cli_ops.profiles(_source(args), args.json)
+        return cli_ops.profiles(_source(args), args.json, args.lang)
     if command == "due":
         return cli_ops.due(args, _source(args))
     if command in ("report", "review"):

@@ -28,7 +28,7 @@ from rich.text import Text
 from watchboard.bus.subjects import Subjects
 from watchboard.client import load_view, load_views, request
 from watchboard.domain.commands import MINUTES_MAX, STATEMENT_MAX, TEXT_MAX
-from watchboard.domain.evidence import human_size, too_big
+from watchboard.domain.evidence import human_size, too_big, too_big_zh
 from watchboard.domain.present import local, meeting_kind, statement_state, task_json
 from watchboard.domain.sanitize import clean_line
 from watchboard.domain.statements import normalize, statement_digest
@@ -341,8 +341,8 @@ def check_files(files: list[Path], limit: int, out: Any) -> int | None:
             return _fail(out, w("no_file", out.lang, path=path), 2)
         size = path.stat().st_size
         if size > limit:
-            print(out.t("cli.error", code="invalid", field=" [size]", message=too_big(path.name, size, limit)),
-                  file=sys.stderr)
+            out.refuse("invalid", "size", too_big_zh(path.name, size, limit) if out.lang == "zh"
+                       else too_big(path.name, size, limit))
             return 2
     return None
 
@@ -389,7 +389,7 @@ async def add_files(nc: Any, subjects: Subjects, incident: str, files: list[Path
         try:
             uploaded = await put_file(store, path, sha256, size, bar)
         except EvidenceError as exc:
-            code = out.error({"ok": False, "error": {"code": exc.code, "field": "file", "message": exc.message}})
+            code = out.error({"ok": False, "error": exc.to_dict("file")})
             continue
         finally:
             if bar is not None:
@@ -459,8 +459,8 @@ async def _evidence_get(nc: Any, args: argparse.Namespace, out: Any) -> int:
             await fetch_verified(store, kept.object, kept.sha256, kept.size, f)
     except EvidenceError as exc:
         _discard(tmp)
-        print(out.t("cli.error", code=exc.code, field=" [sha256]",
-                    message=w("refused", out.lang, name=kept.name, why=exc.message)), file=sys.stderr)
+        why = exc.message_zh if out.lang == "zh" else exc.message
+        out.refuse(exc.code, "sha256", w("refused", out.lang, name=kept.name, why=why))
         return 1
     except BaseException:
         _discard(tmp)

@@ -17,7 +17,10 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from watchboard.board.i18n import Lang, named, t
+from rich.console import Console
+from rich.table import Table
+
+from watchboard.board.i18n import Lang, code_word, named, t
 from watchboard.bus.connection import Refused, _redact, connect
 from watchboard.bus.credentials import Credentials
 from watchboard.bus.errors import BusError, NotPermitted
@@ -25,6 +28,7 @@ from watchboard.bus.runtime import ServiceContext, install_signal_handlers, run_
 from watchboard.bus.subjects import COMMAND_OWNER, Subjects
 from watchboard.client import load_history, load_view, load_views, request
 from watchboard.config import ConfigError, ConfigSource, load_watchboard
+from watchboard.domain.errors import message_in
 from watchboard.domain.incident import CLOSE_SUMMARY_MAX, NOTE_MAX
 from watchboard.domain.present import NOTE_REQUIRED, local, localize_times
 from watchboard.domain.views import IncidentView
@@ -71,14 +75,14 @@ def board(args: argparse.Namespace, source: ConfigSource) -> int:
     return run_board_cli(args, source)
 
 
-def profiles(source: ConfigSource, as_json: bool = False) -> int:
+def profiles(source: ConfigSource, as_json: bool = False, lang: str | None = None) -> int:
     from watchboard import profiles as plans
 
     found = plans.all_profiles(source)
     if as_json:
         print(json.dumps(found, ensure_ascii=False, indent=2))
     else:
-        print(plans.text(found), end="")
+        print(plans.text(found, lang or load_watchboard(source).language), end="")
     return 0
 
 
@@ -100,7 +104,9 @@ def due(args: argparse.Namespace, source: ConfigSource) -> int:
                                 observed=args.observed, collapse=grading.collapse,
                                 plan_set=plan_set_clocks(src))
     except Invalid as exc:
-        print(f"watchboard due: error [{exc.field}]: {exc.message}", file=sys.stderr)
+        zh_err = (args.lang or load_watchboard(source).language) == "zh" and getattr(exc, "message_zh", "")
+        print(f"watchboard due: 错误 [{exc.field}]：{exc.message_zh}" if zh_err
+              else f"watchboard due: error [{exc.field}]: {exc.message}", file=sys.stderr)
         return 2
     for row in rows:  # `provisional` only where it is true, as in `show --json`
         if not row.get("provisional"):
@@ -108,21 +114,47 @@ def due(args: argparse.Namespace, source: ConfigSource) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
+    lang = args.lang or load_watchboard(source).language
+    zh = lang == "zh"
     run_as = rows[0]["grade"] if rows else grading.collapse.get(args.grade, args.grade)
+    profile = src.profile_name()
     if run_as != args.grade:
-        print(f"profile {src.profile_name()}: grade {args.grade} is run as {run_as}")
+        print(f"预案 {profile}：{args.grade} 级按 {run_as} 级运行" if zh
+              else f"profile {profile}: grade {args.grade} is run as {run_as}")
     if not rows:
-        print(f"grade {run_as} has no clocks in profile {src.profile_name()}")
+        print(f"预案 {profile} 中 {run_as} 级没有时限" if zh else f"grade {run_as} has no clocks in profile {profile}")
+        return 0
 
     def short(iso: object) -> str:
         return datetime.fromisoformat(str(iso)).strftime("%Y-%m-%d %H:%M") if iso else "-"
 
-    print(f"{'clock':16} {'due':17} {'period':7} {'from':9} {'start':17} {'source':8} extendable")
+    heads = (("时限", "到期", "时长", "起算", "起算时刻", "来源", "可延期") if zh
+             else ("clock", "due", "period", "from", "start", "source", "ext."))
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for head in heads:
+        table.add_column(head, no_wrap=True, overflow="fold")
+    notes: list[str] = []
+    source_word = {"plan": "本预案", "default": "默认"} if zh else {"plan": "plan", "default": "default"}
+    yes_no = ("是", "否") if zh else ("yes", "no")
     for row in rows:
-        flag = "  (provisional: calendar not published yet)" if row.get("provisional") else ""
-        flag += "  (late on arrival: already past due when the report arrives)" if row.get("on_arrival") else ""
-        print(f"{row['name']:16} {short(row['due_at']):17} {row['period']!s:7} {row['from']!s:9} "
-              f"{short(row['start']):17} {row['source']!s:8} {'yes' if row['extendable'] else 'no'}{flag}")
+        mark = ""
+        name = named("clock", str(row["name"]), lang)
+        if row.get("on_arrival"):
+            mark += "*"
+            notes.append(f"* {name}：到达时已超时（接报时已过到期时间）" if zh
+                         else f"* {name}: late on arrival (already past due when the report arrives)")
+        if row.get("provisional"):
+            mark += "~"
+            notes.append(f"~ {name}：暂为估算，日历尚未发布" if zh
+                         else f"~ {name}: provisional, the calendar is not published yet")
+        counted = named("from", str(row["from"]), lang) if zh else str(row["from"])
+        table.add_row(name + mark, short(row["due_at"]), str(row["period"]), counted,
+                      short(row["start"])[5:], source_word[str(row["source"])],
+                      yes_no[0] if row["extendable"] else yes_no[1])
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(table)
+    for note in notes:
+        console.print(note)
     return 0
 
 
@@ -144,7 +176,8 @@ class Out:
         return local(at or datetime.now(self.zone), self.zone, datetime.now(self.zone))
 
     def error(self, reply: dict[str, Any]) -> int:
-        """An error reply on stderr, in the reader's language where the CLI knows the case."""
+        """An error reply on stderr, in the reader's language: the service's Chinese twin
+        (`message_zh`) for the Chinese CLI, its English for the English one."""
         err = reply.get("error") or {}
         if err.get("reason") == "no_responders":
             print(self.t("cli.no_responders", url=_redact(self.url), subject=err.get("subject", "")),
@@ -155,10 +188,17 @@ class Out:
 
             print(words("not_permitted", self.lang, subject=err.get("subject", "")), file=sys.stderr)
             return 1
-        field = f" [{err['field']}]" if err.get("field") else ""
-        message = localize_times(str(err.get("message", "")), self.zone)
-        print(self.t("cli.error", code=err.get("code", "?"), field=field, message=message), file=sys.stderr)
+        self.refuse(err.get("code") or "?", err.get("field"), message_in(err, self.lang))
         return 1
+
+    def refusal(self, code: str, field: str | None, message: str) -> str:
+        """`错误（冲突）[kind]：…` / `error (conflict) [kind]: …`, UTC times in the configured zone."""
+        where = self.t("cli.error.field", field=field) if field else ""
+        return self.t("cli.error", code=code_word(code, self.lang), field=where,
+                      message=localize_times(message, self.zone))
+
+    def refuse(self, code: str, field: str | None, message: str) -> None:
+        print(self.refusal(code, field, message), file=sys.stderr)
 
     def warnings(self, reply: dict[str, Any], prefix: str = "") -> list[str]:
         """The reply's warnings in the reader's language (the service's English if unknown)."""
@@ -269,8 +309,7 @@ def _refuse_early(args: argparse.Namespace, out: Out) -> int | None:
         value = getattr(args, name, None)
         if args.command in ("note", "stage", "close") and isinstance(value, str) \
                 and len(value) > limit:
-            print(out.t("cli.error", code="invalid", field=f" [{name}]",
-                        message=out.t("cli.too_big", field=name, size=len(value), limit=limit)), file=sys.stderr)
+            out.refuse("invalid", name, out.t("cli.too_big", field=name, size=len(value), limit=limit))
             return 2
     return None
 
@@ -487,7 +526,8 @@ def _size_message(reply: dict[str, Any], out: Out) -> dict[str, Any]:
     err = reply.get("error") or {}
     if "size" in err and "limit" in err:
         field = err.get("field", "body")
-        err = {**err, "message": out.t("cli.too_big", field=field, size=err["size"], limit=err["limit"])}
+        worded = out.t("cli.too_big", field=field, size=err["size"], limit=err["limit"])
+        err = {**err, "message": worded, "message_zh": worded}
         return {**reply, "error": err}
     return reply
 
@@ -586,8 +626,9 @@ async def submit_many(nc: Any, subjects: Subjects, items: list[tuple[int, bytes]
         else:
             counts["rejected"] += 1
             err = reply.get("error", {})
-            field = f"{err['field']}: " if err.get("field") else ""
-            reason = localize_times(f"{field}{err.get('message', '')}", out.zone)
+            message = message_in(err, out.lang)
+            reason = localize_times(out.t("cli.reject_reason", field=err["field"], message=message)
+                                    if err.get("field") else message, out.zone)
             lines.append(out.t("cli.line_rejected", line=line_no, reason=reason))
     print(out.t("cli.submit_summary", total=total, secs=time.monotonic() - started, **counts))
     for line in lines:
@@ -611,8 +652,7 @@ async def show(nc: Any, subjects: Subjects, args: argparse.Namespace, out: Out) 
 
     view = await load_view(nc, args.id)
     if view is None:
-        print(out.t("cli.error", code="not_found", field=" [id]", message=out.t("cli.not_found", id=args.id)),
-              file=sys.stderr)
+        out.refuse("not_found", "id", out.t("cli.not_found", id=args.id))
         return 1
     history = await load_history(nc, subjects, args.id)
     return print_show(view, history, as_json=args.json, lang=out.lang, zone=out.zone, units=_unit_names(out))

@@ -79,7 +79,8 @@ async def request(nc: Client, subject: str, body: bytes, timeout: float = 10.0) 
     if limit and len(body) > limit:  # nats-py would raise MaxPayloadError: name the limit instead
         return {"ok": False, "error": {"code": "invalid", "field": "body", "size": len(body), "limit": limit,
                                        "message": f"the request is {len(body):,} bytes; the bus takes at "
-                                                  f"most {limit:,} per message"}}
+                                                  f"most {limit:,} per message",
+                                       "message_zh": f"请求共 {len(body):,} 字节，总线每条消息最多 {limit:,} 字节"}}
     try:
         msg = await unless_refused(nc, subject, request_retrying(nc, subject, body, timeout))
     except NotPermitted as exc:
@@ -93,12 +94,16 @@ async def request(nc: Client, subject: str, body: bytes, timeout: float = 10.0) 
         if isinstance(err, NoResponders):
             service = "intake" if subject.endswith("submit") else "the service"
             message = f"no service answers on {subject}: is {service} running?"
+            service_zh = "`intake` 服务" if subject.endswith("submit") else "相关服务"
             return {"ok": False, "error": {"code": "unavailable", "message": message,
+                                           "message_zh": f"`{subject}` 没有服务应答：请确认{service_zh}正在运行",
                                            "reason": "no_responders", "subject": subject}}
         message = f"no reply on {subject} within {timeout:.0f}s ({err})"
-        return {"ok": False, "error": {"code": "unavailable", "message": message}}
+        return {"ok": False, "error": {"code": "unavailable", "message": message,
+                                       "message_zh": f"`{subject}` 在 {timeout:.0f} 秒内没有答复，请稍后重试"}}
     try:
         reply: dict[str, Any] = json.loads(msg.data)
         return reply
     except ValueError:
-        return {"ok": False, "error": {"code": "unavailable", "message": f"unreadable reply on {subject}"}}
+        return {"ok": False, "error": {"code": "unavailable", "message": f"unreadable reply on {subject}",
+                                       "message_zh": f"`{subject}` 的答复无法解读"}}

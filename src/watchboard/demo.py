@@ -22,6 +22,7 @@ from nats.aio.client import Client
 from watchboard.board.i18n import Lang, named, t
 from watchboard.bus.subjects import Subjects
 from watchboard.client import request
+from watchboard.domain.errors import message_in
 from watchboard.domain.present import local
 
 
@@ -131,7 +132,10 @@ async def run_demo(nc: Client, subjects: Subjects, *, speed: float = 1.0, quiet:
                 print(t("cli.demo.line", lang, offset=offset, what=what, id=reply["incident_id"],
                         platform=named("platform", report["platform"], lang), title=report["title"]))
             else:
-                print(t("cli.demo.refused", lang, offset=offset, error=reply.get("error")), file=sys.stderr)
+                err = reply.get("error") or {}
+                field = t("cli.error.field", lang, field=err["field"]).strip() + " " if err.get("field") else ""
+                print(t("cli.demo.refused", lang, offset=offset, error=field + message_in(err, lang)),
+                      file=sys.stderr)
     if not quiet:
         print(t("cli.demo.done", lang, total=len(SCENARIO), failures=failures))
     return 0 if failures == 0 else 1

@@ -30,11 +30,15 @@ CHUNK = 128 * 1024
 
 
 class EvidenceError(Exception):
-    """An evidence object is missing, altered or could not be moved in time."""
+    """An evidence object is missing, altered or could not be moved in time (worded in English
+    and, `zh`, in Chinese, as the domain's refusals are)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, zh: str | None = None) -> None:
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.message_zh = code, message, zh or message
+
+    def to_dict(self, field: str) -> dict[str, str]:
+        return {"code": self.code, "field": field, "message": self.message, "message_zh": self.message_zh}
 
 
 def transfer_timeout(size: int) -> float:
@@ -120,7 +124,9 @@ async def put_file(obs: ObjectStore, path: Path, sha256: str, size: int,
     if existing is not None:
         if hex_of(existing.digest) != sha256 or existing.size != size:
             raise EvidenceError("conflict", f"the bucket {BUCKET} holds an object named {sha256[:12]}… whose "
-                                "content is not that file: it was altered; it is left as it is for inspection")
+                                "content is not that file: it was altered; it is left as it is for inspection",
+                                zh=f"证据库 `{BUCKET}` 中名为 {sha256[:12]}… 的对象内容与该文件不符：已被改动，"
+                                   "现原样保留以备核查")
         return False
     meta = api.ObjectMeta(name=sha256, description=path.name[:200],
                           options=api.ObjectMetaOptions(max_chunk_size=CHUNK))
@@ -130,7 +136,8 @@ async def put_file(obs: ObjectStore, path: Path, sha256: str, size: int,
             await asyncio.wait_for(obs.put(sha256, reader, meta=meta), transfer_timeout(size))
         except TimeoutError:
             raise EvidenceError("unavailable", f"storing {path.name} did not finish within "
-                                f"{transfer_timeout(size):.0f}s") from None
+                                f"{transfer_timeout(size):.0f}s",
+                                zh=f"{path.name} 未能在 {transfer_timeout(size):.0f} 秒内存入证据库") from None
     return True
 
 
@@ -153,7 +160,8 @@ async def _read(obs: ObjectStore, name: str, size: int, sink: _Sink) -> None:
         await asyncio.wait_for(obs.get(name, writeinto=sink), transfer_timeout(size))  # type: ignore[arg-type]
     except TimeoutError:
         raise EvidenceError("unavailable", f"reading object {name[:12]}… did not finish within "
-                            f"{transfer_timeout(size):.0f}s") from None
+                            f"{transfer_timeout(size):.0f}s",
+                            zh=f"对象 {name[:12]}… 未能在 {transfer_timeout(size):.0f} 秒内读出") from None
 
 
 async def observe(obs: ObjectStore, name: str, limit: int) -> Observed | None:
@@ -178,12 +186,16 @@ async def fetch_verified(obs: ObjectStore, name: str, sha256: str, size: int, ou
     sink = _Sink(out)
     try:
         if await info(obs, name) is None:
-            raise EvidenceError("not_found", f"object {name[:12]}… is missing from bucket {BUCKET}")
+            raise EvidenceError("not_found", f"object {name[:12]}… is missing from bucket {BUCKET}",
+                                zh=f"证据库 `{BUCKET}` 中缺少对象 {name[:12]}…")
         await _read(obs, name, size, sink)
     except DigestMismatchError:
         raise EvidenceError("conflict", f"object {name[:12]}… is damaged: its chunks do not match its own "
-                            "digest; refused") from None
+                            "digest; refused",
+                            zh=f"对象 {name[:12]}… 已损坏：分块与其自身摘要不符，拒绝取出") from None
     got = sink.h.hexdigest()
     if got != sha256 or sink.size != size:
         raise EvidenceError("conflict", f"the stored file no longer matches what was recorded: digest "
-                            f"{got[:12]}… ({sink.size:,} bytes), recorded {sha256[:12]}… ({size:,} bytes); refused")
+                            f"{got[:12]}… ({sink.size:,} bytes), recorded {sha256[:12]}… ({size:,} bytes); refused",
+                            zh=f"库存文件与登记不符：摘要 {got[:12]}…（{sink.size:,} 字节），登记为 {sha256[:12]}…"
+                               f"（{size:,} 字节），拒绝取出")

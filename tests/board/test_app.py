@@ -202,7 +202,7 @@ async def test_error_reply_is_shown_and_cancel_sends_nothing() -> None:
         await settle(pilot, app)
         await pilot.press("a")
         await settle(pilot, app)
-        assert any("invalid, reason" in n and "[b]reason[/b] is required" in n for n in notifications(app))
+        assert any("错误（无效）[reason]" in n and "[b]reason[/b] is required" in n for n in notifications(app))
         await pilot.press("c")
         await settle(pilot, app, rounds=2)
         _set(app, "summary", "x")

@@ -107,12 +107,26 @@ def test_both_languages_define_the_same_labels() -> None:
     ({"ok": False, "error": {"code": "conflict", "field": "due_at",
                              "message": "past the final cap 2026-12-11T09:30:00+00:00"}},
      "en", "Refused (conflict, due_at): past the final cap 2026-12-11 17:30"),
-    ({"ok": False, "error": {"code": "invalid", "message": "[b]x[/b] \x1b[31m"}}, "zh", "失败（invalid）：[b]x[/b]"),
-    ({"ok": False, "error": "boom"}, "zh", "失败（error）：boom"),
+    ({"ok": False, "error": {"code": "invalid", "message": "[b]x[/b] \x1b[31m"}}, "zh", "错误（无效）：[b]x[/b]"),
+    ({"ok": False, "error": "boom"}, "zh", "错误（未知）：boom"),
     ({"ok": False}, "en", "Refused (error): "),
+    # The Chinese board shows the Chinese twin, the code in words, the field in brackets.
+    ({"ok": False, "error": {"code": "conflict", "field": "kind", "message": "the incident is already flagged rumour",
+                             "message_zh": "该舆情已标记为谣言"}},
+     "zh", "错误（冲突）[kind]：该舆情已标记为谣言"),
+    ({"ok": False, "error": {"code": "conflict", "field": "kind", "message": "the incident is already flagged rumour",
+                             "message_zh": "该舆情已标记为谣言"}},
+     "en", "Refused (conflict, kind): the incident is already flagged rumour"),
+    ({"ok": False, "error": {"code": "invalid", "field": "due_at", "message": "past 2026-12-11T09:30:00+00:00",
+                             "message_zh": "晚于最终时限 2026-12-11T09:30:00+00:00"}},
+     "zh", "错误（无效）[due_at]：晚于最终时限 2026-12-11 17:30"),
+    ({"ok": False, "error": {"code": "forbidden", "message": "no"}}, "zh", "错误（无权）：no"),  # no twin: English
+    ({"ok": False, "error": {"code": "not_found", "message": "x", "message_zh": "没有"}}, "zh", "错误（未找到）：没有"),
+    ({"ok": False, "error": {"code": "unavailable", "message": "x", "message_zh": "稍后"}}, "zh", "错误（暂不可用）：稍后"),
 ])
 def test_error_text(reply: dict[str, object], lang: str, expected: str) -> None:
-    """A refusal as one plain line: code, field, message with its UTC times in Beijing time."""
+    """A refusal as one plain line in the board's language: code (in words in Chinese), field,
+    message (the Chinese twin on the Chinese board) with its UTC times in Beijing time."""
     from zoneinfo import ZoneInfo
 
     assert error_text(reply, lang, ZoneInfo("Asia/Shanghai")) == expected  # type: ignore[arg-type]

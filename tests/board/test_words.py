@@ -55,6 +55,9 @@ def test_timeline_words(event: ev.Event, zh: str, en: str) -> None:
     ("at 2026-11-30T02:05:57.358368+00:00.", "at 2026-11-30 10:05."),
     ("at 2026-11-30T10:05:00+08:00 and 2026-11-30T02:05Z", "at 2026-11-30 10:05 and 2026-11-30 10:05"),
     ("no time here, 2026-11-30 alone", "no time here, 2026-11-30 alone"),
+    # An example of what to type stays as written; the moment beside it does not.
+    ("add an offset, like `2026-11-22T08:30:00+08:00`; now is 2026-11-22T02:00:00+00:00",
+     "add an offset, like `2026-11-22T08:30:00+08:00`; now is 2026-11-22 10:00"),
 ])
 def test_localize_times(text: str, expected: str) -> None:
     """UTC times in a service's message become Beijing time to the minute."""

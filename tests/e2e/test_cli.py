@@ -72,7 +72,7 @@ async def test_submit_file_ls_show_and_commands(nats_server: NatsServer, nc: Cli
         assert [n for n, _ in new] == ["1", "6"] and merged == [("2", new[0][1])]
 
         code, out, err = await cli("submit", "--nats", url, "--title", "x", "--platform", "weibo", "--reposts", "-3")
-        assert code == 1 and "[metrics.reposts]" in err and err.startswith("错误（invalid）")
+        assert code == 1 and err.startswith("错误（无效）[metrics.reposts]：转发数不能小于 0"), err
 
         async def listed():
             c, o, _ = await cli("ls", "--json", "--nats", url)
@@ -108,14 +108,14 @@ async def test_submit_file_ls_show_and_commands(nats_server: NatsServer, nc: Cli
         code, _, err = await cli("regrade", canteen["id"], "V", "--reason", "x", "--nats", url)
         assert code == 2  # argparse refuses a grade that does not exist
         code, _, err = await cli("close", "01NOSUCHINCIDENT", "--summary", "x", "--nats", url)
-        assert code == 1 and "not_found" in err
+        assert code == 1 and err.startswith("错误（未找到）[incident_id]：未找到该舆情"), err
 
         # flag / unflag: the reply printed as JSON, show --json lists the flags, a repeat is a conflict.
         code, out, err = await cli("flag", canteen["id"], "rumour", "--reason", "经核实为谣言", "--actor", "wang",
                                    "--nats", url)
         assert code == 0 and re.fullmatch(rf"已将 {canteen['id']} 标记为谣言\(现有标记：谣言\)（wang，{LOCAL}）\n", out), out
         code, _, err = await cli("flag", canteen["id"], "rumour", "--reason", "again", "--nats", url)
-        assert code == 1 and "（conflict） [kind]" in err
+        assert code == 1 and "错误（冲突）[kind]：该舆情已标记为谣言" in err, err
         code, _, err = await cli("flag", canteen["id"], "gossip", "--reason", "x", "--nats", url)
         assert code == 2  # argparse refuses a kind that does not exist
 

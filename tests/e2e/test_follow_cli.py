@@ -65,7 +65,7 @@ async def test_follow_through_from_the_shell(nats_server: NatsServer, nc: Client
         video = tmp_path / "clip.mp4"
         video.write_bytes(bytes(5000))
         code, out, err = await cli("evidence", "add", incident, str(video), *base)
-        assert code == 2 and "[size]" in err and "clip.mp4 is 4.9 KB; evidence files may be at most 4 KB" in err
+        assert code == 2 and "[size]" in err and "clip.mp4 大小为 4.9 KB，证据文件不得超过 4 KB" in err, err
         assert "evidence.max_bytes" in err
         code, out, err = await cli("evidence", "ls", incident, "--json", *base)
         assert code == 0 and [f["name"] for f in json.loads(out)] == ["post.png"]
@@ -93,9 +93,9 @@ async def test_follow_through_from_the_shell(nats_server: NatsServer, nc: Client
         publish = ("statement", "publish", incident, "--url", "https://weibo.com/gov/1", "--channel", "官方微博",
                    "--actor", "李值班", *base)
         code, _, err = await cli(*publish)
-        assert code == 1 and "错误（forbidden） [statement]" in err and "version 1 is not approved" in err
+        assert code == 1 and "错误（无权）[statement]：第 1 稿尚未审核同意" in err, err
         code, _, err = await cli("statement", "approve", incident, "--actor", "李值班", *base)
-        assert code == 1 and "（forbidden） [actor]" in err and "陈主任 (p-chen)" in err
+        assert code == 1 and "（无权）[actor]" in err and "陈主任（`p-chen`）" in err, err
         code, out, err = await cli("statement", "approve", incident, "--actor", "陈主任", *base)
         assert code == 0 and out.startswith(f"已审核同意 {incident} 的通稿第 1 稿"), err
         other = tmp_path / "other.txt"
@@ -107,7 +107,7 @@ async def test_follow_through_from_the_shell(nats_server: NatsServer, nc: Client
             rf"statement version 1 of {incident} published on 官方微博: https://weibo.com/gov/1 \(李值班, {LOCAL}\)\n",
             out), (out, err)
         code, _, err = await cli("done", incident, "statement", "--note", "x", *base)
-        assert code == 1 and "（conflict） [clock]" in err and "statement publish" in err
+        assert code == 1 and "（冲突）[clock]" in err and "statement publish" in err, err
 
         # A task from a leader's instruction, listed, fed back.
         code, out, err = await cli("task", "add", incident, "--unit", "health", "--text", "核实食材来源并书面反馈",

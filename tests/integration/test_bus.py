@@ -89,19 +89,20 @@ async def test_endpoint_replies_ok_and_typed_errors(nc: Client) -> None:
 
     async def handler(payload: dict, raw: bytes) -> dict:
         if payload.get("x") == "dup":
-            raise Conflict("x", "already there")
+            raise Conflict("x", "already there", zh="已经有了")
         return ok(echo=payload["x"])
 
     await eps.add("echo", "wb.cmd.echo", handler)
     assert await request(nc, "wb.cmd.echo", {"x": 1}) == {"ok": True, "echo": 1}
     assert await request(nc, "wb.cmd.echo", {"x": "dup"}) == {
-        "ok": False, "error": {"code": "conflict", "field": "x", "message": "already there"}}
+        "ok": False, "error": {"code": "conflict", "field": "x", "message": "already there", "message_zh": "已经有了"}}
     bad = await request(nc, "wb.cmd.echo", b"{nope")
     assert bad["error"]["code"] == "invalid" and bad["error"]["field"] == "body"
     arr = await request(nc, "wb.cmd.echo", b"[1]")
     assert "JSON object" in arr["error"]["message"]
     crash = await request(nc, "wb.cmd.echo", {"y": 1})
     assert crash["error"]["code"] == "unavailable" and "KeyError" in crash["error"]["message"]
+    assert "服务内部出错" in crash["error"]["message_zh"] and "intake" in crash["error"]["message_zh"]
     health = await ping_services(nc)
     assert health.services["intake"] is True and health.services["grading"] is False
     await eps.stop()

@@ -191,7 +191,8 @@ STREAM = "STORETEST"
 
 async def make_stream(nc: Client, window: float) -> None:
     await nc.jetstream(timeout=5).add_stream(api.StreamConfig(
-        name=STREAM, subjects=["store.>"], duplicate_window=window, storage=api.StorageType.FILE))
+        name=STREAM, subjects=["store.>"], duplicate_window=window, storage=api.StorageType.FILE,
+        allow_direct=True))  # the outbox's recovery reads the stream by direct get (bus/reader.py)
 
 
 async def stream_messages(nc: Client) -> int:
@@ -237,7 +238,7 @@ async def test_outbox_publishes_in_order_and_keeps_what_follows_a_failure(store:
     assert await stream_messages(nc) == 2  # A, and C from the same chunk
     js = nc.jetstream(timeout=5)
     await js.update_stream(api.StreamConfig(name=STREAM, subjects=["store.>", "nowhere.>"],
-                                            duplicate_window=120, storage=api.StorageType.FILE))
+                                            duplicate_window=120, storage=api.StorageType.FILE, allow_direct=True))
     assert await asyncio.wait_for(box.flush(), 10) == 2
     assert await box.pending() == 0 and await stream_messages(nc) == 3  # C's second copy dropped
 

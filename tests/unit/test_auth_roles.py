@@ -267,3 +267,16 @@ def test_default_credentials_are_the_least_a_command_needs(tmp_path: Path, monke
     monkeypatch.delenv("WATCHBOARD_CREDS", raising=False)
     found = credentials_of(build_parser().parse_args(argv))
     assert (found.seed.name if found else None) == identity
+
+
+def test_every_sys_key_has_a_writer_allowed_to_put_it() -> None:
+    """Each `sys.*` KV key the views define is in exactly one service's allowed keys (roles on,
+    a key nobody may put times out for ever)."""
+    from watchboard.auth.roles import KV_KEYS
+    from watchboard.domain import views
+
+    keys = {v for k, v in vars(views).items() if k.endswith("_KEY") and isinstance(v, str) and v.startswith("sys.")}
+    assert keys, "no sys.* keys found in views"
+    for key in keys:
+        owners = [s for s, allowed in KV_KEYS.items() if key in allowed]
+        assert len(owners) == 1, (key, owners)

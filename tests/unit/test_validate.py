@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from tests.language import CJK, stray_chinese, stray_english
 from watchboard.config.intake import Limits
 from watchboard.domain.errors import Invalid, NotFound, ReportError
 from watchboard.domain.report import Report
@@ -136,6 +137,19 @@ def test_bad_report_is_refused_with_code_field_and_message(
     assert "\n" not in err.message
 
 
+@pytest.mark.parametrize("body_", [c[1] for c in BAD], ids=[c[0] for c in BAD])
+def test_bad_report_is_refused_in_chinese_too(body_: bytes) -> None:
+    """Each refusal has its Chinese twin: Chinese, with no English word left in it (field
+    keys, quoted values and examples aside), and an English message with no Chinese."""
+    with pytest.raises(ReportError) as info:
+        parse(body_)
+    err = info.value
+    assert err.message_zh != err.message and CJK.search(err.message_zh), err.message_zh
+    assert stray_english(err.message_zh) == [], err.message_zh
+    assert stray_chinese(err.message) == [], err.message
+    assert "\n" not in err.message_zh
+
+
 def test_error_kinds_cover_at_least_25_distinct_fields_and_messages() -> None:
     """The table above exercises many distinct refusals, not one refusal many times."""
     assert len({(c[3], c[4]) for c in BAD}) >= 25
@@ -147,8 +161,9 @@ def test_report_errors_belong_to_the_domain_family() -> None:
         parse(body(title=""))
     with pytest.raises(NotFound):
         parse(body(incident_id="01JD3X7K2M9Q4R5S6T7V8W9XY0"))
-    reply = ReportError("invalid", "title", "title is empty").to_reply()
-    assert reply == {"ok": False, "error": {"code": "invalid", "field": "title", "message": "title is empty"}}
+    reply = ReportError("invalid", "title", "title is empty", zh="标题不能为空").to_reply()
+    assert reply == {"ok": False, "error": {"code": "invalid", "field": "title", "message": "title is empty",
+                                            "message_zh": "标题不能为空"}}
 
 
 def test_minimal_report_gets_defaults() -> None:

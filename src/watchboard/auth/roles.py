@@ -53,7 +53,8 @@ ROLE_OF_ACCOUNT = {account: role for role, account in ACCOUNT_OF_ROLE.items()}
 # Each service's durable consumers and the KV keys it writes (one writer per key).
 DURABLES = {"intake": ("intake-record",), "grading": ("grading",), "deadlines": ("deadlines",),
             "notify": ("notify",)}
-KV_KEYS = {"intake": ("*.core",), "grading": ("*.grade",), "deadlines": ("*.clocks", "sys.sweep", "sys.calendar"),
+KV_KEYS = {"intake": ("*.core",), "grading": ("*.grade",),
+           "deadlines": ("*.clocks", "sys.sweep", "sys.calendar", "sys.supervision"),
            "notify": ("*.notices",)}
 # The services that read the event stream directly (their outbox's recovery after a crash).
 STREAM_READERS = ("deadlines", "notify")
@@ -63,6 +64,8 @@ def commands_of(service: str) -> tuple[str, ...]:
     return tuple(c.verb for c in COMMANDS if c.service == service)
 
 
+EVIDENCE_BUCKET = "wb-evidence"  # watchboard.evidence_store.BUCKET
+EVIDENCE_STREAM = f"OBJ_{EVIDENCE_BUCKET}"
 KV_UPDATES = f"$KV.{BUCKET}.>"
 KV_DIRECT = f"$JS.API.DIRECT.GET.{KV_STREAM}"  # batch and multi requests (the snapshot)
 KV_DIRECT_KEY = f"$JS.API.DIRECT.GET.{KV_STREAM}.>"  # last value of one key
@@ -82,6 +85,11 @@ def service_permissions(name: str, s: Subjects) -> dict[str, Any]:
                     f"{api}.CONSUMER.MSG.NEXT.{STREAM}.{durable}", f"$JS.ACK.{STREAM}.{durable}.>"]
     if name in STREAM_READERS:
         publish.append(EVENTS_DIRECT)
+    if name == "intake":  # intake keeps the evidence bucket: it reads each object back before recording it
+        publish += [f"{api}.STREAM.INFO.{EVIDENCE_STREAM}", f"{api}.CONSUMER.CREATE.{EVIDENCE_STREAM}",
+                    f"{api}.CONSUMER.CREATE.{EVIDENCE_STREAM}.>", f"{api}.CONSUMER.DELETE.{EVIDENCE_STREAM}.>",
+                    f"{api}.STREAM.MSG.GET.{EVIDENCE_STREAM}", f"{api}.DIRECT.GET.{EVIDENCE_STREAM}.>",
+                    f"$O.{EVIDENCE_BUCKET}.>"]
     answers = [s.command(verb) for verb in commands_of(name)]
     if name == "intake":
         answers.insert(0, s.submit)

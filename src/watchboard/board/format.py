@@ -19,8 +19,9 @@ from rich.cells import cell_len, get_character_cell_size
 from rich.style import Style
 from rich.text import Text
 
-from watchboard.board.i18n import Lang, named, t
+from watchboard.board.i18n import Lang, code_word, named, t
 from watchboard.board.styles import DIM, TRUE_COLOUR, Colours
+from watchboard.domain.errors import message_in
 from watchboard.domain.present import channel_label, localize_times, reasons_in
 from watchboard.domain.sanitize import clean, clean_line
 from watchboard.domain.views import ClocksView, ClockView, CoreView, GradeView, IncidentView, NoticesView
@@ -190,15 +191,16 @@ def compact_number(n: int) -> str:
 
 
 def error_text(reply: Mapping[str, Any], lang: Lang, zone: ZoneInfo) -> str:
-    """The service's `{"ok": false, "error": {code, field, message}}` as one plain line; the
-    UTC times services write in messages are shown in the board's zone, to the minute."""
+    """The service's `{"ok": false, "error": {code, field, message, message_zh}}` as one plain
+    line in the board's language (`错误（冲突）[kind]：…`, the code in words; in English as
+    before); the UTC times services write in messages are shown in the board's zone, to the minute."""
     err = reply.get("error") or {}
     if not isinstance(err, dict):
         err = {"message": str(err)}
     field = clean_line(str(err.get("field") or ""), 60)
-    return t("sent.error", lang, code=clean_line(str(err.get("code") or "error"), 30),
-             field=f", {field}" if field else "",
-             message=clean_line(localize_times(str(err.get("message") or ""), zone), 300))
+    return t("sent.error", lang, code=clean_line(code_word(str(err.get("code") or "error"), lang), 30),
+             field=t("sent.error.field", lang, field=field) if field else "",
+             message=clean_line(localize_times(message_in(err, lang), zone), 300))
 
 
 # --- units, owners and clocks as people name them -------------------------------------

@@ -153,7 +153,14 @@ LABELS: dict[str, dict[str, str]] = {
         "confirm.close": "确认结案“{title}”？",
         "confirm.regrade": "确认将“{title}”改为 {grade} 级？",
         "sent.ok": "已提交：{verb}",
-        "sent.error": "失败（{code}{field}）：{message}",
+        "sent.error": "错误（{code}）{field}：{message}",
+        "sent.error.field": "[{field}]",
+        "code.invalid": "无效",
+        "code.not_found": "未找到",
+        "code.conflict": "冲突",
+        "code.forbidden": "无权",
+        "code.unavailable": "暂不可用",
+        "code.unknown": "未知",
         "sent.readonly": "只读看板：不能签收、分派或修改",
         "sent.no_selection": "请先选择一条舆情",
         "sent.unavailable": "服务不可用：{error}",
@@ -167,6 +174,8 @@ LABELS: dict[str, dict[str, str]] = {
         "metric.views": "阅读",
         "cli.nosystem": "在 {url} 找不到值班系统 — 请先运行 `watchboard up`（或用 --nats / WATCHBOARD_NATS 指定地址）",
         "cli.error": "错误（{code}）{field}：{message}",
+        "cli.error.field": "[{field}]",
+        "cli.reject_reason": "[{field}] {message}",
         "cli.no_responders": "总线在 {url}，但没有服务应答 {subject}：请运行 `watchboard up`（或启动该服务）",
         "cli.warning": "注意{field}：{message}",
         "cli.when": "（{actor}，{at}）",
@@ -187,7 +196,7 @@ LABELS: dict[str, dict[str, str]] = {
         "cli.clocks.breached": "已超时的 {names} 仍记为超时",
         "cli.need_summary": "结案须写明总结（--summary \"…\"）：做了什么、结果如何",
         "cli.need_note": "完成“{clock}”须用 --note 说明（上报对象或答复要点）",
-        "cli.too_big": "{field} 有 {size:,} 个字符，超过上限 {limit:,}",
+        "cli.too_big": "`{field}` 共 {size:,} 个字符，超过上限 {limit:,} 个字符",
         "cli.too_big_bus": "请求有 {size:,} 字节，总线每条消息最多 {limit:,} 字节；最大的字段是 {field}（{chars:,} 个字符）",
         "cli.submitted": "{id}",
         "cli.merged": "{id}（并入已有舆情，依据{by}）",
@@ -290,6 +299,8 @@ LABELS: dict[str, dict[str, str]] = {
         "channel.dingtalk": "钉钉",
         "channel.feishu": "飞书",
         "cause.incident.graded": "定级",
+        "cause.incident.flagged": "标记谣言/违法",
+        "cause.incident.unflagged": "取消标记",
         "cause.incident.assigned": "分派",
         "cause.clock.warning": "时限预警",
         "cause.clock.breached": "超时",
@@ -553,6 +564,13 @@ LABELS: dict[str, dict[str, str]] = {
         "confirm.regrade": "Regrade “{title}” to {grade}?",
         "sent.ok": "Sent: {verb}",
         "sent.error": "Refused ({code}{field}): {message}",
+        "sent.error.field": ", {field}",
+        "code.invalid": "invalid",
+        "code.not_found": "not_found",
+        "code.conflict": "conflict",
+        "code.forbidden": "forbidden",
+        "code.unavailable": "unavailable",
+        "code.unknown": "error",
         "sent.readonly": "Read-only board: actions are off",
         "sent.no_selection": "Select an incident first",
         "sent.unavailable": "Service unavailable: {error}",
@@ -566,6 +584,8 @@ LABELS: dict[str, dict[str, str]] = {
         "metric.views": "views",
         "cli.nosystem": "no watchboard system at {url} — start one with `watchboard up` (or point --nats / WATCHBOARD_NATS at it)",
         "cli.error": "error ({code}){field}: {message}",
+        "cli.error.field": " [{field}]",
+        "cli.reject_reason": "{field}: {message}",
         "cli.no_responders": "NATS at {url} is up but no service answers on {subject}: run `watchboard up` (or start that service)",
         "cli.warning": "warning{field}: {message}",
         "cli.when": " ({actor}, {at})",
@@ -689,6 +709,8 @@ LABELS: dict[str, dict[str, str]] = {
         "channel.dingtalk": "DingTalk",
         "channel.feishu": "Feishu",
         "cause.incident.graded": "graded",
+        "cause.incident.flagged": "flagged",
+        "cause.incident.unflagged": "flag removed",
         "cause.incident.assigned": "assigned",
         "cause.clock.warning": "clock warning",
         "cause.clock.breached": "clock breached",
@@ -827,6 +849,14 @@ def named(kind: str, value: str | None, lang: Lang, *, other: str | None = None)
     if other is not None:
         return t(f"{kind}.{other}", lang)
     return value
+
+
+def code_word(code: str | None, lang: Lang) -> str:
+    """A reply code (DESIGN.md §4.2) in the reader's words: `conflict` is 冲突 in Chinese; the
+    English interface shows the code itself, as it always has."""
+    if lang == "en":
+        return code or ""
+    return named("code", code, lang, other="unknown")
 
 
 def t(key: str, lang: Lang, **fields: object) -> str:

@@ -74,7 +74,8 @@ class NatsBoard:
 
     async def send(self, verb: str, payload: dict) -> dict:
         if self.nc is None or not self.nc.is_connected:
-            return {"ok": False, "error": {"code": "unavailable", "message": f"not connected to NATS at {self.url}"}}
+            return {"ok": False, "error": {"code": "unavailable", "message": f"not connected to NATS at {self.url}",
+                                           "message_zh": f"未连接到总线 {self.url}"}}
         return await make_sender(self.nc, self.subjects)(verb, payload)
 
     async def close(self) -> None:

@@ -359,7 +359,7 @@ async def sample_send(verb: str, payload: dict[str, Any]) -> dict[str, Any]:
     await asyncio.sleep(0.05)
     if verb in ("regrade", "assign", "extend") and not payload.get("reason"):
         return {"ok": False, "error": {"code": "invalid", "field": "reason",
-                                       "message": "a reason is required"}}
+                                       "message": "a reason is required", "message_zh": "须写明理由"}}
     return {"ok": True}
 
 

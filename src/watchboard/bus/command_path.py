@@ -65,7 +65,8 @@ class CommandPath(Generic[S, T]):
     async def run(self, command: C, decide: Decider[S, C], key: str | None = None) -> list[Event]:
         """Decide `command` on the current state of `key` (default: its incident) and make it durable."""
         if not command.actor.strip():
-            raise Invalid("actor", "`actor` is required: say who does this (--actor NAME)")
+            raise Invalid("actor", "`actor` is required: say who does this (--actor NAME)",
+                          zh="未填写操作人：请用 `--actor 姓名` 注明由谁办理")
         now = self.now()
         ctx = Ctx(now=now, request_id=new_ulid(now))
         key = key if key is not None else getattr(command, "incident_id", "")

@@ -5,7 +5,9 @@ reply shape of DESIGN.md §4.2:
 
     {"ok": true, ...}
     {"ok": false, "error": {"code": "invalid|not_found|conflict|forbidden|unavailable",
-                            "field": "…", "message": "…"}}
+                            "field": "…", "message": "…", "message_zh": "…"}}
+
+(`message` in English, `message_zh` its Chinese twin, for the Chinese CLI and board.)
 
 Our typed errors become error replies (never nats.py's generic "500" with a repr), and an
 unexpected exception becomes `unavailable` with its class name, logged with a traceback.
@@ -43,10 +45,11 @@ def ok(**fields: Any) -> dict[str, Any]:
     return {"ok": True, **fields}
 
 
-def error_reply(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+def error_reply(code: str, message: str, field: str | None = None, message_zh: str | None = None) -> dict[str, Any]:
     err: dict[str, Any] = {"code": code, "message": message}
     if field:
         err["field"] = field
+    err["message_zh"] = message_zh or message
     return {"ok": False, "error": err}
 
 
@@ -61,13 +64,16 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise Invalid("body", f"body is not UTF-8 text (byte {exc.start})") from exc
+        raise Invalid("body", f"body is not UTF-8 text (byte {exc.start})",
+                      zh=f"请求内容不是 UTF-8 文本（第 {exc.start} 字节）") from exc
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise Invalid("body", f"body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        raise Invalid("body", f"body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                      zh=f"请求内容不是合法的 JSON（第 {exc.lineno} 行第 {exc.colno} 列有误）") from exc
     if not isinstance(value, dict):
-        raise Invalid("body", f"body must be a JSON object, got {type(value).__name__}")
+        raise Invalid("body", f"body must be a JSON object, got {type(value).__name__}",
+                      zh="请求内容须为一个 JSON 对象（{…}）")
     return value
 
 
@@ -98,7 +104,8 @@ class Endpoints:
         async def on_raw(raw: bytes) -> dict[str, Any]:
             command = decode_command(type_, raw)
             if not command.actor.strip():
-                raise Invalid("actor", "`actor` is required: say who does this (--actor NAME)")
+                raise Invalid("actor", "`actor` is required: say who does this (--actor NAME)",
+                              zh="未填写操作人：请用 `--actor 姓名` 注明由谁办理")
             return await handler(command)
 
         await self.add_raw(type_.verb, subject, on_raw)
@@ -132,12 +139,14 @@ class Endpoints:
             if caller is not None and reply.get("ok"):
                 reply.setdefault("actor", caller.name)  # who the record names, for the caller to show
         except DomainError as exc:
-            reply = error_reply(exc.code, exc.message, exc.field)
+            reply = error_reply(exc.code, exc.message, exc.field, exc.message_zh)
         except BusError as exc:
-            reply = error_reply("unavailable", f"the bus did not confirm in time: {exc}")
+            reply = error_reply("unavailable", f"the bus did not confirm in time: {exc}",
+                                message_zh="总线未能及时确认，本次操作未完成，请稍后重试")
         except Exception as exc:
             log.exception("%s: request on %s failed", self.name, request.subject)
-            reply = error_reply("unavailable", f"internal error ({exc.__class__.__name__}); see the {self.name} log")
+            reply = error_reply("unavailable", f"internal error ({exc.__class__.__name__}); see the {self.name} log",
+                                message_zh=f"服务内部出错（`{exc.__class__.__name__}`），请查看 `{self.name}` 服务日志")
         try:
             await request.respond(_encode(reply))
         except Exception as exc:  # the requester may be gone; nothing to do

@@ -111,7 +111,8 @@ def make_sender(nc: Client, subjects: Subjects, timeout: float = 5.0) -> Command
             except TypeError:
                 reason = f"{exc.__class__.__name__}: {exc}"
             return {"ok": False, "error": {"code": "unavailable", "message":
-                                           f"no answer on {subjects.command(verb)}: {reason}"}}
+                                           f"no answer on {subjects.command(verb)}: {reason}",
+                                           "message_zh": f"`{subjects.command(verb)}` 无应答，请确认相关服务正在运行"}}
 
     return send
 

@@ -106,8 +106,11 @@ async def check_ready(js: JetStreamContext) -> KeyValue:
 
 async def setup(js: JetStreamContext, cfg: WatchboardConfig) -> None:
     """The admin's job with roles on (a service's own at start with roles off)."""
+    from watchboard.evidence_store import ensure_store
+
     await ensure_stream(js, cfg)
     await ensure_board_bucket(js, cfg)
+    await ensure_store(js, cfg)  # the evidence bucket
 
 
 class EventPublisher:

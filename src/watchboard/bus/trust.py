@@ -91,28 +91,37 @@ class Trust:
         """The person the server says sent this request, allowed on `subject`; else Forbidden."""
         rule = self.rule(subject)
         if rule is None:
-            raise Forbidden(None, f"{subject} takes no requests from people")
+            raise Forbidden(None, f"{subject} takes no requests from people",
+                            zh=f"{subject} 不接受人员的请求")
         raw = (headers or {}).get(REQUEST_INFO)
         if not raw or not reply.startswith(IMPORTED_REPLY):
             raise Forbidden(None, "roles are on: a request must come from a person the NATS server "
-                            "authenticated (connect with that person's credentials, --creds FILE)")
+                            "authenticated (connect with that person's credentials, --creds FILE)",
+                            zh="已启用角色：请求须来自 `NATS` 服务器认证的人员（用此人的凭据连接，`--creds FILE`）")
         try:
             info = json.loads(raw)
         except ValueError:
-            raise Forbidden(None, f"unreadable {REQUEST_INFO} header") from None
+            raise Forbidden(None, f"unreadable {REQUEST_INFO} header",
+                            zh=f"无法读取请求头 `{REQUEST_INFO}`") from None
         account, nkey = str(info.get("acc", "")), str(info.get("user", ""))
         role = ROLE_OF_ACCOUNT.get(account)
         if role is None or role not in rule.roles:
-            raise Forbidden(None, f"account {account or '?'} may not send {subject}")
+            raise Forbidden(None, f"account {account or '?'} may not send {subject}",
+                            zh=f"账户 `{account or '?'}` 无权发送 {subject}")
         person = self.registry.by_key(nkey)
         if person is None:
             raise Forbidden(None, f"key {nkey[:12]}… is in the server's config but not in {self.path}: "
-                            "copy identities.json from the auth folder to this service")
+                            "copy identities.json from the auth folder to this service",
+                            zh=f"密钥 `{nkey[:12]}…` 在服务器配置中，但不在 {self.path} 中："
+                            "请把认证目录中的 `identities.json` 复制到此服务")
         if person.revoked_at is not None:
-            raise Forbidden(None, f"{person.name}'s credentials were revoked at {person.revoked_at}")
+            raise Forbidden(None, f"{person.name}'s credentials were revoked at {person.revoked_at}",
+                            zh=f"{person.name} 的凭据已于 {person.revoked_at} 吊销")
         if person.role != role:
             raise Forbidden(None, f"{person.name} is {person.role} in {self.path.name} but came "
-                            f"through account {account}: the server's config and the registry differ")
+                            f"through account {account}: the server's config and the registry differ",
+                            zh=f"{person.name} 在 `{self.path.name}` 中的角色是 `{person.role}`，却经账户 "
+                            f"`{account}` 而来：服务器配置与登记不一致")
         return Caller(name=person.name, role=role, account=account, nkey=nkey)
 
     def stamp(self, subject: str, body: bytes, caller: Caller) -> bytes:

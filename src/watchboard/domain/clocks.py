@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from watchboard.board.i18n import named
 from watchboard.config.deadlines import DeadlinesConfig, parse_warning_point
 from watchboard.domain.calendar import WorkCalendar
 from watchboard.domain.durations import Duration
@@ -181,30 +182,48 @@ def warning_times(start: datetime, due: datetime, cfg: DeadlinesConfig, *,
     return sorted(((label, at) for at, label in out.items()), key=lambda x: x[1])
 
 
-NOT_EXTENDABLE = ("the plans allow a longer time only for handling — seed 002 三.5 "
-                  "(暂时不能办理的…承诺办理时限) and seed 003 四(三) (对确需延长办理时间的,应当作出说明)")
+# The plans' sections are cited as the plans number them (seed 002 三.5), in either language.
+NOT_EXTENDABLE = ("the plans allow a longer time only for handling — seed 002 三.5 (a promised "
+                  "time for what cannot be handled at once) and seed 003 四(三) (a longer time "
+                  "must be explained)")
+NOT_EXTENDABLE_ZH = ("预案只允许延长办理时限——预案 002 三.5（暂时不能办理的…承诺办理时限）、"
+                     "预案 003 四(三)（对确需延长办理时间的,应当作出说明）")
 
 
 def check_extension(clock: RunningClock, new_due: datetime, final_due: datetime | None, *,
                     extendable: bool = True, zone: ZoneInfo | None = None) -> str | None:
     """None if `clock` may be extended to `new_due`; else a message saying why not."""
+    refusal = extension_refusal(clock, new_due, final_due, extendable=extendable, zone=zone)
+    return refusal[0] if refusal is not None else None
+
+
+def extension_refusal(clock: RunningClock, new_due: datetime, final_due: datetime | None, *,
+                      extendable: bool = True, zone: ZoneInfo | None = None) -> tuple[str, str] | None:
+    """None if `clock` may be extended to `new_due`; else why not, (in English, in Chinese)."""
     def shown(dt: datetime) -> str:
         return dt.astimezone(zone).strftime("%Y-%m-%d %H:%M") if zone else dt.isoformat()
 
+    name_zh = named("clock", clock.name, "zh")
     if clock.name == "final":
-        return "the final clock is the cap and cannot be extended"
+        return ("the final clock is the cap and cannot be extended",
+                "“最终时限”是总时限，不能延期")
     if not extendable:
-        return f"clock {clock.name} cannot be extended: {NOT_EXTENDABLE}"
+        return (f"clock {clock.name} cannot be extended: {NOT_EXTENDABLE}",
+                f"时限“{name_zh}”不能延期：{NOT_EXTENDABLE_ZH}")
     if clock.status not in OPEN_STATUSES:
-        return f"clock {clock.name} is {clock.status}; only a running clock can be extended"
+        return (f"clock {clock.name} is {clock.status}; only a running clock can be extended",
+                f"时限“{name_zh}”{named('clock.status', clock.status, 'zh')}；只有计时中的时限可以延期")
     if new_due.tzinfo is None:
-        return f"new due time {new_due.isoformat()} has no time zone"
+        return (f"new due time {new_due.isoformat()} has no time zone",
+                f"新的截止时间 {new_due.isoformat()} 未注明时区")
     if new_due <= clock.due_at:
         return (f"new due time {shown(new_due)} is not later than the current one "
-                f"{shown(clock.due_at)}; an extension only moves a clock later")
+                f"{shown(clock.due_at)}; an extension only moves a clock later",
+                f"新的截止时间 {shown(new_due)} 不晚于现截止时间 {shown(clock.due_at)}；延期只能推后")
     if final_due is not None and new_due > final_due:
         return (f"new due time {shown(new_due)} is past the final cap "
-                f"{shown(final_due)}; no extension may pass it")
+                f"{shown(final_due)}; no extension may pass it",
+                f"新的截止时间 {shown(new_due)} 晚于最终时限 {shown(final_due)}；延期不得超过最终时限")
     return None
 
 
@@ -217,7 +236,9 @@ def parse_at(text: str, zone: ZoneInfo, field: str = "at") -> datetime:
         at = datetime.fromisoformat(text.strip())
     except ValueError:
         raise Invalid(field, f"--{field} {text!r} is not a time: use ISO 8601 like "
-                      "'2026-09-18T16:00+08:00' or 'YYYY-MM-DD HH:MM'") from None
+                      "'2026-09-18T16:00+08:00' or 'YYYY-MM-DD HH:MM'",
+                      zh=f"`--{field}` {text!r} 不是有效时间：请写成 ISO 8601 格式（如 '2026-09-18T16:00+08:00'）"
+                         "或 'YYYY-MM-DD HH:MM'") from None
     return at.replace(tzinfo=zone) if at.tzinfo is None else at
 
 
@@ -235,7 +256,8 @@ def due_table(grade: str, at: datetime | str, cfg: DeadlinesConfig, cal: WorkCal
     """
     if grade not in GRADES:
         raise Invalid("grade", f"--grade {grade!r} is not a grade; use one of "
-                      f"{', '.join(GRADES)} (profile {profile})")
+                      f"{', '.join(GRADES)} (profile {profile})",
+                      zh=f"`--grade` {grade!r} 不是有效级别；可选：{'、'.join(GRADES)}（预案配置 `{profile}`）")
     run_as = (collapse or {}).get(grade, grade)
 
     def when(value: datetime | str | None, field: str) -> datetime | None:
@@ -249,11 +271,13 @@ def due_table(grade: str, at: datetime | str, cfg: DeadlinesConfig, cal: WorkCal
     moments = Moments(reported=start, graded=start, posted=when(posted, "posted"),
                       observed=when(observed, "observed"))
     if moments.posted is not None and moments.observed is not None and moments.posted > moments.observed:
-        raise Invalid("posted", "--posted is after --observed: an item is seen after it appeared")
+        raise Invalid("posted", "--posted is after --observed: an item is seen after it appeared",
+                      zh="`--posted` 晚于 `--observed`：信息须先发布才能被发现")
     for name in ("posted", "observed"):
         t = getattr(moments, name)
         if t is not None and t > start:
-            raise Invalid(name, f"--{name} is after --at (when the report arrived)")
+            raise Invalid(name, f"--{name} is after --at (when the report arrived)",
+                          zh=f"`--{name}` 晚于 `--at`（接报时间）")
     own = (plan_set or {}).get(run_as, set())
     zone = cal.zone
     return [{"name": c.name, "due_at": c.due_at.astimezone(zone).isoformat(), "basis": c.basis,

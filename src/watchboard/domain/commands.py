@@ -261,6 +261,8 @@ _decoders: dict[type, msgspec.json.Decoder] = {}
 _WHERE = re.compile(r" - at `\$\.?([^`]*)`$")
 _TYPE_WORDS = {"str": "a string", "int": "a whole number", "bool": "true or false", "array": "a list",
                "object": "an object", "null": "null", "float": "a number"}
+_TYPE_WORDS_ZH = {"str": "文本", "int": "整数", "bool": "布尔值（`true` 或 `false`）", "array": "列表",
+                  "object": "对象", "null": "空值 `null`", "float": "数字"}
 
 
 def decode_command(type_: type[C], raw: bytes) -> C:
@@ -274,7 +276,14 @@ def decode_command(type_: type[C], raw: bytes) -> C:
         raise _invalid(exc) from None
     except msgspec.DecodeError as exc:
         detail = str(exc).removeprefix("JSON is malformed: ")
-        raise Invalid("body", f"the body is not a JSON object: {detail[:1].lower() + detail[1:]}") from None
+        raise Invalid("body", f"the body is not a JSON object: {detail[:1].lower() + detail[1:]}",
+                      zh=f"请求内容不是合法的 JSON 对象{_where_zh(detail)}") from None
+
+
+def _where_zh(detail: str) -> str:
+    """msgspec's "… (byte 12)" as a Chinese aside; '' when it names no byte."""
+    m = re.search(r"\(byte (\d+)\)", detail)
+    return f"（第 {m.group(1)} 字节处有误）" if m else ""
 
 
 def _invalid(exc: msgspec.ValidationError) -> Invalid:
@@ -284,16 +293,25 @@ def _invalid(exc: msgspec.ValidationError) -> Invalid:
     problem = text[: m.start()] if m else text
     if (missing := re.fullmatch(r"Object missing required field `(.+)`", problem)):
         name = f"{field}.{missing.group(1)}" if field else missing.group(1)
-        return Invalid(name, f"`{name}` is required")
+        return Invalid(name, f"`{name}` is required", zh=f"缺少必填字段 `{name}`")
     if (unknown := re.fullmatch(r"Object contains unknown field `(.+)`", problem)):
         name = unknown.group(1)[:40]
-        return Invalid(name, f"unknown field `{name}`")
+        return Invalid(name, f"unknown field `{name}`", zh=f"无法识别的字段 `{name}`")
     if (length := re.fullmatch(r"Expected `(?:str|array)` of length <= (\d+)", problem)):
         return Invalid(field, f"`{field}` is too long: at most {int(length.group(1)):,} "
-                       f"{'items' if 'array' in problem else 'characters'}")
+                       f"{'items' if 'array' in problem else 'characters'}",
+                       zh=f"`{field}` 过长：最多 {int(length.group(1)):,} "
+                          f"{'项' if 'array' in problem else '个字符'}")
     if (kind := re.fullmatch(r"Expected `(.+?)`, got `(.+?)`", problem)):
+        got, got_zh = _TYPE_WORDS.get(kind.group(2), kind.group(2)), _TYPE_WORDS_ZH.get(kind.group(2), kind.group(2))
         if not field:
-            return Invalid("body", f"the body must be a JSON object, got {_TYPE_WORDS.get(kind.group(2), kind.group(2))}")
+            return Invalid("body", f"the body must be a JSON object, got {got}",
+                           zh=f"请求内容须为 JSON 对象，收到的是{got_zh}")
         want = _TYPE_WORDS.get(kind.group(1), kind.group(1))
-        return Invalid(field, f"`{field}` must be {want}, got {_TYPE_WORDS.get(kind.group(2), kind.group(2))}")
-    return Invalid(field or "body", problem[:1].lower() + problem[1:200])
+        want_zh = _TYPE_WORDS_ZH.get(kind.group(1), kind.group(1))
+        return Invalid(field, f"`{field}` must be {want}, got {got}",
+                       zh=f"`{field}` 须为{want_zh}，收到的是{got_zh}")
+    # What msgspec says otherwise (a rare constraint) has no Chinese wording of its own: the
+    # Chinese names the field; the English keeps msgspec's detail.
+    return Invalid(field or "body", problem[:1].lower() + problem[1:200],
+                   zh=f"`{field or 'body'}` 的值不符合要求")

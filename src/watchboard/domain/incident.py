@@ -39,6 +39,7 @@ from datetime import datetime
 
 import msgspec
 
+from watchboard.board.i18n import named
 from watchboard.domain import followthrough
 from watchboard.domain.errors import Conflict, Invalid, NotFound
 from watchboard.domain.events import (
@@ -201,26 +202,35 @@ def fold(events: Iterable[Event], core: CoreView | None = None) -> CoreView | No
 
 def _require(core: CoreView | None) -> CoreView:
     if core is None:
-        raise NotFound("incident_id", "no such incident; check the id (`watchboard ls`)")
+        raise NotFound("incident_id", "no such incident; check the id (`watchboard ls`)",
+                       zh="未找到该舆情，请核对编号（可用 `watchboard ls` 查看）")
     return core
 
 
 def _actor(actor: str) -> str:
     actor = actor.strip()
     if not actor:
-        raise Invalid("actor", "actor is empty; say who does this (--actor NAME)")
+        raise Invalid("actor", "actor is empty; say who does this (--actor NAME)",
+                      zh="未填写操作人：请用 `--actor 姓名` 注明由谁办理")
     if len(actor) > ACTOR_MAX:
-        raise Invalid("actor", f"actor is {len(actor)} characters; at most {ACTOR_MAX}")
+        raise Invalid("actor", f"actor is {len(actor)} characters; at most {ACTOR_MAX}",
+                      zh=f"操作人共 {len(actor)} 个字符，超过上限 {ACTOR_MAX} 个字符")
     return actor
 
 
-def _bounded(field: str, text: str, limit: int, *, required: bool = False) -> str:
+def _bounded(field: str, text: str, limit: int, name_zh: str, *, required: bool = False) -> str:
+    """`text` stripped and within `limit`; `name_zh` is how the Chinese refusal names the field."""
     text = text.strip()
     if required and not text:
-        raise Invalid(field, f"{field} is empty")
+        raise Invalid(field, f"{field} is empty", zh=f"{name_zh}不能为空")
     if len(text) > limit:
-        raise Invalid(field, f"{field} is {len(text):,} characters; at most {limit:,}")
+        raise Invalid(field, f"{field} is {len(text):,} characters; at most {limit:,}",
+                      zh=f"{name_zh}共 {len(text):,} 个字符，超过上限 {limit:,} 个字符")
     return text
+
+
+def _stages_zh(stages: Iterable[str]) -> str:
+    return "、".join(f"{named('stage', s, 'zh')}（`{s}`）" for s in stages)
 
 
 def decide_stage(
@@ -237,17 +247,22 @@ def decide_stage(
     core = _require(core)
     actor = _actor(actor)
     if stage not in STAGES:
-        raise Invalid("stage", f"unknown stage {stage[:40]!r}; one of: {', '.join(SETTABLE_STAGES)}")
+        raise Invalid("stage", f"unknown stage {stage[:40]!r}; one of: {', '.join(SETTABLE_STAGES)}",
+                      zh=f"没有 {stage[:40]!r} 这一阶段；可选：{_stages_zh(SETTABLE_STAGES)}")
     if stage == "closed":
         raise Invalid("stage", "an incident is closed with `close` (it records the closing summary), "
-                      "not by setting its stage")
+                      "not by setting its stage",
+                      zh="结案须用 `close` 办理（同时记录结案总结），不能直接改阶段")
     if stage == "reported":
-        raise Invalid("stage", f"an incident cannot go back to 'reported'; one of: {', '.join(SETTABLE_STAGES)}")
-    note = _bounded("note", note, NOTE_MAX)
+        raise Invalid("stage", f"an incident cannot go back to 'reported'; one of: {', '.join(SETTABLE_STAGES)}",
+                      zh=f"舆情不能退回“已接报”阶段；可选：{_stages_zh(SETTABLE_STAGES)}")
+    note = _bounded("note", note, NOTE_MAX, "备注")
     if core.stage == "closed":
-        raise Conflict("stage", f"incident {core.id} is closed; its stage no longer changes")
+        raise Conflict("stage", f"incident {core.id} is closed; its stage no longer changes",
+                       zh=f"舆情 {core.id} 已结案，阶段不再变更")
     if core.stage == stage:
-        raise Conflict("stage", f"incident {core.id} is already at stage {stage!r}")
+        raise Conflict("stage", f"incident {core.id} is already at stage {stage!r}",
+                       zh=f"舆情 {core.id} 已处于“{named('stage', stage, 'zh')}”阶段")
     return StageChanged(id=event_id, incident_id=core.id, at=now, actor=actor,
                         causation_id=causation_id, stage=stage, previous=core.stage,  # type: ignore[arg-type]
                         note=note)
@@ -265,7 +280,7 @@ def decide_note(
     """Add a note (allowed on a closed incident: the review writes them)."""
     core = _require(core)
     actor = _actor(actor)
-    text = _bounded("text", text, NOTE_MAX, required=True)
+    text = _bounded("text", text, NOTE_MAX, "备注", required=True)
     return NoteAdded(id=event_id, incident_id=core.id, at=now, actor=actor,
                      causation_id=causation_id, text=text)
 
@@ -283,9 +298,11 @@ def decide_close(
     core = _require(core)
     actor = _actor(actor)
     if core.stage == "closed":
-        raise Conflict("incident_id", f"incident {core.id} is already closed")
+        raise Conflict("incident_id", f"incident {core.id} is already closed",
+                       zh=f"舆情 {core.id} 已结案")
     if not summary.strip():
-        raise Invalid("summary", "summary is empty: say what was done and how it ended (--summary \"…\")")
-    summary = _bounded("summary", summary, CLOSE_SUMMARY_MAX)
+        raise Invalid("summary", "summary is empty: say what was done and how it ended (--summary \"…\")",
+                      zh="结案总结不能为空：请写明处置经过和结果（`--summary \"…\"`）")
+    summary = _bounded("summary", summary, CLOSE_SUMMARY_MAX, "结案总结")
     return IncidentClosed(id=event_id, incident_id=core.id, at=now, actor=actor,
                           causation_id=causation_id, summary=summary)

@@ -212,8 +212,10 @@ class MergeIndex:
                 return MergeDecision(incident_id=report.incident_id, merged_by="incident_id", score=1.0)
             if report.incident_id in self._closed:
                 raise Conflict("incident_id", f"incident {report.incident_id} is closed; leave "
-                               "incident_id out to open a new incident")
-            raise NotFound("incident_id", f"no incident {report.incident_id}")
+                               "incident_id out to open a new incident",
+                               zh=f"舆情 {report.incident_id} 已结案；如需新建舆情，请不填 `incident_id`")
+            raise NotFound("incident_id", f"no incident {report.incident_id}",
+                           zh=f"未找到舆情 {report.incident_id}")
         if report.url:
             found = self._by_url.get(normalize_url(report.url, self._tracking))
             if found is not None:

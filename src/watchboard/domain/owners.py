@@ -283,19 +283,27 @@ def decide_owner(current: CurrentOwner | None, routing: Routing) -> OwnerDecisio
                          assisting=list(routing.assisting))
 
 
+def _names_zh(cfg: UnitsConfig) -> str:
+    """The units as a Chinese reader names them (an assignment accepts the name as well as the id)."""
+    return "、".join(u.name for u in cfg.units)
+
+
 def assign(current: CurrentOwner | None, owner: str, actor: str, reason: str, cfg: UnitsConfig,
            assisting: list[str] | tuple[str, ...] = ()) -> OwnerDecision | None:
     """A person puts a unit in charge (by id, name or English name); it sticks from then on."""
     lead = resolve_unit(owner, cfg)
     if lead is None:
-        raise Invalid("owner", f"unknown unit {owner!r}; known: {', '.join(u.id for u in cfg.units)}")
+        raise Invalid("owner", f"unknown unit {owner!r}; known: {', '.join(u.id for u in cfg.units)}",
+                      zh=f"没有 {owner!r} 这个单位；可选：{_names_zh(cfg)}")
     if not actor.strip():
-        raise Invalid("actor", "actor is required: who assigns the incident")
+        raise Invalid("actor", "actor is required: who assigns the incident",
+                      zh="未填写操作人：请注明由谁分派（`--actor 姓名`）")
     helpers: list[str] = []
     for token in assisting:
         unit = resolve_unit(token, cfg)
         if unit is None:
-            raise Invalid("assisting", f"unknown unit {token!r}; known: {', '.join(u.id for u in cfg.units)}")
+            raise Invalid("assisting", f"unknown unit {token!r}; known: {', '.join(u.id for u in cfg.units)}",
+                          zh=f"协办单位 {token!r} 不存在；可选：{_names_zh(cfg)}")
         helpers.append(unit.id)
     helpers = _assist(lead.id, *helpers)
     if current is not None and current.source == "person" and current.owner == lead.id \

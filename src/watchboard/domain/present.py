@@ -29,6 +29,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 # An ISO 8601 time with an offset, as services write them in messages ("… past the final cap
 # 2026-12-11T09:30:00+00:00"): `localize_times` rewrites them for people.
 ISO_TIME = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})")
+_TIME_OR_EXAMPLE = re.compile(r"`[^`\n]*`|" + ISO_TIME.pattern)
 
 
 def _iso(dt: datetime | None, zone: ZoneInfo = SHANGHAI) -> str | None:
@@ -47,15 +48,18 @@ def local(dt: datetime | None, zone: ZoneInfo = SHANGHAI, now: datetime | None =
 
 
 def localize_times(text: str, zone: ZoneInfo = SHANGHAI) -> str:
-    """Every ISO 8601 time with an offset in `text` → `2026-12-31 17:30` in `zone`."""
+    """Every ISO 8601 time with an offset in `text` → `2026-12-31 17:30` in `zone`; a time in
+    backticks is an example of what to type (`2026-11-22T08:30:00+08:00`) and stays as written."""
     def one(m: re.Match[str]) -> str:
+        if m.group(0).startswith("`"):
+            return m.group(0)
         try:
             at = datetime.fromisoformat(m.group(0).replace("Z", "+00:00"))
         except ValueError:
             return m.group(0)
         return local(at, zone, year=True)
 
-    return ISO_TIME.sub(one, text)
+    return _TIME_OR_EXAMPLE.sub(one, text)
 
 
 def clock_sort_key(name: str) -> tuple[int, str]:

@@ -25,12 +25,15 @@ MAJOR_GRADES: tuple[str, ...] = ("I", "II")
 
 def decide_supervise(core: CoreView | None, cmd: Supervise, ctx: Ctx) -> IncidentSupervised:
     if core is None:
-        raise NotFound("incident_id", "no such incident; check the id (`watchboard ls`)")
+        raise NotFound("incident_id", "no such incident; check the id (`watchboard ls`)",
+                       zh="未找到该舆情，请核对编号（可用 `watchboard ls` 查看）")
     if core.stage == "closed":
-        raise Conflict("incident_id", f"incident {core.id} is closed; there is nothing left to supervise")
+        raise Conflict("incident_id", f"incident {core.id} is closed; there is nothing left to supervise",
+                       zh=f"舆情 {core.id} 已结案，无需再督办")
     note = cmd.note.strip()
     if not note:
-        raise Invalid("note", "say whom you followed up with and what they said (--note \"电话督办 教育局 王科长：…\")")
+        raise Invalid("note", "say whom you followed up with and what they said (--note \"电话督办 教育局 王科长：…\")",
+                      zh="请写明督办对象及对方答复（`--note \"电话督办 教育局 王科长：…\"`）")
     return IncidentSupervised(id=ctx.request_id, incident_id=core.id, at=ctx.now, actor=cmd.actor.strip(),
                               causation_id=ctx.request_id, note=note)
 

@@ -105,9 +105,11 @@ def regrade(current: CurrentGrade | None, grade: str, reason: str, actor: str,
     None when the incident already has that grade pinned by a person.
     """
     if grade not in GRADES:
-        raise Invalid("grade", f"{grade!r} is not a grade; one of {', '.join(GRADES)}")
+        raise Invalid("grade", f"{grade!r} is not a grade; one of {', '.join(GRADES)}",
+                      zh=f"{grade!r} 不是有效级别；可选：{'、'.join(GRADES)}")
     if not actor.strip():
-        raise Invalid("actor", "actor is required: who sets the grade")
+        raise Invalid("actor", "actor is required: who sets the grade",
+                      zh="未填写操作人：请注明由谁定级（`--actor 姓名`）")
     final = collapse(grade, cfg)
     if current is not None and current.pinned and current.grade == final:
         return None
@@ -126,7 +128,8 @@ def release(current: CurrentGrade | None, assessment: Assessment, actor: str) ->
     if current is None or not current.pinned:
         return None
     if not actor.strip():
-        raise Invalid("actor", "actor is required: who releases the grade")
+        raise Invalid("actor", "actor is required: who releases the grade",
+                      zh="未填写操作人：请注明由谁解除人工定级（`--actor 姓名`）")
     return Decision(grade=assessment.grade, previous=current.grade,
                     reasons=[f"{actor} 解除人工定级:恢复规则定级", *assessment.reasons],
                     reasons_en=[f"released by {actor}: rules resume", *assessment.reasons_en], source="rules",
