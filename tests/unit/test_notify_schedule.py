@@ -115,3 +115,17 @@ def test_link_is_the_served_url_or_the_path() -> None:
     assert link_of(path, "") == str(path)
     assert link_of(path, "https://duty.example.gov.cn/reports/") == \
         "https://duty.example.gov.cn/reports/%E7%9D%A3%E6%9F%A5%E9%80%9A%E6%8A%A5-2026-W47.docx"
+
+
+@pytest.mark.parametrize(("service", "subject", "may"), [
+    ("notify", "wb.ev.notify._.report.dispatched", True),  # the claim
+    ("notify", "$JS.API.DIRECT.GET.WATCHBOARD", True),  # the replay and the claims read back
+    ("notify", "$KV.wb-board.sys.notices", True),  # the board's line
+    ("deadlines", "$KV.wb-board.sys.notices", False),
+    ("notify", "$JS.API.CONSUMER.CREATE.WATCHBOARD", False),  # no consumer needed for a report
+])
+def test_roles_on_notify_may_do_what_the_scheduled_reports_need(service: str, subject: str, may: bool) -> None:
+    from tests.unit.test_auth_roles import S, allowed
+    from watchboard.auth import roles
+
+    assert allowed(subject, roles.service_permissions(service, S)["publish"]["allow"]) is may
