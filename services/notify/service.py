@@ -9,7 +9,10 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from watchboard.bus.consumer import Delivered
 from watchboard.bus.endpoints import ok
@@ -23,11 +26,12 @@ from watchboard.domain import events as ev
 from watchboard.domain.calendar import WorkCalendar
 from watchboard.domain.commands import Ack
 from watchboard.domain.errors import Conflict, Invalid, NotFound
-from watchboard.domain.views import encode_view, kv_key
+from watchboard.domain.views import NoticesView, encode_view, kv_key
 from watchboard.services.notify.acklink import AckServer, tls_context
 from watchboard.services.notify.channels import Channels
 from watchboard.services.notify.notifier import Notifier
-from watchboard.services.notify.settings import NotifyConfig, load_notify
+from watchboard.services.notify.reporter import Reporter
+from watchboard.services.notify.settings import NotifyConfig, load_notify, seconds
 from watchboard.store.outbox import Outbox
 
 log = logging.getLogger("watchboard.notify")
@@ -48,7 +52,8 @@ class NotifyService:
     description = "tells the right people on their channels and escalates until someone acknowledges"
 
     def __init__(self, cfg: NotifyConfig, unit_names: dict[str, dict[str, str]] | None = None, *,
-                 profile: str = DEFAULT_PROFILE, calendar: WorkCalendar | None = None) -> None:
+                 profile: str = DEFAULT_PROFILE, calendar: WorkCalendar | None = None,
+                 source: ConfigSource | None = None) -> None:
         self.cfg = cfg
         self.unit_names = unit_names or {}
         self.profile = profile
@@ -57,13 +62,14 @@ class NotifyService:
             self.tls = tls_context(cfg.ack)
         except ValueError as exc:
             raise ConfigError("notify.toml", "ack.tls_cert", str(exc)) from None
+        self.source = source or ConfigSource()  # the scheduled reports read the rest of the config
 
     async def start(self, rt: Runtime) -> Notify:
         notifier = await Notifier.open(
             self.cfg, rt.ctx.data_dir, channels=Channels(self.cfg), profile=self.profile, calendar=self.calendar,
             unit_names=self.unit_names)
         try:
-            running = Notify(rt, self.cfg, notifier, self.profile, self.tls)
+            running = Notify(rt, self.cfg, notifier, self.profile, self.tls, self.source)
             await running.start()
         except BaseException:
             await notifier.close()
@@ -75,7 +81,7 @@ class Notify:
     """The running service: its notifier, outbox and loops exist from construction."""
 
     def __init__(self, rt: Runtime, cfg: NotifyConfig, notifier: Notifier, profile: str,
-                 tls: ssl.SSLContext | None = None) -> None:
+                 tls: ssl.SSLContext | None = None, source: ConfigSource | None = None) -> None:
         if rt.nc is None or rt.endpoints is None or rt.publisher is None:
             raise RuntimeError("notify starts on a connected runtime")
         self.rt, self.cfg, self.notifier, self.profile, self.tls = rt, cfg, notifier, profile, tls
@@ -85,6 +91,8 @@ class Notify:
         self.wake = asyncio.Event()  # set when notices are queued: the delivery loop runs
         self.after = asyncio.Event()  # set after a commit: the outbox and views are published
         self.dirty: set[str] = set()  # incidents whose `<id>.notices` view is not put yet
+        self.reporter = Reporter(rt, cfg, notifier, source or ConfigSource(), profile=profile,
+                                 on_queued=self.wake.set)
 
     async def start(self) -> None:
         rt, notifier, outbox, publisher = self.rt, self.notifier, self.outbox, self.publisher
@@ -103,6 +111,7 @@ class Notify:
         rt.task(self._stopper)
         rt.task(lambda: self._loop(self.wake, self.tick, "delivery round"))
         rt.task(lambda: self._loop(self.after, self.publish, "publishing events and views"))
+        rt.every(seconds(self.cfg.reports.check_every), self.reporter.tick, "scheduled reports")
         await self.endpoints.command(Ack, rt.subjects.command("ack"), self.on_ack)
         host, port = self.cfg.ack.host_port()
         server = AckServer(notifier.signer, notifier.ledger, self._link_ack, host=host, port=port,
@@ -143,13 +152,17 @@ class Notify:
             return
         try:
             views = await self.notifier.notices_views(keys, self.rt.now())
-            await self.rt.kv_put_many({kv_key(i, "notices"): encode_view(v) for i, v in views.items()})
+            await self.rt.kv_put_many({SYSTEM_NOTICES if i == ev.NO_INCIDENT else kv_key(i, "notices"):
+                                       encode_view(_latest(v) if i == ev.NO_INCIDENT else v)
+                                       for i, v in views.items()})
         except BaseException:
             self.dirty |= keys  # put again on the next round
             raise
 
     def _changed(self, incidents: Iterable[str]) -> None:
-        self.dirty.update(i for i in incidents if i != ev.NO_INCIDENT)
+        # Notices of no incident (the scheduled reports, missed sweeps, digests) go to
+        # `sys.notices`, which the board shows beside the incidents' own.
+        self.dirty.update(incidents)
         self.after.set()
 
     async def publish(self) -> None:
@@ -235,8 +248,18 @@ class Notify:
             return False
 
 
+SYSTEM_NOTICES = "sys.notices"  # a `*.notices` key, so notify's to write with roles on
+SYSTEM_NOTICES_KEPT = 20
+
+
+def _latest(view: NoticesView) -> NoticesView:
+    """`sys.notices`: the latest notices of no incident (the queue keeps them all)."""
+    kept = sorted(view.notices, key=lambda n: n.at or view.updated_at or datetime.min.replace(tzinfo=UTC))
+    return msgspec.structs.replace(view, notices=kept[-SYSTEM_NOTICES_KEPT:])
+
+
 def build(source: ConfigSource) -> NotifyService:
     units = load_units(source)
     names = {u.id: {"zh": u.name, "en": u.name_en or u.name} for u in units.units}
     return NotifyService(load_notify(source), names, profile=source.profile_name(),
-                         calendar=WorkCalendar(load_calendar(source)))
+                         calendar=WorkCalendar(load_calendar(source)), source=source)

@@ -27,6 +27,7 @@ from watchboard.domain.sanitize import strip_escapes
 PLACEHOLDERS = frozenset({
     "title", "grade", "owner", "unit", "clock", "due_at", "point", "count", "window", "tier",
     "incident_id", "person", "ack_url", "n", "items", "at", "late", "kind", "reason",
+    "period", "summary", "link",  # the scheduled reports (reporting.py)
 })
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
@@ -67,6 +68,8 @@ class Outgoing(msgspec.Struct, kw_only=True):
     roles: list[str] = msgspec.field(default_factory=list)
     # "low": held into a per-recipient digest on pushing channels (outbox.py); never alone at once.
     priority: str = "normal"
+    # Files the e-mail channel attaches (a scheduled report's Word file); read when sent.
+    attachments: list[str] = msgspec.field(default_factory=list)
 
 
 def check_template(text: str) -> str | None:

@@ -351,6 +351,20 @@ class IncidentAcknowledged(Event, tag="incident.acknowledged"):
     via: str = "cli"  # cli | board | link
 
 
+class ReportDispatched(Event, tag="report.dispatched"):
+    """notify took on sending one scheduled report (the daily report, the weekly circular) of
+    one period. `key` ("report:daily:2026-11-27") is also the event's id, hence its Nats-Msg-Id:
+    a second notify claiming the same report within the stream's duplicate window is told it is
+    a duplicate, and one that starts later finds it on the subject (services/notify/README.md).
+    Of no incident (`incident_id` is `_`)."""
+
+    kind: str  # daily | weekly
+    period: str  # 2026-11-27 | 2026-W48
+    key: str
+    instance: str  # the notify instance that sends it (an id kept in its data folder)
+    scheduled_at: datetime
+
+
 AnyEvent = (
     IncidentReported | MentionAdded | StageChanged | NoteAdded | IncidentClosed
     | StatementDrafted | StatementApproved | StatementRejected | StatementPublished | EvidenceAdded
@@ -358,7 +372,7 @@ AnyEvent = (
     | IncidentGraded | IncidentAssigned | IncidentFlagged | IncidentUnflagged
     | ClockStarted | ClockWarning | ClockBreached | ClockMet | ClockExtended | ClockCancelled
     | UnitReminded | UnitFlagged | SweepRecorded | SweepMissed
-    | NoticeSent | NoticeFailed | NoticeEscalated | IncidentAcknowledged
+    | NoticeSent | NoticeFailed | NoticeEscalated | IncidentAcknowledged | ReportDispatched
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -378,7 +392,7 @@ OWNER: dict[str, str] = {
                      "clock.extended", "clock.cancelled", "unit.reminded", "unit.flagged",
                      "sweep.recorded", "sweep.missed"], "deadlines"),
     **dict.fromkeys(["notice.sent", "notice.failed", "notice.escalated",
-                     "incident.acknowledged"], "notify"),
+                     "incident.acknowledged", "report.dispatched"], "notify"),
 }
 
 _encoder = msgspec.json.Encoder()

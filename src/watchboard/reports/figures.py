@@ -50,6 +50,7 @@ class Ctx:
     grades: tuple[str, ...] = ("I", "II", "III", "IV")
     unit_order: tuple[str, ...] = ()
     notable_reposts: int = 100
+    calendar: Any = None  # the working calendar (WorkCalendar) of calendar.toml: supervision owed
 
     def loc(self, at: datetime) -> datetime:
         return at.astimezone(self.zone)
