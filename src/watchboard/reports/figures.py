@@ -29,7 +29,7 @@ from typing import Any
 import msgspec
 
 from watchboard.domain import events as ev
-from watchboard.domain.report import MAINSTREAM_PLATFORMS, STAGES
+from watchboard.domain.report import STAGES
 from watchboard.reports.model import SERVICE_ACTORS, ClockRecord, History, IncidentRecord
 from watchboard.reports.period import Period
 
@@ -37,6 +37,8 @@ UNASSIGNED = "unassigned"  # the owner of an incident nobody owns yet (as deadli
 UNGRADED = "ungraded"
 NOTABLE_MAX = 20
 NOTABLE_MEDIA = frozenset({"city", "provincial", "national"})
+# Platforms that are mainstream media whatever the level (domain.report no longer names them).
+MAINSTREAM_PLATFORMS = frozenset({"news", "tv", "newspaper", "radio"})
 OPEN_STAGES: tuple[str, ...] = tuple(s for s in STAGES if s != "closed")
 
 
