@@ -275,7 +275,7 @@ def _start_clocks(st: IncidentState, changes: list[ClockChange], cause: str, now
                                    actor=ACTOR, causation_id=cause, clock=ch.name, due_at=ch.due_at,
                                    basis=ch.basis, provisional=ch.provisional, previous_due_at=ch.previous_due_at,
                                    start_at=start_at, counted_from=ch.counted_from, extendable=ch.extendable,
-                                   unit=current.unit))
+                                   unit=current.unit, period=current.period, arrived_at=arrived))
     st.clocks.sort(key=lambda c: _order(c.name))
     for c in fresh:
         if c.open and c.due_at <= arrived:
@@ -400,7 +400,8 @@ def _meet(st: IncidentState, target: ClockState, at: datetime, actor: str, note:
     span = _span(at - target.due_at)
     text = note if not late else (f"{note} (met late by {span})" if note else f"met late by {span}")
     out.append(ev.ClockMet(id=ev.effect_id(cause, f"met:{target.name}"), incident_id=st.id, at=now, actor=actor,
-                           causation_id=cause, clock=target.name, note=text, due_at=target.due_at, late=late))
+                           causation_id=cause, clock=target.name, note=text, due_at=target.due_at, late=late,
+                           met_at=at))
     return out
 
 
