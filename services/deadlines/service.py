@@ -233,7 +233,6 @@ class Deadlines:
             await self.db.executemany("INSERT OR IGNORE INTO dirty_views(id) VALUES (?)", [(k,) for k in dirty])
         changed = await tx.commit()
         self.probe.committed(effects)
-        self.probe.reached("committed")
         if sweep is not None:
             self.sweep = sweep
         self.dirty_views.update(dirty)
@@ -280,7 +279,6 @@ class Deadlines:
 
     async def _after(self) -> None:
         await self._flush()
-        self.probe.reached("flushed")
         await self._put_views()
         await self._put_supervision()
 
@@ -322,8 +320,12 @@ class Deadlines:
             effects = await tx.fold(batch, lambda st, e: (None, []) if e.incident_id == ev.NO_INCIDENT
                                     else step(st, e, self.rules, now))
             await self._commit(tx, effects)
-        # Committed: the consumer may ack now; publishing is the outbox's job.
-        await self._after()
+        self.probe.reached("committed")
+        # Committed: the consumer may ack now; publishing is the outbox's job, then the views.
+        await self._flush()
+        self.probe.reached("flushed")
+        await self._put_views()
+        await self._put_supervision()
 
     # --- timer -----------------------------------------------------------------------------
 
@@ -372,7 +374,6 @@ class Deadlines:
     async def _after_command(self, _: object) -> None:
         """For a request: reply ok only once the effect is in the stream, then the view."""
         await self.outbox.flush()
-        self.probe.reached("flushed")
         await self._put_views()
 
     def _done(self, state: IncidentState | None, cmd: Done, ctx: Ctx) -> tuple[IncidentState, list[ev.Event]]:

@@ -8,7 +8,6 @@ store and returns a `Grading`, built only once everything it needs exists.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -125,11 +124,11 @@ class Grading:
     # --- the consumer: publish, then commit and put the views -------------------------------
 
     async def handle(self, batch: Sequence[Delivered]) -> None:
-        """Effects published (acked), then state, processed ids and any dead letters committed
-        while the views go out (their facts are in the stream by then); then the batch is acked.
+        """Effects published (acked), then state, processed ids and any dead letters committed,
+        then the views put (their facts are in the stream by then); then the batch is acked.
         A failure before the commit leaves everything as it was: the batch comes again and makes
         the same effects (same ids). A view whose put fails after the commit is owed: put again by
-        housekeeping, and by the reconcile round after a crash."""
+        housekeeping, and by the reconcile round after a crash (the batch counts as processed)."""
         async with self.states.lock:
             tx = self.states.begin()
             now = self.rt.now()
@@ -140,10 +139,9 @@ class Grading:
             views = {k: v for k, st in tx.overlay.items() if (v := view_of(st, self.units, self.labels)) is not None}
             if letters:
                 await deadletter.put(self.db, letters)
-            committed, _ = await asyncio.gather(tx.commit(), self.views.put(views), return_exceptions=True)
-            if isinstance(committed, BaseException):
-                raise committed
+            await tx.commit()
             self.probe.reached("committed")
+            await self.views.put(views)
 
     def _fit(self, effects: list[ev.Event]) -> tuple[list[ev.Event], list[DeadLetter]]:
         """Effects too large for the bus are set aside (dead letters) with a fault in their place."""
@@ -166,13 +164,13 @@ class Grading:
     async def _commit_command(self, tx: Transaction[IncidentState], effects: list[ev.Event]) -> list[str]:
         await self.outbox.add((e.id, self.publisher.subject_of(e), ev.encode_event(e)) for e in effects)
         changed = await tx.commit()
-        self.probe.reached("committed")
+        self.probe.reached("command-committed")
         return list(changed)
 
     async def _after_command(self, changed: list[str]) -> None:
         """Reply ok only once the effect is in the stream; the view after it."""
         await self.outbox.flush()
-        self.probe.reached("flushed")
+        self.probe.reached("command-flushed")
         await self.views.put_now(changed)
 
     async def _flush(self) -> None:

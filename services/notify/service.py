@@ -234,9 +234,9 @@ class Notify:
         ack = await self.notifier.acknowledge(incident_id, person, self.rt.now(), via=via)
         if ack is not None:
             self.dirty.add(incident_id)  # owed from now on: a failed flush leaves it to the next round
-            self.probe.reached("committed")
+            self.probe.reached("ack-committed")
             await self.outbox.flush()  # the reply says ok once the event is in the stream
-            self.probe.reached("flushed")
+            self.probe.reached("ack-flushed")
             await self._show()
         return ack
 
