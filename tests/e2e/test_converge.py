@@ -48,7 +48,7 @@ class Faulty:
 
     def __init__(self, name: str, url: str, data: Path, config: Path, fault: str, log: Path) -> None:
         self.log = log
-        out = open(log, "ab")  # noqa: SIM115 - the child keeps it
+        out = open(log, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "tests.faulty_service", name, "--nats", url, "--data",
                                       str(data), "--config", str(config), "--fault", fault],
                                      stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
