@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -49,6 +50,7 @@ from watchboard.domain.views import (
     kv_key,
 )
 from watchboard.recovery.keeper import ViewKeeper
+from watchboard.recovery.rebuild import rebuild_states
 from watchboard.recovery.views import encode_fitted, view_limit
 from watchboard.services.deadlines.logic import (
     Entry,
@@ -61,7 +63,10 @@ from watchboard.services.deadlines.logic import (
     command_extend,
     entries_for,
     fire,
+    learn,
     record_sweep,
+    restore,
+    restore_sweep,
     settle,
     step,
     sweep_view,
@@ -69,7 +74,7 @@ from watchboard.services.deadlines.logic import (
 )
 from watchboard.services.deadlines.probe import Probe
 from watchboard.store.outbox import Outbox
-from watchboard.store.sqlite import get_meta, set_meta, start_on_db
+from watchboard.store.sqlite import get_meta, rebuild_pending, set_meta, start_on_db
 from watchboard.store.states import StateTable, Transaction
 
 log = logging.getLogger("watchboard.deadlines")
@@ -169,6 +174,9 @@ class Deadlines:
             self.probe.phase(name, now - mark)
             mark = now
 
+        if await rebuild_pending(self.db):  # a new store: what the stream says, before serving
+            await self._rebuild()
+            lap("rebuild_s")
         loaded = await self.states.load()
         self.major = {k for k, st in self.states.items.items() if _major(st)}
         lap("load_s")
@@ -214,6 +222,28 @@ class Deadlines:
 
     async def close(self) -> None:
         await self.db.close()
+
+    async def _rebuild(self) -> None:
+        """Clocks, slips and sweeps from deadlines' own events; moments, owner, grade and closing
+        from its inputs (recovery/rebuild.py)."""
+        rules = self.rules
+        sweep = SweepState()
+
+        def on_own(event: ev.Event) -> None:
+            nonlocal sweep
+            sweep = restore_sweep(sweep, event)
+
+        async def save_sweep() -> None:
+            if sweep.checked_until is not None:
+                await set_meta(self.db, "sweep", msgspec.to_builtins(sweep))
+
+        def decide(st: IncidentState | None, e: ev.Event, now: datetime) -> tuple[IncidentState | None, list[ev.Event]]:
+            return (None, []) if e.incident_id == ev.NO_INCIDENT else step(st, e, rules, now)
+
+        filters = [self.rt.subjects.from_service("intake"), self.rt.subjects.from_service("grading")]
+        await rebuild_states(self.rt, self.states, self.outbox, durable=DURABLE, inputs=filters,
+                             learn=partial(learn, rules=rules), restore=partial(restore, rules=rules), step=decide,
+                             on_own=on_own, before_commit=save_sweep)
 
     # --- the commit path -------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from watchboard.domain.commands import Assign, Command, Flag, Regrade, Release, 
 from watchboard.domain.grading.grades import grade_labels
 from watchboard.recovery.keeper import ViewKeeper
 from watchboard.recovery.probe import Failpoints
+from watchboard.recovery.rebuild import rebuild_states
 from watchboard.services.grading.logic import (
     IncidentState,
     command_assign,
@@ -37,13 +38,15 @@ from watchboard.services.grading.logic import (
     command_regrade,
     command_release,
     command_unflag,
+    learn,
+    restore,
     step,
     view_of,
 )
 from watchboard.store import deadletter
 from watchboard.store.deadletter import DeadLetter
 from watchboard.store.outbox import Outbox
-from watchboard.store.sqlite import start_on_db
+from watchboard.store.sqlite import rebuild_pending, start_on_db
 from watchboard.store.states import StateTable, Transaction
 
 log = logging.getLogger("watchboard.grading")
@@ -95,6 +98,10 @@ class Grading:
 
     async def start(self) -> None:
         rt = self.rt
+        if await rebuild_pending(self.db):  # a new store: what the stream says, before serving
+            await rebuild_states(rt, self.states, self.outbox, durable=DURABLE,
+                                 inputs=[rt.subjects.from_service("intake")], learn=learn, restore=restore,
+                                 step=lambda st, e, now: step(st, e, self.grading, self.units, now))
         await self.states.load()
         # Commands committed before a crash: drop those the stream holds, publish the rest.
         await self.outbox.recover()

@@ -76,7 +76,8 @@ from watchboard.services.intake.logic import (
     command_task_add,
     command_task_feedback,
 )
-from watchboard.store.sqlite import start_on_db
+from watchboard.services.intake.rebuild import rebuild
+from watchboard.store.sqlite import rebuild_pending, start_on_db
 from watchboard.store.states import StateTable
 
 log = logging.getLogger("watchboard.intake")
@@ -139,6 +140,8 @@ class Intake:
 
     async def start(self) -> None:
         rt = self.rt
+        if await rebuild_pending(self.db):  # a new store: the record from the stream, before serving
+            await rebuild(rt, self.cores)
         await self.cores.load()
         self._rebuild_index()
         filters = [rt.subjects.from_service("intake")]

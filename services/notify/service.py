@@ -29,8 +29,10 @@ from watchboard.recovery.views import encode_fitted, view_limit
 from watchboard.services.notify.acklink import AckServer
 from watchboard.services.notify.channels import Channels
 from watchboard.services.notify.notifier import Notifier
+from watchboard.services.notify.rebuild import rebuild
 from watchboard.services.notify.settings import NotifyConfig, load_notify
 from watchboard.store.outbox import Outbox
+from watchboard.store.sqlite import rebuild_pending
 
 log = logging.getLogger("watchboard.notify")
 
@@ -96,6 +98,8 @@ class Notify:
             await outbox.add((e.id, publisher.subject_of(e), ev.encode_event(e)) for e in events)
 
         notifier.effects = effects  # called inside the transaction that records the facts
+        if await rebuild_pending(notifier.db):  # a new store: what the stream says, before serving
+            await rebuild(rt, notifier, outbox)
         # Events committed before a crash: drop those the stream holds, publish the rest.
         await outbox.recover()
         await self._flush()

@@ -37,8 +37,17 @@ def build_service(name: str, source: ConfigSource) -> Any:
     return module.build(source)
 
 
-def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path) -> int:
+def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path, *, rebuild: bool = False) -> int:
     service = build_service(name, source)
+    if rebuild:
+        # A store that is not there is rebuilt from the stream before the service serves.
+        from watchboard.recovery.rebuild import move_aside
+
+        store = data_dir / f"{name}.sqlite"
+        moved = move_aside(store)
+        print(f"watchboard serve {name}: " + (f"store moved aside to {moved[0]}; " if moved else
+                                            f"no store at {store}; ") + "rebuilding it from the stream",
+              file=sys.stderr)
 
     async def main() -> None:
         stop = asyncio.Event()
