@@ -57,11 +57,16 @@ def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path, *, reb
         install_signal_handlers(stop, extra)
         await run_service(service, ServiceContext(nats_url=nats_url, data_dir=data_dir, source=source), stop)
 
+    from watchboard.recovery.rebuild import RebuildError
+
     try:
         asyncio.run(main())
     except StoreError as exc:
         # One line a person can act on, and an exit code systemd (or `up`) acts on.
         print(f"watchboard serve {name}: store {exc.path}: {exc.problem}", file=sys.stderr)
+        return 1
+    except RebuildError as exc:
+        print(f"watchboard serve {name}: {exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -55,6 +55,11 @@ FETCH = 1_000  # messages per fetch
 PROGRESS_EVERY = 3.0  # seconds between progress lines
 
 
+class RebuildError(Exception):
+    """The stream could not be read to the end: the service stops (exit 1) with this one line,
+    and the store stays marked, so the next start rebuilds it again."""
+
+
 @dataclass
 class Plan:
     """How far to replay and what the old store had handled."""
@@ -140,8 +145,8 @@ async def replay(nc: Client, service: str, filters: Sequence[str], p: Plan, hand
             try:
                 msgs = await sub.fetch(min(FETCH, total - tally.read), timeout=10)
             except (TimeoutError, nats.errors.TimeoutError):
-                raise RuntimeError(f"{service}: the stream sent nothing for 10 s while rebuilding "
-                                   f"({tally.read:,} of {total:,} events read); start again to retry") from None
+                raise RebuildError(f"the stream sent nothing for 10 s while rebuilding ({tally.read:,} of {total:,} "
+                                   "events read); is NATS overloaded? start the service again to retry") from None
             batch: list[Delivered] = []
             done = False
             for msg in msgs:
