@@ -50,8 +50,9 @@ class Setting:
 def load_setting(source: ConfigSource) -> Setting:
     """The setting of the active profile (a bad file raises ConfigError naming file and key)."""
     from watchboard.config import load_watchboard
-    from watchboard.domain.grading import grade_label, load_grading, used_grades
-    from watchboard.domain.owners import load_units
+    from watchboard.config.grading import load_grading, used_grades
+    from watchboard.config.units import load_units
+    from watchboard.domain.grading.grades import grade_label
     from watchboard.services.notify.settings import load_notify
 
     wb, grading, units = load_watchboard(source), load_grading(source), load_units(source)
