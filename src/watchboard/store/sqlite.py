@@ -42,6 +42,9 @@ class StoreError(Exception):
 # Meta key set on a store just created: its state must be rebuilt from the stream before the
 # service serves (recovery/rebuild.py); removed in the transaction that commits the rebuild.
 REBUILD_PENDING = "rebuild_pending"
+# What a person does about a store that cannot be used: the stream holds everything it held.
+WHAT_TO_DO = ("rebuild it from the stream with --rebuild (the file is kept beside the new one), or restore it "
+              "from a backup")
 
 
 async def open_db(path: Path | str, schema: str = "") -> aiosqlite.Connection:
@@ -69,8 +72,7 @@ async def open_db(path: Path | str, schema: str = "") -> aiosqlite.Connection:
         async with db.execute("PRAGMA quick_check") as cur:
             verdict = [row[0] async for row in cur]
         if verdict != ["ok"]:
-            raise StoreError(path, f"the store is damaged (quick_check: {'; '.join(verdict)[:200]}); restore it "
-                             "from a backup, or move it aside to start afresh")
+            raise StoreError(path, f"the store is damaged (quick_check: {'; '.join(verdict)[:200]}); {WHAT_TO_DO}")
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=FULL")
         await db.executescript(PROCESSED_SCHEMA + schema)
@@ -81,8 +83,7 @@ async def open_db(path: Path | str, schema: str = "") -> aiosqlite.Connection:
         await db.close()
         if "readonly" in str(exc) or "read-only" in str(exc):
             raise StoreError(path, "the store is read-only for this user; fix its owner or permissions") from None
-        raise StoreError(path, f"the store is not a usable database ({exc}); restore it from a backup, or "
-                         "move it aside to start afresh") from None
+        raise StoreError(path, f"the store is not a usable database ({exc}); {WHAT_TO_DO}") from None
     except StoreError:
         await db.close()
         raise
