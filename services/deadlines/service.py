@@ -152,6 +152,9 @@ class Deadlines:
         self.timer = Timer()
         self.sweep = SweepState()
         self.dirty_views: set[str] = set()  # KV puts still owed (also in the dirty_views table)
+        # Each commit that changes a view bumps its incident's count: a put that began before
+        # the change must not clear the view it did not show.
+        self.changes: dict[str, int] = {}
         # Open grade I/II incidents (kept with every commit): what `sys.supervision` is about.
         self.major: set[str] = set()
         self.supervision: SupervisionDayView | None = None  # as last put
@@ -266,6 +269,8 @@ class Deadlines:
         if sweep is not None:
             self.sweep = sweep
         self.dirty_views.update(dirty)
+        for key in dirty:
+            self.changes[key] = self.changes.get(key, 0) + 1
         for key, st in changed.items():
             (self.major.add if _major(st) else self.major.discard)(key)
             old = before.get(key)
@@ -288,15 +293,17 @@ class Deadlines:
         limit = view_limit(self.nc)
         for start in range(0, len(keys), KV_CHUNK):
             chunk = keys[start:start + KV_CHUNK]
+            seen = {key: self.changes.get(key, 0) for key in chunk}
             views = {kv_key(key, "clocks"): view_of(st) for key in chunk if (st := self.states.get(key)) is not None}
             try:
                 await self.rt.kv_put_many(encode_fitted(views, limit, "deadlines"))
             except Exception as exc:
                 log.warning("deadlines: KV put failed (%s); retrying", exc)
                 return
-            self.dirty_views.difference_update(chunk)
             async with self.states.lock:  # the connection's one writer (a commit takes all pending writes)
-                await self.db.executemany("DELETE FROM dirty_views WHERE id = ?", [(k,) for k in chunk])
+                put = [k for k in chunk if self.changes.get(k, 0) == seen[k]]  # not changed during the put
+                self.dirty_views.difference_update(put)
+                await self.db.executemany("DELETE FROM dirty_views WHERE id = ?", [(k,) for k in put])
                 await self.db.commit()
 
     async def _incidents_in_outbox(self) -> set[str]:
