@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -50,8 +49,7 @@ from watchboard.domain.views import (
     kv_key,
 )
 from watchboard.recovery.keeper import ViewKeeper
-from watchboard.recovery.rebuild import rebuild_states
-from watchboard.recovery.views import encode_fitted, view_limit
+from watchboard.recovery.views import encode_fitted, view_limit, waiting
 from watchboard.services.deadlines.logic import (
     Entry,
     IncidentState,
@@ -63,16 +61,14 @@ from watchboard.services.deadlines.logic import (
     command_extend,
     entries_for,
     fire,
-    learn,
     record_sweep,
-    restore,
-    restore_sweep,
     settle,
     step,
     sweep_view,
     view_of,
 )
 from watchboard.services.deadlines.probe import Probe
+from watchboard.services.deadlines.rebuild import rebuild
 from watchboard.store.outbox import Outbox
 from watchboard.store.sqlite import get_meta, rebuild_pending, set_meta, start_on_db
 from watchboard.store.states import StateTable, Transaction
@@ -178,7 +174,7 @@ class Deadlines:
             mark = now
 
         if await rebuild_pending(self.db):  # a new store: what the stream says, before serving
-            await self._rebuild()
+            await rebuild(self.rt, self.states, self.outbox, self.rules)
             lap("rebuild_s")
         loaded = await self.states.load()
         self.major = {k for k, st in self.states.items.items() if _major(st)}
@@ -226,28 +222,6 @@ class Deadlines:
     async def close(self) -> None:
         await self.db.close()
 
-    async def _rebuild(self) -> None:
-        """Clocks, slips and sweeps from deadlines' own events; moments, owner, grade and closing
-        from its inputs (recovery/rebuild.py)."""
-        rules = self.rules
-        sweep = SweepState()
-
-        def on_own(event: ev.Event) -> None:
-            nonlocal sweep
-            sweep = restore_sweep(sweep, event)
-
-        async def save_sweep() -> None:
-            if sweep.checked_until is not None:
-                await set_meta(self.db, "sweep", msgspec.to_builtins(sweep))
-
-        def decide(st: IncidentState | None, e: ev.Event, now: datetime) -> tuple[IncidentState | None, list[ev.Event]]:
-            return (None, []) if e.incident_id == ev.NO_INCIDENT else step(st, e, rules, now)
-
-        filters = [self.rt.subjects.from_service("intake"), self.rt.subjects.from_service("grading")]
-        await rebuild_states(self.rt, self.states, self.outbox, durable=DURABLE, inputs=filters,
-                             learn=partial(learn, rules=rules), restore=partial(restore, rules=rules), step=decide,
-                             on_own=on_own, before_commit=save_sweep)
-
     # --- the commit path -------------------------------------------------------------------
 
     def _rows(self, effects: Iterable[ev.Event]) -> list[tuple[str, str, bytes]]:
@@ -288,8 +262,8 @@ class Deadlines:
     async def _put_views(self) -> None:
         """The owed `<id>.clocks`, each once its facts are in the stream: an incident with effects
         still in the outbox keeps its view owed until they are published."""
-        waiting = await self._incidents_in_outbox()
-        keys = [k for k in self.dirty_views if k not in waiting]
+        held = await waiting(self.outbox, self.rt.subjects)
+        keys = [k for k in self.dirty_views if k not in held]
         limit = view_limit(self.nc)
         for start in range(0, len(keys), KV_CHUNK):
             chunk = keys[start:start + KV_CHUNK]
@@ -305,14 +279,6 @@ class Deadlines:
                 self.dirty_views.difference_update(put)
                 await self.db.executemany("DELETE FROM dirty_views WHERE id = ?", [(k,) for k in put])
                 await self.db.commit()
-
-    async def _incidents_in_outbox(self) -> set[str]:
-        out = set()
-        for subject in await self.outbox.subjects():
-            parsed = self.rt.subjects.parse_event(subject)
-            if parsed is not None:
-                out.add(parsed[1])
-        return out
 
     async def _after(self) -> None:
         await self._flush()

@@ -25,7 +25,7 @@ from watchboard.domain.errors import Conflict, Invalid, NotFound
 from watchboard.domain.views import NoticesView, kv_key
 from watchboard.recovery.keeper import ViewKeeper
 from watchboard.recovery.probe import Failpoints
-from watchboard.recovery.views import encode_fitted, view_limit
+from watchboard.recovery.views import encode_fitted, view_limit, waiting
 from watchboard.services.notify.acklink import AckServer
 from watchboard.services.notify.channels import Channels
 from watchboard.services.notify.notifier import Notifier
@@ -145,8 +145,8 @@ class Notify:
     async def _show(self) -> None:
         """Put the `<id>.notices` view of every incident changed since the last put whose facts
         are in the stream (an incident with events still in the outbox waits for them)."""
-        waiting = await self._incidents_in_outbox()
-        keys = {k for k in self.dirty if k not in waiting}
+        held = await waiting(self.outbox, self.rt.subjects)
+        keys = {k for k in self.dirty if k not in held}
         self.dirty -= keys
         if not keys:
             return
@@ -157,14 +157,6 @@ class Notify:
         except BaseException:
             self.dirty |= keys  # put again on the next round
             raise
-
-    async def _incidents_in_outbox(self) -> set[str]:
-        out = set()
-        for subject in await self.outbox.subjects():
-            parsed = self.rt.subjects.parse_event(subject)
-            if parsed is not None:
-                out.add(parsed[1])
-        return out
 
     async def _all_views(self) -> dict[str, NoticesView]:
         """Every incident notify knows, with its notices: what `<id>.notices` should say."""

@@ -10,7 +10,9 @@ from collections.abc import Mapping
 import msgspec
 from nats.aio.client import Client
 
+from watchboard.bus.subjects import Subjects
 from watchboard.domain.bounds import fit_view, room
+from watchboard.store.outbox import Outbox
 
 log = logging.getLogger("watchboard.views")
 
@@ -29,4 +31,14 @@ def encode_fitted(views: Mapping[str, msgspec.Struct], limit: int, service: str 
             log.info("%s: %s is too large for one message; put summarised (%s bytes)", service or "view", key,
                      f"{len(data):,}")
         out[key] = data
+    return out
+
+
+async def waiting(outbox: Outbox, subjects: Subjects) -> set[str]:
+    """The incidents with effects still in the outbox: their views wait for those facts."""
+    out = set()
+    for subject in await outbox.subjects():
+        parsed = subjects.parse_event(subject)
+        if parsed is not None:
+            out.add(parsed[1])
     return out
