@@ -139,7 +139,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             probe = RecordingProbe()
             svc: DeadlinesService = build(ConfigSource(config_dir=config), probe)
             stop, ready = asyncio.Event(), asyncio.Event()
-            ctx = ServiceContext(nats_url=server.url, data_dir=data, source=ConfigSource(config_dir=config))
+            ctx = ServiceContext(nats_url=server.url, data_dir=data, source=ConfigSource(config_dir=config),
+                                 settle_gc=True)  # as `watchboard serve` runs it
             started = time.perf_counter()
             task = asyncio.create_task(run_service(svc, ctx, stop, ready))
             waiter = asyncio.create_task(ready.wait())

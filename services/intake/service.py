@@ -24,11 +24,11 @@ from functools import partial
 from typing import Any
 
 import aiosqlite
-from nats.js.api import PubAck
 
 from watchboard.bus.command_path import CommandPath, event_reply
 from watchboard.bus.consumer import Delivered, catch_up
 from watchboard.bus.endpoints import ok
+from watchboard.bus.pipeline import Sent
 from watchboard.bus.runtime import Runtime
 from watchboard.config import ConfigSource
 from watchboard.config.calendar import load_calendar
@@ -300,7 +300,7 @@ class Intake:
 
     # --- the request path ----------------------------------------------------------------
 
-    async def _emit(self, event: ev.Event) -> asyncio.Future[PubAck]:
+    async def _emit(self, event: ev.Event) -> Sent:
         """Called with decide_lock held: index first, then the wire (order kept); the stream's
         ack is awaited by `_confirm`, outside the lock."""
         self.index.apply(event)
@@ -315,7 +315,7 @@ class Intake:
             return pending[0]
         return self.cores.get(incident_id)
 
-    async def _confirm(self, future: asyncio.Future[PubAck]) -> None:
+    async def _confirm(self, future: Sent) -> None:
         try:
             await self.publisher.confirm(future)
         except Exception:

@@ -62,7 +62,8 @@ def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path, creds:
         if hasattr(service, "reload"):
             extra[signal.SIGHUP] = lambda: asyncio.ensure_future(service.reload())
         install_signal_handlers(stop, extra)
-        await run_service(service, ServiceContext(nats_url=nats_url, data_dir=data_dir, source=source, creds=creds),
+        await run_service(service, ServiceContext(nats_url=nats_url, data_dir=data_dir, source=source, creds=creds,
+                                         settle_gc=True),
                           stop)
 
     from watchboard.auth.registry import RegistryError

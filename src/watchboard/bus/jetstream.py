@@ -13,7 +13,8 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
-from watchboard.bus.errors import BusTimeout, map_nats_error
+from watchboard.bus.errors import map_nats_error
+from watchboard.bus.pipeline import Ack, Out, Sent, pipeline_of
 from watchboard.bus.subjects import STREAM, Subjects
 from watchboard.config import WatchboardConfig, parse_seconds
 from watchboard.domain.events import Event, encode_event, event_type, owner_of
@@ -39,6 +40,8 @@ def stream_config(cfg: WatchboardConfig) -> api.StreamConfig:
         # Direct get: how the people's accounts read an incident's timeline without any
         # JetStream API of their own (read-only, answered by the server; docs/architecture.md).
         allow_direct=True,
+        # Atomic batches: a batch's effects stored together with one disk sync (bus/pipeline.py).
+        allow_atomic=True,
     )
 
 
@@ -60,7 +63,7 @@ async def ensure_stream(js: JetStreamContext, cfg: WatchboardConfig) -> None:
 
 
 async def ensure_board_bucket(js: JetStreamContext, cfg: WatchboardConfig) -> KeyValue:
-    """Create the bucket, or let an existing one answer direct gets (the board's snapshot)."""
+    """Create the bucket, or let an existing one answer direct gets and take atomic batches."""
     try:
         kv = await asyncio.wait_for(js.key_value(KV_BUCKET), PUBLISH_TIMEOUT)
     except BucketNotFoundError:
@@ -68,18 +71,20 @@ async def ensure_board_bucket(js: JetStreamContext, cfg: WatchboardConfig) -> Ke
     except Exception as exc:
         raise map_nats_error(exc) from exc
     try:
-        if kv is not None:
-            info = await asyncio.wait_for(js.stream_info(KV_STREAM), PUBLISH_TIMEOUT)
-            if not info.config.allow_direct:  # a bucket made by an older version
-                info.config.allow_direct = True
-                await asyncio.wait_for(js.update_stream(info.config), PUBLISH_TIMEOUT)
-            return kv
-        return await asyncio.wait_for(
-            js.create_key_value(bucket=KV_BUCKET, history=1, replicas=cfg.stream.replicas,
-                                storage=api.StorageType.FILE, direct=True,
-                                description="watchboard: current facts per incident, one writer per key"),
-            PUBLISH_TIMEOUT,
-        )
+        if kv is None:
+            kv = await asyncio.wait_for(
+                js.create_key_value(bucket=KV_BUCKET, history=1, replicas=cfg.stream.replicas,
+                                    storage=api.StorageType.FILE, direct=True,
+                                    description="watchboard: current facts per incident, one writer per key"),
+                PUBLISH_TIMEOUT,
+            )
+        info = await asyncio.wait_for(js.stream_info(KV_STREAM), PUBLISH_TIMEOUT)
+        # Direct gets (the board's snapshot), and atomic batches (a batch of views stored with
+        # one disk sync): a bucket made by an older version gets them here.
+        if not info.config.allow_direct or not info.config.allow_atomic:
+            info.config.allow_direct = info.config.allow_atomic = True
+            await asyncio.wait_for(js.update_stream(info.config), PUBLISH_TIMEOUT)
+        return kv
     except Exception as exc:
         raise map_nats_error(exc) from exc
 
@@ -115,10 +120,11 @@ async def setup(js: JetStreamContext, cfg: WatchboardConfig) -> None:
 
 
 class EventPublisher:
-    """Publishes events to `wb.ev.<owner>.<incident>.<type>` with `Nats-Msg-Id = event.id`."""
+    """Publishes events to `wb.ev.<owner>.<incident>.<type>` with `Nats-Msg-Id = event.id`, through
+    the connection's `Pipeline` (bus/pipeline.py: acks awaited together, atomic batches)."""
 
     def __init__(self, nc: Client, subjects: Subjects, timeout: float = PUBLISH_TIMEOUT) -> None:
-        self.js = nc.jetstream(timeout=timeout)
+        self.pipeline = pipeline_of(nc, timeout)
         self.subjects = subjects
         self.timeout = timeout
 
@@ -126,48 +132,25 @@ class EventPublisher:
         kind = event_type(event)
         return self.subjects.event(owner_of(event), event.incident_id, kind)
 
-    async def publish(self, event: Event) -> api.PubAck:
+    def out(self, event: Event) -> Out:
+        return Out(self.subject_of(event), encode_event(event), event.id)
+
+    async def publish(self, event: Event) -> Ack:
         """Publish one event and wait (bounded) for the stream's ack."""
-        try:
-            return await asyncio.wait_for(
-                self.js.publish(self.subject_of(event), encode_event(event),
-                                headers={"Nats-Msg-Id": event.id}),
-                self.timeout + 1,
-            )
-        except Exception as exc:
-            raise map_nats_error(exc) from exc
+        return (await self.publish_all([event]))[0]
 
-    async def send(self, event: Event) -> asyncio.Future[api.PubAck]:
-        """Put the event on the wire now (so callers holding a lock keep stream order) and
-        return its ack future; await it with `confirm`, which bounds the wait."""
-        try:
-            return await self.js.publish_async(self.subject_of(event), encode_event(event),
-                                               headers={"Nats-Msg-Id": event.id}, wait_stall=self.timeout)
-        except Exception as exc:
-            raise map_nats_error(exc) from exc
+    async def send(self, event: Event) -> Sent:
+        """Put the event on the wire now (so callers holding a lock keep stream order); await
+        its ack with `confirm`, which bounds the wait."""
+        return await self.pipeline.send([self.out(event)], self.timeout)
 
-    async def confirm(self, future: asyncio.Future[api.PubAck]) -> api.PubAck:
-        try:
-            return await asyncio.wait_for(future, self.timeout)
-        except Exception as exc:
-            raise map_nats_error(exc) from exc
+    async def confirm(self, sent: Sent) -> Ack:
+        result = (await sent.wait())[0]
+        if isinstance(result, BaseException):
+            raise map_nats_error(result) from result
+        return result
 
-    async def publish_all(self, events: Sequence[Event]) -> list[api.PubAck]:
-        """Publish many events pipelined; all acked, or an error. Order within one
-        incident is kept because each publish is sent before the next is awaited."""
-        if not events:
-            return []
-        if len(events) == 1:
-            return [await self.publish(events[0])]
-        tasks = [asyncio.ensure_future(self.js.publish(self.subject_of(e), encode_event(e),
-                                                       headers={"Nats-Msg-Id": e.id}))
-                 for e in events]
-        try:
-            done = await asyncio.wait_for(asyncio.gather(*tasks), self.timeout + 1)
-        except Exception as exc:
-            for task in tasks:
-                task.cancel()
-            if isinstance(exc, asyncio.TimeoutError):
-                raise BusTimeout(f"{len(events)} publishes not acked in {self.timeout}s") from exc
-            raise map_nats_error(exc) from exc
-        return list(done)
+    async def publish_all(self, events: Sequence[Event]) -> list[Ack]:
+        """Publish many events in order, their acks awaited together (an atomic batch from
+        `ATOMIC_MIN` on); all stored, or the first failure raised (mapped)."""
+        return await self.pipeline.publish_all([self.out(e) for e in events], STREAM, self.timeout)

@@ -21,12 +21,14 @@ from typing import Protocol
 from nats.aio.client import Client
 from nats.js.kv import KeyValue
 
+from watchboard.bus import steady
 from watchboard.bus.connection import ConnectionWatch, connect
 from watchboard.bus.consumer import BatchHandler, ConsumerStats, run_consumer
 from watchboard.bus.credentials import Credentials
 from watchboard.bus.endpoints import Endpoints
 from watchboard.bus.errors import map_nats_error
 from watchboard.bus.jetstream import (
+    KV_STREAM,
     PUBLISH_TIMEOUT,
     EventPublisher,
     NotReady,
@@ -34,10 +36,12 @@ from watchboard.bus.jetstream import (
     ensure_board_bucket,
     ensure_stream,
 )
+from watchboard.bus.pipeline import Out, pipeline_of
 from watchboard.bus.subjects import Subjects
 from watchboard.bus.trust import Trust
 from watchboard.config import ConfigSource, WatchboardConfig, load_watchboard
 from watchboard.domain.events import utcnow
+from watchboard.domain.views import KV_BUCKET
 
 log = logging.getLogger("watchboard.service")
 
@@ -54,6 +58,9 @@ class ServiceContext:
     now: Clock = utcnow
     # Tests shorten timers (deadlines' tick, notify's delivery loop) through this factor.
     tick: float = 1.0
+    # A process of its own (`watchboard serve`): the collector frozen and its thresholds raised
+    # once the state is loaded (bus/steady.py). Off in-process (the tests run many services).
+    settle_gc: bool = False
     # Roles on: this service's identity (nkey seed, TLS files). None: roles off, anonymous —
     # only for tests and a set-up on loopback (docs/deploy.md).
     creds: Credentials | None = None
@@ -168,15 +175,15 @@ class Runtime:
         self._loops.append(body)
 
     async def kv_put(self, key: str, value: bytes) -> None:
-        assert self.kv is not None
-        try:
-            await asyncio.wait_for(self.kv.put(key, value), PUBLISH_TIMEOUT + 1)
-        except Exception as exc:
-            raise map_nats_error(exc) from exc
+        await self.kv_put_many({key: value})
 
     async def kv_put_many(self, items: dict[str, bytes]) -> None:
+        """Put views, their acks awaited together (an atomic batch of the bucket's stream from
+        `ATOMIC_MIN` on: one disk sync); all stored, or the first failure raised (mapped)."""
         if items:
-            await asyncio.gather(*(self.kv_put(k, v) for k, v in items.items()))
+            assert self.nc is not None
+            await pipeline_of(self.nc).publish_all([Out(f"$KV.{KV_BUCKET}.{k}", v) for k, v in items.items()],
+                                                   KV_STREAM, PUBLISH_TIMEOUT)
 
     async def run_loops(self) -> None:
         async with asyncio.TaskGroup() as group:
@@ -211,6 +218,8 @@ async def run_service(
         running = await service.start(rt)
         assert rt.nc is not None
         await rt.nc.flush(timeout=5)  # subscriptions are on the server before we say ready
+        if ctx.settle_gc:
+            steady.settle()
         if ready is not None:
             ready.set()
         log.info("%s: ready", service.name)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -39,10 +40,17 @@ def _b32(value: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
+# The random part of ULIDs: seeded from the OS once (and again in a forked child, so two
+# processes never share a sequence), not a syscall per id; an id must be unique, not secret
+# (tokens use `secrets`). Its own instance: a `random.seed(…)` elsewhere cannot repeat ids.
+_ids = random.Random()
+os.register_at_fork(after_in_child=_ids.seed)
+
+
 def new_ulid(now: datetime | None = None) -> str:
     """A ULID: 48-bit milliseconds + 80 random bits, sortable by creation time."""
     ms = int((now.timestamp() if now else time.time()) * 1000)
-    return _b32(ms, 10) + _b32(int.from_bytes(os.urandom(10), "big"), 16)
+    return _b32(ms, 10) + _b32(_ids.getrandbits(80), 16)
 
 
 def effect_id(cause: str, effect: str) -> str:

@@ -38,6 +38,7 @@ import aiosqlite
 from nats.aio.client import Client
 
 from watchboard.bus.errors import map_nats_error
+from watchboard.bus.pipeline import Out, pipeline_of
 from watchboard.domain.bounds import room
 from watchboard.store import deadletter
 from watchboard.store.deadletter import DeadLetter
@@ -63,7 +64,7 @@ class Outbox:
                  service: str = "", fault_subject: str = "") -> None:
         self.db = db
         self.nc = nc
-        self.js = nc.jetstream(timeout=timeout)
+        self.pipeline = pipeline_of(nc, timeout)
         self.stream = stream
         self.table = table
         self.timeout = timeout
@@ -177,11 +178,9 @@ class Outbox:
                 if big:
                     await self._set_aside(big)
                     continue
-                tasks = [asyncio.ensure_future(self.js.publish(r.subject, r.data, stream=self.stream,
-                                                               headers={"Nats-Msg-Id": r.msg_id}))
-                         for r in batch]
-                results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True),
-                                                 self.timeout + 1)
+                # Acks awaited together; from ATOMIC_MIN rows on one atomic batch (one disk sync).
+                results = await self.pipeline.publish_many([Out(r.subject, r.data, r.msg_id) for r in batch],
+                                                           self.stream, self.timeout)
                 acked: list[OutboxRow] = []
                 refused: list[tuple[OutboxRow, str]] = []
                 failure: BaseException | None = None
