@@ -129,3 +129,24 @@ async def test_after_a_chunk_of_unknown_fate_the_rest_is_not_sent(nc: Client, mo
     assert len(results) == ATOMIC_MIN + 2 and all(isinstance(r, nats.errors.TimeoutError) for r in results)
     assert len(heard) == 3  # the first chunk only
     assert not pipe.waiting
+
+
+async def test_a_server_that_ignores_batch_headers_gets_every_message_again_one_by_one(nc: Client) -> None:
+    """Before nats-server 2.12 the batch headers mean nothing: each message is stored alone and
+    only the last (which has a reply) is answered, without `batch`. Played here by a responder
+    answering as such a server's JetStream would, on the real server."""
+    seen: list[bytes] = []
+
+    async def old_jetstream(msg: object) -> None:
+        seen.append(msg.data)  # type: ignore[attr-defined]
+        if msg.reply:  # type: ignore[attr-defined]
+            await msg.respond(f'{{"stream":"OLD","seq":{len(seen)}}}'.encode())  # type: ignore[attr-defined]
+
+    await nc.subscribe("old.>", cb=old_jetstream)
+    pipe = Pipeline(nc)
+    group = msgs("o", ATOMIC_MIN, subject="old")
+    acks = await pipe.publish_all(group, "OLD")
+    assert pipe.batches == 0 and pipe.no_atomic == {"OLD"}
+    assert len(acks) == ATOMIC_MIN and len(seen) == 2 * ATOMIC_MIN  # the batch, then each with its own ack
+    await pipe.publish_all(msgs("p", ATOMIC_MIN, subject="old"), "OLD")
+    assert len(seen) == 3 * ATOMIC_MIN  # not asked to batch again

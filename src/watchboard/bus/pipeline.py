@@ -60,6 +60,7 @@ class Ack(msgspec.Struct, frozen=True):
     stream: str = ""
     seq: int = 0
     duplicate: bool = False
+    batch: str = ""  # the atomic batch it committed (its last message's answer only)
 
 
 class _Reply(msgspec.Struct):
@@ -148,7 +149,7 @@ class Pipeline:
         group, index = entry
         answer = _answer(msg)
         group.answer(index, answer if isinstance(answer, BaseException)
-                     else Ack(answer.stream, answer.seq, answer.duplicate))
+                     else Ack(answer.stream, answer.seq, answer.duplicate, answer.batch))
 
     # --- the calls ----------------------------------------------------------------------------
 
@@ -231,6 +232,13 @@ class Pipeline:
             return None  # refused whole: nothing stored; each message gets its own answer next
         if isinstance(answer, BaseException):
             return [answer] * len(chunk)  # a timeout or a lost connection: fate unknown, try again
+        if answer.batch != batch:
+            # A server before 2.12 ignores the batch headers and stored each message alone,
+            # answering only the last: the others' fate is unknown to us, so every message is
+            # sent again with its own ack (their ids drop the copies) and no batch again.
+            self.no_atomic.add(stream)
+            log.info("the server takes no atomic batches (nats-server 2.12+ does); publishing message by message")
+            return None
         self.batches += 1
         first = answer.seq - len(chunk) + 1
         return [Ack(answer.stream, first + i) for i in range(len(chunk))]
