@@ -17,7 +17,7 @@ import msgspec
 from watchboard.bus.consumer import Delivered
 from watchboard.bus.endpoints import ok
 from watchboard.bus.runtime import Runtime
-from watchboard.bus.subjects import STREAM
+from watchboard.bus.subjects import STREAM, Subjects
 from watchboard.config import DEFAULT_PROFILE, ConfigSource
 from watchboard.config.calendar import load_calendar
 from watchboard.config.loader import ConfigError
@@ -31,6 +31,7 @@ from watchboard.domain.views import NoticesView, kv_key
 from watchboard.recovery.keeper import ViewKeeper
 from watchboard.recovery.probe import Failpoints
 from watchboard.recovery.views import encode_fitted, view_limit, waiting
+from watchboard.services.notify import logic
 from watchboard.services.notify.acklink import AckServer, tls_context
 from watchboard.services.notify.channels import Channels
 from watchboard.services.notify.notifier import Notifier
@@ -49,6 +50,17 @@ TICK = 0.5
 # Delivery batches in one wake-up before the loop lets the others run (a full batch means more).
 ROUNDS = 50
 
+
+
+def input_filters(subjects: Subjects) -> list[str]:
+    """What the `notify` durable consumer is given: intake's and grading's events whole, and of
+    deadlines' only the types notify acts on (`logic.HANDLED`). The clocks' starts, moves, meets
+    and cancellations — most of the stream at a burst (several per report) — are then never
+    delivered to notify at all, rather than fetched, decoded and skipped."""
+    tags = [t.__struct_config__.tag for t in logic.HANDLED]  # type: ignore[attr-defined]
+    ours = sorted(tag for tag in tags if ev.OWNER[tag] == "deadlines")
+    return [subjects.from_service("intake"), subjects.from_service("grading"),
+            *(subjects.event("deadlines", "*", kind) for kind in ours)]
 
 class NotifyService:
     """What `build` returns (config loaded and checked); `start(rt)` opens the store and returns
@@ -119,8 +131,7 @@ class Notify:
         await self._flush()
         active = sum(1 for r in self.cfg.routes if not r.profiles or self.profile in r.profiles)
         log.info("notify: profile %s: %d of %d routes apply", self.profile, active, len(self.cfg.routes))
-        filters = [rt.subjects.from_service(s) for s in ("intake", "grading", "deadlines")]
-        rt.consume("notify", filters, self.handle)
+        rt.consume("notify", input_filters(rt.subjects), self.handle)
         rt.task(self._stopper)
         rt.task(lambda: self._loop(self.wake, self.tick, "delivery round"))
         rt.task(lambda: self._loop(self.after, self.publish, "publishing events and views"))

@@ -192,3 +192,28 @@ async def test_queued_notices_go_out_at_once_not_a_tick_later(nats_server: NatsS
     finally:
         await sub.unsubscribe()
         await runner.cleanup()
+
+
+async def test_notify_is_delivered_only_the_deadlines_events_it_acts_on(nc: Client) -> None:
+    """The durable's filters (`input_filters`) on a real server: of deadlines' events only those
+    in `logic.HANDLED` come (a sweep's too, whose incident is `_`); intake's and grading's all."""
+    from nats.js import api
+
+    from watchboard.bus.subjects import STREAM, Subjects
+    from watchboard.services.notify.service import input_filters
+
+    js = nc.jetstream(timeout=5)
+    await js.add_stream(api.StreamConfig(name=STREAM, subjects=["wb.ev.>"], storage=api.StorageType.FILE))
+    wanted = ["wb.ev.deadlines.I1.clock.breached", "wb.ev.deadlines.I1.clock.warning",
+              "wb.ev.deadlines.I1.unit.reminded", "wb.ev.deadlines.I1.unit.flagged",
+              "wb.ev.deadlines._.sweep.missed", "wb.ev.intake.I1.incident.reported",
+              "wb.ev.intake.I1.mention.added", "wb.ev.grading.I1.incident.graded"]
+    unwanted = ["wb.ev.deadlines.I1.clock.started", "wb.ev.deadlines.I1.clock.met",
+                "wb.ev.deadlines.I1.clock.cancelled", "wb.ev.deadlines._.sweep.recorded",
+                "wb.ev.notify.I1.notice.sent"]
+    for subject in wanted + unwanted:
+        await js.publish(subject, b"{}")
+    sub = await js.pull_subscribe("", "probe", stream=STREAM, config=api.ConsumerConfig(
+        filter_subjects=input_filters(Subjects()), ack_policy=api.AckPolicy.NONE))
+    got = [m.subject for m in await sub.fetch(len(wanted) + len(unwanted), timeout=1)]
+    assert sorted(got) == sorted(wanted)

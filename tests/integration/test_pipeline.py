@@ -10,7 +10,11 @@ from nats.js import api
 from nats.js.errors import BadRequestError
 
 from watchboard.bus.errors import NoResponders
+from watchboard.bus.jetstream import KV_STREAM, ensure_board_bucket, ensure_stream, stream_config
 from watchboard.bus.pipeline import ATOMIC_MIN, Ack, Out, Pipeline
+from watchboard.bus.subjects import STREAM
+from watchboard.config import WatchboardConfig
+from watchboard.domain.views import KV_BUCKET
 
 
 async def stream(nc: Client, name: str, *, atomic: bool = True, max_msg_size: int | None = None) -> None:
@@ -150,3 +154,20 @@ async def test_a_server_that_ignores_batch_headers_gets_every_message_again_one_
     assert len(acks) == ATOMIC_MIN and len(seen) == 2 * ATOMIC_MIN  # the batch, then each with its own ack
     await pipe.publish_all(msgs("p", ATOMIC_MIN, subject="old"), "OLD")
     assert len(seen) == 3 * ATOMIC_MIN  # not asked to batch again
+
+
+async def test_setup_turns_atomic_batches_on_for_a_stream_and_bucket_made_before(nc: Client) -> None:
+    cfg = WatchboardConfig()
+    js = nc.jetstream(timeout=5)
+    old = stream_config(cfg)
+    old.allow_atomic = False
+    await js.add_stream(old)
+    await js.create_key_value(bucket=KV_BUCKET, history=1, storage=api.StorageType.FILE)  # no direct, no atomic
+    await ensure_stream(js, cfg)
+    await ensure_board_bucket(js, cfg)
+    for name in (STREAM, KV_STREAM):
+        info = await js.stream_info(name)
+        assert info.config.allow_atomic and info.config.allow_direct, name
+    pipe = Pipeline(nc)
+    await pipe.publish_all([Out(f"$KV.{KV_BUCKET}.k{i}", b"{}") for i in range(ATOMIC_MIN)], KV_STREAM)
+    assert pipe.batches == 1
