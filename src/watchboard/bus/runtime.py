@@ -139,7 +139,7 @@ class Runtime:
         self.endpoints = Endpoints(self.nc, self.name, description, trust=trust)
         await self.endpoints.start()
 
-    def consume(self, durable: str, filters: Sequence[str], handler: BatchHandler, *, batch: int = 256) -> None:
+    def consume(self, durable: str, filters: Sequence[str], handler: BatchHandler, *, batch: int = 1000) -> None:
         stats = self.consumer_stats.setdefault(durable, ConsumerStats())
         nc = self.nc
         assert nc is not None

@@ -60,7 +60,7 @@ class OutboxRow(NamedTuple):
 
 class Outbox:
     def __init__(self, db: aiosqlite.Connection, nc: Client, stream: str, *, table: str = "outbox",
-                 timeout: float = 5.0, chunk: int = 500, lock: asyncio.Lock | None = None,
+                 timeout: float = 5.0, chunk: int = 1000, lock: asyncio.Lock | None = None,
                  service: str = "", fault_subject: str = "") -> None:
         self.db = db
         self.nc = nc
