@@ -18,6 +18,7 @@ one slow request must not hold the next.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -81,7 +82,7 @@ class Endpoints:
     """A service's request/reply endpoints, registered with the NATS service API."""
 
     def __init__(self, nc: Client, name: str, description: str, *, concurrency: int = 256,
-                 trust: Trust | None = None) -> None:
+                 trust: Trust | None = None, metadata: dict[str, str] | None = None) -> None:
         self.nc = nc
         self.name = name
         self.description = description
@@ -91,10 +92,13 @@ class Endpoints:
         self._service: Service | None = None
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self.metadata = metadata  # standby mode: {"role": "active", "instance": …} ($SRV.INFO)
+        self._handlers: dict[str, RawHandler] = {}  # subject → handler, for forwarded requests
+        self._forwarded: Any = None
 
     async def start(self) -> None:
         self._service = await add_service(self.nc, name=self.name, version=__version__,
-                                          description=self.description)
+                                          description=self.description, metadata=self.metadata or {})
 
     async def add(self, name: str, subject: str, handler: Handler) -> None:
         await self.add_raw(name, subject, lambda raw: handler(parse_json_object(raw), raw))
@@ -121,38 +125,83 @@ class Endpoints:
 
         await self._service.add_endpoint(name=name, subject=subject, handler=on_request,
                                          queue_group=self.name)
+        self._handlers[subject] = handler
+
+    async def accept_forwarded(self, prefix: str) -> None:
+        """Standby mode: answer the requests a standby instance took and handed on to
+        `<prefix>.<subject>` (watchboard.bus.standby). The standby checked the caller and
+        wrote the person into the body already; only the services' own users may publish
+        there, so the body is taken as it comes and the person named by the header."""
+        from watchboard.bus.standby import ACTOR_HEADER
+
+        async def on_msg(msg: Any) -> None:
+            subject = msg.subject[len(prefix) + 1:]
+            handler = self._handlers.get(subject)
+            actor = (msg.headers or {}).get(ACTOR_HEADER)
+
+            async def answer() -> None:
+                if handler is None:
+                    reply = error_reply("unavailable", f"{self.name} does not answer {subject}",
+                                        message_zh=f"`{self.name}` 服务不受理 {subject}")
+                else:
+                    reply = await self._reply_for(subject, handler, msg.data)
+                    if actor and reply.get("ok"):
+                        reply.setdefault("actor", actor)
+                try:
+                    await msg.respond(_encode(reply))
+                except Exception as exc:
+                    log.debug("%s: could not reply to a forwarded %s: %s", self.name, subject, exc)
+
+            await self._slots.acquire()
+            task = asyncio.create_task(answer())
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+
+        self._forwarded = await self.nc.subscribe(f"{prefix}.>", queue=self.name, cb=on_msg)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self._slots.release()
 
     async def _answer(self, request: Request, handler: RawHandler) -> None:
-        try:
-            body = request.data
-            caller = None
+        caller = None
+
+        async def checked(body: bytes) -> dict[str, Any]:
+            nonlocal caller
             if self.trust is not None:
                 # nats.micro's Request keeps the message's reply subject only in its `_msg`.
                 reply_to = getattr(getattr(request, "_msg", None), "reply", "") or ""
                 caller = self.trust.caller(request.subject, request.headers, reply_to)
                 body = self.trust.stamp(request.subject, body, caller)
+            return await handler(body)
+
+        reply = await self._reply_for(request.subject, checked, request.data)
+        if caller is not None and reply.get("ok"):
+            reply.setdefault("actor", caller.name)  # who the record names, for the caller to show
+        try:
+            await request.respond(_encode(reply))
+        except Exception as exc:  # the requester may be gone; nothing to do
+            log.debug("%s: could not reply on %s: %s", self.name, request.subject, exc)
+
+    async def _reply_for(self, subject: str, handler: RawHandler, body: bytes) -> dict[str, Any]:
+        """The handler's reply, or the error reply its failure makes."""
+        try:
             reply = await handler(body)
-            if caller is not None and reply.get("ok"):
-                reply.setdefault("actor", caller.name)  # who the record names, for the caller to show
         except DomainError as exc:
             reply = error_reply(exc.code, exc.message, exc.field, exc.message_zh)
         except BusError as exc:
             reply = error_reply("unavailable", f"the bus did not confirm in time: {exc}",
                                 message_zh="总线未能及时确认，本次操作未完成，请稍后重试")
         except Exception as exc:
-            log.exception("%s: request on %s failed", self.name, request.subject)
+            log.exception("%s: request on %s failed", self.name, subject)
             reply = error_reply("unavailable", f"internal error ({exc.__class__.__name__}); see the {self.name} log",
                                 message_zh=f"服务内部出错（`{exc.__class__.__name__}`），请查看 `{self.name}` 服务日志")
-        try:
-            await request.respond(_encode(reply))
-        except Exception as exc:  # the requester may be gone; nothing to do
-            log.debug("%s: could not reply on %s: %s", self.name, request.subject, exc)
+        return reply
 
     async def stop(self) -> None:
+        if self._forwarded is not None:
+            with contextlib.suppress(Exception):
+                await self._forwarded.unsubscribe()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
         if self._service is not None:

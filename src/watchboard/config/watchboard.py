@@ -17,6 +17,20 @@ class StreamConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     sync_interval: str = "always"
 
 
+class StandbyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Standby instances (`watchboard serve NAME --standby`, docs/architecture.md "Standby")."""
+
+    # How long a service's lease lives without renewal: a standby takes over at most this
+    # long (plus its start) after the active instance dies. The active renews it four times
+    # per lease and stops itself a quarter lease before it could expire.
+    lease_ttl: str = "2s"
+    # How long the replica stream keeps the active's changes to its store; a standby that
+    # was away longer starts again from the latest snapshot.
+    history: str = "1d"
+    # How often the active puts a snapshot of its store for standbys that start late.
+    snapshot_every: str = "10m"
+
+
 class WatchboardConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     subject_prefix: str = "wb"
     timezone: str = "Asia/Shanghai"
@@ -24,6 +38,7 @@ class WatchboardConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     profile: str = DEFAULT_PROFILE
     nats_url: str = "nats://127.0.0.1:4222"
     stream: StreamConfig = msgspec.field(default_factory=StreamConfig)
+    standby: StandbyConfig = msgspec.field(default_factory=StandbyConfig)
 
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -48,9 +63,27 @@ def check_watchboard(cfg: WatchboardConfig, file: str = "watchboard.toml") -> No
     if cfg.stream.sync_interval != "always" and parse_seconds(cfg.stream.sync_interval) is None:
         raise ConfigError(file, "stream.sync_interval",
                           f"{cfg.stream.sync_interval!r} is not 'always' or a duration like '2m'")
+    check_standby(cfg.standby, file)
     if not cfg.subject_prefix or any(c in cfg.subject_prefix for c in " .*>"):
         raise ConfigError(file, "subject_prefix", f"{cfg.subject_prefix!r} must be one token, "
                           "without spaces, dots or wildcards")
+
+
+def check_standby(cfg: StandbyConfig, file: str = "watchboard.toml") -> None:
+    seconds: dict[str, float] = {}
+    for key in ("lease_ttl", "history", "snapshot_every"):
+        value = parse_seconds(getattr(cfg, key))
+        if value is None or value <= 0:
+            raise ConfigError(file, f"standby.{key}", f"{getattr(cfg, key)!r} is not a duration like "
+                              "'2s', '10m' or '1d'")
+        seconds[key] = value
+    if not 1 <= seconds["lease_ttl"] <= 30:
+        raise ConfigError(file, "standby.lease_ttl", f"{cfg.lease_ttl!r}: between '1s' and '30s' (a standby "
+                          "takes over this long after the active dies; under 1s a busy host loses its lease)")
+    if seconds["snapshot_every"] * 2 > seconds["history"]:
+        raise ConfigError(file, "standby.snapshot_every", f"{cfg.snapshot_every!r} is more than half of "
+                          f"standby.history {cfg.history!r}: a standby could find neither the changes it "
+                          "missed nor a snapshot after them")
 
 
 def load_watchboard(source: Source | None = None) -> WatchboardConfig:
