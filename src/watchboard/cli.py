@@ -84,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("service", choices=SERVICE_NAMES)
     _common(p)
     p.add_argument("--data", type=Path, default=None, help="this service's data folder")
+    p.add_argument("--standby", action="store_true",
+                   help="run as one of several instances: active while it holds the service's lease, "
+                        "else standing by with a copy of the active one's store (docs/deploy.md)")
+    p.add_argument("--instance", default=None,
+                   help="with --standby: this instance's name in the lease and the logs (default: host-pid)")
 
     p = sub.add_parser("board", help="the live dashboard")
     _common(p)
@@ -264,7 +269,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return up(args)
     if command == "serve":
         return cli_ops.serve(args.service, args.nats, _source(args), args.data or default_data_dir() / args.service,
-                             args.credentials)
+                             args.credentials, standby=args.standby, instance=args.instance)
     if command == "auth":
         from watchboard.auth.cli import run
 

@@ -7,10 +7,11 @@ import asyncio
 import contextlib
 import importlib
 import json
+import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from watchboard.board.i18n import Lang, code_word, named, t
 from watchboard.bus.connection import Refused, _redact, connect
 from watchboard.bus.credentials import Credentials
 from watchboard.bus.errors import BusError, NotPermitted
+from watchboard.bus.lease import StandbyOptions
 from watchboard.bus.runtime import ServiceContext, install_signal_handlers, run_service
 from watchboard.bus.subjects import COMMAND_OWNER, Subjects
 from watchboard.client import load_history, load_view, load_views, request
@@ -40,8 +42,25 @@ def build_service(name: str, source: ConfigSource) -> Any:
     return module.build(source)
 
 
-def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path, creds: Credentials | None = None) -> int:
+LEASE_LOST_EXIT = 3  # `serve --standby`: this instance may no longer act; systemd or `up` start it again
+
+
+def lease_lost_exit(name: str) -> Callable[[str], None]:
+    """`serve --standby`: an instance that lost its lease ends at once — no half-done work
+    continues beside the new active instance — and comes back as a standby."""
+
+    def lost(why: str) -> None:
+        print(f"watchboard serve {name}: no longer the active instance ({why}); exiting", file=sys.stderr,
+              flush=True)
+        os._exit(LEASE_LOST_EXIT)
+
+    return lost
+
+
+def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path, creds: Credentials | None = None,
+          *, standby: bool = False, instance: str | None = None) -> int:
     service = build_service(name, source)
+    options = StandbyOptions(instance=instance or "", on_lost=lease_lost_exit(name)) if standby else None
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -49,8 +68,8 @@ def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path, creds:
         if hasattr(service, "reload"):
             extra[signal.SIGHUP] = lambda: asyncio.ensure_future(service.reload())
         install_signal_handlers(stop, extra)
-        await run_service(service, ServiceContext(nats_url=nats_url, data_dir=data_dir, source=source, creds=creds),
-                          stop)
+        await run_service(service, ServiceContext(nats_url=nats_url, data_dir=data_dir, source=source, creds=creds,
+                                                  standby=options), stop)
 
     from watchboard.auth.registry import RegistryError
 

@@ -106,11 +106,13 @@ async def check_ready(js: JetStreamContext) -> KeyValue:
 
 async def setup(js: JetStreamContext, cfg: WatchboardConfig) -> None:
     """The admin's job with roles on (a service's own at start with roles off)."""
+    from watchboard.bus.standby import ensure_standby_infra
     from watchboard.evidence_store import ensure_store
 
     await ensure_stream(js, cfg)
     await ensure_board_bucket(js, cfg)
     await ensure_store(js, cfg)  # the evidence bucket
+    await ensure_standby_infra(js, cfg, create=True)  # leases, replicas, snapshots (`serve --standby`)
 
 
 class EventPublisher:

@@ -38,6 +38,7 @@ from nats.micro.request import Request
 from nats.micro.service import Service as MicroService
 
 from watchboard import __version__
+from watchboard.auth.roles import DURABLES
 from watchboard.bus.connection import connect
 from watchboard.bus.consumer import rewind_to_ack_floor
 from watchboard.bus.endpoints import _encode, error_reply
@@ -61,9 +62,6 @@ log = logging.getLogger("watchboard.standby")
 
 ACTOR_HEADER = "Wb-Actor"  # the person a standby checked, on a request it hands on
 FORWARD_WAIT = 8.0  # how long a standby holds a request while no instance is active
-# Each service's durable consumers (auth.roles.DURABLES says the same for the permissions).
-DURABLES = {"intake": ("intake-record",), "grading": ("grading",), "deadlines": ("deadlines",),
-            "notify": ("notify",)}
 
 
 def replica_stream_config(wb: WatchboardConfig) -> api.StreamConfig:
