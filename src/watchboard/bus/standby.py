@@ -181,12 +181,19 @@ class Forwarder:
                     "请先查看再决定是否重发"))
 
     async def stop(self) -> None:
+        """Take no more requests. Those in hand carry on: at a takeover they reach this very
+        instance once it serves (so this must not wait for them)."""
         if self._micro is not None:
             with contextlib.suppress(Exception):
                 await self._micro.stop()
             self._micro = None
-        if self._tasks:  # requests in hand still reach the new active instance
+
+    async def close(self) -> None:
+        await self.stop()
+        if self._tasks:
             await asyncio.wait(self._tasks, timeout=self.wait + 1)
+        for task in list(self._tasks):
+            task.cancel()
 
 
 async def _infra(js: JetStreamContext, wb: WatchboardConfig, create: bool, name: str,
@@ -242,7 +249,7 @@ async def run_standby(service: Any, ctx: Any, stop: asyncio.Event, ready: asynci
         await _serve_active(service, ctx, stop, ready, opts, control, obs, lease, follower, forwarder, wb)
     finally:
         if forwarder is not None:
-            await forwarder.stop()
+            await forwarder.close()
         if follower is not None:
             await follower.close()
         with contextlib.suppress(Exception):
