@@ -85,6 +85,46 @@ def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path, creds:
     return 0
 
 
+def check(args: argparse.Namespace, source: ConfigSource) -> int:
+    """`watchboard check`: every config file loads; with --cluster DIR the nodes' configs and the
+    replicas make a cluster that keeps its writes; with --live the running streams agree."""
+    from watchboard.bus.cluster import check_cluster, check_live
+    from watchboard.launcher import SERVICES, watchboard_toml
+
+    try:
+        wb = load_watchboard(source)
+        for name in SERVICES:
+            build_service(name, source)
+    except ConfigError as exc:
+        print(f"watchboard check: {exc}", file=sys.stderr)
+        return 1
+    problems: list[Any] = []
+    if args.cluster is not None:
+        nodes = sorted(args.cluster.glob("*.conf"))
+        problems += check_cluster(nodes, wb, watchboard_toml(source))
+        print(f"cluster: {len(nodes)} node config(s) in {args.cluster}")
+    if args.live:
+        async def live() -> list[Any]:
+            nc = await connect(args.nats, "watchboard-check", retry_for=CONNECT_WITHIN, creds=args.credentials)
+            try:
+                return await check_live(nc.jetstream(timeout=5), wb, watchboard_toml(source))
+            finally:
+                await nc.close()
+
+        try:
+            problems += asyncio.run(live())
+        except (ConnectionError, Refused) as exc:
+            print(f"watchboard check --live: {exc}", file=sys.stderr)
+            return 1
+    for problem in problems:
+        print(f"watchboard check: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"ok: config{', cluster' if args.cluster else ''}{', running streams' if args.live else ''} "
+          f"(stream.replicas {wb.stream.replicas}, sync_interval {wb.stream.sync_interval})")
+    return 0
+
+
 def board(args: argparse.Namespace, source: ConfigSource) -> int:
     from watchboard.board.launch import run_board_cli
 

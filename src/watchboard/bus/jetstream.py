@@ -106,6 +106,7 @@ async def check_ready(js: JetStreamContext) -> KeyValue:
 
 async def setup(js: JetStreamContext, cfg: WatchboardConfig) -> None:
     """The admin's job with roles on (a service's own at start with roles off)."""
+    from watchboard.bus.cluster import align_replicas
     from watchboard.bus.standby import ensure_standby_infra
     from watchboard.evidence_store import ensure_store
 
@@ -113,6 +114,9 @@ async def setup(js: JetStreamContext, cfg: WatchboardConfig) -> None:
     await ensure_board_bucket(js, cfg)
     await ensure_store(js, cfg)  # the evidence bucket
     await ensure_standby_infra(js, cfg, create=True)  # leases, replicas, snapshots (`serve --standby`)
+    changed = await align_replicas(js, cfg)  # a config now asking for 3 copies (a cluster)
+    if changed:
+        log.info("replicas brought to %d: %s", cfg.stream.replicas, ", ".join(changed))
 
 
 class EventPublisher:
