@@ -171,6 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--lang", choices=("zh", "en"), default=None)
 
+    p = sub.add_parser("status", help="each service's instances: which is active, which stands by, which do "
+                                      "not answer")
+    _common(p)
+    _client(p)
+
     p = sub.add_parser("check", help="check the config; with --cluster a cluster's node configs, with --live "
                                      "the running streams' replicas")
     _common(p)

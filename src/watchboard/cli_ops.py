@@ -287,6 +287,8 @@ async def _client_command(nc: Any, subjects: Subjects, args: argparse.Namespace,
         return await submit(nc, subjects, args, out)
     if args.command == "ls":
         return await ls(nc, args, out)
+    if args.command == "status":
+        return await status(nc, args, out)
     if args.command == "show":
         return await show(nc, subjects, args, out)
     if args.command == "demo":
@@ -303,6 +305,40 @@ async def _client_command(nc: Any, subjects: Subjects, args: argparse.Namespace,
 
         return await run_follow_through(nc, subjects, args, out)
     return await operator_command(nc, subjects, args, out)
+
+
+STATUS_WORDS = {
+    "en": {"service": "service", "instance": "instance", "role": "role", "version": "version",
+           "active": "active", "standby": "standby", "": "only instance", "none": "NOT answering",
+           "no_active": "no active instance"},
+    "zh": {"service": "服务", "instance": "实例", "role": "角色", "version": "版本",
+           "active": "在岗", "standby": "备用", "": "单实例", "none": "无应答", "no_active": "无在岗实例"},
+}
+
+
+async def status(nc: Any, args: argparse.Namespace, out: Out) -> int:
+    """`watchboard status`: every instance that answers the service API, with its role; exit 1
+    when a service has no instance that acts (none answers, or only standbys)."""
+    from watchboard.bus.standby import service_instances
+    from watchboard.bus.subjects import SERVICES
+
+    found = await service_instances(nc)
+    words = STATUS_WORDS["zh" if out.lang == "zh" else "en"]
+    acting = {i.service for i in found if i.role in ("active", "")}
+    if getattr(args, "json", False):
+        print(json.dumps({"instances": [vars(i) for i in found],
+                          "services": {s: s in acting for s in SERVICES}}, ensure_ascii=False, indent=2))
+    else:
+        print(f"{words['service']:10} {words['instance']:24} {words['role']:14} {words['version']}")
+        for name in SERVICES:
+            mine = [i for i in found if i.service == name]
+            for i in mine:
+                print(f"{name:10} {i.instance or i.id[:12]:24} {words.get(i.role, i.role):14} {i.version}")
+            if not mine:
+                print(f"{name:10} {'-':24} {words['none']}")
+            elif name not in acting:
+                print(f"{name:10} {'-':24} {words['no_active']}")
+    return 0 if acting >= set(SERVICES) else 1
 
 
 async def reachable(url: str, timeout: float) -> bool:

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from nats.aio.client import Client
@@ -404,3 +406,40 @@ async def _snapshots(writer: ReplicaWriter, obs: ObjectStore, name: str, service
             await asyncio.sleep(min(60.0, every))
             continue
         await asyncio.sleep(every)
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    """One running instance as it answers `$SRV.PING` (watchboard status)."""
+
+    service: str
+    id: str
+    version: str
+    role: str  # "active" | "standby" | "" (a service run without --standby)
+    instance: str
+
+
+async def service_instances(nc: Client, wait: float = 1.0) -> list[InstanceInfo]:
+    """Every instance that answers one `$SRV.PING` round within `wait` seconds."""
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox)
+    out: list[InstanceInfo] = []
+    try:
+        await nc.publish("$SRV.PING", b"", reply=inbox)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while (left := deadline - loop.time()) > 0:
+            try:
+                msg = await sub.next_msg(timeout=left)
+            except Exception:
+                break
+            with contextlib.suppress(ValueError, AttributeError, TypeError):
+                info = json.loads(msg.data)
+                meta = info.get("metadata") or {}
+                out.append(InstanceInfo(str(info.get("name", "?")), str(info.get("id", "")),
+                                        str(info.get("version", "")), str(meta.get("role", "")),
+                                        str(meta.get("instance", ""))))
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+    return sorted(out, key=lambda i: (i.service, i.role != "active", i.instance))
