@@ -109,6 +109,8 @@ class NatsServer:
     domain: str | None = None
     leafnode_port: int | None = None
     leaf_remotes: list[str] = field(default_factory=list)
+    leaf_deny: tuple[str, ...] = ()  # subjects kept off the leaf connection, both ways
+    leaf_advertise: bool = True  # False: leaf nodes learn no other address of ours (a test's proxy)
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _pick_port: bool = field(default=False, init=False)
     _log_offset: int = field(default=0, init=False)
@@ -139,9 +141,12 @@ class NatsServer:
             text += (f'cluster {{\n  name: "{self.cluster.name}"\n  listen: "{self.host}:{self.cluster.port}"\n'
                      f"  routes: [{routes}]\n}}\n")
         if self.leafnode_port is not None:
-            text += f'leafnodes {{\n  listen: "{self.host}:{self.leafnode_port}"\n}}\n'
+            advertise = "" if self.leaf_advertise else "  no_advertise: true\n"
+            text += f'leafnodes {{\n  listen: "{self.host}:{self.leafnode_port}"\n{advertise}}}\n'
         if self.leaf_remotes:
-            remotes = ", ".join(f'{{ url: "{u}" }}' for u in self.leaf_remotes)
+            deny = ", ".join(f'"{d}"' for d in self.leaf_deny)
+            limits = f", deny_imports: [{deny}], deny_exports: [{deny}]" if deny else ""
+            remotes = ", ".join(f'{{ url: "{u}"{limits} }}' for u in self.leaf_remotes)
             text += f"leafnodes {{\n  remotes: [{remotes}]\n}}\n"
         text += self.extra_config
         if self.include is not None:

@@ -31,6 +31,18 @@ class StandbyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     snapshot_every: str = "10m"
 
 
+class SiteConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A town's site, as the hub knows it (docs/deploy.md, "A leaf site"): its leaf node runs
+    JetStream in its own `domain`, and the hub's stream WB_SITES sources its intake events."""
+
+    name: str
+    domain: str = ""  # default: the site's name
+
+    @property
+    def jetstream_domain(self) -> str:
+        return self.domain or self.name
+
+
 class WatchboardConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     subject_prefix: str = "wb"
     timezone: str = "Asia/Shanghai"
@@ -39,6 +51,8 @@ class WatchboardConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     nats_url: str = "nats://127.0.0.1:4222"
     stream: StreamConfig = msgspec.field(default_factory=StreamConfig)
     standby: StandbyConfig = msgspec.field(default_factory=StandbyConfig)
+    # At a hub: the towns whose reports reach its stream WB_SITES (`watchboard setup` sources them).
+    sites: list[SiteConfig] = msgspec.field(default_factory=list)
 
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -64,6 +78,15 @@ def check_watchboard(cfg: WatchboardConfig, file: str = "watchboard.toml") -> No
         raise ConfigError(file, "stream.sync_interval",
                           f"{cfg.stream.sync_interval!r} is not 'always' or a duration like '2m'")
     check_standby(cfg.standby, file)
+    seen: set[str] = set()
+    for i, site in enumerate(cfg.sites):
+        for key, value in (("name", site.name), ("domain", site.jetstream_domain)):
+            if not value or not all(c.isalnum() or c in "-_" for c in value):
+                raise ConfigError(file, f"sites[{i}].{key}", f"{value!r} must be one token of letters, digits, "
+                                  "'-' or '_' (it is part of subjects and of the JetStream API prefix)")
+        if site.name in seen:
+            raise ConfigError(file, f"sites[{i}].name", f"{site.name!r} is named twice")
+        seen.add(site.name)
     if not cfg.subject_prefix or any(c in cfg.subject_prefix for c in " .*>"):
         raise ConfigError(file, "subject_prefix", f"{cfg.subject_prefix!r} must be one token, "
                           "without spaces, dots or wildcards")
