@@ -83,7 +83,13 @@ async def ensure_lease_bucket(js: JetStreamContext, ttl: float, replicas: int, *
     """The lease bucket (memory storage: a lease means nothing after the servers restart).
     `create`: roles off, or the admin; a service with roles on only opens it."""
     try:
-        return await asyncio.wait_for(js.key_value(LEASE_BUCKET), 5)
+        kv = await asyncio.wait_for(js.key_value(LEASE_BUCKET), 5)
+        if create:  # the admin (or roles off): a changed standby.lease_ttl takes effect
+            info = await asyncio.wait_for(js.stream_info(LEASE_STREAM), 5)
+            if abs((info.config.max_age or 0) - ttl) > 0.01:
+                info.config.max_age = ttl
+                await asyncio.wait_for(js.update_stream(info.config), 5)
+        return kv
     except (BucketNotFoundError, NotFoundError):
         if not create:
             raise

@@ -235,6 +235,13 @@ async def run_standby(service: Any, ctx: Any, stop: asyncio.Event, ready: asynci
         if found is None:
             return
         kv, obs = found
+        # The bucket's own max age is what lets a standby in: fence by it, not by what this
+        # instance's config says (another site may have made the bucket).
+        bucket_ttl = (await kv.status()).ttl or ttl
+        if abs(bucket_ttl - ttl) > 0.01:
+            log.warning("%s: the lease bucket keeps a lease %.1fs, watchboard.toml says standby.lease_ttl "
+                        "%.1fs; using the bucket's (`watchboard setup` makes it anew)", name, bucket_ttl, ttl)
+            ttl = bucket_ttl
         path = ctx.data_dir / f"{name}.sqlite"
         follower = ReplicaFollower(control, subjects.replica(name), path, lambda: get_snapshot(obs, name))
         await _open_follower(follower, name, stop)
@@ -332,7 +339,7 @@ async def _serve_active(service: Any, ctx: Any, stop: asyncio.Event, ready: asyn
         await forwarder.stop()  # requests in hand wait for our own endpoints below
         writer = ReplicaWriter(control, Subjects(wb.subject_prefix).replica(name), follower.path,
                                f"{opts.instance}/{uuid.uuid4().hex[:8]}", last, on_conflict=on_lost,
-                               stopping=stopping)
+                               stopping=stopping, fence=lambda: None if lease.held else "the lease ran out")
         for durable in DURABLES.get(name, ()):
             await rewind_to_ack_floor(control, durable)
         if lost.done():  # the drain took longer than the lease lasts without us

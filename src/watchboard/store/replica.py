@@ -265,13 +265,16 @@ class ReplicaWriter:
 
     def __init__(self, nc: Client, subject: str, path: Path, writer: str, last_seq: int, *,
                  stream: str = REPLICA_STREAM, on_conflict: OnConflict | None = None,
-                 stopping: asyncio.Event | None = None) -> None:
+                 stopping: asyncio.Event | None = None, fence: Callable[[], str | None] | None = None) -> None:
         self.nc = nc
         self.js = nc.jetstream(timeout=5)
         self.subject, self.path, self.writer, self.stream = subject, path, writer, stream
         self.last_seq = last_seq  # the last message on the subject, whoever wrote it
         self.on_conflict = on_conflict
         self.stopping = stopping or asyncio.Event()
+        # Why this instance may no longer act (its lease ran out), or None. Asked before every
+        # commit: after a stalled event loop the keeper may not have noticed yet.
+        self.fence = fence
         self.db: aiosqlite.Connection | None = None
         self.reader: aiosqlite.Connection | None = None
         self._original: Callable[[], Awaitable[None]] | None = None
@@ -334,6 +337,11 @@ class ReplicaWriter:
     async def _commit(self) -> None:
         db, original = self.db, self._original
         assert db is not None and original is not None
+        why = self.fence() if self.fence is not None else None
+        if why is not None:  # nothing is committed by an instance that may no longer act
+            if self.on_conflict is not None:
+                self.on_conflict(why)
+            raise ReplicaConflict(why)
         pruned = self._sent_log
         if pruned > self._pruned:
             # Inside the caller's transaction: the log keeps only what is not yet published,
