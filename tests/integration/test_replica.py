@@ -137,3 +137,16 @@ async def test_a_copy_behind_the_history_starts_from_the_snapshot(nc: Client, tm
     assert ("after", "v") in rows(tmp_path / "b" / "x.sqlite")["meta"]
     await writer.close()
     await db.close()
+
+
+async def test_a_changed_lease_ttl_reaches_the_bucket(nc: Client) -> None:
+    """What fences the old active is the bucket's own max age: setup brings it to the config."""
+    from watchboard.bus.lease import ensure_lease_bucket
+
+    js = nc.jetstream()
+    kv = await ensure_lease_bucket(js, 2.0, 1, create=True)
+    assert (await kv.status()).ttl == pytest.approx(2.0)
+    kv = await ensure_lease_bucket(js, 5.0, 1, create=True)
+    assert (await kv.status()).ttl == pytest.approx(5.0)
+    kv = await ensure_lease_bucket(js, 1.0, 1, create=True)
+    assert (await kv.status()).ttl == pytest.approx(1.0)

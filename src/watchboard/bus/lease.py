@@ -88,6 +88,7 @@ async def ensure_lease_bucket(js: JetStreamContext, ttl: float, replicas: int, *
             info = await asyncio.wait_for(js.stream_info(LEASE_STREAM), 5)
             if abs((info.config.max_age or 0) - ttl) > 0.01:
                 info.config.max_age = ttl
+                info.config.duplicate_window = min(info.config.duplicate_window or ttl, ttl)
                 await asyncio.wait_for(js.update_stream(info.config), 5)
         return kv
     except (BucketNotFoundError, NotFoundError):
