@@ -190,10 +190,13 @@ class Forwarder:
                 await self._micro.stop()
             self._micro = None
 
-    async def close(self) -> None:
+    async def close(self, wait: float = 2.0) -> None:
+        """Stop, give the requests in hand `wait` seconds to be answered, then drop the rest: their
+        callers time out (one already handed on may have been carried out by the active
+        instance, as with any request whose reply is lost)."""
         await self.stop()
         if self._tasks:
-            await asyncio.wait(self._tasks, timeout=self.wait + 1)
+            await asyncio.wait(self._tasks, timeout=wait)
         for task in list(self._tasks):
             task.cancel()
 
