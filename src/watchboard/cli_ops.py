@@ -310,9 +310,11 @@ async def _client_command(nc: Any, subjects: Subjects, args: argparse.Namespace,
 STATUS_WORDS = {
     "en": {"service": "service", "instance": "instance", "role": "role", "version": "version",
            "active": "active", "standby": "standby", "": "only instance", "none": "NOT answering",
-           "no_active": "no active instance"},
+           "no_active": "no active instance", "lag": "events behind",
+           "no_lag": "(events behind: only with the admin's credentials, --creds admin.nk)"},
     "zh": {"service": "服务", "instance": "实例", "role": "角色", "version": "版本",
-           "active": "在岗", "standby": "备用", "": "单实例", "none": "无应答", "no_active": "无在岗实例"},
+           "active": "在岗", "standby": "备用", "": "单实例", "none": "无应答", "no_active": "无在岗实例",
+           "lag": "待处理事件", "no_lag": "（待处理事件数须用管理员凭据查看：`--creds admin.nk`）"},
 }
 
 
@@ -323,22 +325,52 @@ async def status(nc: Any, args: argparse.Namespace, out: Out) -> int:
     from watchboard.bus.subjects import SERVICES
 
     found = await service_instances(nc)
+    lag = await consumer_lag(nc)
     words = STATUS_WORDS["zh" if out.lang == "zh" else "en"]
     acting = {i.service for i in found if i.role in ("active", "")}
     if getattr(args, "json", False):
-        print(json.dumps({"instances": [vars(i) for i in found],
-                          "services": {s: s in acting for s in SERVICES}}, ensure_ascii=False, indent=2))
+        print(json.dumps({"instances": [vars(i) for i in found], "services": {s: s in acting for s in SERVICES},
+                          "lag": lag}, ensure_ascii=False, indent=2))
     else:
-        print(f"{words['service']:10} {words['instance']:24} {words['role']:14} {words['version']}")
+        print(f"{words['service']:10} {words['instance']:24} {words['role']:14} {words['version']:9} {words['lag']}")
         for name in SERVICES:
             mine = [i for i in found if i.service == name]
+            behind = str(lag[name]) if name in lag else "-"
             for i in mine:
-                print(f"{name:10} {i.instance or i.id[:12]:24} {words.get(i.role, i.role):14} {i.version}")
+                acts = i.role in ("active", "")
+                print(f"{name:10} {i.instance or i.id[:12]:24} {words.get(i.role, i.role):14} {i.version:9} "
+                      f"{behind if acts else ''}")
             if not mine:
                 print(f"{name:10} {'-':24} {words['none']}")
             elif name not in acting:
                 print(f"{name:10} {'-':24} {words['no_active']}")
+        if not lag:
+            print(words["no_lag"])
     return 0 if acting >= set(SERVICES) else 1
+
+
+async def consumer_lag(nc: Any) -> dict[str, int]:
+    """Events each service has still to handle (its durables' pending and unacked), where this
+    identity may read consumers (the admin's credentials, or roles off); {} elsewhere."""
+    from nats.js.errors import NotFoundError
+
+    from watchboard.auth.roles import DURABLES
+    from watchboard.bus.subjects import STREAM
+
+    js = nc.jetstream(timeout=2)
+    out: dict[str, int] = {}
+    for service, durables in DURABLES.items():
+        total = 0
+        try:
+            for durable in durables:
+                info = await asyncio.wait_for(js.consumer_info(STREAM, durable), 3)
+                total += (info.num_pending or 0) + (info.num_ack_pending or 0)
+        except NotFoundError:  # the service has not started yet
+            continue
+        except Exception:  # no JetStream for this identity: nobody's lag
+            return {}
+        out[service] = total
+    return out
 
 
 async def reachable(url: str, timeout: float) -> bool:

@@ -20,6 +20,8 @@ from watchboard.bus.lease import StandbyOptions
 from watchboard.bus.reader import scan
 from watchboard.bus.runtime import ServiceContext, run_service
 from watchboard.bus.server import NatsServer
+from watchboard.bus.standby import service_instances
+from watchboard.cli_ops import consumer_lag
 from watchboard.config import ConfigSource
 from watchboard.services.grading.service import build as build_grading
 from watchboard.services.intake.service import build as build_intake
@@ -78,6 +80,9 @@ async def test_grading_standby_takes_over_and_grades_nothing_twice(nats_server: 
         b = Instance(build_grading, nats_server.url, tmp_path / "grading-b", "b")
         try:
             await eventually(lambda: asyncio.sleep(0, b.role() == "standby"), timeout=20, what="b standing by")
+            # `watchboard status`: who is active, from what each instance says on the service API.
+            seen = {(i.service, i.instance or "-"): i.role for i in await service_instances(nc)}
+            assert seen == {("grading", "a"): "active", ("grading", "b"): "standby", ("intake", "-"): ""}
             first = await submit(nc, 20, "before")
 
             async def graded(ids: list[str]) -> list[dict[str, Any]] | None:
@@ -108,6 +113,14 @@ async def test_grading_standby_takes_over_and_grades_nothing_twice(nats_server: 
             assert not reply["ok"] and reply["error"]["code"] == "conflict", reply
             flagged = await events_of(nc, "wb.ev.grading.*.incident.flagged")
             assert len(flagged) == 6
+            # Nothing left behind (roles off: this client may read the consumers).
+            lag = await eventually(lambda: _settled(nc), timeout=10, what="grading caught up")
+            assert lag["grading"] == 0 and lag["intake"] == 0
         finally:
             await b.close()
             await a.close()
+
+
+async def _settled(nc: Client) -> dict[str, int] | None:
+    lag = await consumer_lag(nc)
+    return lag if lag.get("grading") == 0 else None
