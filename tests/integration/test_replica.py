@@ -150,3 +150,27 @@ async def test_a_changed_lease_ttl_reaches_the_bucket(nc: Client) -> None:
     assert (await kv.status()).ttl == pytest.approx(5.0)
     kv = await ensure_lease_bucket(js, 1.0, 1, create=True)
     assert (await kv.status()).ttl == pytest.approx(1.0)
+
+
+async def test_a_store_from_before_standby_mode_goes_out_whole(nc: Client, tmp_path: Path) -> None:
+    """The first active instance brings rows it had before: a standby replaying the stream from
+    its beginning (no snapshot yet) has them all."""
+    await ensure_standby_infra(nc.jetstream(), WatchboardConfig(), create=True)
+    path = tmp_path / "a" / "x.sqlite"
+    db = await open_db(path, StateTable.schema("incidents"))  # single-instance days: no replica
+    for i in range(30):
+        await db.execute("INSERT INTO incidents(id, state) VALUES (?, ?)", (f"old{i}", b"{}"))
+    await db.commit()
+    await db.close()
+
+    db, writer = await writer_db(nc, path)
+    await db.execute("INSERT INTO incidents(id, state) VALUES ('new', x'7b7d')")
+    await db.commit()
+    follower = ReplicaFollower(nc, SUBJECT, tmp_path / "b" / "x.sqlite", lambda: asyncio.sleep(0, None))
+    await follower.open()
+    await follower.drain()
+    await follower.close()
+    copied = rows(tmp_path / "b" / "x.sqlite")["incidents"]
+    assert len(copied) == 31 and rows(tmp_path / "b" / "x.sqlite") == rows(path)
+    await writer.close()
+    await db.close()

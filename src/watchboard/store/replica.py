@@ -299,6 +299,14 @@ class ReplicaWriter:
         self.db = db
         await db.executescript(REPLICA_SCHEMA)
         await self._ensure_triggers()
+        if self.last_seq == 0:
+            # The history begins here: a store that already holds rows (one from before standby
+            # mode) goes out whole, so a standby replaying from the start has every row.
+            for table in await user_tables(db):
+                t = await table_def(db, table)
+                key = ", ".join("rowid" if c == "rowid" else quote(c) for c in t.pk)
+                await db.execute(f"INSERT INTO {LOG_TABLE}(tbl, pk) SELECT ?, json_array({key}) FROM {quote(table)}",
+                                 (table,))
         await db.commit()
         self.reader = await aiosqlite.connect(str(self.path), isolation_level=None)
         await self.reader.execute("PRAGMA busy_timeout=5000")
