@@ -16,6 +16,7 @@ from typing import Any
 from nats.aio.client import Client
 
 from tests.support import eventually, request, running
+from watchboard.bus.credentials import Credentials
 from watchboard.bus.lease import StandbyOptions
 from watchboard.bus.reader import scan
 from watchboard.bus.runtime import ServiceContext, run_service
@@ -31,11 +32,12 @@ class Instance:
     """One instance of a service in standby mode, run as a task; `kill` cancels it without a
     clean stop (its lease is not released: the other must wait for it to expire)."""
 
-    def __init__(self, build: Callable[[ConfigSource], Any], url: str, data: Path, name: str) -> None:
+    def __init__(self, build: Callable[[ConfigSource], Any], url: str, data: Path, name: str,
+                 creds: Credentials | None = None) -> None:
         self.roles: list[tuple[str, float]] = []
         self.opts = StandbyOptions(instance=name, on_role=lambda r: self.roles.append((r, time.monotonic())))
         self.stop = asyncio.Event()
-        ctx = ServiceContext(nats_url=url, data_dir=data, standby=self.opts)
+        ctx = ServiceContext(nats_url=url, data_dir=data, standby=self.opts, creds=creds)
         self.task = asyncio.create_task(run_service(build(ConfigSource()), ctx, self.stop))
 
     def role(self) -> str | None:
