@@ -8,7 +8,7 @@ slips and units flagged, mentions, notices, acknowledgements, stage changes, clo
 there are `--events` events, publishes them in time order to a nats-server it starts itself,
 then measures, in this process:
 
-- `replay`: `replay_window` over the ordered consumer (look-back 60 days, as the command);
+- `replay`: `replay_window` over direct gets (look-back 60 days, as the command);
 - `build`: the fold, every figure, the document with its two charts;
 - `render.<format>`: md, html, docx and json from the built report;
 

@@ -17,10 +17,26 @@ Incidents (units of the shipped units.toml):
      12 Nov; formal_reply due Wed 17:30 breached, slips Wed, Thu, Fri 17:30 (+ unit.flagged Fri).
   G  河西镇道路积水               Mon 2 Nov (before the look-back of 7 days)  IV  hexi
      formal_reply extended Tue 17 to Thu 19 17:30, met Thu 16:00; stage following Tue.
+
+The follow-through (issue 14), in the same week:
+
+  A  evidence 现场截图.png (1,258,291 bytes) Mon 09:10 and 原帖网页.mhtml (348,160) Mon 09:12;
+     a 会商 Mon 10:30 hands out A1 (market, 2wd → Wed 17:30: fed back Tue 16:00, on time) and
+     A2 (education, 1wd → Tue 17:30: breached Tue 17:30, slip 1, fed back Wed 10:00, late);
+     statement v1 Mon 11:00 sent back by p-chen 12:00, v2 Mon 15:00 approved 16:00, published
+     Mon 20:00 on 官方微博 (which meets the statement clock); supervised Mon 14:00, Tue 10:00,
+     Thu 09:30 — none on Wednesday.
+  B  task B1 (transport, 县委书记批示, 2wd) Wed 09:00 → Fri 17:30: breached, slip 1, open at the
+     week's end; statement v1 drafted Wed 11:00, never approved.
+  C  evidence 餐馆后厨照片.jpg (204,800) Wed 09:40; task C1 (market, 1wd) Wed 10:00 → Thu 17:30,
+     cancelled when C closed Thu 16:00.
+  E  evidence 河道视频.mp4 (52,428,800) Sat 11:30; task E1 (environment, 2wd) Sat 12:00 → Tue 24
+     17:30, open.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -29,6 +45,10 @@ from watchboard.domain.report import Metrics
 
 ZONE = ZoneInfo("Asia/Shanghai")
 IDS = {k: f"01KTESTINCIDENT{k}0000000000"[:26] for k in "ABCDEFG"}
+TASKS = {k: f"TTESTTASK{k}0000000"[:17] for k in ("A1", "A2", "B1", "C1", "E1")}
+MEETING = "MTESTMEETINGA0001"
+DIGESTS = {name: hashlib.sha256(name.encode()).hexdigest()
+           for name in ("现场截图.png", "原帖网页.mhtml", "餐馆后厨照片.jpg", "河道视频.mp4", "A1", "A2", "B1")}
 
 
 def t(day: int, hhmm: str, month: int = 11) -> datetime:
@@ -82,6 +102,37 @@ class Script:
     def named(self, key: str, at: datetime, unit: str, clock: str, count: int) -> None:
         self.add(ev.UnitFlagged, key, at, "deadlines", unit=unit, clock=clock, count=count)
 
+    # --- follow-through (issue 14) ---
+
+    def evidence(self, key: str, at: datetime, name: str, size: int, actor: str = "monitor-01") -> None:
+        self.add(ev.EvidenceAdded, key, at, actor, name=name, sha256=DIGESTS[name], size=size,
+                 media_type="application/octet-stream", object=DIGESTS[name])
+
+    def statement(self, key: str, at: datetime, action: str, version: int, actor: str, **fields: object) -> None:
+        digest = DIGESTS["A2" if version == 2 else "A1"] if key == "A" else DIGESTS["B1"]
+        cls = {"drafted": ev.StatementDrafted, "approved": ev.StatementApproved, "rejected": ev.StatementRejected,
+               "published": ev.StatementPublished}[action]
+        extra: dict[str, object] = {"text": f"通稿第{version}稿"} if action == "drafted" else {}
+        self.add(cls, key, at, actor, version=version, sha256=digest, **extra, **fields)
+
+    def task(self, key: str, at: datetime, task: str, unit: str, text: str, due: datetime, *, actor: str = "p-li",
+             period: str = "2wd", source: str = "", meeting: str = "") -> None:
+        self.add(ev.TaskAdded, key, at, actor, task_id=TASKS[task], unit=unit, text=text, due=period, due_at=due,
+                 basis="working", source=source, meeting_id=meeting)
+        self.add(ev.ClockStarted, key, at, "deadlines", clock=f"task:{TASKS[task]}", due_at=due, basis="working",
+                 start_at=at, unit=unit)
+
+    def fed_back(self, key: str, at: datetime, task: str, unit: str, text: str, actor: str, due: datetime) -> None:
+        self.add(ev.TaskFedBack, key, at, actor, task_id=TASKS[task], unit=unit, text=text)
+        self.add(ev.ClockMet, key, at, actor, clock=f"task:{TASKS[task]}", note=text, due_at=due, late=at > due)
+
+    def task_breach(self, key: str, at: datetime, task: str, unit: str) -> None:
+        self.add(ev.ClockBreached, key, at, "deadlines", clock=f"task:{TASKS[task]}", due_at=at, unit=unit)
+        self.add(ev.UnitReminded, key, at, "deadlines", unit=unit, clock=f"task:{TASKS[task]}", count=1)
+
+    def supervise(self, key: str, at: datetime, note: str) -> None:
+        self.add(ev.IncidentSupervised, key, at, "p-li", note=note)
+
 
 def week() -> list[ev.Event]:
     """The events in stream order (by time)."""
@@ -114,12 +165,25 @@ def week() -> list[ev.Event]:
     s.start("A", t(16, "09:00"), "final", t(30, "17:30"))
     s.add(ev.NoticeSent, "A", t(16, "09:01"), "notify", to="g-leaders", channel="board", cause="incident.graded")
     s.add(ev.NoticeSent, "A", t(16, "09:01"), "notify", to="p-li", channel="board", cause="incident.graded")
+    s.evidence("A", t(16, "09:10"), "现场截图.png", 1_258_291)
+    s.evidence("A", t(16, "09:12"), "原帖网页.mhtml", 348_160)
     s.add(ev.IncidentAcknowledged, "A", t(16, "09:20"), "p-li", by="p-li", via="board")
     s.add(ev.StageChanged, "A", t(16, "10:00"), "p-wang", stage="handling", previous="reported", note="已联系学校")
     s.met("A", t(16, "10:30"), "report_up", t(16, "13:00"), "p-li")
+    s.add(ev.MeetingHeld, "A", t(16, "10:30"), "p-li", meeting_id=MEETING, kind="会商", incidents=[IDS["A"]],
+          attendees=["王主任", "赵科长"], minutes="研判后交办两项任务", held_at=t(16, "10:30"),
+          tasks=[TASKS["A1"], TASKS["A2"]])
+    s.task("A", t(16, "10:30"), "A1", "market", "封存涉事批次食材并送检", t(18, "17:30"), meeting=MEETING)
+    s.task("A", t(16, "10:30"), "A2", "education", "约谈学校负责人", t(17, "17:30"), period="1wd", meeting=MEETING)
+    s.statement("A", t(16, "11:00"), "drafted", 1, "p-wang")
     s.breach("A", t(16, "12:00"), "first_response", t(16, "12:00"))
     s.slip("A", t(16, "12:00"), "zhongshan", "first_response", 1)
+    s.statement("A", t(16, "12:00"), "rejected", 1, "p-chen", reason="请补充检测结果", person="p-chen", role="approver")
+    s.supervise("A", t(16, "14:00"), "电话督办仲山镇：食材已封存")
     s.met("A", t(16, "14:30"), "first_response", t(16, "12:00"), "p-wang", late=True)
+    s.statement("A", t(16, "15:00"), "drafted", 2, "p-wang")
+    s.statement("A", t(16, "16:00"), "approved", 2, "p-chen", person="p-chen", role="approver")
+    s.statement("A", t(16, "20:00"), "published", 2, "p-wang", url="https://weibo.com/zhongshan/1", channel="官方微博")
     s.met("A", t(16, "20:00"), "statement", t(17, "09:00"), "p-wang")
     # Tuesday 17: B; G moves.
     s.report("B", t(17, "10:00"), "县道公交停运", "kuaishou", 30)
@@ -127,12 +191,17 @@ def week() -> list[ev.Event]:
     s.assign("B", t(17, "10:00"), "transport")
     s.start("B", t(17, "10:00"), "first_response", t(17, "15:00"))
     s.start("B", t(17, "10:00"), "formal_reply", t(24, "17:30"))
+    s.supervise("A", t(17, "10:00"), "督办：检测进行中")
     s.add(ev.StageChanged, "B", t(17, "11:00"), "p-wang", stage="assessing", previous="reported")
     s.add(ev.StageChanged, "G", t(17, "11:30"), "p-wang", stage="following", previous="reported")
     s.add(ev.ClockExtended, "G", t(17, "14:00"), "p-wang", clock="formal_reply", due_at=t(19, "17:30"),
           previous_due_at=t(17, "17:30"), reason="需协调多部门")
     s.breach("B", t(17, "15:00"), "first_response", t(17, "15:00"))
     s.slip("B", t(17, "15:00"), "transport", "first_response", 1)
+    s.fed_back("A", t(17, "16:00"), "A1", "market", "已封存并送检", "liaison-market", t(18, "17:30"))
+    s.task_breach("A", t(17, "17:30"), "A2", "education")
+    # Wednesday 18, before C: B's task from the county secretary's instruction.
+    s.task("B", t(18, "09:00"), "B1", "transport", "书面说明停运原因并提出恢复方案", t(20, "17:30"), source="县委书记批示")
     # Wednesday 18: C, D; A's newspaper mention; slips.
     s.report("C", t(18, "09:30"), "城关镇某餐馆食品变质", "weibo", 30, region="城关镇")
     s.grade("C", t(18, "09:30"), "III")
@@ -140,8 +209,12 @@ def week() -> list[ev.Event]:
     s.start("C", t(18, "09:30"), "first_response", t(18, "08:00"))
     s.breach("C", t(18, "09:30"), "first_response", t(18, "08:00"), on_arrival=True)
     s.start("C", t(18, "09:30"), "formal_reply", t(25, "17:30"))
+    s.evidence("C", t(18, "09:40"), "餐馆后厨照片.jpg", 204_800)
     s.mention("A", t(18, "10:00"), "市报：仲山镇中学食堂问题调查", "newspaper", 12, "city")
+    s.fed_back("A", t(18, "10:00"), "A2", "education", "已约谈校长", "p-zhang", t(17, "17:30"))
+    s.task("C", t(18, "10:00"), "C1", "market", "核查餐馆食品来源", t(19, "17:30"), actor="p-wang", period="1wd")
     s.met("C", t(18, "11:00"), "first_response", t(18, "08:00"), "p-zhao", late=True)
+    s.statement("B", t(18, "11:00"), "drafted", 1, "p-wang")
     s.add(ev.IncidentFlagged, "C", t(18, "14:00"), "p-li", kind="rumour", reason="经核实为谣言")
     s.slip("B", t(18, "15:00"), "transport", "first_response", 2)
     s.report("D", t(18, "16:00"), "河西镇学校补课收费", "douyin", 5, actor="monitor-02", region="河西镇")
@@ -152,22 +225,27 @@ def week() -> list[ev.Event]:
     s.slip("F", t(18, "17:30"), "education", "formal_reply", 1)
     # Thursday 19.
     s.met("D", t(19, "09:00"), "first_response", t(19, "10:00"), "p-zhang")
+    s.supervise("A", t(19, "09:30"), "督办：检测结果明日公布")
     s.slip("B", t(19, "15:00"), "transport", "first_response", 3)
     s.named("B", t(19, "15:00"), "transport", "first_response", 3)
     s.add(ev.IncidentClosed, "C", t(19, "16:00"), "p-wang", summary="已澄清")
     s.add(ev.ClockCancelled, "C", t(19, "16:00"), "deadlines", clock="formal_reply", reason="incident closed")
+    s.add(ev.ClockCancelled, "C", t(19, "16:00"), "deadlines", clock=f"task:{TASKS['C1']}", reason="incident closed")
     s.met("G", t(19, "16:00"), "formal_reply", t(19, "17:30"), "p-wang")
     s.slip("F", t(19, "17:30"), "education", "formal_reply", 2)
     # Friday 20.
     s.met("B", t(20, "10:00"), "first_response", t(17, "15:00"), "p-wang", late=True)
     s.slip("F", t(20, "17:30"), "education", "formal_reply", 3)
     s.named("F", t(20, "17:30"), "education", "formal_reply", 3)
+    s.task_breach("B", t(20, "17:30"), "B1", "transport")
     # Saturday 21: E.
     s.report("E", t(21, "11:00"), "石桥乡河道污染", "tv", 0, media_level="provincial", region="石桥乡")
     s.grade("E", t(21, "11:00"), "II")
     s.assign("E", t(21, "11:00"), "environment")
     s.start("E", t(21, "11:00"), "report_up", t(21, "15:00"))
     s.start("E", t(21, "11:00"), "statement", t(22, "11:00"))
+    s.evidence("E", t(21, "11:30"), "河道视频.mp4", 52_428_800, actor="monitor-02")
+    s.task("E", t(21, "12:00"), "E1", "environment", "开展河道水质检测", t(24, "17:30"))
     s.met("E", t(21, "14:00"), "report_up", t(21, "15:00"), "p-li")
     # Sunday 22.
     s.breach("E", t(22, "11:00"), "statement", t(22, "11:00"))
@@ -304,9 +382,11 @@ WEEKLY_W47 = {
     "total": (9, 5, 55.6, 2, 2, 1),
     # unit: (new incidents, due, on time, %, met late, breached, on arrival, slips, tasks, named)
     "units": {
-        "education": (1, 2, 1, 50.0, 0, 1, 0, 3, 1, True),  # D on time, F breached; F's slips Wed/Thu/Fri
+        # D on time, F breached; F's slips Wed/Thu/Fri and task A2's Tue (tasks' clocks count in
+        # the tasks section, not here: only their slips do)
+        "education": (1, 2, 1, 50.0, 0, 1, 0, 4, 2, True),
         "market": (1, 0, 0, None, 0, 0, 1, 0, 0, False),  # C late on arrival only
-        "transport": (1, 1, 0, 0.0, 1, 0, 0, 3, 1, True),  # B met late; slips Tue/Wed/Thu
+        "transport": (1, 1, 0, 0.0, 1, 0, 0, 4, 2, True),  # B met late; slips Tue/Wed/Thu, task B1's Fri
         "environment": (1, 2, 1, 50.0, 0, 1, 0, 1, 1, False),  # E
         "zhongshan": (1, 3, 2, 66.7, 1, 0, 0, 1, 1, False),  # A
         "hexi": (0, 1, 1, 100.0, 0, 0, 0, 0, 0, False),  # G (reported 2 Nov)
@@ -314,9 +394,13 @@ WEEKLY_W47 = {
     "unit_order": ["education", "market", "transport", "environment", "zhongshan", "hexi"],  # units.toml order
     "clocks": {"report_up": (2, 2, 100.0, 0, 0, 0), "first_response": (3, 1, 33.3, 2, 0, 1),
                "statement": (2, 1, 50.0, 0, 1, 0), "formal_reply": (2, 1, 50.0, 0, 1, 0)},
-    "slips": 8,
+    # 8 slips about the plans' clocks, and one each about tasks A2 (education, Tue) and B1
+    # (transport, Fri): slips go to the task's unit, counted per task.
+    "slips": 10,
     "tasks": [("education", "县城某小学校服价格过高", "formal_reply", 3, 3, True),
+              ("education", "仲山镇中学食堂使用过期食材", f"task:{TASKS['A2']}", 1, 1, False),
               ("transport", "县道公交停运", "first_response", 3, 3, True),
+              ("transport", "县道公交停运", f"task:{TASKS['B1']}", 1, 1, False),
               ("environment", "石桥乡河道污染", "statement", 1, 1, False),
               ("zhongshan", "仲山镇中学食堂使用过期食材", "first_response", 1, 1, False)],
     "named": [("transport", "县道公交停运", "first_response", 3, "19 15:00"),
@@ -346,10 +430,141 @@ REVIEW_A = {
                ("first_response", "met_late", 150, "p-wang"),  # due 12:00, met 14:30
                ("statement", "on_time", 780, "p-wang"),  # due Tue 09:00, met Mon 20:00
                ("formal_reply", "cancelled", None, None), ("final", "cancelled", None, None)],
-    "actors": [("monitor-01", 1, "16 09:00"), ("p-li", 2, "16 09:20"), ("p-wang", 4, "16 10:00"),
-               ("monitor-02", 1, "18 10:00")],
+    # monitor-01: the report and two evidence files; p-li: ack, report_up, the meeting, two tasks,
+    # three supervisions; p-wang: stage, two clocks, two drafts, the publication, the close;
+    # p-chen: sent back v1, approved v2; the liaisons: each a feedback and the clock it met.
+    "actors": [("monitor-01", 3, "16 09:00"), ("p-li", 8, "16 09:20"), ("p-wang", 7, "16 10:00"),
+               ("p-chen", 2, "16 12:00"), ("liaison-market", 2, "17 16:00"), ("monitor-02", 1, "18 10:00"),
+               ("p-zhang", 2, "18 10:00")],
     "notices": (2, 0, 2),
     "acks": [("p-li", 20)],
-    "slips": [("zhongshan", "first_response", 1)],
-    "timeline": 21,
+    "slips": [("zhongshan", "first_response", 1), ("education", f"task:{TASKS['A2']}", 1)],
+    # 21 of the plans' life, and 21 of the follow-through: 2 evidence, the meeting, 2 tasks and their
+    # clocks, 5 statement steps, 3 supervisions, A1's feedback and met, A2's breach, slip,
+    # feedback and met (late).
+    "timeline": 42,
+}
+
+
+# --- the follow-through sections (issue 14), worked out by hand --------------------------------
+
+def follow_daily_digest(f: dict) -> dict:
+    tasks, st, sup, evi = f["tasks"], f["statements"], f["supervision_owed"], f["evidence"]
+    return {
+        "tasks": (tasks["open"], tasks["overdue"], tasks["due_today"], tasks["due_tomorrow"], tasks["added"],
+                  tasks["fed_back"], tasks["fed_back_late"],
+                  [(x["id"], x["unit"], x["title"], x["outcome"], hm(x["due_at"])) for x in tasks["items"]]),
+        "statements": ([(x["title"], x["version"], x["drafted_by"], hm(x["drafted_at"])) for x in st["awaiting"]],
+                       [(x["title"], x["version"], x["channel"], hm(x["at"]), x["approved_by"]) for x in st["published"]],
+                       st["approved"], st["rejected"]),
+        "supervision": (sup["day"], sup["working_day"], sup["due"], sup["supervised"],
+                        [x["title"] for x in sup["unsupervised"]],
+                        [(hm(x["at"]), x["title"], x["actor"]) for x in sup["records"]]),
+        "evidence": (evi["total"], evi["bytes"],
+                     [(hm(x["at"]), x["title"], x["name"], x["size"], x["sha256"][:12], x["actor"]) for x in evi["items"]]),
+    }
+
+
+A_TITLE, B_TITLE, C_TITLE, E_TITLE = "仲山镇中学食堂使用过期食材", "县道公交停运", "城关镇某餐馆食品变质", "石桥乡河道污染"
+
+FOLLOW_DAILY = {
+    # Monday: A's meeting hands out A1 (due Wed) and A2 (due Tue); v1 sent back, v2 approved and
+    # published; A supervised at 14:00; two evidence files (1,258,291 + 348,160 bytes).
+    "2026-11-16": {
+        "tasks": (2, 0, 0, 1, 2, 0, 0, [(TASKS["A2"], "education", A_TITLE, "open", "17 17:30"),
+                                        (TASKS["A1"], "market", A_TITLE, "open", "18 17:30")]),
+        "statements": ([], [(A_TITLE, 2, "官方微博", "16 20:00", "p-chen")], 1, 1),
+        "supervision": ("2026-11-16", True, 1, 1, [], [("16 14:00", A_TITLE, "p-li")]),
+        "evidence": (2, 1_606_451, [("16 09:10", A_TITLE, "现场截图.png", 1_258_291, DIGESTS["现场截图.png"][:12], "monitor-01"),
+                                    ("16 09:12", A_TITLE, "原帖网页.mhtml", 348_160, DIGESTS["原帖网页.mhtml"][:12], "monitor-01")]),
+    },
+    # Wednesday: B1 and C1 handed out (C1 due Thursday), A2 fed back late; B's statement awaits
+    # approval; A (grade II) not supervised that day; C's kitchen photo.
+    "2026-11-18": {
+        "tasks": (2, 0, 0, 1, 2, 1, 1, [(TASKS["C1"], "market", C_TITLE, "open", "19 17:30"),
+                                        (TASKS["B1"], "transport", B_TITLE, "open", "20 17:30")]),
+        "statements": ([(B_TITLE, 1, "p-wang", "18 11:00")], [], 0, 0),
+        "supervision": ("2026-11-18", True, 1, 0, [A_TITLE], []),
+        "evidence": (1, 204_800, [("18 09:40", C_TITLE, "餐馆后厨照片.jpg", 204_800, DIGESTS["餐馆后厨照片.jpg"][:12],
+                                   "monitor-01")]),
+    },
+    # Thursday: C1 cancelled with C's close, B1 due tomorrow; A supervised 09:30.
+    "2026-11-19": {
+        "tasks": (1, 0, 0, 1, 0, 0, 0, [(TASKS["B1"], "transport", B_TITLE, "open", "20 17:30")]),
+        "statements": ([(B_TITLE, 1, "p-wang", "18 11:00")], [], 0, 0),
+        "supervision": ("2026-11-19", True, 1, 1, [], [("19 09:30", A_TITLE, "p-li")]),
+        "evidence": (0, 0, []),
+    },
+    # Saturday: B1 overdue since Friday 17:30, E1 handed out; a rest day owes no supervision
+    # (A and E are open grade II); E's video, 50 MB.
+    "2026-11-21": {
+        "tasks": (2, 1, 0, 0, 1, 0, 0, [(TASKS["B1"], "transport", B_TITLE, "overdue", "20 17:30"),
+                                        (TASKS["E1"], "environment", E_TITLE, "open", "24 17:30")]),
+        "statements": ([(B_TITLE, 1, "p-wang", "18 11:00")], [], 0, 0),
+        "supervision": ("2026-11-21", False, 0, 0, [], []),
+        "evidence": (1, 52_428_800, [("21 11:30", E_TITLE, "河道视频.mp4", 52_428_800, DIGESTS["河道视频.mp4"][:12],
+                                      "monitor-02")]),
+    },
+}
+
+
+def follow_weekly_digest(f: dict) -> dict:
+    tasks, st = f["tasks"], f["statements"]
+
+    def unit_tasks(u: dict) -> tuple:
+        return (u["handed_out"], u["fed_back"], u["on_time"], u["late"], u["open"], u["overdue"], u["cancelled"])
+
+    def unit_statements(u: dict) -> tuple:
+        return (u["drafted"], u["approved"], u["rejected"], u["published"])
+
+    return {
+        "tasks_total": unit_tasks(tasks["total"]),
+        "tasks_units": [(u["unit"], *unit_tasks(u)) for u in tasks["units"]],
+        "tasks_items": [(x["unit"], x["id"], x["outcome"], hm(x["fed_back_at"])) for x in tasks["items"]],
+        "statements_total": unit_statements(st["total"]),
+        "statements_units": [(u["unit"], *unit_statements(u)) for u in st["units"]],
+        "published": [(x["title"], x["owner"], x["version"], x["channel"], hm(x["at"]), x["approved_by"])
+                      for x in st["published"]],
+        "awaiting": [(x["title"], x["version"]) for x in st["awaiting"]],
+    }
+
+
+# Week 47: (handed out, fed back, on time, late, open, overdue, cancelled) per unit, units.toml order.
+FOLLOW_WEEKLY = {
+    "tasks_total": (5, 2, 1, 1, 2, 1, 1),
+    "tasks_units": [("education", 1, 1, 0, 1, 0, 0, 0),  # A2: late
+                    ("market", 2, 1, 1, 0, 0, 0, 1),  # A1 on time; C1 cancelled (C closed)
+                    ("transport", 1, 0, 0, 0, 1, 1, 0),  # B1 overdue
+                    ("environment", 1, 0, 0, 0, 1, 0, 0)],  # E1 open, due next Tuesday
+    "tasks_items": [("education", TASKS["A2"], "late", "18 10:00"), ("market", TASKS["A1"], "on_time", "17 16:00"),
+                    ("market", TASKS["C1"], "cancelled", None), ("transport", TASKS["B1"], "overdue", None),
+                    ("environment", TASKS["E1"], "open", None)],
+    # (drafted, approved, sent back, published) per unit in charge: B's draft; A's two drafts,
+    # one sent back, one approved and published.
+    "statements_total": (3, 1, 1, 1),
+    "statements_units": [("transport", 1, 0, 0, 0), ("zhongshan", 2, 1, 1, 1)],
+    "published": [(A_TITLE, "zhongshan", 2, "官方微博", "16 20:00", "p-chen")],
+    "awaiting": [(B_TITLE, 1)],
+}
+
+
+def follow_review_digest(f: dict) -> dict:
+    return {
+        "statements": [(s["version"], s["state"], [(x["action"], x["actor"], hm(x["at"])) for x in s["steps"]])
+                       for s in f["statements"]],
+        "tasks": [(x["id"], x["unit"], x["outcome"], x["slips"]) for x in f["tasks"]],
+        "supervisions": [(hm(x["at"]), x["actor"]) for x in f["supervisions"]],
+        "meetings": [(m["meeting_id"], m["kind"], hm(m["held_at"]), len(m["tasks"])) for m in f["meetings"]],
+        "evidence": [(x["name"], x["size"]) for x in f["evidence"]],
+    }
+
+
+FOLLOW_REVIEW_A = {
+    "statements": [(1, "rejected", [("drafted", "p-wang", "16 11:00"), ("rejected", "p-chen", "16 12:00")]),
+                   (2, "published", [("drafted", "p-wang", "16 15:00"), ("approved", "p-chen", "16 16:00"),
+                                     ("published", "p-wang", "16 20:00")])],
+    "tasks": [(TASKS["A1"], "market", "on_time", 0), (TASKS["A2"], "education", "late", 1)],
+    "supervisions": [("16 14:00", "p-li"), ("17 10:00", "p-li"), ("19 09:30", "p-li")],
+    "meetings": [(MEETING, "会商", "16 10:30", 2)],
+    "evidence": [("现场截图.png", 1_258_291), ("原帖网页.mhtml", 348_160)],
 }

@@ -5,6 +5,9 @@ until it expires. GET shows a confirm page with a POST button, so mail scanners 
 previews that fetch the URL acknowledge nothing; POST acknowledges through the service's
 `on_ack(incident_id, person_id)` callback.
 A forged, expired or reused token gets a refusal page (zh and en) and changes nothing.
+With `[ack] tls_cert` and `tls_key` it serves HTTPS itself (`tls_context`); behind the
+office's reverse proxy it may instead listen on loopback in HTTP and the proxy's `base_url`
+is what the links name (docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import asyncio
 import html
 import os
 import secrets
+import ssl
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +37,20 @@ CREATE TABLE IF NOT EXISTS ack_nonces (
 """
 
 SECRET_FILE = "ack.secret"
+
+
+def tls_context(cfg: AckLink) -> ssl.SSLContext | None:
+    """The HTTPS side of the ack link (None without a certificate); ValueError saying which
+    file cannot be used."""
+    if not cfg.https:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"cannot use {cfg.tls_cert} with key {cfg.tls_key} ({exc})") from None
+    return ctx
 
 
 def load_secret(cfg: AckLink, data_dir: Path) -> bytes:
@@ -131,9 +149,11 @@ class AckServer:
                  host: str = "127.0.0.1", port: int = 8765,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  describe: Describe | None = None,
-                 person_name: Callable[[str], str] | None = None) -> None:
+                 person_name: Callable[[str], str] | None = None,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.signer, self.ledger, self.on_ack = signer, ledger, on_ack
         self.host, self.port = host, port
+        self.ssl_context = ssl_context
         self.clock = clock
         self.describe = describe
         self.person_name = person_name or (lambda pid: pid)
@@ -149,7 +169,7 @@ class AckServer:
         """Listen; returns the bound port (useful with port 0)."""
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.ssl_context)
         await site.start()
         server = site._server  # aiohttp exposes the bound socket only here
         if server is not None and server.sockets:  # type: ignore[union-attr]

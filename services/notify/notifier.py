@@ -59,7 +59,16 @@ from watchboard.store.states import StateTable, Transaction
 log = logging.getLogger("watchboard.notify")
 
 TABLE = "incidents"
-SCHEMA = QUEUE_SCHEMA + NONCE_SCHEMA + Outbox.schema()
+# The scheduled reports this notify has dealt with (reporter.py): queued here, or sent by another.
+REPORTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS report_jobs (
+    key TEXT PRIMARY KEY,            -- report:daily:2026-11-27
+    status TEXT NOT NULL,            -- queued | elsewhere
+    at REAL NOT NULL,                -- epoch seconds
+    detail TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+"""
+SCHEMA = QUEUE_SCHEMA + NONCE_SCHEMA + Outbox.schema() + REPORTS_SCHEMA
 
 Effects = Callable[[list[Event]], Awaitable[None]]
 
@@ -275,6 +284,29 @@ class Notifier:
     async def _recorded(self, attempts: list[Attempt]) -> None:
         if self.effects is not None:
             await self.effects([e for a in attempts for e in logic.delivery_events([a], a.now)])
+
+    # --- scheduled reports --------------------------------------------------------------------
+
+    async def report_status(self, key: str) -> str | None:
+        """What this notify did with the report `key` (queued | elsewhere), None if nothing yet."""
+        async with self.db.execute("SELECT status FROM report_jobs WHERE key = ?", (key,)) as cur:
+            row = await cur.fetchone()
+        return None if row is None else str(row[0])
+
+    async def record_report(self, key: str, status: str, now: datetime, *, notices: Sequence[Outgoing] = (),
+                            detail: str = "") -> list[str]:
+        """Queue a report's notices and remember it, in one transaction (a restart then neither
+        loses nor repeats it); returns the notice keys that were new."""
+        async with self.lock:
+            try:
+                new = await self.queue.enqueue(list(notices), now, commit=False)
+                await self.db.execute("INSERT OR IGNORE INTO report_jobs(key, status, at, detail) VALUES (?,?,?,?)",
+                                      (key, status, now.timestamp(), detail))
+                await self.db.commit()
+            except BaseException:
+                await self.db.rollback()
+                raise
+        return new
 
     # --- views --------------------------------------------------------------------------------
 

@@ -205,8 +205,8 @@ class DeliveryQueue:
     async def _admit(self, m: Outgoing, channel: str, now: datetime) -> float | None:
         """None if `m` may go now; else when its digest is due (the rate window's end)."""
         d = self.delivery
-        if d.rate_limit <= 0 or channel == "board" or m.cause == "digest":
-            return None
+        if d.rate_limit <= 0 or channel == "board" or m.cause == "digest" or m.cause.startswith("report."):
+            return None  # a scheduled report goes as itself: a digest would drop its file
         window = seconds(d.rate_window)
         async with self.db.execute("SELECT started_at, count FROM rate_windows WHERE person_id = ? "
                                    "AND contact = ?", (m.person_id, m.contact)) as cur:

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from watchboard.bus.consumer import Delivered
 from watchboard.bus.endpoints import ok
@@ -16,17 +20,25 @@ from watchboard.bus.runtime import Runtime
 from watchboard.bus.subjects import STREAM
 from watchboard.config import DEFAULT_PROFILE, ConfigSource
 from watchboard.config.calendar import load_calendar
+from watchboard.config.loader import ConfigError
 from watchboard.config.units import load_units
 from watchboard.domain import events as ev
+from watchboard.domain.bounds import check_effects
 from watchboard.domain.calendar import WorkCalendar
 from watchboard.domain.commands import Ack
 from watchboard.domain.errors import Conflict, Invalid, NotFound
-from watchboard.domain.views import encode_view, kv_key
-from watchboard.services.notify.acklink import AckServer
+from watchboard.domain.views import NoticesView, kv_key
+from watchboard.recovery.keeper import ViewKeeper
+from watchboard.recovery.probe import Failpoints
+from watchboard.recovery.views import encode_fitted, view_limit, waiting
+from watchboard.services.notify.acklink import AckServer, tls_context
 from watchboard.services.notify.channels import Channels
 from watchboard.services.notify.notifier import Notifier
-from watchboard.services.notify.settings import NotifyConfig, load_notify
+from watchboard.services.notify.rebuild import rebuild
+from watchboard.services.notify.reporter import Reporter
+from watchboard.services.notify.settings import NotifyConfig, load_notify, seconds
 from watchboard.store.outbox import Outbox
+from watchboard.store.sqlite import rebuild_pending
 
 log = logging.getLogger("watchboard.notify")
 
@@ -46,18 +58,25 @@ class NotifyService:
     description = "tells the right people on their channels and escalates until someone acknowledges"
 
     def __init__(self, cfg: NotifyConfig, unit_names: dict[str, dict[str, str]] | None = None, *,
-                 profile: str = DEFAULT_PROFILE, calendar: WorkCalendar | None = None) -> None:
+                 profile: str = DEFAULT_PROFILE, calendar: WorkCalendar | None = None,
+                 source: ConfigSource | None = None, probe: Failpoints | None = None) -> None:
         self.cfg = cfg
+        self.probe = probe or Failpoints()
         self.unit_names = unit_names or {}
         self.profile = profile
         self.calendar = calendar
+        try:  # a certificate that cannot be used stops the start, naming the key
+            self.tls = tls_context(cfg.ack)
+        except ValueError as exc:
+            raise ConfigError("notify.toml", "ack.tls_cert", str(exc)) from None
+        self.source = source or ConfigSource()  # the scheduled reports read the rest of the config
 
     async def start(self, rt: Runtime) -> Notify:
         notifier = await Notifier.open(
             self.cfg, rt.ctx.data_dir, channels=Channels(self.cfg), profile=self.profile, calendar=self.calendar,
             unit_names=self.unit_names)
         try:
-            running = Notify(rt, self.cfg, notifier, self.profile)
+            running = Notify(rt, self.cfg, notifier, self.profile, self.probe, self.tls, self.source)
             await running.start()
         except BaseException:
             await notifier.close()
@@ -68,16 +87,23 @@ class NotifyService:
 class Notify:
     """The running service: its notifier, outbox and loops exist from construction."""
 
-    def __init__(self, rt: Runtime, cfg: NotifyConfig, notifier: Notifier, profile: str) -> None:
+    def __init__(self, rt: Runtime, cfg: NotifyConfig, notifier: Notifier, profile: str, probe: Failpoints,
+                 tls: ssl.SSLContext | None = None, source: ConfigSource | None = None) -> None:
         if rt.nc is None or rt.endpoints is None or rt.publisher is None:
             raise RuntimeError("notify starts on a connected runtime")
-        self.rt, self.cfg, self.notifier, self.profile = rt, cfg, notifier, profile
+        self.rt, self.cfg, self.notifier, self.profile, self.tls = rt, cfg, notifier, profile, tls
         self.endpoints, self.publisher = rt.endpoints, rt.publisher
-        self.outbox = Outbox(notifier.db, rt.nc, STREAM, lock=notifier.lock)
+        self.outbox = Outbox(notifier.db, rt.nc, STREAM, lock=notifier.lock, service="notify",
+                             fault_subject=rt.subjects.event("notify", ev.NO_INCIDENT, "service.fault"))
+        self.probe = probe
+        # Reconciles `<id>.notices` with the queue (puts go through `dirty` after each commit).
+        self.views = ViewKeeper(rt, "notices", current=lambda _: None, snapshot=self._all_views)
         self.ack_server: AckServer | None = None  # None when its port is taken (links off)
         self.wake = asyncio.Event()  # set when notices are queued: the delivery loop runs
         self.after = asyncio.Event()  # set after a commit: the outbox and views are published
         self.dirty: set[str] = set()  # incidents whose `<id>.notices` view is not put yet
+        self.reporter = Reporter(rt, cfg, notifier, source or ConfigSource(), profile=profile,
+                                 on_queued=self.wake.set)
 
     async def start(self) -> None:
         rt, notifier, outbox, publisher = self.rt, self.notifier, self.outbox, self.publisher
@@ -86,6 +112,8 @@ class Notify:
             await outbox.add((e.id, publisher.subject_of(e), ev.encode_event(e)) for e in events)
 
         notifier.effects = effects  # called inside the transaction that records the facts
+        if await rebuild_pending(notifier.db):  # a new store: what the stream says, before serving
+            await rebuild(rt, notifier, outbox)
         # Events committed before a crash: drop those the stream holds, publish the rest.
         await outbox.recover()
         await self._flush()
@@ -96,15 +124,19 @@ class Notify:
         rt.task(self._stopper)
         rt.task(lambda: self._loop(self.wake, self.tick, "delivery round"))
         rt.task(lambda: self._loop(self.after, self.publish, "publishing events and views"))
+        rt.every(seconds(self.cfg.reports.check_every), self.reporter.tick, "scheduled reports")
         await self.endpoints.command(Ack, rt.subjects.command("ack"), self.on_ack)
+        self.views.schedule()
         host, port = self.cfg.ack.host_port()
         server = AckServer(notifier.signer, notifier.ledger, self._link_ack, host=host, port=port,
                            clock=rt.now, describe=self._describe,
-                           person_name=lambda pid: (self.cfg.person(pid).name if self.cfg.person(pid) else pid))
+                           person_name=lambda pid: (self.cfg.person(pid).name if self.cfg.person(pid) else pid),
+                           ssl_context=self.tls)
         try:
             bound = await server.start()
             self.ack_server = server
-            log.info("notify: acknowledgement links served on http://%s:%s", host, bound)
+            log.info("notify: acknowledgement links served on %s://%s:%s (links name %s)",
+                     "https" if self.tls else "http", host, bound, self.cfg.ack.public_base())
         except OSError as exc:  # another notify on this host, say: links off, notices still go out
             log.error("notify: cannot listen on %s for acknowledgement links (%s); set [ack] listen in "
                       "notify.toml. Notices are still sent; links in them will not answer.", self.cfg.ack.listen,
@@ -128,31 +160,46 @@ class Notify:
             log.warning("notify: publishing events failed (%s); they stay queued", exc)
 
     async def _show(self) -> None:
-        """Put the `<id>.notices` view of every incident changed since the last put."""
-        keys, self.dirty = self.dirty, set()
+        """Put the `<id>.notices` view of every incident changed since the last put whose facts
+        are in the stream (an incident with events still in the outbox waits for them)."""
+        held = await waiting(self.outbox, self.rt.subjects)
+        keys = {k for k in self.dirty if k not in held}
+        self.dirty -= keys
         if not keys:
             return
         try:
             views = await self.notifier.notices_views(keys, self.rt.now())
-            await self.rt.kv_put_many({kv_key(i, "notices"): encode_view(v) for i, v in views.items()})
+            views_fitted = encode_fitted({SYSTEM_NOTICES if i == ev.NO_INCIDENT else kv_key(i, "notices"):
+                                          _latest(v) if i == ev.NO_INCIDENT else v for i, v in views.items()},
+                                         view_limit(self.rt.nc), "notify")
+            await self.rt.kv_put_many(views_fitted)
         except BaseException:
             self.dirty |= keys  # put again on the next round
             raise
 
+    async def _all_views(self) -> dict[str, NoticesView]:
+        """Every incident notify knows, with its notices: what `<id>.notices` should say."""
+        return await self.notifier.notices_views(list(self.notifier.states.items), self.rt.now())
+
     def _changed(self, incidents: Iterable[str]) -> None:
-        self.dirty.update(i for i in incidents if i != ev.NO_INCIDENT)
+        # Notices of no incident (the scheduled reports, missed sweeps, digests) go to
+        # `sys.notices`, which the board shows beside the incidents' own.
+        self.dirty.update(incidents)
         self.after.set()
 
     async def publish(self) -> None:
-        """The effects of what was committed, outbox and views together: neither the consumer
-        nor the delivery rounds wait for the stream's acks, and views changed several times
-        since the last put are put once."""
-        await asyncio.gather(self._flush(), self._show())
+        """The effects of what was committed, then the views (a view says only what the stream
+        has): neither the consumer nor the delivery rounds wait for the stream's acks, and views
+        changed several times since the last put are put once."""
+        await self._flush()
+        self.probe.reached("flushed")
+        await self._show()
 
     # --- consumer ---------------------------------------------------------------------------
 
     async def handle(self, batch: Sequence[Delivered]) -> None:
         handled = await self.notifier.handle_batch(batch, self.rt.now())
+        self.probe.reached("committed")
         for m in handled.missing:
             log.warning("notify: %s on %s reached nobody for roles %s; check notify.toml",
                         m.event_type, m.incident_id, ", ".join(m.roles))
@@ -187,6 +234,8 @@ class Notify:
         self._changed(e.incident_id for e in escalated)
         for _ in range(ROUNDS):
             attempts = await self.notifier.deliver_due(self.rt.now())
+            if attempts:
+                self.probe.reached("delivered")
             for a in attempts:
                 if a.status != "sent":
                     log.warning("notify: %s", a.result.reason)
@@ -202,8 +251,10 @@ class Notify:
                            zh=f"通知服务中没有舆情 {incident_id!r}")
         ack = await self.notifier.acknowledge(incident_id, person, self.rt.now(), via=via)
         if ack is not None:
+            self.dirty.add(incident_id)  # owed from now on: a failed flush leaves it to the next round
+            self.probe.reached("ack-committed")
             await self.outbox.flush()  # the reply says ok once the event is in the stream
-            self.dirty.add(incident_id)
+            self.probe.reached("ack-flushed")
             await self._show()
         return ack
 
@@ -211,6 +262,11 @@ class Notify:
         if cmd.via not in ("cli", "board", "link"):
             raise Invalid("via", f"{cmd.via!r} is not one of cli, board, link",
                           zh=f"{cmd.via!r} 不是有效的签收途径；可选：`cli`、`board`、`link`")
+        # The event it makes carries the actor and the incident id, both bounded by the command;
+        # checked anyway on a bus that takes little, before anything is recorded.
+        probe_event = ev.IncidentAcknowledged(id="E" * 17, incident_id=cmd.incident_id, at=self.rt.now(),
+                                              actor=cmd.actor, by=cmd.actor, via=cmd.via)
+        check_effects([probe_event], self.rt.nc.max_payload if self.rt.nc else 1 << 20, cmd)
         ack = await self._acknowledge(cmd.incident_id, cmd.actor, cmd.via)
         if ack is None:
             memo = self.notifier.memo(cmd.incident_id)
@@ -226,8 +282,18 @@ class Notify:
             return False
 
 
-def build(source: ConfigSource) -> NotifyService:
+SYSTEM_NOTICES = "sys.notices"  # a `*.notices` key, so notify's to write with roles on
+SYSTEM_NOTICES_KEPT = 20
+
+
+def _latest(view: NoticesView) -> NoticesView:
+    """`sys.notices`: the latest notices of no incident (the queue keeps them all)."""
+    kept = sorted(view.notices, key=lambda n: n.at or view.updated_at or datetime.min.replace(tzinfo=UTC))
+    return msgspec.structs.replace(view, notices=kept[-SYSTEM_NOTICES_KEPT:])
+
+
+def build(source: ConfigSource, probe: Failpoints | None = None) -> NotifyService:
     units = load_units(source)
     names = {u.id: {"zh": u.name, "en": u.name_en or u.name} for u in units.units}
     return NotifyService(load_notify(source), names, profile=source.profile_name(),
-                         calendar=WorkCalendar(load_calendar(source)))
+                         calendar=WorkCalendar(load_calendar(source)), source=source, probe=probe)

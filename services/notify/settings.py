@@ -41,10 +41,13 @@ ROLES = ("duty_officer", "owner_liaison", "office", "leader_group", "upper_level
 PERSON_ROLES = ("office", "leader_group", "upper_level", "propaganda", "legal_referral", "duty_officer",
                 "liaison", "approver")
 
-# Event types notify reacts to (the subjects the service consumes).
+# The scheduled reports notify sends itself (`[reports]`, reporting.py): routed like events.
+REPORT_EVENTS = ("report.daily", "report.weekly")
+# Event types notify reacts to (the subjects the service consumes), and its own reports.
 ROUTABLE_EVENTS = (
     "incident.graded", "incident.assigned", "incident.flagged", "incident.unflagged", "clock.warning",
     "clock.breached", "unit.reminded", "unit.flagged", "sweep.missed", "incident.closed", "notice.escalated",
+    *REPORT_EVENTS,
 )
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -174,17 +177,41 @@ class Smtp(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class AckLink(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     listen: str = "127.0.0.1:8765"
-    base_url: str = ""  # what people's links point at; "" → http://<listen>
+    base_url: str = ""  # what people's links point at; "" → http(s)://<listen>
     secret: str = ""
     secret_env: str = "WATCHBOARD_ACK_SECRET"  # else generated into the data dir
     ttl: str = "24h"
+    # HTTPS when both are set (absolute paths; e.g. web.crt/web.key of `auth init --tls`).
+    tls_cert: str = ""
+    tls_key: str = ""
+
+    @property
+    def https(self) -> bool:
+        return bool(self.tls_cert)
 
     def host_port(self) -> tuple[str, int]:
         host, _, port = self.listen.rpartition(":")
         return host, int(port)
 
     def public_base(self) -> str:
-        return (self.base_url or f"http://{self.listen}").rstrip("/")
+        return (self.base_url or f"{'https' if self.https else 'http'}://{self.listen}").rstrip("/")
+
+
+class Reports(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The reports notify sends on schedule (issue 14: every evening the day's report, every
+    Monday the supervision circular), to whom `[[routes]]` with `event = "report.daily"` /
+    `"report.weekly"` name. Times are local (watchboard.toml's zone)."""
+
+    daily: str = "17:00"  # each day at HH:MM; "" = not sent
+    weekly: str = "mon 09:00"  # weekday and HH:MM; it covers the last complete ISO week; "" = not sent
+    # A report whose moment passed while no notify ran is still sent this long after it (once);
+    # later it is left (`watchboard report` makes it by hand).
+    catch_up: str = "6h"
+    folder: str = "reports"  # where the Word files are kept: under the data folder, or absolute
+    base_url: str = ""  # where `folder` is served, for the robots' link; "" = the file's path
+    lookback_days: int = 60  # as `watchboard report --lookback`
+    timeout: str = "300s"  # the replay's limit
+    check_every: str = "30s"  # how often notify looks whether a report is due
 
 
 class TemplatePair(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -201,6 +228,7 @@ class NotifyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     delivery: Delivery = msgspec.field(default_factory=Delivery)
     smtp: Smtp = msgspec.field(default_factory=Smtp)
     ack: AckLink = msgspec.field(default_factory=AckLink)
+    reports: Reports = msgspec.field(default_factory=Reports)
     # templates[lang][event type] = {subject, body}
     templates: dict[str, dict[str, TemplatePair]] = msgspec.field(default_factory=dict)
 
@@ -209,6 +237,27 @@ class NotifyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     def _people_index(self) -> dict[str, Person]:
         return {p.id: p for p in self.people}
+
+
+_WEEKLY = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def check_reports(r: Reports, fail: Any) -> None:
+    """`[reports]`: the times, durations and bounds, each refused naming its key."""
+    if r.daily and not _HHMM.match(r.daily):
+        raise fail("reports.daily", f"{r.daily!r} is not a time like '17:00' (or \"\" to send none)")
+    if r.weekly and not _WEEKLY.match(r.weekly):
+        raise fail("reports.weekly", f"{r.weekly!r} is not a weekday and time like 'mon 09:00' (or \"\" to send none)")
+    for field in ("catch_up", "timeout", "check_every"):
+        value = parse_seconds(getattr(r, field))
+        if value is None or value <= 0:
+            raise fail(f"reports.{field}", f"{getattr(r, field)!r} is not a duration like '30s', '6h'")
+    if not 1 <= r.lookback_days <= 366:
+        raise fail("reports.lookback_days", f"{r.lookback_days} is out of range; 1 to 366")
+    if not r.folder.strip():
+        raise fail("reports.folder", "give a folder for the Word files (relative to the data folder, or absolute)")
+    if r.base_url and not r.base_url.startswith(("http://", "https://")):
+        raise fail("reports.base_url", f"{r.base_url!r} is not an http:// or https:// url (or \"\" for the path)")
 
 
 def seconds(text: str) -> float:
@@ -359,12 +408,20 @@ def load_notify(source: ConfigSource | None = None, *, file: str = "notify.toml"
         raise fail("delivery.rate_limit", f"{d.rate_limit} must be 0 (off) or more")
     if parse_seconds(cfg.ack.ttl) is None:
         raise fail("ack.ttl", f"{cfg.ack.ttl!r} is not a duration like '24h'")
+    check_reports(cfg.reports, fail)
     try:
         host, port = cfg.ack.host_port()
         if not host or not 0 <= port < 65536:
             raise ValueError
     except ValueError as exc:
         raise fail("ack.listen", f"{cfg.ack.listen!r} is not host:port like '127.0.0.1:8765'") from exc
+    if bool(cfg.ack.tls_cert) != bool(cfg.ack.tls_key):
+        raise fail("ack.tls_key" if cfg.ack.tls_cert else "ack.tls_cert",
+                   "HTTPS needs both ack.tls_cert and ack.tls_key (or neither)")
+    for key in ("tls_cert", "tls_key"):
+        value = getattr(cfg.ack, key)
+        if value and not value.startswith("/"):
+            raise fail(f"ack.{key}", f"{value!r} must be an absolute path (the service may run from any folder)")
 
     for lang, table in cfg.templates.items():
         if lang not in ("zh", "en"):

@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("service", choices=SERVICE_NAMES)
     _common(p)
     p.add_argument("--data", type=Path, default=None, help="this service's data folder")
+    p.add_argument("--rebuild", action="store_true",
+                   help="move the service's store aside (kept beside it) and rebuild it from the stream before "
+                        "serving; stop the running service first")
     p.add_argument("--standby", action="store_true",
                    help="run as one of several instances: active while it holds the service's lease, "
                         "else standing by with a copy of the active one's store (docs/deploy.md)")
@@ -102,7 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--web", metavar="[HOST:]PORT", default=None,
                    help="serve the board to a browser (127.0.0.1 unless HOST is given; read-only wall)")
     p.add_argument("--operator", action="store_true",
-                   help="with --web: serve the desk with its actions instead of the read-only wall")
+                   help="with --web: serve the desk with its actions to people who log in (operators, "
+                        "approvers, leaders), instead of the read-only wall")
+    p.add_argument("--https-cert", type=Path, default=None,
+                   help="with --web: serve HTTPS with this certificate (web.crt of `auth init --tls`)")
+    p.add_argument("--https-key", type=Path, default=None, help="with --web: the certificate's key")
+    p.add_argument("--auth-dir", type=Path, default=None,
+                   help="with --web: the auth folder of the people who log in (default: [web] auth_dir, "
+                        "else <data>/auth)")
+    p.add_argument("--insecure", action="store_true",
+                   help="with --web: serve beyond loopback without HTTPS (passwords in clear)")
 
     p = sub.add_parser("submit", help="send reports to intake")
     _common(p)
@@ -192,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("profiles", help="the response-plan profiles: what each runs, and from which plan")
     p.add_argument("--config", type=Path, default=None)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--lang", choices=("zh", "en"), default=None, help="default: `language` of watchboard.toml")
 
     p = sub.add_parser("due", help="when is each clock due for a report that arrives at TIME?")
     p.add_argument("--grade", required=True)
@@ -202,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, default=None)
     p.add_argument("--profile", default=None)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--lang", choices=("zh", "en"), default=None, help="default: `language` of watchboard.toml")
 
     p = sub.add_parser("sweep", help="record a monitoring sweep of mainstream media")
     _common(p)
@@ -236,8 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    from watchboard.logtime import configured_zone, set_up
+
+    # Log lines in the configured zone: people read them (up's terminal, the services' logs).
+    set_up(logging.DEBUG if args.verbose else logging.INFO,
+           configured_zone(getattr(args, "config", None), getattr(args, "profile", None)))
     logging.getLogger("nats").setLevel(logging.CRITICAL)  # we report connection state ourselves
     if getattr(args, "nats", "x") is None:
         args.nats = env_nats_url(None)
@@ -287,7 +304,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return up(args)
     if command == "serve":
         return cli_ops.serve(args.service, args.nats, _source(args), args.data or default_data_dir() / args.service,
-                             args.credentials, standby=args.standby, instance=args.instance)
+                             args.credentials, rebuild=args.rebuild, standby=args.standby,
+                             instance=args.instance)
     if command == "auth":
         from watchboard.auth.cli import run
 
@@ -305,7 +323,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_sink(args.host, args.port, args.fail_first)
     if command == "profiles":
-        return cli_ops.profiles(_source(args), args.json)
+        return cli_ops.profiles(_source(args), args.json, args.lang)
     if command == "due":
         return cli_ops.due(args, _source(args))
     if command in ("report", "review"):

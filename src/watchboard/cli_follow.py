@@ -2,9 +2,12 @@
 
 Each sends one typed command to intake (the record's owner) and prints one line in the
 reader's language, or reads the KV bucket (`evidence ls|get`, `task ls`, `supervise
---today`). Evidence files go to the Object Store bucket `wb-evidence` first (a progress bar
-on stderr for large files), then intake is asked to record them; `evidence get` writes a
-file only once its digest is checked. The words are in `WORDS` (zh and en, whole sentences).
+--today`). Evidence files go to intake first, in chunks (a progress bar on stderr for large
+files; an upload broken off resumes), which puts them in the Object Store bucket
+`wb-evidence`; then intake is asked to record them. `evidence get` reads the bucket by direct
+get and writes a file only once its digest is checked. Everything reads and writes the way a
+person's account may — no JetStream API — so it works with roles on (`watchboard up`). The
+words are in `WORDS` (zh and en, whole sentences).
 """
 
 from __future__ import annotations
@@ -216,8 +219,7 @@ async def run(nc: Any, subjects: Subjects, args: argparse.Namespace, out: Any) -
         return await _statement(nc, subjects, args, out)
     if args.command == "evidence":
         if action == "add":
-            view = await load_view(nc, args.id)
-            if view is None or view.core is None:
+            if not await _incident_known(nc, args.id):
                 return _fail(out, w("no_incident", out.lang, id=args.id), 1)
             return await add_files(nc, subjects, args.id, [Path(f) for f in args.files], args.actor, out,
                                    as_json=args.json)
@@ -242,6 +244,18 @@ async def run(nc: Any, subjects: Subjects, args: argparse.Namespace, out: Any) -
         return _fail(out, w("need_id", out.lang), 2)
     payload = {"incident_id": args.id, "note": args.note, "actor": args.actor}
     return await _send(nc, subjects, "supervise", payload, args, out, lambda r: w("supervised", out.lang, id=args.id))
+
+
+async def _incident_known(nc: Any, incident: str) -> bool:
+    """Is there such an incident? A monitor may keep evidence but not read the board: then
+    intake says so when the upload begins."""
+    from watchboard.bus.errors import NotPermitted
+
+    try:
+        view = await load_view(nc, incident)
+    except NotPermitted:
+        return True
+    return view is not None and view.core is not None
 
 
 def _fail(out: Any, message: str, code: int) -> int:
@@ -372,29 +386,27 @@ class _Bar:
 
 async def add_files(nc: Any, subjects: Subjects, incident: str, files: list[Path], actor: str, out: Any, *,
                     as_json: bool = False, to_stderr: bool = False) -> int:
-    """Put each file in the bucket under its digest, then ask intake to record it. (`submit`
-    says what it kept on stderr: its stdout is the incident id alone, for scripts.)"""
-    from watchboard.evidence_store import EvidenceError, file_digest, open_store, put_file, transfer_timeout
+    """Send each file to intake (which puts it in the bucket under its digest), then ask intake
+    to record it. (`submit` says what it kept on stderr: its stdout is the incident id alone,
+    for scripts.)"""
+    from watchboard.evidence_store import EvidenceError, file_digest, transfer_timeout, upload_file
 
     refused = check_files(files, _evidence_limit(out), out)
     if refused is not None:
         return refused
-    store = await open_store(nc.jetstream(timeout=5))
-    if store is None:
-        return _fail(out, w("no_bucket", out.lang), 3)
     code = 0
     for path in files:
         sha256, size = file_digest(path)
+        media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         bar = _Bar(path.name, size, out.lang) if size >= PROGRESS_FROM and sys.stderr.isatty() else None
         try:
-            uploaded = await put_file(store, path, sha256, size, bar)
+            uploaded = await upload_file(nc, subjects, incident, path, sha256, size, media_type, bar)
         except EvidenceError as exc:
-            code = out.error({"ok": False, "error": exc.to_dict("file")})
+            code = out.error(exc.reply())
             continue
         finally:
             if bar is not None:
                 print("", file=sys.stderr)
-        media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         payload = {"incident_id": incident, "name": path.name, "sha256": sha256, "size": size,
                    "media_type": media_type, "object": sha256, "actor": actor}
         # intake reads the whole object back before it answers: allow for its size.
@@ -436,7 +448,8 @@ async def _evidence_ls(nc: Any, args: argparse.Namespace, out: Any) -> int:
 
 
 async def _evidence_get(nc: Any, args: argparse.Namespace, out: Any) -> int:
-    from watchboard.evidence_store import EvidenceError, fetch_verified, open_store
+    from watchboard.bus.errors import NoResponders
+    from watchboard.evidence_store import EvidenceError, fetch_verified
 
     view = await load_view(nc, args.id)
     if view is None or view.core is None:
@@ -450,13 +463,13 @@ async def _evidence_get(nc: Any, args: argparse.Namespace, out: Any) -> int:
     target = Path(args.output or kept.name)
     if not to_stdout and _exists(target):
         return _fail(out, w("exists", out.lang, path=target), 2)
-    store = await open_store(nc.jetstream(timeout=5))
-    if store is None:
-        return _fail(out, w("no_bucket", out.lang), 3)
     fd, tmp = _temporary(target, to_stdout)
     try:
         with os.fdopen(fd, "wb") as f:
-            await fetch_verified(store, kept.object, kept.sha256, kept.size, f)
+            await fetch_verified(nc, kept.object, kept.sha256, kept.size, f)
+    except NoResponders:
+        _discard(tmp)
+        return _fail(out, w("no_bucket", out.lang), 3)
     except EvidenceError as exc:
         _discard(tmp)
         why = exc.message_zh if out.lang == "zh" else exc.message
@@ -614,14 +627,11 @@ async def _task_ls(nc: Any, args: argparse.Namespace, out: Any) -> int:
 
 
 async def _supervise_today(nc: Any, args: argparse.Namespace, out: Any) -> int:
-    from nats.js.errors import KeyNotFoundError, NotFoundError
+    from watchboard.bus.reader import board_exists, kv_get
 
-    kv = await nc.jetstream(timeout=5).key_value("wb-board")
-    try:
-        entry = await kv.get(SUPERVISION_KEY)
-    except (KeyNotFoundError, NotFoundError):
-        entry = None
-    day = decode_supervision(entry.value) if entry is not None and entry.value else None
+    # By direct get, like the board: a person's account has no JetStream API.
+    value = await kv_get(nc, SUPERVISION_KEY) if await board_exists(nc) else None
+    day = decode_supervision(value) if value else None
     if day is None:
         return _fail(out, w("today.unknown", out.lang), 1)
     if args.json:

@@ -18,6 +18,9 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from rich.console import Console
+from rich.table import Table
+
 from watchboard.board.i18n import Lang, code_word, named, t
 from watchboard.bus.connection import Refused, _redact, connect
 from watchboard.bus.credentials import Credentials
@@ -58,9 +61,24 @@ def lease_lost_exit(name: str) -> Callable[[str], None]:
 
 
 def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path, creds: Credentials | None = None,
-          *, standby: bool = False, instance: str | None = None) -> int:
+          *, rebuild: bool = False, standby: bool = False, instance: str | None = None) -> int:
+    if rebuild and standby:
+        # A standby's store is a copy of the active's; one rebuilt from the stream would not be.
+        print(f"watchboard serve {name}: --rebuild and --standby do not go together: stop every instance, "
+              "rebuild one without --standby, then start the others as standbys (they copy its store)",
+              file=sys.stderr)
+        return 2
     service = build_service(name, source)
     options = StandbyOptions(instance=instance or "", on_lost=lease_lost_exit(name)) if standby else None
+    if rebuild:
+        # A store that is not there is rebuilt from the stream before the service serves.
+        from watchboard.recovery.rebuild import move_aside
+
+        store = data_dir / f"{name}.sqlite"
+        moved = move_aside(store)
+        print(f"watchboard serve {name}: " + (f"store moved aside to {moved[0]}; " if moved else
+                                            f"no store at {store}; ") + "rebuilding it from the stream",
+              file=sys.stderr)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -72,6 +90,7 @@ def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path, creds:
                                                   standby=options), stop)
 
     from watchboard.auth.registry import RegistryError
+    from watchboard.recovery.rebuild import RebuildError
 
     try:
         asyncio.run(main())
@@ -82,6 +101,9 @@ def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path, creds:
     except RegistryError as exc:  # roles on, but the service cannot name people
         print(f"watchboard serve {name}: {exc}", file=sys.stderr)
         return 2
+    except RebuildError as exc:
+        print(f"watchboard serve {name}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -131,14 +153,14 @@ def board(args: argparse.Namespace, source: ConfigSource) -> int:
     return run_board_cli(args, source)
 
 
-def profiles(source: ConfigSource, as_json: bool = False) -> int:
+def profiles(source: ConfigSource, as_json: bool = False, lang: str | None = None) -> int:
     from watchboard import profiles as plans
 
     found = plans.all_profiles(source)
     if as_json:
         print(json.dumps(found, ensure_ascii=False, indent=2))
     else:
-        print(plans.text(found), end="")
+        print(plans.text(found, lang or load_watchboard(source).language), end="")
     return 0
 
 
@@ -160,7 +182,9 @@ def due(args: argparse.Namespace, source: ConfigSource) -> int:
                                 observed=args.observed, collapse=grading.collapse,
                                 plan_set=plan_set_clocks(src))
     except Invalid as exc:
-        print(f"watchboard due: error [{exc.field}]: {exc.message}", file=sys.stderr)
+        zh_err = (args.lang or load_watchboard(source).language) == "zh" and getattr(exc, "message_zh", "")
+        print(f"watchboard due: 错误 [{exc.field}]：{exc.message_zh}" if zh_err
+              else f"watchboard due: error [{exc.field}]: {exc.message}", file=sys.stderr)
         return 2
     for row in rows:  # `provisional` only where it is true, as in `show --json`
         if not row.get("provisional"):
@@ -168,21 +192,47 @@ def due(args: argparse.Namespace, source: ConfigSource) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
+    lang = args.lang or load_watchboard(source).language
+    zh = lang == "zh"
     run_as = rows[0]["grade"] if rows else grading.collapse.get(args.grade, args.grade)
+    profile = src.profile_name()
     if run_as != args.grade:
-        print(f"profile {src.profile_name()}: grade {args.grade} is run as {run_as}")
+        print(f"预案 {profile}：{args.grade} 级按 {run_as} 级运行" if zh
+              else f"profile {profile}: grade {args.grade} is run as {run_as}")
     if not rows:
-        print(f"grade {run_as} has no clocks in profile {src.profile_name()}")
+        print(f"预案 {profile} 中 {run_as} 级没有时限" if zh else f"grade {run_as} has no clocks in profile {profile}")
+        return 0
 
     def short(iso: object) -> str:
         return datetime.fromisoformat(str(iso)).strftime("%Y-%m-%d %H:%M") if iso else "-"
 
-    print(f"{'clock':16} {'due':17} {'period':7} {'from':9} {'start':17} {'source':8} extendable")
+    heads = (("时限", "到期", "时长", "起算", "起算时刻", "来源", "可延期") if zh
+             else ("clock", "due", "period", "from", "start", "source", "ext."))
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for head in heads:
+        table.add_column(head, no_wrap=True, overflow="fold")
+    notes: list[str] = []
+    source_word = {"plan": "本预案", "default": "默认"} if zh else {"plan": "plan", "default": "default"}
+    yes_no = ("是", "否") if zh else ("yes", "no")
     for row in rows:
-        flag = "  (provisional: calendar not published yet)" if row.get("provisional") else ""
-        flag += "  (late on arrival: already past due when the report arrives)" if row.get("on_arrival") else ""
-        print(f"{row['name']:16} {short(row['due_at']):17} {row['period']!s:7} {row['from']!s:9} "
-              f"{short(row['start']):17} {row['source']!s:8} {'yes' if row['extendable'] else 'no'}{flag}")
+        mark = ""
+        name = named("clock", str(row["name"]), lang)
+        if row.get("on_arrival"):
+            mark += "*"
+            notes.append(f"* {name}：到达时已超时（接报时已过到期时间）" if zh
+                         else f"* {name}: late on arrival (already past due when the report arrives)")
+        if row.get("provisional"):
+            mark += "~"
+            notes.append(f"~ {name}：暂为估算，日历尚未发布" if zh
+                         else f"~ {name}: provisional, the calendar is not published yet")
+        counted = named("from", str(row["from"]), lang) if zh else str(row["from"])
+        table.add_row(name + mark, short(row["due_at"]), str(row["period"]), counted,
+                      short(row["start"])[5:], source_word[str(row["source"])],
+                      yes_no[0] if row["extendable"] else yes_no[1])
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(table)
+    for note in notes:
+        console.print(note)
     return 0
 
 

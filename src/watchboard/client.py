@@ -56,7 +56,8 @@ async def load_history(nc: Client, subjects: Subjects, incident_id: str, timeout
     return out
 
 
-async def request_retrying(nc: Client, subject: str, body: bytes, timeout: float, *, attempts: int = 4):
+async def request_retrying(nc: Client, subject: str, body: bytes, timeout: float, *, attempts: int = 4,
+                           headers: dict[str, str] | None = None):
     """nc.request, asked again on "no responders" for about a second: a service restarting
     (or, seen on nats-server 2.15, a client that connected a moment before the responder
     subscribed) answers a retry a few milliseconds later."""
@@ -64,7 +65,7 @@ async def request_retrying(nc: Client, subject: str, body: bytes, timeout: float
 
     for attempt in range(attempts):
         try:
-            return await nc.request(subject, body, timeout=timeout)
+            return await nc.request(subject, body, timeout=timeout, headers=headers)
         except nats.errors.NoRespondersError:
             if attempt == attempts - 1:
                 raise
@@ -72,7 +73,8 @@ async def request_retrying(nc: Client, subject: str, body: bytes, timeout: float
     raise AssertionError("unreachable")
 
 
-async def request(nc: Client, subject: str, body: bytes, timeout: float = 10.0) -> dict[str, Any]:
+async def request(nc: Client, subject: str, body: bytes, timeout: float = 10.0,
+                  headers: dict[str, str] | None = None) -> dict[str, Any]:
     """A request to a service; bus failures become an `unavailable` error reply (with `reason`
     `no_responders` when nothing listens, so a caller can say what to start)."""
     limit = getattr(nc, "max_payload", 0) or 0
@@ -82,7 +84,7 @@ async def request(nc: Client, subject: str, body: bytes, timeout: float = 10.0) 
                                                   f"most {limit:,} per message",
                                        "message_zh": f"请求共 {len(body):,} 字节，总线每条消息最多 {limit:,} 字节"}}
     try:
-        msg = await unless_refused(nc, subject, request_retrying(nc, subject, body, timeout))
+        msg = await unless_refused(nc, subject, request_retrying(nc, subject, body, timeout, headers=headers))
     except NotPermitted as exc:
         return {"ok": False, "error": {"code": "forbidden", "reason": "not_permitted", "subject": subject,
                                        "message": str(exc)}}

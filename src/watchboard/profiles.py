@@ -33,7 +33,9 @@ DEFAULT_META = {
     "seed": "003+004",
     "title": "默认: 预案004 的四级分级, 预案003 的时限",
     "summary": "the four grades of seed 004 and the clocks of seed 003 (the two plans that define them in full)",
+    "summary_zh": "预案004 的四级分级与预案003 的时限（两部完整规定了分级与时限的预案）",
     "not_supported": [],
+    "not_supported_zh": [],
 }
 
 
@@ -77,10 +79,12 @@ def describe_profile(name: str, source: ConfigSource | None = None) -> dict[str,
         "seed": meta.get("seed", ""),
         "title": meta.get("title", ""),
         "summary": meta.get("summary", ""),
+        "summary_zh": meta.get("summary_zh", meta.get("summary", "")),
         "grades": describe_grades(grading),
         "collapse": dict(grading.collapse),
         "rules": rules,
         "not_supported": list(meta.get("not_supported", [])),
+        "not_supported_zh": list(meta.get("not_supported_zh", meta.get("not_supported", []))),
     }
 
 
@@ -110,36 +114,69 @@ def all_profiles(source: ConfigSource | None = None) -> list[dict[str, Any]]:
     return out
 
 
-def text(profiles: list[dict[str, Any]]) -> str:
+# notify.toml's roles, as the duty room says them (DOMAIN.md §6).
+ROLE_ZH = {"duty_officer": "值班员", "owner_liaison": "责任单位联络员", "office": "办公室", "leader_group": "领导小组",
+           "upper_level": "上级部门", "legal_referral": "公安（网警）", "propaganda": "宣传部门（网宣）",
+           "approver": "审核人"}
+
+# grading.toml's rules, as the duty room says them.
+RULE_ZH = {"emergency": "突发事件", "mainstream_media": "主流媒体曝光", "reposts": "转发数", "cross_region": "跨地区",
+           "key_area": "重点领域迅速发酵", "multi_platform": "多网站负面", "rising": "发酵上升"}
+
+_WORDS = {
+    "zh": {"seed": "预案", "grades": "分级", "collapsed": "合并", "plan": "本预案的时限", "default": "运行的默认时限",
+           "own_grading": "本预案的定级规则", "route": "通知路由", "any": "任意级别", "low": "（低优先级）",
+           "not_supported": "尚不支持", "from": "自", "sep": "；", "list": "、"},
+    "en": {"seed": "seed", "grades": "grades", "collapsed": "collapsed", "plan": "its plan's clocks",
+           "default": "defaults it runs", "own_grading": "its plan's grading rules", "route": "route",
+           "any": "any grade", "low": " (low priority)", "not_supported": "not supported", "from": "from",
+           "sep": "; ", "list": ", "},
+}
+
+
+def text(profiles: list[dict[str, Any]], lang: str = "en") -> str:
     """The human listing: per profile its grades, its own clocks, the defaults it runs, and
-    what its plan asks that is not supported."""
+    what its plan asks that is not supported — in Chinese or English."""
+    from watchboard.board.i18n import named
+
+    w = _WORDS["zh" if lang == "zh" else "en"]
+    zh = lang == "zh"
+    colon = "：" if zh else ": "
     lines: list[str] = []
     for p in profiles:
         mark = "*" if p.get("active") else " "
-        lines.append(f"{mark} {p['name']:9} seed {p['seed']:7} {p['title']}")
-        lines.append(f"    {p['summary']}")
-        grades = ", ".join(f"{g} {v['zh']}" for g, v in p["grades"].items())
-        collapsed = ", ".join(f"{a}→{b}" for a, b in p["collapse"].items())
-        lines.append(f"    grades: {grades}" + (f" (collapsed: {collapsed})" if collapsed else ""))
-        for source, title in (("plan", "its plan's clocks"), ("default", "defaults it runs")):
+        lines.append(f"{mark} {p['name']:9} {w['seed']} {p['seed']:7} {p['title']}")
+        lines.append(f"    {p['summary_zh'] if zh else p['summary']}")
+        grades = w["list"].join(f"{g} {v['zh' if zh else 'en']}" for g, v in p["grades"].items())
+        collapsed = w["list"].join(f"{a}→{b}" for a, b in p["collapse"].items())
+        lines.append(f"    {w['grades']}{colon}{grades}" + (f"（{w['collapsed']} {collapsed}）" if zh and collapsed
+                                                            else f" ({w['collapsed']}: {collapsed})" if collapsed
+                                                            else ""))
+        for source in ("plan", "default"):
             by_name: dict[str, list[str]] = {}
             for r in p["rules"]:
                 if r["kind"] == "clock" and r["source"] == source:
-                    by_name.setdefault(f"{r['name']} {r['period']} from {r['from']}", []).append(r["grade"])
+                    counted = named("from", r["from"], "zh") if zh else f"from {r['from']}"
+                    clock = named("clock", r["name"], lang) if zh else r["name"]
+                    by_name.setdefault(f"{clock} {r['period']} {counted}", []).append(r["grade"])
             if by_name:
-                shown = "; ".join(f"{k} ({'/'.join(g)})" for k, g in by_name.items())
-                lines.append(f"    {title}: {shown}")
+                shown = w["sep"].join(f"{k}（{'/'.join(g)}）" if zh else f"{k} ({'/'.join(g)})"
+                                      for k, g in by_name.items())
+                lines.append(f"    {w[source]}{colon}{shown}")
         own_grades = [r["name"] for r in p["rules"] if r["kind"] == "grade" and r["source"] == "plan"]
         if own_grades:
-            lines.append(f"    its plan's grading rules: {', '.join(own_grades)}")
-        routes = [r for r in p["rules"] if r["kind"] == "route" and r["source"] == "plan"]
-        for r in routes:
-            grades = "/".join(r["grades"]) or "any grade"
-            extra = f", {'/'.join(r['sentiments'])}" if r["sentiments"] else ""
-            low = " (low priority)" if r["priority"] == "low" else ""
-            lines.append(f"    route: {r['event']} {grades}{extra} → {', '.join(r['roles'])}{low}")
-        for item in p["not_supported"]:
-            lines.append(f"    not supported: {item}")
+            shown_rules = [RULE_ZH.get(x, x) for x in own_grades] if zh else own_grades
+            lines.append(f"    {w['own_grading']}{colon}{w['list'].join(shown_rules)}")
+        for r in (r for r in p["rules"] if r["kind"] == "route" and r["source"] == "plan"):
+            grades = "/".join(r["grades"]) or w["any"]
+            sentiments = [named("sentiment", x, lang) for x in r["sentiments"]] if zh else r["sentiments"]
+            extra = f"{'，' if zh else ', '}{'/'.join(sentiments)}" if sentiments else ""
+            low = w["low"] if r["priority"] == "low" else ""
+            event = named("cause", r["event"], lang) if zh else r["event"]
+            roles = [ROLE_ZH.get(x, x) for x in r["roles"]] if zh else r["roles"]
+            lines.append(f"    {w['route']}{colon}{event} {grades}{extra} → {w['list'].join(roles)}{low}")
+        for item in (p["not_supported_zh"] if zh else p["not_supported"]):
+            lines.append(f"    {w['not_supported']}{colon}{item}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -10,6 +10,7 @@ from rich.style import Style
 from rich.text import Text
 
 from tests.board.support import NOW, ZONE
+from watchboard.board.follow import evidence_section
 from watchboard.board.format import (
     Reading,
     UnitNames,
@@ -18,7 +19,6 @@ from watchboard.board.format import (
     clocks_section,
     closed_fact,
     core_facts,
-    evidence_section,
     grade_facts,
     headline,
     mentions_section,

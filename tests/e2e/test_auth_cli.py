@@ -44,7 +44,7 @@ def test_auth_folder_people_and_refusals(tmp_path: Path) -> None:
     try:
         server.wait_ready(timeout=15)
         setup = run("setup", "--nats", server.url, "--creds", str(auth / "admin.nk"), "--lang", "en")
-        assert setup.returncode == 0 and "stream WATCHBOARD and bucket wb-board are ready" in setup.stdout
+        assert setup.returncode == 0 and "stream WATCHBOARD, bucket wb-board and evidence bucket wb-evidence are ready" in setup.stdout
         anonymous = run("ls", "--nats", server.url)
         assert anonymous.returncode == 3 and ("拒绝" in anonymous.stderr or "断开" in anonymous.stderr)
         wall = run("note", "01X", "hello", "--nats", server.url, "--creds", str(auth / "张三.nk"), "--lang", "en")

@@ -14,7 +14,6 @@ from tests.e2e.test_cli import LOCAL, ULID, cli
 from tests.support import eventually, kv_get, running
 from watchboard.bus.server import NatsServer
 from watchboard.config import ConfigSource
-from watchboard.evidence_store import open_store
 from watchboard.services.deadlines.service import build as build_deadlines
 from watchboard.services.grading.service import build as build_grading
 from watchboard.services.intake.service import build as build_intake
@@ -77,8 +76,7 @@ async def test_follow_through_from_the_shell(nats_server: NatsServer, nc: Client
         assert code == 0 and target.read_bytes() == shot.read_bytes() and "SHA-256 校验一致" in err, err
         code, _, err = await cli("evidence", "get", incident, "post.png", "-o", str(target), *base)
         assert code == 2 and "已存在" in err  # never overwritten
-        store = await open_store(nc.jetstream())
-        assert store is not None
+        store = await nc.jetstream().object_store("wb-evidence")
         await store.put(sha, b"a different picture")
         altered = tmp_path / "out" / "altered.png"
         code, _, err = await cli("evidence", "get", incident, "post.png", "-o", str(altered), *base, "--lang", "en")

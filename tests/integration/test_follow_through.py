@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,8 +20,9 @@ from watchboard.bus.subjects import Subjects
 from watchboard.client import load_history
 from watchboard.config import ConfigSource
 from watchboard.domain import events as ev
+from watchboard.domain.evidence import CHUNK
 from watchboard.domain.statements import statement_digest
-from watchboard.evidence_store import EvidenceError, fetch_verified, open_store, put_file
+from watchboard.evidence_store import EvidenceError, fetch_verified, upload_file
 from watchboard.services.deadlines.service import build as build_deadlines
 from watchboard.services.grading.service import build as build_grading
 from watchboard.services.intake.service import build as build_intake
@@ -171,17 +173,16 @@ async def test_a_statement_published_after_its_due_time_meets_the_clock_late(sys
 
 
 async def test_evidence_round_trip_tampering_and_size(system: ConfigSource, nc: Client, tmp_path: Path) -> None:
-    """A file goes in under its digest and comes out the same; an object altered in the bucket is
-    refused on the way out and when recorded; a file over evidence.max_bytes is refused."""
+    """A file goes to intake in chunks, into the bucket under its digest, and comes out the same
+    by direct get; an object altered in the bucket is refused on the way out and when recorded;
+    a file over evidence.max_bytes is refused when the upload begins and when recorded."""
     incident = await new_incident(nc, 3, grade=None)
     shot = tmp_path / "post.png"
     data = bytes(range(256)) * 12  # 3,072 bytes
     shot.write_bytes(data)
     sha = hashlib.sha256(data).hexdigest()
-    store = await open_store(nc.jetstream())
-    assert store is not None
-    assert await put_file(store, shot, sha, len(data)) is True
-    assert await put_file(store, shot, sha, len(data)) is False  # the same file is stored once
+    assert await upload_file(nc, SUBJECTS, incident, shot, sha, len(data), "image/png") is True
+    assert await upload_file(nc, SUBJECTS, incident, shot, sha, len(data), "image/png") is False  # stored once
     add = {"incident_id": incident, "name": "post.png", "sha256": sha, "size": len(data), "media_type": "image/png",
            "actor": "monitor-01"}
     reply = await request(nc, cmd("evidence_add"), add)
@@ -191,46 +192,87 @@ async def test_evidence_round_trip_tampering_and_size(system: ConfigSource, nc: 
     assert (kept["sha256"], kept["size"], kept["media_type"], kept["added_by"]) == (sha, len(data), "image/png",
                                                                                     "monitor-01")
     out = io.BytesIO()
-    await fetch_verified(store, kept["object"], sha, len(data), out)
+    await fetch_verified(nc, kept["object"], sha, len(data), out)
     assert out.getvalue() == data
 
     # Someone replaces the object in the bucket directly.
+    store = await nc.jetstream().object_store("wb-evidence")
     await store.put(sha, b"not the screenshot")
     with pytest.raises(EvidenceError) as info:
-        await fetch_verified(store, kept["object"], sha, len(data), io.BytesIO())
+        await fetch_verified(nc, kept["object"], sha, len(data), io.BytesIO())
     assert info.value.code == "conflict" and "no longer matches" in info.value.message
     again = await request(nc, cmd("evidence_add"), add | {"name": "copy.png"})
     assert (again["error"]["code"], again["error"]["field"]) == ("conflict", "sha256")
 
     big = bytes(5000)
     big_sha = hashlib.sha256(big).hexdigest()
+    (tmp_path / "video.mp4").write_bytes(big)
+    with pytest.raises(EvidenceError) as info:
+        await upload_file(nc, SUBJECTS, incident, tmp_path / "video.mp4", big_sha, 5000, "video/mp4")
+    assert (info.value.code, info.value.field) == ("invalid", "size") and "at most 4 KB" in info.value.message
     too_big = await request(nc, cmd("evidence_add"), add | {"name": "video.mp4", "sha256": big_sha, "size": 5000})
     assert (too_big["error"]["code"], too_big["error"]["field"]) == ("invalid", "size")
     assert "at most 4 KB" in too_big["error"]["message"]
-    # Claiming less than the object holds does not get it past the limit.
-    (tmp_path / "video.mp4").write_bytes(big)
-    await put_file(store, tmp_path / "video.mp4", big_sha, 5000)
+    # Claiming less than the object holds does not get it past the limit (put in the bucket
+    # around intake, as only a service's account could).
+    await store.put(big_sha, big)
     lying = await request(nc, cmd("evidence_add"), add | {"name": "video.mp4", "sha256": big_sha, "size": 3000})
     assert (lying["error"]["code"], lying["error"]["field"]) == ("invalid", "size")
     missing = await request(nc, cmd("evidence_add"), add | {"name": "x.png", "sha256": "0" * 64, "size": 10})
     assert (missing["error"]["code"], missing["error"]["field"]) == ("not_found", "object")
 
 
-async def test_a_large_upload_reports_its_progress(nats_server: NatsServer, nc: Client, tmp_path: Path) -> None:
-    """put_file reads the file in chunks and says how far it got (what the CLI's bar shows)."""
+async def chunk(nc: Client, sha: str, offset: int, data: bytes) -> dict:
+    msg = await nc.request(SUBJECTS.evidence("chunk"), data, timeout=5,
+                           headers={"Wb-Upload": sha, "Wb-Offset": str(offset)})
+    return json.loads(msg.data)
+
+
+async def test_an_upload_is_bounded_checked_and_resumes_where_it_stopped(nats_server: NatsServer, nc: Client,
+                                                                          tmp_path: Path) -> None:
+    """Chunks over 128 KiB, gaps, chunks of no upload and a whole that is not the file declared
+    are refused naming the field; an upload broken off resumes from what intake holds, across
+    a restart of intake, and the progress it reports starts there."""
+    video = tmp_path / "clip.mp4"
+    data = bytes(range(256)) * 2600  # 665,600 bytes: five full chunks and a part
+    video.write_bytes(data)
+    sha = hashlib.sha256(data).hexdigest()
     async with running(build_intake(ConfigSource()), nats_server.url, tmp_path / "intake"):
-        store = await open_store(nc.jetstream())
-        assert store is not None
-        video = tmp_path / "clip.mp4"
-        data = bytes(range(256)) * 4096  # 1 MiB: eight 128 KiB chunks
-        video.write_bytes(data)
+        incident = (await request(nc, "wb.intake.submit", report(7)))["incident_id"]
+        begin = {"incident_id": incident, "name": "clip.mp4", "sha256": sha, "size": len(data),
+                 "media_type": "video/mp4"}
+        nobody = await request(nc, SUBJECTS.evidence("begin"), begin | {"incident_id": "01NOSUCH"})
+        assert (nobody["error"]["code"], nobody["error"]["field"]) == ("not_found", "incident_id")
+        assert (await chunk(nc, sha, 0, data[:CHUNK]))["error"]["field"] == "upload"  # not begun
+        started = await request(nc, SUBJECTS.evidence("begin"), begin)
+        assert (started["offset"], started["chunk"]) == (0, CHUNK)
+        too_big = await chunk(nc, sha, 0, data[:CHUNK + 1])
+        assert (too_big["error"]["code"], too_big["error"]["field"]) == ("invalid", "chunk")
+        assert (await chunk(nc, sha, 0, data[:CHUNK]))["offset"] == CHUNK
+        assert (await chunk(nc, sha, 0, data[:CHUNK]))["offset"] == CHUNK  # a retry changes nothing
+        gap = await chunk(nc, sha, 3 * CHUNK, data[3 * CHUNK:4 * CHUNK])
+        assert (gap["error"]["code"], gap["error"]["field"]) == ("conflict", "offset")
+        early = await request(nc, SUBJECTS.evidence("end"), {"sha256": sha})
+        assert (early["error"]["code"], early["error"]["field"]) == ("conflict", "size")
+    # intake restarts with the first chunk held: the upload carries on from there.
+    async with running(build_intake(ConfigSource()), nats_server.url, tmp_path / "intake"):
         seen: list[int] = []
-        sha = hashlib.sha256(data).hexdigest()
-        assert await put_file(store, video, sha, len(data), seen.append)
-        assert seen == sorted(seen) and seen[-1] == len(data) and len(seen) >= 8
+        assert await upload_file(nc, SUBJECTS, incident, video, sha, len(data), "video/mp4", seen.append) is True
+        assert seen[0] == 2 * CHUNK and seen == sorted(seen) and seen[-1] == len(data)
         out = io.BytesIO()
-        await fetch_verified(store, sha, sha, len(data), out)
+        await fetch_verified(nc, sha, sha, len(data), out)
         assert out.getvalue() == data
+        assert list((tmp_path / "intake" / "uploads").iterdir()) == []  # the spool is gone once stored
+
+        # All of it sent, but not the file declared: refused and discarded.
+        liar = bytes(1000)
+        claimed = hashlib.sha256(b"something else").hexdigest()
+        begun = await request(nc, SUBJECTS.evidence("begin"), begin | {"sha256": claimed, "size": len(liar)})
+        assert begun["offset"] == 0
+        assert (await chunk(nc, claimed, 0, liar))["offset"] == len(liar)
+        lie = await request(nc, SUBJECTS.evidence("end"), {"sha256": claimed})
+        assert (lie["error"]["code"], lie["error"]["field"]) == ("conflict", "sha256")
+        assert list((tmp_path / "intake" / "uploads").iterdir()) == []
 
 
 # --- tasks ------------------------------------------------------------------------------------

@@ -76,6 +76,16 @@ async def test_report_figures_agree_with_ls_json_all(nats_server: NatsServer, nc
         assert (await request(nc, "wb.cmd.assign", {"incident_id": food, "owner": "market", "reason": "食品",
                                                      "actor": "p-wang"}))["ok"]
         assert (await request(nc, "wb.cmd.close", {"incident_id": food, "summary": "已澄清", "actor": "p-wang"}))["ok"]
+        # The follow-through: two tasks (the canteen's due Wednesday 17:30, so overdue by 18:00),
+        # a statement drafted for the bus, the canteen supervised on Tuesday (not Wednesday).
+        for incident, due in ((canteen, "1wd"), (fee, "3wd")):
+            task = await request(nc, "wb.cmd.task_add", {"incident_id": incident, "unit": "health", "text": "核实并反馈",
+                                                         "due": due, "actor": "p-li"})
+            assert task["ok"], task
+        assert (await request(nc, "wb.cmd.statement_draft", {"incident_id": bus, "text": "关于公交停运的说明",
+                                                             "actor": "p-wang"}))["ok"]
+        assert (await request(nc, "wb.cmd.supervise", {"incident_id": canteen, "note": "电话督办",
+                                                       "actor": "p-li"}))["ok"]
         # Wednesday 18:00: the first responses left undone are breached, with reminder slips.
         clock.set(datetime(2026, 11, 18, 18, 0, tzinfo=SH).astimezone(UTC))
 
@@ -86,8 +96,16 @@ async def test_report_figures_agree_with_ls_json_all(nats_server: NatsServer, nc
             return statuses == ["breached", "breached", "met"] and bool(core) and core["stage"] == "closed"
 
         await eventually(settled, timeout=20, what="first responses breached or met")
+
+        async def overdue_task() -> bool:
+            view = await kv_get(nc, f"{canteen}.clocks")
+            return bool(view) and [c["status"] for c in view["tasks"]] == ["breached"]
+
+        await eventually(overdue_task, timeout=20, what="the canteen's task overdue")
         await asyncio.sleep(1.0)  # let the last reminders and views land
         rows = await ls_all(url)
+        task_clocks = {i: (await kv_get(nc, f"{i}.clocks") or {}).get("tasks", []) for i in ids}
+        owed = await kv_get(nc, "sys.supervision")
         now = clock()
         replayed = await replay_window(nc, Subjects(), MONDAY_9 - timedelta(days=60), now, timeout=60)
 
@@ -128,3 +146,16 @@ async def test_report_figures_agree_with_ls_json_all(nats_server: NatsServer, nc
             {c["name"]: c["status"] for c in by_id[incident]["clocks"]}, incident
         assert record.grade == by_id[incident]["grade"] and record.owner == by_id[incident]["owner"]
         assert len(record.slips) == by_id[incident]["reminders"]
+
+    # The follow-through (daily, Wednesday): open tasks, overdue ones, statements awaiting
+    # approval, and the open I/II incidents not supervised that day, as the views say them.
+    tasks, statements = daily.figures["tasks"], daily.figures["statements"]
+    assert tasks.open == sum(r["tasks_open"] for r in rows) == 2
+    assert tasks.overdue == sum(c["status"] == "breached" for cs in task_clocks.values() for c in cs) == 1
+    assert [x.incident_id for x in statements.awaiting] == [r["id"] for r in rows if r["statement_state"] == "drafted"]
+    supervision = daily.figures["supervision_owed"]
+    assert owed is not None and owed["day"] == "2026-11-18"
+    assert supervision.due == len(owed["due"]) and [x.id for x in supervision.unsupervised] == owed["unsupervised"]
+    assert canteen in owed["unsupervised"]  # supervised on Tuesday, not on Wednesday
+    # A task's clock is not among the plans' clocks the figures above compared.
+    assert all(not name.startswith("task:") for r in weekly.history.incidents.values() for name in r.clocks)

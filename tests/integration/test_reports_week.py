@@ -91,7 +91,7 @@ async def test_weekly_docx_html_and_markdown_files(published: str, tmp_path: Pat
     assert f"{target}: weekly report (docx" in err
     document = docx.Document(str(target))
     assert document.paragraphs[0].text == "关于2026年第47周网络舆情处置时限落实情况的督查通报"
-    assert len(document.tables) == 5 and len(document.inline_shapes) == 2
+    assert len(document.tables) == 9 and len(document.inline_shapes) == 2
     code, out, err = await cli("report", "weekly", "--week", "2026-W47", "--format", "html", "--lang", "en",
                                "--nats", published)
     assert code == 0, err
@@ -132,6 +132,8 @@ async def test_replay_window_stops_after_the_period(published: str, nc: Client) 
 async def test_replay_incident_reads_one_incident_whole(published: str, nc: Client) -> None:
     replayed = await replay_incident(nc, SUBJECTS, IDS["B"], timeout=30)
     assert {e.incident_id for e in replayed.events} == {IDS["B"]}
-    assert len(replayed.events) == 13  # B's 12 events of the week and the regrade after it
+    # B's 12 events of the week, its follow-through (task B1 added, its clock started, breached,
+    # a slip; a statement drafted) and the regrade after it
+    assert len(replayed.events) == 18
     missing = await replay_incident(nc, SUBJECTS, "01NOSUCHINCIDENT00000000000", timeout=30)
     assert missing.events == []

@@ -135,7 +135,7 @@ async def test_wall_is_refused_everything_and_reaches_nothing(site: Site, tmp_pa
     onto wb.cmd.*, a pull whose reply is redirected, joining intake's queue group, purging or
     deleting the stream: each refused by the server, and nothing reaches the services' account."""
     await admin_setup(site)
-    aimed = ["wb.intake.submit", "wb.cmd.>", "$KV.wb-board.>", "$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.DELETE.>",
+    aimed = ["wb.intake.submit", "wb.cmd.>", "wb.evidence.>", "$O.wb-evidence.>", "$KV.wb-board.>", "$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.DELETE.>",
              "$JS.API.CONSUMER.CREATE.WATCHBOARD.evil", "$JS.API.CONSUMER.CREATE.WATCHBOARD.evil.>",
              "$JS.API.CONSUMER.MSG.NEXT.WATCHBOARD.grading", "$JS.API.STREAM.MSG.GET.>"]
     async with running(build_intake(ConfigSource()), site.url, tmp_path / "intake", creds=site.creds("intake")):
@@ -153,6 +153,10 @@ async def test_wall_is_refused_everything_and_reaches_nothing(site: Site, tmp_pa
                     assert await refused(wall, SUBJECTS.command(verb), body, reply="_INBOX.w.2"), verb
                     reply = await request(wall, SUBJECTS.command(verb), body)  # as the CLI says it
                     assert reply["error"]["code"] == "forbidden", reply
+                for op in ("begin", "chunk", "end"):  # an evidence upload: monitors and operators only
+                    assert await refused(wall, SUBJECTS.evidence(op), b"{}", reply="_INBOX.w.7"), op
+                assert await refused(wall, "$JS.API.DIRECT.GET.OBJ_wb-evidence", b'{"seq": 1}', reply="_INBOX.w.8")
+                assert await refused(wall, "$O.wb-evidence.M.ZmFrZQ==", b"{}")
                 assert await refused(wall, f"$KV.wb-board.{incident}.grade", b'{"grade": "I"}')
                 assert await refused(wall, f"$KV.wb-board.{incident}.core", b"", headers={"KV-Operation": "DEL"})
                 assert await refused(wall, "$KV.wb-board.sys.calendar", b"{}")

@@ -54,6 +54,8 @@ def allowed(subject: str, patterns: list[str]) -> bool:
     ("grading", "$KV.wb-board.01A.grade", True),
     ("grading", "$KV.wb-board.01A.clocks", False),
     ("deadlines", "$KV.wb-board.sys.calendar", True),
+    ("deadlines", "$KV.wb-board.sys.supervision", True),
+    ("intake", "$KV.wb-board.sys.supervision", False),
     ("notify", "$KV.wb-board.sys.calendar", False),
     ("notify", "$KV.wb-board.01A.notices", True),
     ("grading", "wb.cmd.ack", False),  # no service sends commands (or forges their header)
@@ -63,6 +65,15 @@ def allowed(subject: str, patterns: list[str]) -> bool:
     ("grading", "$JS.API.STREAM.DELETE.KV_wb-board", False),
     ("deadlines", "$JS.API.DIRECT.GET.WATCHBOARD", True),
     ("intake", "$JS.API.DIRECT.GET.WATCHBOARD", False),
+    # the evidence bucket: intake puts files and reads them back; never purges or deletes
+    ("intake", "$O.wb-evidence.C.NUID1", True),
+    ("intake", "$O.wb-evidence.M.ZmlsZQ==", True),
+    ("intake", "$JS.API.DIRECT.GET.OBJ_wb-evidence", True),
+    ("intake", "$JS.API.STREAM.INFO.OBJ_wb-evidence", True),
+    ("intake", "$JS.API.STREAM.PURGE.OBJ_wb-evidence", False),
+    ("intake", "$JS.API.STREAM.DELETE.OBJ_wb-evidence", False),
+    ("grading", "$O.wb-evidence.C.NUID1", False),
+    ("notify", "$JS.API.DIRECT.GET.OBJ_wb-evidence", False),
     # Standby instances: each service its own lease, replica and durables, and its own hand-over.
     ("grading", "$KV.wb-lease.grading", True),
     ("grading", "$KV.wb-lease.deadlines", False),
@@ -90,6 +101,8 @@ def test_service_publishes_only_its_own(service: str, subject: str, may: bool) -
     ("deadlines", "wb.cmd.ack", False),
     ("intake", "wb.ev.>", False),
     ("intake", "$SRV.PING", True),
+    ("intake", "wb.evidence.chunk", True),
+    ("grading", "wb.evidence.chunk", False),
     ("intake", "wb.active.intake.wb.intake.submit", True),  # what its standbys hand on
     ("grading", "wb.active.intake.wb.cmd.stage", False),
 ])
@@ -115,6 +128,17 @@ def test_service_answers_only_its_own(service: str, subject: str, may: bool) -> 
     ("operator", "$JS.API.CONSUMER.CREATE.WATCHBOARD.x", False),
     ("leader", "wb.cmd.regrade", True),
     ("approver", "$KV.wb-board.01A.grade", False),
+    # evidence: monitors and operators send files to intake; only operators read them back
+    ("monitor", "wb.evidence.chunk", True),
+    ("monitor", "wb.cmd.evidence_add", True),
+    ("monitor", "wb.cmd.supervise", False),
+    ("monitor", "$JS.API.DIRECT.GET.OBJ_wb-evidence", False),
+    ("operator", "wb.evidence.begin", True),
+    ("operator", "$JS.API.DIRECT.GET.OBJ_wb-evidence", True),
+    ("operator", "$JS.API.DIRECT.GET.OBJ_wb-evidence.$O.wb-evidence.M.ZmlsZQ==", True),
+    ("operator", "$O.wb-evidence.C.NUID1", False),
+    ("wall", "wb.evidence.begin", False),
+    ("wall", "$JS.API.DIRECT.GET.OBJ_wb-evidence", False),
 ])
 def test_person_publishes_only_what_the_role_imports(role: str, subject: str, may: bool) -> None:
     assert allowed(subject, roles.person_permissions(role, S)["publish"]["allow"]) is may
@@ -122,15 +146,28 @@ def test_person_publishes_only_what_the_role_imports(role: str, subject: str, ma
 
 @pytest.mark.parametrize(("role", "imported"), [
     ("wall", {roles.PING, roles.KV_DIRECT, roles.KV_DIRECT_KEY, roles.KV_UPDATES}),
-    ("monitor", {"wb.intake.submit"}),
-    ("operator", {"wb.intake.submit", "wb.cmd.*", roles.PING, roles.KV_DIRECT, roles.KV_DIRECT_KEY,
-                  roles.KV_UPDATES, roles.EVENTS_DIRECT}),
+    ("monitor", {"wb.intake.submit", "wb.cmd.evidence_add", "wb.evidence.*"}),
+    ("operator", {"wb.intake.submit", "wb.cmd.*", "wb.evidence.*", roles.PING, roles.KV_DIRECT, roles.KV_DIRECT_KEY,
+                  roles.KV_UPDATES, roles.EVENTS_DIRECT, roles.EVIDENCE_DIRECT, roles.EVIDENCE_DIRECT_KEY}),
 ])
 def test_accounts_import_exactly_their_role(role: str, imported: set[str]) -> None:
     got = {(i.get("service") or i.get("stream"))["subject"] for i in roles.imports(role, S)}
     assert got == imported
     shared = {i["service"]["subject"] for i in roles.imports(role, S) if i.get("share")}
-    assert shared == imported & {"wb.intake.submit", "wb.cmd.*"}  # who asks is told to the service
+    # who asks is told to the service
+    assert shared == imported & {"wb.intake.submit", "wb.cmd.*", "wb.cmd.evidence_add", "wb.evidence.*"}
+
+
+def test_every_import_has_an_export_for_its_account() -> None:
+    """nats-server refuses a config whose import no export allows: each role's imports are
+    offered to its account (so `auth init` writes a config the server loads)."""
+    exports = roles.exports(S)
+    for role in roles.PERSON_ROLES:
+        for item in roles.imports(role, S):
+            subject = (item.get("service") or item.get("stream"))["subject"]
+            kind = "service" if "service" in item else "stream"
+            assert any(e.get(kind) == subject and roles.ACCOUNT_OF_ROLE[role] in e["accounts"] for e in exports), \
+                (role, subject)
 
 
 def test_exports_name_their_accounts_and_people_have_no_jetstream() -> None:
@@ -189,6 +226,12 @@ def test_proven_caller(folder: AuthFolder) -> None:
                          trust.caller("wb.intake.submit", info("MONITOR", monitor.nkey)))
     assert json.loads(report)["reporter"] == "monitor"
     assert trust.stamp("wb.cmd.note", b"not json", caller) == b"not json"  # the handler says what is wrong
+    # A monitor may keep evidence: the command and the chunks (raw bytes, never rewritten).
+    keeps = trust.caller("wb.cmd.evidence_add", info("MONITOR", monitor.nkey))
+    assert json.loads(trust.stamp("wb.cmd.evidence_add", b'{"actor": "x"}', keeps))["actor"] == "monitor"
+    chunk = b'{"actor": "x"}'  # a chunk of a JSON file is still only bytes of the file
+    assert trust.stamp("wb.evidence.chunk", chunk, trust.caller("wb.evidence.chunk", info("MONITOR", monitor.nkey))) \
+        == chunk
 
 
 @pytest.mark.parametrize(("subject", "headers", "says"), [
@@ -200,6 +243,8 @@ def test_proven_caller(folder: AuthFolder) -> None:
     ("wb.cmd.note", "OPERATOR:UNKNOWNKEY", "not in"),
     ("wb.cmd.note", "LEADER:值班员", "the server's config and the registry differ"),
     ("wb.intake.submit", "WALL:wall", "account WALL may not"),
+    ("wb.evidence.chunk", "WALL:wall", "account WALL may not"),
+    ("wb.cmd.evidence_add", "WALL:wall", "account WALL may not"),
     ("wb.other", "OPERATOR:值班员", "takes no requests"),
     ("wb.cmd.note", "OPERATOR:值班员:_INBOX.x", "roles are on"),  # a forged header, not through an import
 ])

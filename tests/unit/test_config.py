@@ -32,6 +32,9 @@ def write(folder: Path, name: str, text: str) -> Path:
     ('[stream]\nmax_age = "a year"', "key `stream.max_age`: 'a year' is not a duration like '90s', '10m', '2h' or '365d'"),
     ('[stream]\nsync_interval = "sometimes"', "key `stream.sync_interval`: 'sometimes' is not 'always' or a duration like '2m'"),
     ('subject_prefix = "wb.x"', "key `subject_prefix`: 'wb.x' must be one token, without spaces, dots or wildcards"),
+    ('[recovery]\nreconcile_every = "often"',
+     "key `recovery.reconcile_every`: 'often' is not '0' or a duration of a second or more like '30s' or '10m'"),
+    ('[recovery]\nreconcile_every = "0.5s"', "key `recovery.reconcile_every`: '0.5s' is not '0' or a duration"),
     ('strem = 1', "object contains unknown field `strem`"),
     ("timezone = ", "not valid TOML"),
 ])
@@ -42,6 +45,14 @@ def test_watchboard_toml_errors(tmp_path: Path, text: str, message: str) -> None
         load_watchboard(ConfigSource(folder))
     assert str(info.value).startswith(str(folder / "watchboard.toml"))
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("", 600.0), ('[recovery]\nreconcile_every = "30s"', 30.0), ('[recovery]\nreconcile_every = "0"', 0.0),
+])
+def test_reconcile_every(tmp_path: Path, text: str, seconds: float) -> None:
+    cfg = load_watchboard(ConfigSource(write(tmp_path, "watchboard.toml", text)))
+    assert cfg.recovery.reconcile_seconds() == seconds
 
 
 def test_override_is_file_by_file(tmp_path: Path) -> None:

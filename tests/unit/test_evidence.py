@@ -11,7 +11,15 @@ from watchboard.domain import incident
 from watchboard.domain.commands import Ctx, EvidenceAdd
 from watchboard.domain.errors import Conflict, Invalid, NotFound
 from watchboard.domain.events import IncidentReported, Mention
-from watchboard.domain.evidence import Observed, decide_add, human_size
+from watchboard.domain.evidence import (
+    CHUNK,
+    Observed,
+    accept_chunk,
+    check_complete,
+    check_upload,
+    decide_add,
+    human_size,
+)
 from watchboard.domain.views import CoreView
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
@@ -77,3 +85,68 @@ def test_nothing_kept_is_replaced() -> None:
                                          (52_428_800, "50 MB"), (1536 * 1024, "1.5 MB")])
 def test_human_size(n: int, text: str) -> None:
     assert human_size(n) == text
+
+
+# --- uploads -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("sha256", "size", "error", "field"), [
+    (SHA, 10, None, None),
+    (SHA.upper(), 0, None, None),  # an empty file may be kept; the digest is read case-blind
+    ("", 10, Invalid, "sha256"),
+    ("xyz", 10, Invalid, "sha256"),
+    (SHA, -1, Invalid, "size"),
+    (SHA, "10", Invalid, "size"),
+    (SHA, True, Invalid, "size"),
+    (SHA, LIMIT + 1, Invalid, "size"),
+])
+def test_check_upload(sha256: str, size: object, error: type | None, field: str | None) -> None:
+    """An upload begins only for a digest and a size within evidence.max_bytes."""
+    if error is None:
+        assert check_upload(sha256, size, LIMIT) == (SHA, size)
+        return
+    with pytest.raises(error) as info:
+        check_upload(sha256, size, LIMIT)
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize(("held", "offset", "length", "size", "new", "error", "field"), [
+    (0, 0, CHUNK, 3 * CHUNK, True, None, None),  # the next chunk
+    (CHUNK, CHUNK, 10, CHUNK + 10, True, None, None),  # the last, short one
+    (CHUNK, 0, CHUNK, 3 * CHUNK, False, None, None),  # a retry of one held: nothing to write
+    (2 * CHUNK, CHUNK, CHUNK, 3 * CHUNK, False, None, None),
+    (5, 5, 0, 5, False, None, None),  # an empty chunk at the very end
+    (0, 0, CHUNK + 1, 3 * CHUNK, None, Invalid, "chunk"),  # over the bound
+    (0, 0, 0, 10, None, Invalid, "chunk"),  # empty before the end
+    (0, -1, 10, 10, None, Invalid, "offset"),
+    (0, 0, 20, 10, None, Invalid, "size"),  # past the size declared
+    (CHUNK, 2 * CHUNK, CHUNK, 3 * CHUNK, None, Conflict, "offset"),  # a gap
+    (CHUNK, CHUNK - 5, 10, 3 * CHUNK, None, Conflict, "offset"),  # overlaps the end of what is held
+])
+def test_accept_chunk(held: int, offset: int, length: int, size: int, new: bool | None, error: type | None,
+                      field: str | None) -> None:
+    """A chunk is appended only where intake is; retries are harmless; the rest is refused,
+    a misplaced one with where to resume."""
+    if error is None:
+        assert accept_chunk(held, offset, length, size) is new
+        return
+    with pytest.raises(error) as info:
+        accept_chunk(held, offset, length, size)
+    assert info.value.field == field
+    if error is Conflict:
+        assert f"send from offset {held:,}" in info.value.message
+
+
+@pytest.mark.parametrize(("held", "digest", "field"), [
+    (len(DATA), SHA, None),
+    (len(DATA) - 1, SHA, "size"),
+    (len(DATA), OTHER, "sha256"),
+])
+def test_check_complete(held: int, digest: str, field: str | None) -> None:
+    """The whole is stored only when every byte arrived and the digest is the one declared."""
+    if field is None:
+        check_complete(held, len(DATA), digest, SHA)
+        return
+    with pytest.raises(Conflict) as info:
+        check_complete(held, len(DATA), digest, SHA)
+    assert info.value.field == field

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ssl
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from watchboard.services.notify.acklink import AckServer, NonceLedger, load_secret
+from watchboard.auth.folder import AuthFolder
+from watchboard.config.loader import ConfigError
+from watchboard.services.notify.acklink import AckServer, NonceLedger, load_secret, tls_context
 from watchboard.services.notify.acktoken import AckRefused, AckSigner
 from watchboard.services.notify.settings import AckLink
 from watchboard.store.sqlite import open_db
@@ -162,3 +165,54 @@ async def test_failed_ack_leaves_link_usable(tmp_path: Path) -> None:
     finally:
         await server.stop()
         await db.close()
+
+
+async def test_https_with_the_certificate_auth_init_makes(tmp_path: Path) -> None:
+    """With [ack] tls_cert/tls_key (web.crt of `auth init --tls`) the link is served over HTTPS,
+    verified against the site's CA, and links name https://; a client that does not trust the
+    CA is refused."""
+    auth = AuthFolder(tmp_path / "auth")
+    auth.init(tls=True, web_hosts=["127.0.0.1"])
+    cfg = AckLink(listen="127.0.0.1:0", tls_cert=str(auth.path / "web.crt"), tls_key=str(auth.path / "web.key"))
+    assert cfg.public_base() == "https://127.0.0.1:0"
+    db = await open_db(tmp_path / "ack.sqlite")
+    ledger = NonceLedger(db)
+    await ledger.init()
+    acks: list[tuple[str, str]] = []
+
+    async def on_ack(incident: str, person: str) -> bool:
+        acks.append((incident, person))
+        return True
+
+    signer = AckSigner(SECRET, 3600)
+    server = AckServer(signer, ledger, on_ack, host="127.0.0.1", port=0, clock=lambda: T0, ssl_context=tls_context(cfg))
+    port = await server.start()
+    ca = ssl.create_default_context(cafile=str(auth.path / "ca.crt"))
+    try:
+        async with aiohttp.ClientSession() as http:
+            token = signer.issue("INC1", "p-li", T0)
+            async with http.post(f"https://127.0.0.1:{port}/ack/{token}", ssl=ca) as resp:
+                assert resp.status == 200 and "已确认" in await resp.text()
+            with pytest.raises(aiohttp.ClientConnectorCertificateError):
+                async with http.get(f"https://127.0.0.1:{port}/ack/{token}", ssl=ssl.create_default_context()):
+                    pass
+            with pytest.raises(aiohttp.ClientError):  # plain HTTP gets nowhere
+                async with http.get(f"http://127.0.0.1:{port}/ack/{token}") as resp:
+                    await resp.text()
+    finally:
+        await server.stop()
+        await db.close()
+    assert acks == [("INC1", "p-li")]
+
+
+def test_a_certificate_that_cannot_be_used_stops_notify_naming_the_key(tmp_path: Path) -> None:
+    from watchboard.config import ConfigSource
+    from watchboard.services.notify.service import NotifyService
+    from watchboard.services.notify.settings import load_notify
+
+    cfg = load_notify(ConfigSource())
+    (tmp_path / "bad.crt").write_text("not a certificate")
+    broken = AckLink(tls_cert=str(tmp_path / "bad.crt"), tls_key=str(tmp_path / "bad.key"))
+    with pytest.raises(ConfigError) as info:
+        NotifyService(type(cfg)(**{**{f: getattr(cfg, f) for f in cfg.__struct_fields__}, "ack": broken}))
+    assert info.value.key == "ack.tls_cert" and "bad.crt" in info.value.problem

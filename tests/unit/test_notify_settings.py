@@ -55,6 +55,10 @@ def test_default_config_loads() -> None:
      'contacts = [{ channel = "board" }, { channel = "email", address = "zhang" }]', "people[7].contacts[1].address",
      "'zhang' is not an e-mail address"),
     ('listen = "127.0.0.1:8765"', 'listen = "8765"', "ack.listen", "is not host:port"),
+    ('tls_cert = ""', 'tls_cert = "/etc/wb/web.crt"', "ack.tls_key", "needs both ack.tls_cert and ack.tls_key"),
+    ('tls_key = ""', 'tls_key = "/etc/wb/web.key"', "ack.tls_cert", "needs both"),
+    ('tls_cert = ""\ntls_key = ""', 'tls_cert = "web.crt"\ntls_key = "/etc/wb/web.key"', "ack.tls_cert",
+     "must be an absolute path"),
     ('rate_window = "5m"', 'rate_window = "5 minutes"', "delivery.rate_window", "is not a duration"),
     ("max_attempts = 6", "max_attempts = 0", "delivery.max_attempts", "must be at least 1"),
 ])

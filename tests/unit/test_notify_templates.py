@@ -10,6 +10,9 @@ from urllib.parse import parse_qs, quote_plus, urlsplit
 
 import pytest
 
+from tests.board.test_app import HOSTILE as BOARD_APP_HOSTILE
+from tests.e2e.test_board_live import HOSTILE as BOARD_LIVE_HOSTILE
+from watchboard.board.sample import HOSTILE_TITLE
 from watchboard.services.notify.channels.webhook import build_request, dingtalk_sign, feishu_sign
 from watchboard.services.notify.settings import Contact
 from watchboard.services.notify.templates import (
@@ -18,6 +21,7 @@ from watchboard.services.notify.templates import (
     bound_bytes,
     check_template,
     clean,
+    escape,
     escape_markdown,
     fill,
     render,
@@ -136,3 +140,85 @@ def test_generic_json_body() -> None:
     _, body = build_request(message(), Contact(channel="webhook", url="https://h/x"))
     assert body["key"] == "EKEY" and body["to"] == "p-li" and body["subject"].startswith("【I级】")
     json.dumps(body)
+
+
+# --- hostile titles, in every format a notice goes out in -----------------------------------
+
+FEISHU_AT_ALL = '<at user_id="all">所有人</at> 紧急'
+HOSTILE_TITLES = [
+    pytest.param(FEISHU_AT_ALL, id="feishu-at-all"),
+    pytest.param(BOARD_APP_HOSTILE, id="board-app"),
+    pytest.param(BOARD_LIVE_HOSTILE, id="board-live"),
+    pytest.param(HOSTILE_TITLE, id="board-sample"),
+    pytest.param("<@all> &lt;at user_id=&quot;all&quot;&gt;所有人&lt;/at&gt;", id="wecom-mention-and-entities"),
+]
+# (format, markdown, how the values are escaped)
+FORMATS = [
+    pytest.param("wecom", True, "markdown", id="wecom-markdown"),
+    pytest.param("wecom", False, "text", id="wecom-text"),
+    pytest.param("dingtalk", True, "markdown", id="dingtalk-markdown"),
+    pytest.param("dingtalk", False, "text", id="dingtalk-text"),
+    pytest.param("feishu", False, "text", id="feishu-text"),
+    pytest.param("feishu", True, "text", id="feishu-markdown-flag-ignored"),
+    pytest.param("json", False, "plain", id="json"),
+]
+# What no message may carry: an escape sequence or its printable remainder, a bidi control.
+LEFTOVERS = ("\x1b", "[31m", "[0m", "]52;", "]0;", "\u202e", "\u202c", "\x07")
+
+
+def _texts(fmt: str, body: dict) -> list[str]:
+    if fmt == "json":
+        return [body["subject"], body["body"]]
+    if fmt == "feishu":
+        return [body["content"]["text"]]
+    kind = body["msgtype"]
+    return [v for v in body[kind].values() if isinstance(v, str)]
+
+
+@pytest.mark.parametrize(("fmt", "markdown", "style"), FORMATS)
+@pytest.mark.parametrize("title", HOSTILE_TITLES)
+def test_hostile_title_cannot_speak_for_the_duty_room(fmt: str, markdown: bool, style: str, title: str) -> None:
+    """A hostile title (and a digest line of it) goes out as text in every robot format: no
+    tag a robot reads (Feishu's `<at user_id="all">` would page @所有人), no markdown link or
+    mention, no escape sequence or its printable remainder; the ack link stays usable."""
+    # Bounded as render.py bounds a title (delivery.max_title_chars), so the ack link fits.
+    m = message(values={"title": clean(title, 200), "grade": "I", "person": "李值班"},
+                items=[f"【I级】{clean(title, 200)}"])
+    _, body = build_request(m, Contact(channel="webhook", url="https://robot.example/hook/x", format=fmt,
+                                       markdown=markdown))
+    texts = _texts(fmt, body)
+    joined = "\n".join(texts)
+    for leftover in LEFTOVERS:
+        assert leftover not in joined, (leftover, joined[:300])
+    assert "http://127.0.0.1:8765/ack/TOKEN_a-b" in joined  # ours, not escaped
+    without_link = joined.replace("[确认收到](http://127.0.0.1:8765/ack/TOKEN_a-b)", "")
+    if style in ("text", "markdown"):
+        assert "<" not in without_link and ">" not in without_link and "&" not in without_link
+    if style == "markdown":
+        values_only = without_link.replace("### ", "")  # our heading; the values have none
+        for bad in ("[", "](", "**", "#"):
+            assert bad not in values_only, bad
+    assert escape(clean(title, 200), style) in joined  # the whole title is there, as text
+    if style == "plain" and "<at" in title:
+        assert '<at user_id="all">' in joined  # JSON and e-mail readers show text as text
+
+
+@pytest.mark.parametrize(("style", "expected"), [
+    ("plain", '<at user_id="all">所有人</at> & x_y'),
+    ("text", '＜at user_id="all"＞所有人＜/at＞ ＆ x_y'),
+    ("markdown", '＜at user＿id＝"all"＞所有人＜/at＞ ＆ x＿y'),
+])
+def test_escape_styles(style: str, expected: str) -> None:
+    """Each style swaps exactly the characters its reader gives a meaning."""
+    assert escape('<at user_id="all">所有人</at> & x_y', style) == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("a\x1b[31mRED\x1b[0m b", "aRED b"),
+    ("x\x1b]52;c;aGVsbG8=\x07y", "xy"),
+    ("\x9b31mC1\x9b0m", "C1"),
+    ("t\x1b]0;pwned", "t"),  # an unterminated OSC swallows the rest, as a terminal would
+])
+def test_clean_removes_whole_escape_sequences(raw: str, expected: str) -> None:
+    """The printable remainder of an escape sequence goes with its ESC."""
+    assert clean(raw) == expected

@@ -100,13 +100,42 @@ def test_due_agrees_with_the_running_rules() -> None:
 ])
 def test_due_refuses_impossible_moments(args: list[str], field: str, capsys: pytest.CaptureFixture[str]) -> None:
     """A post after the observation, a moment after the arrival, a non-time: refused, naming the flag."""
-    assert main(["due", "--grade", "II", "--at", "2026-11-23 11:30", *args]) == 2
+    assert main(["due", "--grade", "II", "--at", "2026-11-23 11:30", *args]) == 2  # Chinese by default
     assert f"[{field}]" in capsys.readouterr().err
 
 
 def test_due_error_names_the_field_once(capsys: pytest.CaptureFixture[str]) -> None:
-    """`due` with an unknown profile prints `error [field]: message`, the message as the rules wrote it."""
-    assert main(["due", "--profile", "plan-999", "--grade", "II", "--at", "2026-11-23 11:30"]) == 2
+    """`due` with an unknown profile prints `error [field]: message` in the reader's language
+    (the configured one, Chinese by default)."""
+    assert main(["due", "--profile", "plan-999", "--grade", "II", "--at", "2026-11-23 11:30", "--lang", "en"]) == 2
     assert capsys.readouterr().err == (
         "watchboard due: error [profile]: --profile 'plan-999' is not a profile; "
         "known: default, plan-000, plan-001, plan-002, plan-003, plan-004\n")
+    assert main(["due", "--profile", "plan-999", "--grade", "II", "--at", "2026-11-23 11:30"]) == 2
+    assert capsys.readouterr().err.startswith("watchboard due: 错误 [profile]：`--profile` 'plan-999' 不是已有的预案配置")
+
+
+def test_due_table_in_each_language(capsys: pytest.CaptureFixture[str]) -> None:
+    """The table's words are the reader's: 时限/到期/起算… or clock/due/from…; late on arrival is said."""
+    args = ["due", "--grade", "IV", "--profile", "plan-002", "--at", "2026-11-23 09:00", "--posted", "2026-11-21 20:00"]
+    assert main(args) == 0
+    zh = capsys.readouterr().out
+    assert "首次回应*" in zh and "自发帖起算" in zh and "到达时已超时" in zh and "report" not in zh
+    assert main([*args, "--lang", "en"]) == 0
+    en = capsys.readouterr().out
+    assert "first response*" in en and "late on arrival" in en and "首次" not in en
+
+
+def test_profiles_text_in_each_language(capsys: pytest.CaptureFixture[str]) -> None:
+    """`watchboard profiles` speaks the reader's language: headings, clocks, routes, what is not
+    supported (the plans' own words and quoted commands aside)."""
+    import re
+
+    assert main(["profiles"]) == 0
+    zh = capsys.readouterr().out
+    assert "本预案的时限" in zh and "尚不支持" in zh and "通知路由" in zh
+    words = re.sub(r"`[^`]*`|plan-\d+|\bdefault\b|\b(IV|III|II|I)\b|\d+(wh|wd|h)\b", "", zh)
+    assert not re.search(r"[A-Za-z]{3,}", words), re.findall(r"[A-Za-z]{3,}", words)[:10]
+    assert main(["profiles", "--lang", "en"]) == 0
+    en = capsys.readouterr().out
+    assert "its plan's clocks" in en and "not supported" in en

@@ -71,7 +71,8 @@ def test_title_addressee_and_body_faces(weekly: DocxDocument) -> None:
 def test_numbered_sections_in_heiti(weekly: DocxDocument) -> None:
     headings = [p for p in weekly.paragraphs if re.match(r"^[一二三四五六七八九十]+、", p.text)]
     assert [p.text for p in headings] == ["一、总体情况", "二、各单位时限落实情况", "三、各类时限落实情况",
-                                          "四、提醒单下发情况", "五、经三次提醒仍未落实整改的单位"]
+                                          "四、提醒单下发情况", "五、经三次提醒仍未落实整改的单位", "六、交办任务落实情况",
+                                          "七、通稿审核发布情况"]
     assert all({east_asia(r) for r in p.runs} == {"黑体"} for p in headings)
     assert all(p.paragraph_format.keep_with_next for p in headings)
 
@@ -81,7 +82,8 @@ def test_review_sections() -> None:
     # A kept one grade and one owner: no level-2 tables of changes.
     assert [p.text for p in review.paragraphs if re.match(r"^（[一二三四五六七八九十]+）", p.text)] == []
     heads = [p.text for p in review.paragraphs if re.match(r"^[一二三四五六七八九十]+、", p.text)]
-    assert heads == ["一、基本情况", "二、时限落实情况", "三、处置经过", "四、人员处置情况", "五、通知与签收", "六、提醒与通报"]
+    assert heads == ["一、基本情况", "二、时限落实情况", "三、通稿审核与发布", "四、交办任务", "五、督办情况", "六、会商与联席会议",
+                     "七、固定证据", "八、处置经过", "九、人员处置情况", "十、通知与签收", "十一、提醒与通报"]
 
 
 def test_kaiti_for_level_two() -> None:
@@ -101,9 +103,14 @@ def test_kaiti_for_level_two() -> None:
 
 
 def test_tables_have_header_rows_that_repeat(weekly: DocxDocument) -> None:
-    assert len(weekly.tables) == 5
+    # trend, units, clocks, slips per task, named; tasks per unit and each task; statements per
+    # unit and those published
+    assert len(weekly.tables) == 9
     units = weekly.tables[1]
     assert [c.text for c in units.rows[0].cells][:3] == ["单位", "新增舆情", "应办时限"]
+    tasks = weekly.tables[5]
+    assert [c.text for c in tasks.rows[0].cells] == ["单位", "交办", "反馈", "按时", "逾期", "未反馈", "其中超期", "结案撤销"]
+    assert [c.text for c in tasks.rows[-1].cells] == ["合计", "5", "2", "1", "1", "2", "1", "1"]
     for table in weekly.tables:
         header = table.rows[0]._tr
         assert header.trPr is not None and header.trPr.find(qn("w:tblHeader")) is not None

@@ -11,11 +11,17 @@ import pytest
 from tests.reports_week import (
     DAILY_THU,
     DAILY_WED,
+    FOLLOW_DAILY,
+    FOLLOW_REVIEW_A,
+    FOLLOW_WEEKLY,
     IDS,
     REVIEW_A,
     WEEKLY_W47,
     ZONE,
     daily_digest,
+    follow_daily_digest,
+    follow_review_digest,
+    follow_weekly_digest,
     later_event,
     review_digest,
     t,
@@ -23,6 +29,7 @@ from tests.reports_week import (
     weekly_digest,
 )
 from watchboard.config import ConfigSource
+from watchboard.domain import events as ev
 from watchboard.reports import period as periods
 from watchboard.reports.build import Setting, build, load_setting
 
@@ -81,3 +88,42 @@ def test_the_week_not_over_counts_up_to_now(setting: Setting) -> None:
     assert got["units"]["transport"][-3:] == (2, 1, False)
     assert "hexi" not in got["units"]
     assert got["named"] == []
+
+
+@pytest.mark.parametrize("day", sorted(FOLLOW_DAILY))
+def test_daily_follow_through_matches_the_hand_count(setting: Setting, day: str) -> None:
+    """Open tasks and those due today and tomorrow, statements awaiting approval or published
+    that day, the open I/II incidents not supervised that working day, the evidence kept."""
+    report = build("daily", [*week(), later_event()], periods.daily(date.fromisoformat(day), NOW, ZONE), setting,
+                   "zh", now=NOW)
+    assert follow_daily_digest(figures(report)) == FOLLOW_DAILY[day]
+
+
+def test_weekly_follow_through_matches_the_hand_count(setting: Setting) -> None:
+    """Per unit: tasks handed out, fed back on time or late, open (overdue); statements drafted,
+    approved, sent back and published."""
+    report = build("weekly", [*week(), later_event()], periods.weekly(2026, 47, NOW, ZONE), setting, "zh", now=NOW)
+    assert follow_weekly_digest(figures(report)) == FOLLOW_WEEKLY
+
+
+def test_review_follow_through_of_a_matches_the_hand_count(setting: Setting) -> None:
+    report = build("review", week(), periods.review(IDS["A"], t(16, "09:00"), NOW), setting, "zh", now=NOW)
+    assert follow_review_digest(figures(report)) == FOLLOW_REVIEW_A
+
+
+def test_a_task_fed_back_before_deadlines_judged_it_is_judged_by_its_due_time(setting: Setting) -> None:
+    """Without deadlines' clock (not reached yet), a feedback is on time or late against the due
+    time the task was given; the task's clock is never counted among the plans' clocks."""
+    from tests.reports_week import TASKS, Script
+
+    s = Script()
+    s.report("A", t(16, "09:00"), "甲", "weibo")
+    s.grade("A", t(16, "09:00"), "II")
+    s.assign("A", t(16, "09:00"), "zhongshan")
+    s.add(ev.TaskAdded, "A", t(16, "10:00"), "p-li", task_id=TASKS["A1"], unit="market", text="x", due="1wd",
+          due_at=t(17, "17:30"), basis="working")
+    s.add(ev.TaskFedBack, "A", t(18, "09:00"), "liaison-market", task_id=TASKS["A1"], unit="market", text="y")
+    report = build("weekly", s.events, periods.weekly(2026, 47, NOW, ZONE), setting, "zh", now=NOW)
+    got = follow_weekly_digest(figures(report))
+    assert got["tasks_units"] == [("market", 1, 1, 0, 1, 0, 0, 0)]
+    assert report.figures["supervision"].total.due == 0

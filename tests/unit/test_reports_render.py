@@ -10,7 +10,7 @@ import warnings
 import msgspec
 import pytest
 
-from tests.reports_week import IDS, ZONE, Script, t, week
+from tests.reports_week import DIGESTS, IDS, TASKS, ZONE, Script, t, week
 from watchboard.config import ConfigSource
 from watchboard.reports import charts, render_docx
 from watchboard.reports import period as periods
@@ -60,7 +60,7 @@ def test_markdown_has_the_sections_and_tables(setting: Setting) -> None:
     md = make(setting, "daily").render("md").decode()
     heads = re.findall(r"^## (.+)$", md, re.M)
     assert heads == ["一、新增舆情", "二、在办舆情", "三、今明两日到期时限", "四、超时情况", "五、提醒单", "六、通报与标记",
-                     "七、重点信息"]
+                     "七、交办任务", "八、通稿审核与发布", "九、督办情况", "十、重点信息", "十一、固定证据"]
     assert md.startswith("# 关于2026年11月18日网络舆情情况的汇报\n")
     assert "| 1 | 城关镇某餐馆食品变质 | III 较大 | 县市场监督管理局 | 11月18日 09:30 |" in md
     assert "data:image" not in md  # charts are in the HTML and Word files only
@@ -70,7 +70,7 @@ def test_json_has_every_figure_and_the_names(setting: Setting) -> None:
     data = json.loads(make(setting, "weekly").render("json"))
     assert data["report"] == "weekly" and data["period"]["label"] == "2026-W47"
     assert data["period"]["start"] == "2026-11-16T00:00:00+08:00"
-    assert set(data["figures"]) == {"trend", "supervision"}
+    assert set(data["figures"]) == {"trend", "supervision", "tasks", "statements"}
     assert data["names"]["units"]["transport"] == "县交通运输局" and data["names"]["grades"]["II"] == "重大"
     assert data["profile"] == "default" and data["lang"] == "zh"
 
@@ -112,7 +112,8 @@ def test_chinese_is_wholly_chinese(setting: Setting, kind: str) -> None:
     """In the Chinese report, Latin letters come only from data (incident ids, person ids that
     notify.toml does not name, clock notes) — never from a label."""
     md = make(setting, kind, "zh").render("md").decode()
-    for data in [*IDS.values(), "monitor-01", "monitor-02"]:
+    typed = [*DIGESTS, *(d[:12] for d in DIGESTS.values())]  # file names and their digests
+    for data in [*IDS.values(), *TASKS.values(), *typed, "monitor-01", "monitor-02"]:
         md = md.replace(data, "")
     words = set(re.findall(r"[A-Za-z][A-Za-z0-9_-]*", md)) - {"I", "II", "III", "IV"}  # grades are numerals
     assert not words, words

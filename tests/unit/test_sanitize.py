@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
-from watchboard.domain.sanitize import ELLIPSIS, clean, clean_line, to_text
+from watchboard.domain.sanitize import ELLIPSIS, clean, clean_line, strip_escapes, to_text
 
 # Nothing a terminal would act on: C0 except \n \t, DEL, C1, and the bidi controls.
 FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -168,3 +168,16 @@ def test_to_text_multiline_and_style() -> None:
     text = to_text("a\nb", line=False, style="bold")
     assert text.plain == "a\nb" and str(text.style) == "bold"
     assert to_text("a\nb").plain == "a b"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("a\x1b[31mRED\x1b[0m b", "aRED b"),  # the printable remainder goes with the ESC
+    ("x\x1b]52;c;aGVsbG8=\x07y", "xy"),
+    ("\x9b1m8-bit\x9b0m", "8-bit"),
+    ("line\r\nbreak\u2028kept", "line\nbreak\nkept"),
+    ("\u202eevil\x00 [bold]x[/]", "\u202eevil\x00 [bold]x[/]"),  # nothing else is touched
+    ("t\x1b]0;unterminated", "t"),
+])
+def test_strip_escapes(raw: str, expected: str) -> None:
+    """Only whole escape sequences go (for text that leaves for another reader's cleaning)."""
+    assert strip_escapes(raw) == expected

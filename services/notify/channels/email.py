@@ -1,7 +1,8 @@
 """E-mail channel: SMTP with STARTTLS or implicit TLS and login, via aiosmtplib.
 
 The Message-ID is derived from the notice key, so a resend after a crash or a retry carries
-the same Message-ID and a mail client (or a server that deduplicates) shows it once.
+the same Message-ID and a mail client (or a server that deduplicates) shows it once. A notice
+with `attachments` (a scheduled report) carries those files.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import ssl
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
+from pathlib import Path
 
 import aiosmtplib
 
@@ -32,7 +34,23 @@ def build_email(message: Outgoing, contact: Contact, smtp: Smtp) -> EmailMessage
     mail["X-Watchboard-Key"] = message.key
     mail["X-Watchboard-Incident"] = clean(message.incident_id, 64)
     mail.set_content(body)
+    for path in message.attachments:  # a scheduled report's Word file, read now (kept on disk)
+        attach(mail, Path(path))
     return mail
+
+
+DOCX = ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document")
+
+
+def attach(mail: EmailMessage, path: Path) -> None:
+    """Attach one file; a file that is gone is a message that cannot be built (a final failure
+    naming the file, not a mail sent without it)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"attachment {path} cannot be read ({exc.strerror or exc})") from exc
+    maintype, subtype = DOCX if path.suffix == ".docx" else ("application", "octet-stream")
+    mail.add_attachment(data, maintype=maintype, subtype=subtype, filename=path.name)
 
 
 class EmailChannel:

@@ -18,11 +18,22 @@ import aiohttp
 
 from watchboard.services.notify.channels.outcome import SendResult, exception_outcome, http_outcome
 from watchboard.services.notify.settings import Contact
-from watchboard.services.notify.templates import Outgoing, TemplateError, bound_bytes, render
+from watchboard.services.notify.templates import (
+    MARKDOWN,
+    PLAIN,
+    TEXT,
+    Outgoing,
+    TemplateError,
+    bound_bytes,
+    render,
+)
 
 # Message size limits the robots document (bytes of UTF-8 content).
 _LIMITS = {("wecom", True): 4096, ("wecom", False): 2048, ("dingtalk", True): 20000,
            ("dingtalk", False): 20000, ("feishu", False): 30000, ("json", False): 60000}
+
+
+ROBOTS = ("wecom", "dingtalk", "feishu")
 
 
 def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
@@ -47,7 +58,9 @@ def build_request(message: Outgoing, contact: Contact, *, now_ms: int | None = N
     """(url, JSON body) for `contact`'s format; raises TemplateError for an unusable template."""
     fmt = contact.format
     markdown = contact.markdown and fmt in ("wecom", "dingtalk")
-    subject, body = render(message, markdown=markdown)
+    # A robot's text message is escaped too: Feishu reads `<at user_id="all">` in plain text.
+    style = MARKDOWN if markdown else TEXT if fmt in ROBOTS else PLAIN
+    subject, body = render(message, style=style)
     limit = _LIMITS.get((fmt, markdown), 20000)
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     url = contact.url

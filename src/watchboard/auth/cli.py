@@ -34,6 +34,11 @@ WORDS: dict[str, dict[str, str]] = {
     "reloaded": {"zh": "运行中的 nats-server（pid {pid}）已重载配置，立即生效", "en": "the running nats-server (pid {pid}) reloaded its config: in force now"},
     "reload_yourself": {"zh": "请让 nats-server 重载配置后生效：systemctl reload nats-server，或 nats-server --signal reload",
                         "en": "takes effect once nats-server reloads: systemctl reload nats-server, or nats-server --signal reload"},
+    "password_set": {"zh": "已设置 {name} 的网页看板登录密码（argon2id 哈希存于 {file}）",
+                     "en": "set {name}'s web board password (an argon2id hash in {file})"},
+    "password_prompt": {"zh": "{name} 的新密码：", "en": "new password for {name}: "},
+    "password_again": {"zh": "再输入一次：", "en": "again: "},
+    "password_differ": {"zh": "两次输入的密码不同，未做更改", "en": "the two passwords differ; nothing changed"},
     "copy": {"zh": "把 {registry} 复制到各服务主机（凭据旁），服务即可认出此人。",
              "en": "copy {registry} to each service's host (beside its credentials) so the services know this person."},
     "refused.credentials": {"zh": "{url} 的 NATS 服务器拒绝了凭据（未提供、未知或已吊销的密钥）：用 --creds 文件或 $WATCHBOARD_CREDS 给出本人的凭据",
@@ -48,7 +53,8 @@ WORDS: dict[str, dict[str, str]] = {
     "not_permitted": {"zh": "错误（forbidden）：NATS 服务器拒绝为此身份发送 {subject}：其角色无此权限",
                       "en": "error (forbidden): the NATS server refused to carry {subject} for this identity: "
                             "its role may not send it"},
-    "setup": {"zh": "流 WATCHBOARD 与存储桶 wb-board 已就绪（{url}）", "en": "stream WATCHBOARD and bucket wb-board are ready ({url})"},
+    "setup": {"zh": "流 WATCHBOARD、存储桶 wb-board 与证据库 wb-evidence 已就绪（{url}）",
+              "en": "stream WATCHBOARD, bucket wb-board and evidence bucket wb-evidence are ready ({url})"},
 }
 
 
@@ -87,6 +93,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
                    help="with --tls: a name or address the server is reached by (repeatable; default 127.0.0.1, localhost)")
     q.add_argument("--tls-dir", default=None, help="with --tls: where the server's host keeps server.crt, "
                    "server.key and ca.crt (default: --out)")
+    q.add_argument("--web-host", action="append", default=None,
+                   help="with --tls: a name or address the web board and notify's acknowledgement link are "
+                        "reached by, for web.crt (repeatable; default: the --host values)")
     q.add_argument("--config", type=Path, default=None, help="config folder (for the subject prefix)")
     q.add_argument("--lang", choices=("zh", "en"), default=None)
 
@@ -100,6 +109,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
                        help="the running nats-server's pid file, to reload it (default: the one of `watchboard up`)")
         q.add_argument("--lang", choices=("zh", "en"), default=None)
 
+    q = auth.add_parser("set-password", help="set a person's password for the web board's login")
+    q.add_argument("name")
+    q.add_argument("--dir", type=Path, default=None, help="the auth folder (default: <data>/auth of `watchboard up`)")
+    q.add_argument("--lang", choices=("zh", "en"), default=None)
+
     q = auth.add_parser("list", help="the people of an auth folder")
     q.add_argument("--dir", type=Path, default=None)
     q.add_argument("--lang", choices=("zh", "en"), default=None)
@@ -111,6 +125,14 @@ def run(args: argparse.Namespace) -> int:
         if args.auth_command == "init":
             return _init(args, lang)
         folder = AuthFolder((args.dir or default_dir()).resolve())
+        if args.auth_command == "set-password":
+            password = _read_password(args.name, lang)
+            if password is None:
+                print(words("password_differ", lang), file=sys.stderr)
+                return 2
+            folder.set_password(args.name, password)
+            print(words("password_set", lang, name=args.name, file=folder.passwords_path))
+            return 0
         if args.auth_command == "list":
             for p in folder.registry().people:
                 state = f"  revoked {p.revoked_at}" if p.revoked_at else ""
@@ -138,10 +160,21 @@ def _init(args: argparse.Namespace, lang: str) -> int:
     prefix = load_watchboard(ConfigSource(args.config, None)).subject_prefix
     folder = AuthFolder(args.out.resolve())
     registry = folder.init(prefix=prefix, operator=args.operator, tls=args.tls, hosts=args.host,
-                           tls_dir=args.tls_dir)
+                           tls_dir=args.tls_dir, web_hosts=args.web_host)
     print(words("init", lang, dir=folder.path, people=", ".join(p.name for p in registry.people),
                 tls=words("tls.on" if args.tls else "tls.off", lang), rel=folder.conf.name))
     return 0
+
+
+def _read_password(name: str, lang: str) -> str | None:
+    """Asked twice on a terminal (not echoed); one line of stdin otherwise (scripts, tests).
+    None when the two differ."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass(words("password_prompt", lang, name=name))
+    return first if getpass.getpass(words("password_again", lang)) == first else None
 
 
 def reload_server(pid_file: Path, lang: str, *, explicit: bool = False) -> str:

@@ -6,6 +6,8 @@
     ca.crt ca.key      with --tls: the site's CA (ca.key never leaves this folder)
     server.crt/.key    with --tls: the server's certificate
     <name>.crt/.key    with --tls: each identity's client certificate, beside its credentials
+    web.crt/.key       with --tls: an HTTPS certificate for the web board and notify's ack link
+    passwords.json     the web board's logins (argon2id hashes; `auth set-password`; 0600)
 
 Services: intake, grading, deadlines, notify (their own account, with admin); built-in people:
 `operator` (named after the person who runs `auth init`, or --operator NAME), `monitor`, `wall`.
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from watchboard.auth import certs
+from watchboard.auth import certs, passwords
 from watchboard.auth.keys import new_user, write_secret
 from watchboard.auth.registry import (
     Person,
@@ -32,6 +34,7 @@ from watchboard.auth.roles import ADMIN, SERVICE_NAMES, TlsFiles, server_config
 
 CONF = "auth.conf"
 REGISTRY = "identities.json"
+WEB_CERT = "web"  # web.crt, web.key: HTTPS for `board --web` and notify's acknowledgement link
 BUILTIN_PEOPLE = (("operator", "operator"), ("monitor", "monitor"), ("wall", "wall"))  # (file stem, role)
 
 
@@ -62,6 +65,10 @@ class AuthFolder:
     def creds(self, stem: str) -> Path:
         return self.path / f"{stem}.nk"
 
+    @property
+    def passwords_path(self) -> Path:
+        return self.path / passwords.FILE
+
     def exists(self) -> bool:
         return self.conf.exists() and self.registry_path.exists()
 
@@ -69,7 +76,8 @@ class AuthFolder:
         return load_registry(self.registry_path)
 
     def init(self, *, prefix: str = "wb", operator: str | None = None, tls: bool = False,
-             hosts: list[str] | None = None, tls_dir: str | None = None) -> Registry:
+             hosts: list[str] | None = None, tls_dir: str | None = None,
+             web_hosts: list[str] | None = None) -> Registry:
         """Make every identity, the registry and the server's include; refuse to overwrite."""
         if self.registry_path.exists() or self.conf.exists():
             raise AuthError(f"{self.path} already holds an auth folder ({REGISTRY}); add people with "
@@ -95,16 +103,21 @@ class AuthFolder:
                             tls_dir=(tls_dir or str(self.path.resolve())) if tls else None)
         if tls:
             self._make_tls(hosts or ["127.0.0.1", "localhost"],
-                           [*SERVICE_NAMES, ADMIN, *(stem for stem, _ in BUILTIN_PEOPLE)])
+                           [*SERVICE_NAMES, ADMIN, *(stem for stem, _ in BUILTIN_PEOPLE)],
+                           web_hosts or hosts or ["127.0.0.1", "localhost"])
         save_registry(self.registry_path, registry)
         self.write_conf(registry)
         return registry
 
-    def _make_tls(self, hosts: list[str], stems: list[str]) -> None:
+    def _make_tls(self, hosts: list[str], stems: list[str], web_hosts: list[str]) -> None:
         ca = certs.make_ca()
         certs.save_ca(ca, self.path / "ca.crt", self.path / "ca.key")
         certs.save_pair(certs.issue(ca, hosts[0], server_hosts=hosts), self.path / "server.crt",
                         self.path / "server.key")
+        # Browsers trust it once ca.crt is installed on the wall PCs; a public link behind the
+        # office's reverse proxy uses the proxy's own certificate instead (docs/deploy.md).
+        certs.save_pair(certs.issue(ca, web_hosts[0], server_hosts=web_hosts), self.path / f"{WEB_CERT}.crt",
+                        self.path / f"{WEB_CERT}.key")
         for stem in stems:
             certs.save_pair(certs.issue(ca, stem), self.path / f"{stem}.crt", self.path / f"{stem}.key")
 
@@ -143,7 +156,23 @@ class AuthFolder:
         self.write_conf(registry)
         for leftover in (self.path / person.creds, self.path / f"{Path(person.creds).stem}.key"):
             leftover.unlink(missing_ok=True)  # the seed is worthless now; nobody should keep using it
+        passwords.remove(self.passwords_path, name)  # nor can they log in to the web board
         return revoked
+
+    def set_password(self, name: str, password: str) -> Person:
+        """A person's web-board password (hashed); only an active person of this folder has one."""
+        person = self.registry().by_name(name)
+        if person is None:
+            known = ", ".join(p.name for p in self.registry().active()) or "nobody"
+            raise AuthError(f"{name} is not a person of {self.registry_path} (people: {known}); "
+                            "add them first with `watchboard auth add-person`")
+        if person.revoked_at is not None:
+            raise AuthError(f"{name} was revoked at {person.revoked_at}: no password is set for them")
+        try:
+            passwords.set_password(self.passwords_path, name, password)
+        except passwords.PasswordError as exc:
+            raise AuthError(f"password for {name}: {exc}") from exc
+        return person
 
     def write_conf(self, registry: Registry) -> None:
         tls = None

@@ -21,7 +21,7 @@ import msgspec
 from watchboard.auth.roles import ADMIN, PERSON_ROLES, SERVICE_NAMES
 
 NAME_MAX = 40
-RESERVED = (*SERVICE_NAMES, ADMIN, "ca", "server", "identities", "auth")
+RESERVED = (*SERVICE_NAMES, ADMIN, "ca", "server", "identities", "auth", "web", "passwords")
 
 
 class Person(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -16,7 +16,13 @@ How the people read the board without JetStream API: the services' account expor
 - the direct-get API of the bucket's stream (`$JS.API.DIRECT.GET.KV_wb-board`, answered by
   the server itself, read-only) for the snapshot and for one key;
 - the direct-get API of the event stream (operators only) for an incident's timeline;
+- the direct-get API of the evidence bucket's stream (`OBJ_wb-evidence`, operators only): an
+  evidence file's meta and chunks, read-only;
 - `$SRV.PING` for the services' health.
+
+Evidence files go in through intake: `wb.evidence.begin|chunk|end` (request/reply, shared like
+the commands) carry a file in bounded chunks, and intake puts it in the bucket; monitors may
+keep evidence too (`submit --evidence`), so MONITOR imports those and `wb.cmd.evidence_add`.
 
 Commands and reports are imported with `share: true`: the server then sets the header
 `Nats-Request-Info` on each request (account and nkey of the caller, overwriting whatever the
@@ -31,10 +37,12 @@ from typing import Any
 
 from watchboard.bus.subjects import STREAM, Subjects
 from watchboard.domain.commands import COMMANDS
+from watchboard.domain.evidence import BUCKET as EVIDENCE_BUCKET
 from watchboard.domain.views import KV_BUCKET as BUCKET
 
 SERVICES_ACCOUNT = "SERVICES"
 KV_STREAM = f"KV_{BUCKET}"
+EVIDENCE_STREAM = f"OBJ_{EVIDENCE_BUCKET}"
 
 SERVICE_NAMES = ("intake", "grading", "deadlines", "notify")
 ADMIN = "admin"
@@ -45,7 +53,8 @@ COMMAND_ROLES = ("operator", "approver", "leader")
 PERSON_ROLES = (*COMMAND_ROLES, "monitor", "wall")
 REPORTING_ROLES = ("monitor", *COMMAND_ROLES)  # who may send `wb.intake.submit`
 READING_ROLES = (*COMMAND_ROLES, "wall")  # who may read the board and the services' health
-HISTORY_ROLES = COMMAND_ROLES  # who may read the event stream (timelines)
+HISTORY_ROLES = COMMAND_ROLES  # who may read the event stream (timelines) and evidence files
+EVIDENCE_ROLES = ("monitor", *COMMAND_ROLES)  # who may upload and keep an evidence file
 
 ACCOUNT_OF_ROLE = {role: role.upper() for role in PERSON_ROLES}
 ROLE_OF_ACCOUNT = {account: role for role, account in ACCOUNT_OF_ROLE.items()}
@@ -70,7 +79,11 @@ KV_UPDATES = f"$KV.{BUCKET}.>"
 KV_DIRECT = f"$JS.API.DIRECT.GET.{KV_STREAM}"  # batch and multi requests (the snapshot)
 KV_DIRECT_KEY = f"$JS.API.DIRECT.GET.{KV_STREAM}.>"  # last value of one key
 EVENTS_DIRECT = f"$JS.API.DIRECT.GET.{STREAM}"
+EVIDENCE_DIRECT = f"$JS.API.DIRECT.GET.{EVIDENCE_STREAM}"  # batch requests (a file's chunks)
+EVIDENCE_DIRECT_KEY = f"$JS.API.DIRECT.GET.{EVIDENCE_STREAM}.>"  # last message of a subject (its meta)
+EVIDENCE_OBJECTS = f"$O.{EVIDENCE_BUCKET}"  # chunks `.C.<nuid>`, meta `.M.<name>`
 PING = "$SRV.PING"
+EVIDENCE_VERB = "evidence_add"
 
 
 def service_permissions(name: str, s: Subjects) -> dict[str, Any]:
@@ -78,7 +91,8 @@ def service_permissions(name: str, s: Subjects) -> dict[str, Any]:
     and answer its own requests; nothing else (not even another service's command)."""
     api = "$JS.API"
     publish = [s.from_service(name), *(f"$KV.{BUCKET}.{key}" for key in KV_KEYS[name]),
-               f"{api}.STREAM.INFO.{STREAM}", f"{api}.STREAM.INFO.{KV_STREAM}"]
+               f"{api}.STREAM.INFO.{STREAM}", f"{api}.STREAM.INFO.{KV_STREAM}",
+               KV_DIRECT, KV_DIRECT_KEY]  # reading its own views back (reconcile), by direct get
     for durable in DURABLES[name]:
         publish += [f"{api}.CONSUMER.INFO.{STREAM}.{durable}", f"{api}.CONSUMER.CREATE.{STREAM}.{durable}",
                     f"{api}.CONSUMER.CREATE.{STREAM}.{durable}.>", f"{api}.CONSUMER.DURABLE.CREATE.{STREAM}.{durable}",
@@ -93,6 +107,12 @@ def service_permissions(name: str, s: Subjects) -> dict[str, Any]:
     answers = [s.command(verb) for verb in commands_of(name)]
     if name == "intake":
         answers.insert(0, s.submit)
+        answers.append(s.evidence("*"))
+        # The evidence bucket: put an uploaded file (chunks, then its meta) and read it back.
+        # No purge or delete: nothing kept is ever removed, and a failed put leaves only
+        # chunks no meta names.
+        publish += [f"{EVIDENCE_OBJECTS}.C.>", f"{EVIDENCE_OBJECTS}.M.>", f"{api}.STREAM.INFO.{EVIDENCE_STREAM}",
+                    EVIDENCE_DIRECT, EVIDENCE_DIRECT_KEY]
     subscribe = ["_INBOX.>", *answers, "$SRV.*", f"$SRV.*.{name}", f"$SRV.*.{name}.*"]
     standby_publish, standby_subscribe = standby_permissions(name, s)
     publish += standby_publish
@@ -142,11 +162,15 @@ def person_permissions(role: str, s: Subjects) -> dict[str, Any]:
         publish.append(s.submit)
     if role in COMMAND_ROLES:
         publish.append(s.command("*"))
+    elif role in EVIDENCE_ROLES:
+        publish.append(s.command(EVIDENCE_VERB))
+    if role in EVIDENCE_ROLES:
+        publish.append(s.evidence("*"))
     if role in READING_ROLES:
         publish += [KV_DIRECT, KV_DIRECT_KEY, PING]
         subscribe.append(KV_UPDATES)
     if role in HISTORY_ROLES:
-        publish.append(EVENTS_DIRECT)
+        publish += [EVENTS_DIRECT, EVIDENCE_DIRECT, EVIDENCE_DIRECT_KEY]
     return {"publish": {"allow": publish}, "subscribe": {"allow": subscribe}}
 
 
@@ -159,10 +183,17 @@ def exports(s: Subjects) -> list[dict[str, Any]]:
     return [
         {"service": s.submit, "accounts": _accounts_of(REPORTING_ROLES)},
         {"service": s.command("*"), "accounts": _accounts_of(COMMAND_ROLES)},
+        # Monitors keep evidence too: the one command of theirs (an export of its own; the server
+        # matches an import to the export that names its subject).
+        {"service": s.command(EVIDENCE_VERB), "accounts": _accounts_of(tuple(r for r in EVIDENCE_ROLES
+                                                                             if r not in COMMAND_ROLES))},
+        {"service": s.evidence("*"), "accounts": _accounts_of(EVIDENCE_ROLES)},
         {"service": PING, "response_type": "stream", "accounts": _accounts_of(READING_ROLES)},
         {"service": KV_DIRECT, "response_type": "stream", "accounts": _accounts_of(READING_ROLES)},
         {"service": KV_DIRECT_KEY, "accounts": _accounts_of(READING_ROLES)},
         {"service": EVENTS_DIRECT, "response_type": "stream", "accounts": _accounts_of(HISTORY_ROLES)},
+        {"service": EVIDENCE_DIRECT, "response_type": "stream", "accounts": _accounts_of(HISTORY_ROLES)},
+        {"service": EVIDENCE_DIRECT_KEY, "accounts": _accounts_of(HISTORY_ROLES)},
         {"stream": KV_UPDATES, "accounts": _accounts_of(READING_ROLES)},
     ]
 
@@ -181,11 +212,15 @@ def imports(role: str, s: Subjects) -> list[dict[str, Any]]:
         out.append(service(s.submit, share=True))
     if role in COMMAND_ROLES:
         out.append(service(s.command("*"), share=True))
+    elif role in EVIDENCE_ROLES:
+        out.append(service(s.command(EVIDENCE_VERB), share=True))
+    if role in EVIDENCE_ROLES:
+        out.append(service(s.evidence("*"), share=True))
     if role in READING_ROLES:
         out += [service(PING), service(KV_DIRECT), service(KV_DIRECT_KEY),
                 {"stream": {"account": SERVICES_ACCOUNT, "subject": KV_UPDATES}}]
     if role in HISTORY_ROLES:
-        out.append(service(EVENTS_DIRECT))
+        out += [service(EVENTS_DIRECT), service(EVIDENCE_DIRECT), service(EVIDENCE_DIRECT_KEY)]
     return out
 
 

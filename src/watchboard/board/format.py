@@ -137,6 +137,9 @@ def stage_label(stage: str | None, lang: Lang) -> str:
 
 
 def clock_label(name: str, lang: Lang) -> str:
+    """A plan's clock by its name in `lang`; a task's clock (`task:<id>`) as `任务 <id>` / `task <id>`."""
+    if name.startswith("task:"):
+        return t("clock.task", lang, id=clean_line(name[5:], 40))
     key = f"clock.{name}"
     label = t(key, lang)
     return name if label == key else label
@@ -474,15 +477,6 @@ def mentions_section(core: CoreView, r: Reading) -> Text:
             out.append(f"\n    {clean_line(m.title, 300)}")
         if m.url:
             out.append(f"\n    {clean_line(m.url, 300)}", style=r.colours.link)
-    return out
-
-
-def evidence_section(core: CoreView, r: Reading) -> Text | None:
-    if not core.evidence:
-        return None
-    out = heading(t("detail.evidence", r.lang))
-    for item in core.evidence:
-        out.append(f"\n• {clean_line(item, 300)}")
     return out
 
 

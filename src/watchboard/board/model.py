@@ -18,22 +18,28 @@ from typing import NamedTuple
 
 import msgspec
 
+from watchboard.board.i18n import named
 from watchboard.bus.feed_types import KVChange
 from watchboard.domain.sanitize import clean_line
 from watchboard.domain.views import (
     CALENDAR_KEY,
+    SUPERVISION_KEY,
     CalendarView,
     ClocksView,
     ClockView,
     GradeView,
     IncidentView,
+    NoticesView,
+    SupervisionDayView,
     SweepView,
     decode_calendar,
+    decode_supervision,
     decode_sweep,
     decode_view,
     split_key,
 )
 
+from .follow import statement_mark, task_counts
 from .format import DEFAULT_GRADE_LABELS, GRADES, LABEL_MAX, GradeLabels, Units, grade_rank, owner_label
 
 TITLE_MAX = 200  # a row never needs more; the detail screen cleans the full text itself
@@ -55,6 +61,11 @@ class Row(NamedTuple):
     mentions: int
     flagged: bool
     owner_short: str = ""  # the unit's short name (units.toml `short`), for narrow columns
+    # Follow-through at a glance (wide layouts): the latest statement version's state ("" for
+    # none), tasks awaiting feedback and how many of them deadlines has breached.
+    statement: str = ""
+    tasks_open: int = 0
+    tasks_overdue: int = 0
 
 
 def next_clock(clocks: ClocksView | None) -> ClockView | None:
@@ -71,6 +82,7 @@ def is_open(view: IncidentView) -> bool:
 
 def make_row(view: IncidentView, lang: str = "zh", units: Units | None = None) -> Row:
     core, grade, notices = view.core, view.grade, view.notices
+    tasks_open, tasks_overdue = task_counts(core, view.clocks)
     return Row(
         id=view.id,
         grade=grade.grade if grade else "",
@@ -83,6 +95,9 @@ def make_row(view: IncidentView, lang: str = "zh", units: Units | None = None) -
         mentions=core.mention_count if core else 0,
         flagged=bool(view.clocks and view.clocks.flagged),
         owner_short=owner_label(grade, lang, units, short=True),
+        statement=statement_mark(core),
+        tasks_open=tasks_open,
+        tasks_overdue=tasks_overdue,
     )
 
 
@@ -156,6 +171,8 @@ class BoardModel:
     rows: dict[str, Row] = field(default_factory=dict)
     sweep: SweepView | None = None
     calendar: CalendarView | None = None  # `sys.calendar`: the coverage notice from deadlines
+    supervision: SupervisionDayView | None = None  # `sys.supervision`: today's owed supervision
+    system_notices: NoticesView | None = None  # `sys.notices`: notify's notices of no incident (reports)
     sort: str = "grade"
     lang: str = "zh"  # for the names of units
     units: Units = field(default_factory=dict)  # units.toml's names, when the board has the config
@@ -177,6 +194,12 @@ class BoardModel:
             return set()
         if change.key == CALENDAR_KEY:
             self.calendar = decode_calendar(change.value) if change.value is not None else None
+            return set()
+        if change.key == SUPERVISION_KEY:
+            self.supervision = decode_supervision(change.value) if change.value is not None else None
+            return set()
+        if change.key == SYSTEM_NOTICES_KEY:
+            self.system_notices = _notices(change.value)
             return set()
         parts = split_key(change.key)
         if parts is None:
@@ -224,6 +247,12 @@ class BoardModel:
                 continue
             if key == CALENDAR_KEY:
                 self.calendar = decode_calendar(data) if data is not None else None
+                continue
+            if key == SUPERVISION_KEY:
+                self.supervision = decode_supervision(data) if data is not None else None
+                continue
+            if key == SYSTEM_NOTICES_KEY:
+                self.system_notices = _notices(data)
                 continue
             parts = split_key(key)
             if parts is None:
@@ -356,6 +385,13 @@ class BoardModel:
                     found.append(Alert(at=n.at, incident_id=incident_id, title=title,
                                        to=clean_line(n.to, LABEL_MAX), channel=clean_line(n.channel, LABEL_MAX),
                                        failed=n.status == "failed", reason=clean_line(n.reason, 200)))
+        for n in (self.system_notices.notices if self.system_notices else []):
+            # Of no incident (a scheduled report, a missed sweep): what it was about names it.
+            if n.status == "failed" or (n.channel.startswith("board") and n.status == "sent"):
+                found.append(Alert(at=n.at, incident_id="", title=named("cause", clean_line(n.cause, 60), self.lang,
+                                                                        other="other"),
+                                   to=clean_line(n.to, LABEL_MAX), channel=clean_line(n.channel, LABEL_MAX),
+                                   failed=n.status == "failed", reason=clean_line(n.reason, 200)))
         found.sort(key=lambda a: a.at or datetime.min.replace(tzinfo=UTC), reverse=True)
         return found[:limit]
 
@@ -396,6 +432,30 @@ class BoardModel:
 
     def get(self, incident_id: str) -> IncidentView | None:
         return self.incidents.get(incident_id)
+
+    def supervision_owed(self, incident_id: str) -> bool | None:
+        """Whether `sys.supervision` says the incident still owes today's supervision (True),
+        had it (False), or owes none / the board does not know (None)."""
+        day = self.supervision
+        if day is None or incident_id not in day.due:
+            return None
+        return incident_id in day.unsupervised
+
+    def unsupervised(self) -> list[Row]:
+        """Open incidents `sys.supervision` lists as not supervised today, in the desk's order."""
+        day = self.supervision
+        if day is None or not day.unsupervised:
+            return []
+        owed = set(day.unsupervised)
+        return [r for r in self.urgent_rows() if r.id in owed]
+
+
+SYSTEM_NOTICES_KEY = "sys.notices"
+
+
+def _notices(data: bytes | None) -> NoticesView | None:
+    value = decode_view("notices", data) if data is not None else None
+    return value if isinstance(value, NoticesView) else None
 
 
 def is_urgent_grade(grade: str | None) -> bool:

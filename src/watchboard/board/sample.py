@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import hashlib
 import random
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,17 +23,24 @@ from watchboard.bus.feed_types import Connection, FeedItem, KVChange, ServiceHea
 from watchboard.domain.report import Metrics
 from watchboard.domain.views import (
     CALENDAR_KEY,
+    SUPERVISION_KEY,
     CalendarView,
     ClocksView,
     ClockView,
     CoreView,
+    EvidenceFileView,
     GradeView,
+    MeetingView,
     MentionView,
     NoteView,
     NoticesView,
     NoticeView,
     SlipView,
+    StatementStepView,
+    StatementView,
+    SupervisionDayView,
     SweepView,
+    TaskView,
     encode_view,
     kv_key,
 )
@@ -95,11 +104,15 @@ def incident_items(incident_id: str, *, title: str, grade: str | None, owner: st
                    provisional: bool = False, posted_before: timedelta | None = None,
                    flags: list[str] | None = None, assisting: list[str] | None = None,
                    slips: list[SlipView] | None = None, notice_channel: str = "email",
-                   grade_labels: dict[str, dict[str, str]] | None = None) -> list[KVChange]:
+                   grade_labels: dict[str, dict[str, str]] | None = None,
+                   follow: Follow | None = None) -> list[KVChange]:
     """The four KV values of one incident, as the services would write them.
 
     `posted_before`: the post appeared that long before it was reported (first mention's
-    `posted_at`; its observation 30 minutes after the post, or at the report when sooner)."""
+    `posted_at`; its observation 30 minutes after the post, or at the report when sooner).
+    `follow`: its statements, evidence files, tasks (with their clocks), meetings and
+    supervision records."""
+    follow = follow or Follow()
     posted = reported_at - posted_before if posted_before is not None else None
     observed = min(reported_at, posted + timedelta(minutes=30)) if posted is not None else None
     mention_list = [MentionView(
@@ -116,7 +129,9 @@ def incident_items(incident_id: str, *, title: str, grade: str | None, owner: st
                     notes=[NoteView(at=reported_at + timedelta(minutes=20), actor="monitor-01",
                                     text="已截图留存证据")] if mentions > 1 else [],
                     closed_at=now if stage == "closed" else None, updated_at=now,
-                    posted_at=posted, observed_at=observed)
+                    posted_at=posted, observed_at=observed, statements=follow.statements,
+                    evidence_files=follow.evidence_files, tasks=follow.tasks, meetings=follow.meetings,
+                    supervisions=follow.supervisions)
     out = [KVChange(kv_key(incident_id, "core"), encode_view(core))]
     if grade:
         gv = grade_value(grade, owner, updated_at=reported_at + timedelta(minutes=1), flags=flags,
@@ -136,11 +151,12 @@ def incident_items(incident_id: str, *, title: str, grade: str | None, owner: st
             ClockView(name="statement", due_at=reported_at + timedelta(hours=24), basis="calendar",
                       status="running", start_at=reported_at, counted_from="reported"),
         ]
-    if clocks:
+    if clocks or follow.task_clocks:
         slip_list = list(slips or [])
         out.append(KVChange(kv_key(incident_id, "clocks"), encode_view(ClocksView(
-            clocks=clocks, updated_at=now, slips=slip_list, reminders=sum(x.count for x in slip_list),
-            flagged=any(x.flagged for x in slip_list)))))
+            clocks=clocks or [], updated_at=now, slips=slip_list, reminders=sum(x.count for x in slip_list),
+            flagged=any(x.flagged for x in slip_list), tasks=follow.task_clocks,
+            supervised_at=max((n.at for n in follow.supervisions), default=None)))))
     notices = NoticesView(
         notices=[NoticeView(to="p-li", channel=notice_channel, status="sent", cause="incident.graded",
                             at=reported_at + timedelta(minutes=2))],
@@ -150,11 +166,109 @@ def incident_items(incident_id: str, *, title: str, grade: str | None, owner: st
     return out
 
 
+@dataclass(frozen=True)
+class Follow:
+    """An incident's follow-through, as intake (record) and deadlines (task clocks) keep it."""
+
+    statements: list[StatementView] = field(default_factory=list)
+    evidence_files: list[EvidenceFileView] = field(default_factory=list)
+    tasks: list[TaskView] = field(default_factory=list)
+    task_clocks: list[ClockView] = field(default_factory=list)
+    meetings: list[MeetingView] = field(default_factory=list)
+    supervisions: list[NoteView] = field(default_factory=list)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _task(task_id: str, unit: str, text: str, added: datetime, due: datetime, *, source: str = "",
+          meeting: str = "", fed_back: datetime | None = None, feedback: str = "",
+          clock_status: str | None = None) -> tuple[TaskView, ClockView]:
+    task = TaskView(id=task_id, unit=unit, text=text, due="2wd", due_at=due, source=source, meeting_id=meeting,
+                    added_by="p-li", added_at=added, status="fed_back" if fed_back else "open",
+                    feedback=feedback, fed_back_by="liaison-" + unit if fed_back else None, fed_back_at=fed_back)
+    status = clock_status or ("met" if fed_back else "running")
+    clock = ClockView(name=f"task:{task_id}", due_at=due, basis="working", status=status, start_at=added,
+                      met_at=fed_back, met_by=task.fed_back_by, unit=unit)
+    return task, clock
+
+
+def sample_follow(now: datetime) -> dict[int, Follow]:
+    """The follow-through of three sample incidents (by index): the first has all of it — a
+    statement sent back then redrafted and awaiting approval, two evidence files, a meeting
+    that handed out one of its two tasks, a supervision today; the second a published
+    statement; the fifth an overdue task beside an open one."""
+    v1, v2 = "关于仲山镇中学食堂问题的情况通报（初稿）", "关于仲山镇中学食堂问题的情况通报：经调查，涉事批次食材已封存送检。"
+    statements = [
+        StatementView(version=1, state="rejected", sha256=_digest(v1), drafted_by="p-li", drafted_at=now - timedelta(minutes=80),
+                      rejected_reason="请补充检测结果", history=[
+                          StatementStepView(at=now - timedelta(minutes=80), actor="p-li", action="drafted", sha256=_digest(v1)),
+                          StatementStepView(at=now - timedelta(minutes=60), actor="p-chen", action="rejected",
+                                            sha256=_digest(v1), detail="请补充检测结果")]),
+        StatementView(version=2, state="drafted", sha256=_digest(v2), text=v2, drafted_by="p-li",
+                      drafted_at=now - timedelta(minutes=20), history=[
+                          StatementStepView(at=now - timedelta(minutes=20), actor="p-li", action="drafted", sha256=_digest(v2))]),
+    ]
+    evidence = [
+        EvidenceFileView(name="现场截图.png", sha256=_digest("png"), size=1_258_291, media_type="image/png",
+                         object=_digest("png"), added_by="monitor-01", added_at=now - timedelta(minutes=85)),
+        EvidenceFileView(name="原帖网页.mhtml", sha256=_digest("mhtml"), size=348_160, media_type="message/rfc822",
+                         object=_digest("mhtml"), added_by="monitor-01", added_at=now - timedelta(minutes=84)),
+    ]
+    t1, c1 = _task("T1SAMPLE000000001", "market", "封存涉事批次食材并送检，书面反馈检测结果", now - timedelta(minutes=50),
+                   now + timedelta(hours=2, minutes=5), source="县委书记批示", meeting="M1SAMPLE000000001")
+    t2, c2 = _task("T1SAMPLE000000002", "education", "约谈学校负责人，说明食堂管理情况", now - timedelta(minutes=50),
+                   now + timedelta(hours=6), meeting="M1SAMPLE000000001", fed_back=now - timedelta(minutes=10),
+                   feedback="已约谈校长，食堂停业整顿")
+    meeting = MeetingView(id="M1SAMPLE000000001", kind="会商", attendees=["王主任", "赵科长"], held_at=now - timedelta(minutes=55),
+                          recorded_by="p-li", tasks=[t1.id, t2.id], minutes="研判认为需尽快发布权威信息，并由市场监管局牵头核查。")
+    t3, c3 = _task("T5SAMPLE000000003", "health", "核实急诊排队时长并书面反馈", now - timedelta(days=3),
+                   now - timedelta(hours=5), clock_status="breached")
+    t4, c4 = _task("T5SAMPLE000000004", "health", "公布急诊分诊安排", now - timedelta(hours=2), now + timedelta(days=2))
+    published = "县医院关于急诊就诊秩序的说明"
+    return {
+        0: Follow(statements=statements, evidence_files=evidence, tasks=[t1, t2], task_clocks=[c1, c2],
+                  meetings=[meeting], supervisions=[NoteView(at=now - timedelta(minutes=30), actor="p-li",
+                                                            text="电话督办市场监管局：送检结果明日上午反馈")]),
+        1: Follow(statements=[StatementView(
+            version=1, state="published", sha256=_digest(published), text=published, drafted_by="p-wang",
+            drafted_at=now - timedelta(hours=3), approved_by="p-chen", approved_at=now - timedelta(hours=2),
+            url="https://weibo.com/example/1", channel="官方微博", published_at=now - timedelta(hours=1),
+            history=[StatementStepView(at=now - timedelta(hours=3), actor="p-wang", action="drafted", sha256=_digest(published)),
+                     StatementStepView(at=now - timedelta(hours=2), actor="p-chen", action="approved", sha256=_digest(published)),
+                     StatementStepView(at=now - timedelta(hours=1), actor="p-wang", action="published",
+                                       sha256=_digest(published), detail="官方微博", url="https://weibo.com/example/1")])]),
+        4: Follow(tasks=[t3, t4], task_clocks=[c3, c4]),
+    }
+
+
+def supervision_day(now: datetime, items: list[KVChange]) -> SupervisionDayView:
+    """`sys.supervision` as deadlines would write it for the sample: the open I/II incidents of
+    today and those without a supervision record today (none owed on a rest day)."""
+    from watchboard.domain.calendar import WorkCalendar
+    from watchboard.domain.supervision import Watched, owed_on
+    from watchboard.domain.views import decode_view, split_key
+
+    cal = WorkCalendar()
+    views: dict[str, dict[str, Any]] = {}
+    for item in items:
+        parts = split_key(item.key)
+        if parts is not None and item.value is not None:
+            views.setdefault(parts[0], {})[parts[1]] = decode_view(parts[1], item.value)
+    watched = [Watched(id=i, grade=v["grade"].grade if "grade" in v else None,
+                       open=v["core"].stage != "closed" if "core" in v else True,
+                       supervised_at=max((n.at for n in v["core"].supervisions), default=None) if "core" in v else None)
+               for i, v in views.items()]
+    return owed_on(cal.local(now).date(), watched, cal, now)
+
+
 def sample_items(now: datetime, *, hostile: bool = False) -> list[KVChange]:
     """About fifteen incidents of every grade, some overdue, some unacknowledged; the first
     shows every fact the detail screen has (a post older than its report, flags, slips)."""
     rng = random.Random(7)
     items: list[KVChange] = []
+    follows = sample_follow(now)
     for i, (title, owner, topic, grade) in enumerate(TITLES):
         reported = now - timedelta(minutes=rng.randint(15, 60 * 20))
         extra: dict[str, Any] = {}
@@ -173,13 +287,15 @@ def sample_items(now: datetime, *, hostile: bool = False) -> list[KVChange]:
             stage=["reported", "assessing", "handling", "following"][i % 4],
             acked_by="zhang.wei" if i % 3 else None, mentions=1 + (i * 7) % 13,
             summary="监测员发现多平台转发，评论以质疑为主。" if i < 4 else "",
-            provisional=i in (4, 13), notice_channel="board" if grade in ("I", "II") else "email", **extra)  # working-day clocks past the calendar's known end
+            provisional=i in (4, 13), notice_channel="board" if grade in ("I", "II") else "email",  # working-day clocks past the calendar's known end
+            follow=follows.get(i), **extra)
     items += incident_items("01JSAMPLECLOSED00000000001", title="已结案：路灯不亮", grade="IV",
                             owner="city_management", reported_at=now - timedelta(hours=30), now=now,
                             stage="closed")
     if hostile:
         items += incident_items("01JSAMPLEHOSTILE000000001", title=HOSTILE_TITLE, grade="III",
                                 owner="[red]evil[/]", reported_at=now - timedelta(minutes=5), now=now)
+    items.append(KVChange(SUPERVISION_KEY, encode_view(supervision_day(now, items))))
     items.append(KVChange(CALENDAR_KEY, encode_view(CalendarView(
         covered_until=date(now.year, 12, 31),
         warning_zh=f"尚未录入 {now.year + 1} 年节假日安排，请按国务院办公厅通知补入 calendar.toml",

@@ -10,7 +10,8 @@ reply shape of DESIGN.md §4.2:
 (`message` in English, `message_zh` its Chinese twin, for the Chinese CLI and board.)
 
 Our typed errors become error replies (never nats.py's generic "500" with a repr), and an
-unexpected exception becomes `unavailable` with its class name, logged with a traceback.
+unexpected exception becomes `unavailable` pointing to the log, where its traceback is
+(a reply never names a Python type, nor echoes the request).
 Requests are handled concurrently (bounded), because a handler waits for a stream ack and
 one slow request must not hold the next.
 """
@@ -21,7 +22,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from nats.aio.client import Client
@@ -31,7 +33,7 @@ from nats.micro.service import Service
 
 from watchboard import __version__
 from watchboard.bus.errors import BusError
-from watchboard.bus.trust import Trust
+from watchboard.bus.trust import Caller, Trust
 from watchboard.domain.commands import Command, decode_command
 from watchboard.domain.errors import DomainError, Invalid
 
@@ -40,6 +42,19 @@ log = logging.getLogger("watchboard.bus")
 Handler = Callable[[dict[str, Any], bytes], Awaitable[dict[str, Any]]]
 C = TypeVar("C", bound=Command)
 RawHandler = Callable[[bytes], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Call:
+    """A request as a handler that needs more than its body sees it: its headers and, roles on,
+    the person the server proved sent it (None with roles off)."""
+
+    data: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    caller: Caller | None = None
+
+
+CallHandler = Callable[[Call], Awaitable[dict[str, Any]]]
 
 
 def ok(**fields: Any) -> dict[str, Any]:
@@ -58,6 +73,11 @@ def _encode(reply: dict[str, Any]) -> bytes:
     return json.dumps(reply, ensure_ascii=False, default=str).encode()
 
 
+# A reply never names a Python type: what JSON calls the value instead.
+_JSON_WORDS: dict[type, str] = {list: "a list", str: "a string", int: "a number", float: "a number",
+                                bool: "true or false", type(None): "null"}
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object, or a DomainError naming `body`."""
     from watchboard.domain.errors import Invalid
@@ -73,7 +93,7 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         raise Invalid("body", f"body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                       zh=f"请求内容不是合法的 JSON（第 {exc.lineno} 行第 {exc.colno} 列有误）") from exc
     if not isinstance(value, dict):
-        raise Invalid("body", f"body must be a JSON object, got {type(value).__name__}",
+        raise Invalid("body", f"body must be a JSON object, got {_JSON_WORDS.get(type(value), 'something else')}",
                       zh="请求内容须为一个 JSON 对象（{…}）")
     return value
 
@@ -92,8 +112,8 @@ class Endpoints:
         self._service: Service | None = None
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
-        self.metadata = metadata  # standby mode: {"role": "active", "instance": …} ($SRV.INFO)
-        self._handlers: dict[str, RawHandler] = {}  # subject → handler, for forwarded requests
+        self.metadata = metadata  # standby mode: {"role": "active", "instance": …} ($SRV.PING/INFO)
+        self._handlers: dict[str, CallHandler] = {}  # subject → handler, for forwarded requests
         self._forwarded: Any = None
 
     async def start(self) -> None:
@@ -115,6 +135,10 @@ class Endpoints:
         await self.add_raw(type_.verb, subject, on_raw)
 
     async def add_raw(self, name: str, subject: str, handler: RawHandler) -> None:
+        await self.add_call(name, subject, lambda call: handler(call.data))
+
+    async def add_call(self, name: str, subject: str, handler: CallHandler) -> None:
+        """An endpoint whose handler gets the whole `Call` (headers, proven caller)."""
         assert self._service is not None, "start() first"
 
         async def on_request(request: Request) -> None:
@@ -130,23 +154,24 @@ class Endpoints:
     async def accept_forwarded(self, prefix: str) -> None:
         """Standby mode: answer the requests a standby instance took and handed on to
         `<prefix>.<subject>` (watchboard.bus.standby). The standby checked the caller and
-        wrote the person into the body already; only the services' own users may publish
-        there, so the body is taken as it comes and the person named by the header."""
-        from watchboard.bus.standby import ACTOR_HEADER
+        wrote the person into the body already, and says who it was in a header; only the
+        service's own users may publish there, so the request is taken as it comes."""
+        from watchboard.bus.standby import forwarded_caller
 
         async def on_msg(msg: Any) -> None:
             subject = msg.subject[len(prefix) + 1:]
             handler = self._handlers.get(subject)
-            actor = (msg.headers or {}).get(ACTOR_HEADER)
+            headers = dict(msg.headers or {})
 
             async def answer() -> None:
                 if handler is None:
                     reply = error_reply("unavailable", f"{self.name} does not answer {subject}",
                                         message_zh=f"`{self.name}` 服务不受理 {subject}")
                 else:
-                    reply = await self._reply_for(subject, handler, msg.data)
-                    if actor and reply.get("ok"):
-                        reply.setdefault("actor", actor)
+                    caller = forwarded_caller(headers)
+                    reply = await self._reply_for(subject, handler, Call(msg.data, headers, caller))
+                    if caller is not None and reply.get("ok"):
+                        reply.setdefault("actor", caller.name)
                 try:
                     await msg.respond(_encode(reply))
                 except Exception as exc:
@@ -163,19 +188,20 @@ class Endpoints:
         self._tasks.discard(task)
         self._slots.release()
 
-    async def _answer(self, request: Request, handler: RawHandler) -> None:
+    async def _answer(self, request: Request, handler: CallHandler) -> None:
         caller = None
 
-        async def checked(body: bytes) -> dict[str, Any]:
+        async def checked(call: Call) -> dict[str, Any]:
             nonlocal caller
+            body = call.data
             if self.trust is not None:
                 # nats.micro's Request keeps the message's reply subject only in its `_msg`.
                 reply_to = getattr(getattr(request, "_msg", None), "reply", "") or ""
                 caller = self.trust.caller(request.subject, request.headers, reply_to)
                 body = self.trust.stamp(request.subject, body, caller)
-            return await handler(body)
+            return await handler(Call(body, call.headers, caller))
 
-        reply = await self._reply_for(request.subject, checked, request.data)
+        reply = await self._reply_for(request.subject, checked, Call(request.data, dict(request.headers or {})))
         if caller is not None and reply.get("ok"):
             reply.setdefault("actor", caller.name)  # who the record names, for the caller to show
         try:
@@ -183,20 +209,23 @@ class Endpoints:
         except Exception as exc:  # the requester may be gone; nothing to do
             log.debug("%s: could not reply on %s: %s", self.name, request.subject, exc)
 
-    async def _reply_for(self, subject: str, handler: RawHandler, body: bytes) -> dict[str, Any]:
+    async def _reply_for(self, subject: str, handler: CallHandler, call: Call) -> dict[str, Any]:
         """The handler's reply, or the error reply its failure makes."""
         try:
-            reply = await handler(body)
+            return await handler(call)
         except DomainError as exc:
-            reply = error_reply(exc.code, exc.message, exc.field, exc.message_zh)
+            return error_reply(exc.code, exc.message, exc.field, exc.message_zh)
         except BusError as exc:
-            reply = error_reply("unavailable", f"the bus did not confirm in time: {exc}",
-                                message_zh="总线未能及时确认，本次操作未完成，请稍后重试")
-        except Exception as exc:
+            # The reply says what to do, never the exception's names (those go to the log).
+            log.warning("%s: request on %s: %s", self.name, subject, exc)
+            return error_reply("unavailable", "the bus did not confirm in time; check the incident (watchboard show) "
+                               f"before trying again; the {self.name} log says more",
+                               message_zh="总线未能及时确认；重试前请先查看该舆情（`watchboard show`），"
+                               f"详见 `{self.name}` 服务日志")
+        except Exception:
             log.exception("%s: request on %s failed", self.name, subject)
-            reply = error_reply("unavailable", f"internal error ({exc.__class__.__name__}); see the {self.name} log",
-                                message_zh=f"服务内部出错（`{exc.__class__.__name__}`），请查看 `{self.name}` 服务日志")
-        return reply
+            return error_reply("unavailable", f"internal error; see the {self.name} log",
+                               message_zh=f"服务内部出错，请查看 `{self.name}` 服务日志")
 
     async def stop(self) -> None:
         if self._forwarded is not None:

@@ -16,7 +16,7 @@ from nats.js.kv import KeyValue
 from watchboard.bus.errors import BusTimeout, map_nats_error
 from watchboard.bus.subjects import STREAM, Subjects
 from watchboard.config import WatchboardConfig, parse_seconds
-from watchboard.domain.events import OWNER, Event, encode_event, event_type
+from watchboard.domain.events import Event, encode_event, event_type, owner_of
 from watchboard.domain.views import KV_BUCKET
 
 KV_STREAM = f"KV_{KV_BUCKET}"
@@ -105,15 +105,17 @@ async def check_ready(js: JetStreamContext) -> KeyValue:
 
 
 async def setup(js: JetStreamContext, cfg: WatchboardConfig) -> None:
-    """The admin's job with roles on (a service's own at start with roles off)."""
+    """The admin's job with roles on (a service's own at start with roles off): the stream,
+    the board's bucket and the evidence bucket; what standby instances need; at a hub, its
+    towns' stream; and every bucket brought to the configured replicas."""
     from watchboard.bus.cluster import align_replicas
     from watchboard.bus.site import ensure_sites_stream
     from watchboard.bus.standby import ensure_standby_infra
-    from watchboard.evidence_store import ensure_store
+    from watchboard.evidence_store import ensure_store  # it reads through bus.reader: no cycle at import
 
     await ensure_stream(js, cfg)
     await ensure_board_bucket(js, cfg)
-    await ensure_store(js, cfg)  # the evidence bucket
+    await ensure_store(js, cfg)
     await ensure_standby_infra(js, cfg, create=True)  # leases, replicas, snapshots (`serve --standby`)
     await ensure_sites_stream(js, cfg)  # a hub: its towns' reports (watchboard.toml [[sites]])
     changed = await align_replicas(js, cfg)  # a config now asking for 3 copies (a cluster)
@@ -131,7 +133,7 @@ class EventPublisher:
 
     def subject_of(self, event: Event) -> str:
         kind = event_type(event)
-        return self.subjects.event(OWNER[kind], event.incident_id, kind)
+        return self.subjects.event(owner_of(event), event.incident_id, kind)
 
     async def publish(self, event: Event) -> api.PubAck:
         """Publish one event and wait (bounded) for the stream's ack."""

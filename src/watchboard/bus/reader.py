@@ -8,7 +8,8 @@ board, `watchboard ls/show`, the demo's check — reads the same way, whatever i
 - its changes: a plain subscription to `$KV.wb-board.>` (the services' account exports it as
   a stream; inside that account it is simply the subject the puts are published on);
 - one key: a direct get of its last value;
-- an incident's history: batched direct gets on the event stream (`wb.ev.*.<id>.>`).
+- an incident's history: batched direct gets on the event stream (`wb.ev.*.<id>.>`);
+- an evidence file: its meta's last value, then its chunks (`watchboard.evidence_store`).
 
 Direct gets need `allow_direct` on both streams (set by `ensure_stream`/`ensure_board_bucket`).
 Every wait is bounded.
@@ -96,21 +97,44 @@ async def page(nc: Client, stream: str, subject: str, *, seq: int = 1, start_tim
     return out, pending
 
 
-async def scan(nc: Client, stream: str, subject: str, *, start_time: datetime | None = None,
-               batch: int = 256, timeout: float = 10.0) -> list[Stored]:
-    """Every message on `subject` (from `start_time`), page by page, within `timeout` in all."""
+async def each(nc: Client, stream: str, subject: str, *, start_time: datetime | None = None,
+               batch: int = 256, timeout: float = 10.0) -> AsyncIterator[Stored]:
+    """Every message on `subject` (from `start_time`), page by page as they come (an evidence
+    file is not held in memory whole), within `timeout` in all."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    out: list[Stored] = []
     msgs, pending = await page(nc, stream, subject, start_time=start_time, batch=batch, timeout=timeout)
-    out += msgs
+    for stored in msgs:
+        yield stored
     while msgs and pending > 0:
         left = deadline - loop.time()
         if left <= 0:
             raise BusTimeout(f"{stream}: reading {subject} took over {timeout:.0f}s")
         msgs, pending = await page(nc, stream, subject, seq=msgs[-1].seq + 1, batch=batch, timeout=left)
-        out += msgs
-    return out
+        for stored in msgs:
+            yield stored
+
+
+async def scan(nc: Client, stream: str, subject: str, *, start_time: datetime | None = None,
+               batch: int = 256, timeout: float = 10.0) -> list[Stored]:
+    """Every message on `subject` (from `start_time`), page by page, within `timeout` in all."""
+    return [s async for s in each(nc, stream, subject, start_time=start_time, batch=batch, timeout=timeout)]
+
+
+async def last(nc: Client, stream: str, subject: str, timeout: float = 5.0) -> Stored | None:
+    """The last message on `subject` (None: there is none)."""
+    request = f"{_direct(stream)}.{subject}"
+    try:
+        msg = await unless_refused(nc, request, nc.request(request, b"", timeout=timeout))
+    except Exception as exc:
+        raise map_nats_error(exc) from exc
+    headers = dict(msg.headers or {})
+    if headers.get("Status") == "404":
+        return None
+    if headers.get("Status"):
+        raise StreamError(f"direct get of {subject}: {headers['Status']} {headers.get('Description', '')}".strip())
+    return Stored(headers.get("Nats-Subject", subject), int(headers.get("Nats-Sequence", "0") or 0), headers,
+                  msg.data)
 
 
 def _change(subject: str, headers: dict[str, str] | None, data: bytes) -> KVChange | None:
@@ -138,17 +162,10 @@ async def kv_snapshot(nc: Client, timeout: float = 10.0) -> dict[str, bytes]:
 
 async def kv_get(nc: Client, key: str, timeout: float = 5.0) -> bytes | None:
     """The value of one key, or None when it does not exist (or was deleted)."""
-    subject = f"{_direct(KV_STREAM)}.{KV_PREFIX}{key}"
-    try:
-        msg = await unless_refused(nc, subject, nc.request(subject, b"", timeout=timeout))
-    except Exception as exc:
-        raise map_nats_error(exc) from exc
-    headers = dict(msg.headers or {})
-    if headers.get("Status") == "404" or headers.get("KV-Operation") in DELETED:
+    stored = await last(nc, KV_STREAM, f"{KV_PREFIX}{key}", timeout=timeout)
+    if stored is None or stored.headers.get("KV-Operation") in DELETED:
         return None
-    if headers.get("Status"):
-        raise StreamError(f"direct get of {key}: {headers['Status']} {headers.get('Description', '')}".strip())
-    return msg.data
+    return stored.data
 
 
 async def board_exists(nc: Client) -> bool:

@@ -25,7 +25,7 @@ import contextlib
 import json
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from nats.aio.client import Client
@@ -47,7 +47,7 @@ from watchboard.bus.endpoints import _encode, error_reply
 from watchboard.bus.errors import map_nats_error
 from watchboard.bus.lease import Lease, LeaseLost, StandbyOptions, ensure_lease_bucket
 from watchboard.bus.subjects import Subjects
-from watchboard.bus.trust import Trust
+from watchboard.bus.trust import REQUEST_INFO, Caller, Trust
 from watchboard.config import WatchboardConfig, load_watchboard, parse_seconds
 from watchboard.domain.errors import DomainError
 from watchboard.store.replica import (
@@ -62,7 +62,18 @@ from watchboard.store.sqlite import ON_OPEN
 
 log = logging.getLogger("watchboard.standby")
 
-ACTOR_HEADER = "Wb-Actor"  # the person a standby checked, on a request it hands on
+CALLER_HEADER = "Wb-Caller"  # the person a standby checked, on a request it hands on (JSON)
+
+
+def forwarded_caller(headers: dict[str, str]) -> Caller | None:
+    """The person a standby checked before handing the request on (None: roles off)."""
+    raw = headers.get(CALLER_HEADER)
+    if not raw:
+        return None
+    try:
+        return Caller(**json.loads(raw))
+    except (ValueError, TypeError):
+        return None
 FORWARD_WAIT = 8.0  # how long a standby holds a request while no instance is active
 
 
@@ -140,13 +151,16 @@ class Forwarder:
         task.add_done_callback(self._tasks.discard)
 
     async def _answer(self, request: Request) -> None:
-        body, headers = request.data, {}
+        # The request's own headers go along (an evidence chunk's offset, …), the server's
+        # Nats-Request-Info does not: the person it proves is checked here and named in ours.
+        body = request.data
+        headers = {k: v for k, v in (request.headers or {}).items() if k not in (REQUEST_INFO, CALLER_HEADER)}
         try:
             if self.trust is not None:
                 reply_to = getattr(getattr(request, "_msg", None), "reply", "") or ""
                 caller = self.trust.caller(request.subject, request.headers, reply_to)
                 body = self.trust.stamp(request.subject, body, caller)
-                headers[ACTOR_HEADER] = caller.name
+                headers[CALLER_HEADER] = json.dumps(asdict(caller), ensure_ascii=False)
             data = await self.forward(request.subject, body, headers)
         except DomainError as exc:
             data = _encode(error_reply(exc.code, exc.message, exc.field, exc.message_zh))

@@ -40,6 +40,10 @@ class Subjects:
     def submit(self) -> str:
         return f"{self.prefix}.intake.submit"
 
+    def evidence(self, op: str) -> str:
+        """`wb.evidence.begin|chunk|end`: an evidence file carried to intake in chunks."""
+        return f"{self.prefix}.evidence.{op}"
+
     def forwarded(self, service: str) -> str:
         """Where a standby instance hands on the requests it took: only the active instance
         listens (`wb.active.intake.<subject>`), inside the services' account."""
@@ -51,7 +55,8 @@ class Subjects:
 
     def requests_of(self, service: str) -> list[tuple[str, str]]:
         """(endpoint name, subject) of every request `service` answers."""
-        out = [("submit", self.submit)] if service == "intake" else []
+        out = [("submit", self.submit), *((f"evidence_{op}", self.evidence(op)) for op in ("begin", "chunk", "end"))] \
+            if service == "intake" else []
         return out + [(c.verb, self.command(c.verb)) for c in COMMANDS if c.service == service]
 
     def parse_event(self, subject: str) -> tuple[str, str, str] | None:

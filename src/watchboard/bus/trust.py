@@ -23,7 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from watchboard.auth.registry import Registry, RegistryError, load_registry
-from watchboard.auth.roles import COMMAND_ROLES, REPORTING_ROLES, ROLE_OF_ACCOUNT
+from watchboard.auth.roles import (
+    COMMAND_ROLES,
+    EVIDENCE_ROLES,
+    EVIDENCE_VERB,
+    REPORTING_ROLES,
+    ROLE_OF_ACCOUNT,
+)
 from watchboard.domain.errors import Forbidden
 
 log = logging.getLogger("watchboard.trust")
@@ -43,13 +49,17 @@ class Caller:
 @dataclass(frozen=True)
 class Rule:
     roles: tuple[str, ...]
-    field: str  # the body's field that names the person
+    field: str  # the body's field that names the person ("": the body is not JSON, left as sent)
 
 
 def rules(prefix: str) -> dict[str, Rule]:
-    """Who may call what, keyed by subject ('*' ends a family); mirrors the server's imports."""
+    """Who may call what, keyed by subject ('*' ends a family; an exact subject wins over its
+    family); mirrors the server's imports."""
     return {f"{prefix}.intake.submit": Rule(REPORTING_ROLES, "reporter"),
-            f"{prefix}.cmd.*": Rule(COMMAND_ROLES, "actor")}
+            f"{prefix}.cmd.*": Rule(COMMAND_ROLES, "actor"),
+            f"{prefix}.cmd.{EVIDENCE_VERB}": Rule(EVIDENCE_ROLES, "actor"),
+            # An evidence file's chunks: raw bytes; the caller is checked, nothing is stamped.
+            f"{prefix}.evidence.*": Rule(EVIDENCE_ROLES, "")}
 
 
 class Trust:
@@ -128,7 +138,7 @@ class Trust:
         """The body with the caller in its person field; a body that is no JSON object is left
         as it is (the handler refuses it, naming the problem)."""
         rule = self.rule(subject)
-        if rule is None:
+        if rule is None or not rule.field:
             return body
         try:
             value = json.loads(body)

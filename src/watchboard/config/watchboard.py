@@ -17,6 +17,26 @@ class StreamConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     sync_interval: str = "always"
 
 
+class WebConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """`watchboard board --web`: HTTPS, where the logins are, how long one lasts."""
+
+    # HTTPS when both are set (e.g. web.crt and web.key of `watchboard auth init --tls`).
+    tls_cert: str = ""
+    tls_key: str = ""
+    # The auth folder holding identities.json, passwords.json and the credentials of the people
+    # who log in ("": <data>/auth, as `watchboard up` keeps it).
+    auth_dir: str = ""
+    session: str = "12h"  # a login lasts this long
+
+
+class RecoveryConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    # Each service compares its KV views with its state at start and this often, and rewrites
+    # the missing, stale or too large ones: after a crash the board shows what the stream says
+    # within this period. "0" checks at start only.
+    reconcile_every: str = "10m"
+
+    def reconcile_seconds(self) -> float:
+        return 0.0 if self.reconcile_every == "0" else parse_seconds(self.reconcile_every) or 0.0
 class StandbyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Standby instances (`watchboard serve NAME --standby`, docs/architecture.md "Standby")."""
 
@@ -50,6 +70,8 @@ class WatchboardConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     profile: str = DEFAULT_PROFILE
     nats_url: str = "nats://127.0.0.1:4222"
     stream: StreamConfig = msgspec.field(default_factory=StreamConfig)
+    web: WebConfig = msgspec.field(default_factory=WebConfig)
+    recovery: RecoveryConfig = msgspec.field(default_factory=RecoveryConfig)
     standby: StandbyConfig = msgspec.field(default_factory=StandbyConfig)
     # At a hub: the towns whose reports reach its stream WB_SITES (`watchboard setup` sources them).
     sites: list[SiteConfig] = msgspec.field(default_factory=list)
@@ -77,6 +99,16 @@ def check_watchboard(cfg: WatchboardConfig, file: str = "watchboard.toml") -> No
     if cfg.stream.sync_interval != "always" and parse_seconds(cfg.stream.sync_interval) is None:
         raise ConfigError(file, "stream.sync_interval",
                           f"{cfg.stream.sync_interval!r} is not 'always' or a duration like '2m'")
+    if bool(cfg.web.tls_cert) != bool(cfg.web.tls_key):
+        key = "web.tls_key" if cfg.web.tls_cert else "web.tls_cert"
+        raise ConfigError(file, key, "HTTPS needs both web.tls_cert and web.tls_key (or neither)")
+    seconds = parse_seconds(cfg.web.session)
+    if seconds is None or not 60 <= seconds <= 7 * 86400:
+        raise ConfigError(file, "web.session", f"{cfg.web.session!r} is not a duration from '1m' to '7d'")
+    every = cfg.recovery.reconcile_every
+    if every != "0" and not (parse_seconds(every) or 0) >= 1:
+        raise ConfigError(file, "recovery.reconcile_every", f"{every!r} is not '0' or a duration of a second or "
+                          "more like '30s' or '10m'")
     check_standby(cfg.standby, file)
     seen: set[str] = set()
     for i, site in enumerate(cfg.sites):

@@ -1,8 +1,12 @@
-"""Evidence files (保存、固定证据, seed 003 三(一)): what may be recorded, pure.
+"""Evidence files (保存、固定证据, seed 003 三(一)): what may be uploaded and recorded, pure.
 
-A file is put in the JetStream Object Store bucket `wb-evidence` under its SHA-256 (the
-object's name is its digest, so the same screenshot kept for two incidents is stored once),
-then `wb.cmd.evidence_add` asks intake to record it. intake reads the object back first and
+A file goes to intake in chunks (`wb.evidence.begin|chunk|end`: people's accounts have no
+JetStream, so they cannot write the bucket themselves): `check_upload` bounds the upload
+before a byte is taken, `accept_chunk` each chunk against what intake already holds (so an
+upload broken off resumes where it stopped), `check_complete` the whole before intake puts it
+in the JetStream Object Store bucket `wb-evidence` under its SHA-256 (the object's name is its
+digest, so the same screenshot kept for two incidents is stored once). Then
+`wb.cmd.evidence_add` asks intake to record it. intake reads the object back first and
 hands what it found (`Observed`) to `decide_add`: only a file whose digest and size are the
 ones claimed, within the size limit, is recorded (`evidence.added`). Nothing is ever deleted
 or replaced by a command; `evidence get` checks the digest again on the way out.
@@ -22,6 +26,9 @@ from watchboard.domain.views import CoreView, EvidenceFileView
 BUCKET = "wb-evidence"
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 MAX_FILES_PER_INCIDENT = 200
+# One chunk of an upload, and of an object in the bucket: well under NATS' default
+# max_payload (1 MB), so no site has to raise it for evidence.
+CHUNK = 128 * 1024
 _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}$")
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 
@@ -114,3 +121,55 @@ def decide_add(core: CoreView | None, cmd: EvidenceAdd, ctx: Ctx, observed: Obse
     return EvidenceAdded(id=ctx.request_id, incident_id=core.id, at=ctx.now, actor=cmd.actor.strip(),
                          causation_id=ctx.request_id, name=name, sha256=sha256, size=observed.size,
                          media_type=media_type, object=obj, bucket=BUCKET)
+
+
+# --- uploads -----------------------------------------------------------------------------------
+
+
+def check_upload(sha256: str, size: object, max_bytes: int, name: str = "the file") -> tuple[str, int]:
+    """(digest, size) of an upload that may begin; `Invalid` naming the field otherwise."""
+    digest = check_digest("sha256", sha256 if isinstance(sha256, str) else "")
+    if not digest:
+        raise Invalid("sha256", "`sha256` is required: the file's SHA-256 in hex",
+                      zh="须给出 `sha256`：文件的 SHA-256 摘要（十六进制）")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise Invalid("size", f"`size` must be the file's size in bytes, got {str(size)[:40]!r}",
+                      zh=f"`size` 须为文件的字节数，收到 {str(size)[:40]!r}")
+    if size > max_bytes:
+        raise Invalid("size", too_big(name, size, max_bytes), zh=too_big_zh(name, size, max_bytes))
+    return digest, size
+
+
+def accept_chunk(held: int, offset: int, length: int, size: int) -> bool:
+    """Whether a chunk of `length` bytes at `offset` is new (True: append it) or one intake
+    already holds (False: a retry; answered with the offset reached). Refused: a chunk over
+    `CHUNK`, one past the end of the declared size, or one that would leave a gap or overlap
+    part of what is held (`Conflict` on `offset`: the client resumes from `held`)."""
+    if length > CHUNK:
+        raise Invalid("chunk", f"a chunk may be at most {CHUNK:,} bytes, this one is {length:,}",
+                      zh=f"每块至多 {CHUNK:,} 字节，此块为 {length:,} 字节")
+    if offset < 0:
+        raise Invalid("offset", f"offset {offset} is negative", zh=f"偏移量 {offset} 为负数")
+    if offset + length > size:
+        raise Invalid("size", f"a chunk at {offset:,} of {length:,} bytes runs past the declared size {size:,}",
+                      zh=f"位于 {offset:,} 处、长 {length:,} 字节的分块超出了声明的大小 {size:,} 字节")
+    if offset == held:
+        if length == 0 and held < size:
+            raise Invalid("chunk", "an empty chunk before the end of the file", zh="文件结束前出现空分块")
+        return length > 0
+    if offset + length <= held and offset < held:
+        return False
+    raise Conflict("offset", f"intake holds {held:,} bytes of this file; send from offset {held:,}, not {offset:,}",
+                   zh=f"接报服务已收到此文件 {held:,} 字节；请从偏移量 {held:,} 续传，而非 {offset:,}")
+
+
+def check_complete(held: int, size: int, digest: str, sha256: str) -> None:
+    """The whole upload is the file declared: every byte arrived and the digest matches."""
+    if held != size:
+        raise Conflict("size", f"intake holds {held:,} of the {size:,} bytes declared; send the rest first",
+                       zh=f"接报服务只收到声明的 {size:,} 字节中的 {held:,} 字节；请先传完其余部分")
+    if digest != sha256:
+        raise Conflict("sha256", f"the {size:,} bytes received have digest {digest[:12]}…, not the "
+                       f"{sha256[:12]}… declared: the upload is discarded; send the file again",
+                       zh=f"收到的 {size:,} 字节摘要为 {digest[:12]}…，与声明的 {sha256[:12]}… 不符："
+                       "本次上传已丢弃，请重新发送文件")

@@ -47,7 +47,7 @@ import unicodedata
 
 from rich.text import Text
 
-__all__ = ["ELLIPSIS", "clean", "clean_line", "to_text"]
+__all__ = ["ELLIPSIS", "clean", "clean_line", "strip_escapes", "to_text"]
 
 ELLIPSIS = "…"
 
@@ -148,6 +148,14 @@ def _clean(text: str | None, max_len: int | None, line: bool) -> str:
     if max_len is None or len(out) <= max_len:
         return out
     return _truncate(text, max_len)
+
+
+def strip_escapes(text: str) -> str:
+    """`text` without its escape sequences, each removed whole (step 2 above), line breaks
+    made `\\n`; nothing else changed. For text that leaves for another reader — a chat robot,
+    an e-mail — whose own cleaning drops control characters one by one: dropping only the ESC
+    of `\\x1b[31mRED\\x1b[0m` would leave `[31mRED[0m` printed in the message."""
+    return _ESCAPES.sub("", _NEWLINES.sub("\n", text))
 
 
 def clean(text: str | None, max_len: int | None = 500) -> str:

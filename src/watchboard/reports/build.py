@@ -23,7 +23,8 @@ from watchboard.reports.text import Lang
 @dataclass(frozen=True)
 class Setting:
     """What the reports read from the configuration: grades and their labels (active profile),
-    the units (units.toml), the people (notify.toml), the zone; built once per command."""
+    the units (units.toml), the people (notify.toml), the zone, the working calendar
+    (calendar.toml: which days owe supervision); built once per command."""
 
     zone: Any
     profile: str = "default"
@@ -34,10 +35,11 @@ class Setting:
     office: str = "office"
     people: dict[str, str] = field(default_factory=dict)  # person id → name (Chinese)
     notable_reposts: int = 100
+    calendar: Any = None  # a WorkCalendar; None: the chinesecalendar package's days alone
 
     def ctx(self) -> f.Ctx:
         return f.Ctx(zone=self.zone, grades=self.grades, unit_order=self.unit_order,
-                     notable_reposts=self.notable_reposts)
+                     notable_reposts=self.notable_reposts, calendar=self.calendar)
 
     def lang(self, code: str) -> Lang:
         return Lang(code=code, zone=self.zone, grade_labels=self.grade_labels.get(code, {}),
@@ -50,8 +52,10 @@ class Setting:
 def load_setting(source: ConfigSource) -> Setting:
     """The setting of the active profile (a bad file raises ConfigError naming file and key)."""
     from watchboard.config import load_watchboard
+    from watchboard.config.calendar import load_calendar
     from watchboard.config.grading import load_grading, used_grades
     from watchboard.config.units import load_units
+    from watchboard.domain.calendar import WorkCalendar
     from watchboard.domain.grading import grade_label
     from watchboard.services.notify.settings import load_notify
 
@@ -63,7 +67,8 @@ def load_setting(source: ConfigSource) -> Setting:
         grade_labels={code: {g: grade_label(g, grading, code) for g in grades} for code in ("zh", "en")},
         unit_order=tuple(u.id for u in units.units),
         unit_names={"zh": {u.id: u.name for u in units.units}, "en": {u.id: u.name_en or u.name for u in units.units}},
-        office=units.office, people=people, notable_reposts=grading.rules.reposts.min_reposts)
+        office=units.office, people=people, notable_reposts=grading.rules.reposts.min_reposts,
+        calendar=WorkCalendar(load_calendar(source)))
 
 
 @dataclass

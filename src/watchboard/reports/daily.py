@@ -52,6 +52,17 @@ def lead(figs: dict[str, Any], period: Period, lang: Lang) -> str:
     slips: f.Slips | None = figs.get("reminder_slips")
     if slips is not None:
         parts.append(lang.pick(f"下发提醒单{slips.total}张", f"{slips.total} reminder slips"))
+    # The follow-through where there is any (follow_figures.py): what still waits on someone.
+    tasks = figs.get("tasks")
+    if tasks is not None and tasks.open:
+        parts.append(lang.pick(f"交办任务待反馈{tasks.open}项", f"tasks awaiting feedback: {tasks.open}"))
+    statements = figs.get("statements")
+    if statements is not None and statements.awaiting:
+        parts.append(lang.pick(f"通稿待审核{len(statements.awaiting)}篇",
+                               f"statements awaiting approval: {len(statements.awaiting)}"))
+    owed = figs.get("supervision_owed")
+    if owed is not None and owed.unsupervised:
+        parts.append(lang.pick(f"未督办{len(owed.unsupervised)}起", f"incidents not supervised: {len(owed.unsupervised)}"))
     summary = lang.join(parts)
     return lang.pick(f"现将{day}（{until}）网络舆情情况汇报如下：{summary}。",
                      f"This report covers {day} ({until}): {summary}.")

@@ -38,6 +38,8 @@ UNASSIGNED = "unassigned"  # the owner of an incident nobody owns yet (as deadli
 UNGRADED = "ungraded"
 NOTABLE_MAX = 20
 NOTABLE_MEDIA = frozenset({"city", "provincial", "national"})
+# Platforms that are mainstream media whatever the level (domain.report no longer names them).
+MAINSTREAM_PLATFORMS = frozenset({"news", "tv", "newspaper", "radio"})
 OPEN_STAGES: tuple[str, ...] = tuple(s for s in STAGES if s != "closed")
 
 
@@ -50,6 +52,7 @@ class Ctx:
     grades: tuple[str, ...] = ("I", "II", "III", "IV")
     unit_order: tuple[str, ...] = ()
     notable_reposts: int = 100
+    calendar: Any = None  # the working calendar (WorkCalendar) of calendar.toml: supervision owed
 
     def loc(self, at: datetime) -> datetime:
         return at.astimezone(self.zone)

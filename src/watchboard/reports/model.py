@@ -5,8 +5,10 @@ The fold follows the services' own rules without re-deciding anything: a clock i
 deadlines said it is (`clock.started` / `extended` / `breached` / `met` / `cancelled`), the
 owner is the last `incident.assigned`, the grade the last `incident.graded`. Events after
 `until` are skipped, so the same events give the state at any moment of the period. Each
-record keeps its events, so a section added later (statements, tasks, evidence) reads its own
-event types without changing this fold; types it does not know are kept and otherwise ignored.
+record keeps its events; the follow-through (statements, tasks, evidence, meetings,
+supervision) is folded by `followup.py`, and a task's clock (`task:<id>`) goes to
+`task_clocks`, apart from the plans' clocks. Types the fold does not know are kept and
+otherwise ignored.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from watchboard.domain import events as ev
+from watchboard.reports import followup
+from watchboard.reports.followup import FOLLOW_EVENTS, FollowThrough
 
 SERVICE_ACTORS = frozenset({"intake", "grading", "deadlines", "notify"})
 
@@ -39,6 +43,7 @@ class ClockRecord:
     cancel_reason: str = ""
     extensions: int = 0
     warnings: int = 0
+    unit: str = ""  # a task's clock: the unit it was handed to
 
     @property
     def open(self) -> bool:
@@ -140,6 +145,10 @@ class IncidentRecord:
     acks: list[AckRecord] = field(default_factory=list)
     notes: list[Change] = field(default_factory=list)
     events: list[ev.Event] = field(default_factory=list)
+    # Follow-through (followup.py): statements, tasks, evidence, meetings, supervision; and the
+    # tasks' clocks (`task:<id>`), kept apart from the plans' clocks above.
+    follow: FollowThrough = field(default_factory=FollowThrough)
+    task_clocks: dict[str, ClockRecord] = field(default_factory=dict)
 
     @property
     def closed(self) -> bool:
@@ -183,35 +192,37 @@ def _mention(e: ev.IncidentReported | ev.MentionAdded) -> MentionRecord:
 
 
 def _clock_event(r: IncidentRecord, e: ev.Event) -> None:
+    name = getattr(e, "clock", None)
+    clocks = r.task_clocks if isinstance(name, str) and name.startswith("task:") else r.clocks
     match e:
         case ev.ClockStarted():
-            current = r.clocks.get(e.clock)
+            current = clocks.get(e.clock)
             if current is None or current.status == "cancelled":
-                r.clocks[e.clock] = ClockRecord(name=e.clock, started_at=e.at, due_at=e.due_at, basis=e.basis,
-                                                start_at=e.start_at, counted_from=e.counted_from)
+                clocks[e.clock] = ClockRecord(name=e.clock, started_at=e.at, due_at=e.due_at, basis=e.basis,
+                                              start_at=e.start_at, counted_from=e.counted_from, unit=e.unit)
             else:  # tightened by a rising grade, or settled on a newer calendar
                 current.due_at = e.due_at
                 if e.start_at is not None:
                     current.start_at, current.counted_from = e.start_at, e.counted_from
         case ev.ClockExtended():
-            if (c := r.clocks.get(e.clock)) is not None:
+            if (c := clocks.get(e.clock)) is not None:
                 c.due_at, c.status, c.extensions = e.due_at, "extended", c.extensions + 1
         case ev.ClockWarning():
-            if (c := r.clocks.get(e.clock)) is not None:
+            if (c := clocks.get(e.clock)) is not None:
                 c.warnings += 1
         case ev.ClockBreached():
-            if (c := r.clocks.get(e.clock)) is not None:
+            if (c := clocks.get(e.clock)) is not None:
                 c.status, c.breached_at, c.on_arrival = "breached", e.at, e.on_arrival
                 c.due_at = e.due_at
         case ev.ClockMet():
-            if (c := r.clocks.get(e.clock)) is not None:
+            if (c := clocks.get(e.clock)) is not None:
                 c.met_at, c.met_by, c.met_note = e.at, e.actor, e.note
                 if not e.late and c.status != "breached":
                     c.status = "met"
                 elif c.breached_at is None:  # met late before the breach was recorded
                     c.status, c.breached_at = "breached", c.due_at
         case ev.ClockCancelled():
-            if (c := r.clocks.get(e.clock)) is not None and c.open:
+            if (c := clocks.get(e.clock)) is not None and c.open:
                 c.status, c.cancelled_at, c.cancel_reason = "cancelled", e.at, e.reason
 
 
@@ -277,6 +288,8 @@ def apply(history: History, e: ev.Event) -> None:
             r.escalations.append((e.at, e.tier, list(e.to)))
         case ev.IncidentAcknowledged():
             r.acks.append(AckRecord(e.at, e.by, e.via))
+        case _ if isinstance(e, FOLLOW_EVENTS):
+            followup.apply(r.follow, e)
         case _:
             _clock_event(r, e)
 

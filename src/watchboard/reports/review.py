@@ -213,6 +213,11 @@ def describe(row: f.TimelineRow, lang: Lang) -> str:
     if kind == "incident.acknowledged":
         return lang.pick(f"{lang.person(d.get('by'))}签收（{lang.t('via.' + d.get('via', 'cli'))}）",
                          f"acknowledged by {lang.person(d.get('by'))} ({lang.t('via.' + d.get('via', 'cli'))})")
+    from watchboard.reports.follow_words import describe as describe_follow
+
+    follow = describe_follow(kind, d, lang)
+    if follow is not None:
+        return follow
     return lang.t(f"event.{kind}") if f"event.{kind}" in _known(lang) else kind
 
 

@@ -2,10 +2,9 @@
 
 A section is a key (its name in `--format json`), a pure `compute(scope)` giving its figures,
 and a `render(figures, builder, period, all_figures)` putting them into the document in the
-report's language. Statements, tasks and evidence (issue 14 items 1–3) do not exist yet; when
-their events do, each adds a Section to the lists below (marked EXTENSION POINT) — its compute
-reads its own event types from `scope.history` (every incident record keeps its events) and
-nothing else here changes.
+report's language. The follow-through (issue 14: statements, tasks, evidence, meetings,
+supervision) is in sections of its own: figures in follow_figures.py, words in
+follow_words.py, read from each record's `follow` (reports/followup.py).
 """
 
 from __future__ import annotations
@@ -18,6 +17,8 @@ from typing import Any
 
 from watchboard.reports import daily, review, weekly
 from watchboard.reports import figures as f
+from watchboard.reports import follow_figures as ff
+from watchboard.reports import follow_words as fw
 from watchboard.reports.document import Builder, Document
 from watchboard.reports.model import History, IncidentRecord
 from watchboard.reports.period import Period
@@ -67,9 +68,11 @@ DAILY: list[Section] = [
     Section("breaches", _on(f.breaches), _simple(daily.breaches)),
     Section("reminder_slips", _on(f.reminder_slips), _simple(daily.reminder_slips)),
     Section("flags", _on(f.flags), _simple(daily.flags)),
+    Section("tasks", _on(ff.daily_tasks), _simple(fw.daily_tasks)),
+    Section("statements", _on(ff.daily_statements), _simple(fw.daily_statements)),
+    Section("supervision_owed", _on(ff.daily_supervision), _simple(fw.daily_supervision)),
     Section("notable_mentions", _on(f.notable_mentions), _simple(daily.notable_mentions)),
-    # EXTENSION POINT (issue 14 item 3): open tasks, and open I/II incidents without a
-    # supervision record that working day.
+    Section("evidence", _on(ff.daily_evidence), _simple(fw.daily_evidence)),
 ]
 
 # 督查通报 (seeds 001 督办周报, 002 四.3 提醒单/通报批评).
@@ -83,7 +86,8 @@ WEEKLY: list[Section] = [
             lambda _figs, b, period, every: weekly.slips(every["supervision"], b, period)),
     Section("named_units", lambda s: None,
             lambda _figs, b, period, every: weekly.named(every["supervision"], b, period)),
-    # EXTENSION POINT (issue 14 item 3): tasks handed out and fed back.
+    Section("tasks", _on(ff.weekly_tasks), _simple(fw.weekly_tasks)),
+    Section("statements", _on(ff.weekly_statements), _simple(fw.weekly_statements)),
 ]
 
 # 总结评估 (seeds 000 六, 003 三(五)).
@@ -92,12 +96,16 @@ REVIEW: list[Section] = [
                                                    owners=s.review.owners, stages=s.review.stages),
             _simple(review.facts)),
     Section("clocks", lambda s: s.review.clocks, _simple(review.clocks)),
+    Section("statements", lambda s: ff.review_statements(s.record, s.ctx), _simple(fw.review_statements)),
+    Section("tasks", lambda s: ff.review_tasks(s.record, s.ctx), _simple(fw.review_tasks)),
+    Section("supervisions", lambda s: ff.review_supervisions(s.record, s.ctx), _simple(fw.review_supervisions)),
+    Section("meetings", lambda s: ff.review_meetings(s.record, s.ctx), _simple(fw.review_meetings)),
+    Section("evidence", lambda s: ff.review_evidence(s.record, s.ctx), _simple(fw.review_evidence)),
     Section("timeline", lambda s: s.review.timeline, _simple(review.timeline)),
     Section("actors", lambda s: s.review.actors, _simple(review.actors)),
     Section("notices", lambda s: s.review.notices, _simple(review.notices)),
     Section("slips", lambda s: review.SlipFigures(slips=s.review.slips, unit_flags=s.review.unit_flags),
             _simple(review.slips)),
-    # EXTENSION POINT (issue 14 items 1–3): statement history, tasks, evidence.
 ]
 
 SECTIONS: dict[str, list[Section]] = {"daily": DAILY, "weekly": WEEKLY, "review": REVIEW}

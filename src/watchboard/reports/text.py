@@ -49,6 +49,17 @@ LABELS: dict[str, dict[str, str]] = {
         "event.clock.cancelled": "取消计时", "event.unit.reminded": "提醒单", "event.unit.flagged": "列入通报",
         "event.notice.sent": "通知", "event.notice.failed": "通知失败", "event.notice.escalated": "升级通知",
         "event.incident.acknowledged": "签收",
+        "event.statement.drafted": "起草通稿", "event.statement.approved": "审核同意通稿",
+        "event.statement.rejected": "退回通稿", "event.statement.published": "发布通稿",
+        "event.evidence.added": "固定证据", "event.task.added": "交办任务", "event.task.fed_back": "反馈任务",
+        "event.meeting.held": "召开会议", "event.incident.supervised": "督办",
+        "task.on_time": "按时反馈", "task.late": "逾期反馈", "task.open": "待反馈", "task.overdue": "超期未反馈",
+        "task.cancelled": "结案撤销",
+        "statement.drafted": "待审核", "statement.approved": "已审核", "statement.rejected": "已退回",
+        "statement.published": "已发布",
+        "step.drafted": "起草", "step.approved": "审核同意", "step.rejected": "退回", "step.published": "发布",
+        "meeting.会商": "会商", "meeting.联席会议": "联席会议", "meeting.会办": "会办",
+        "size.bytes": "字节", "size.KB": "千字节", "size.MB": "兆字节", "size.GB": "吉字节",
     },
     "en": {
         "stage.reported": "reported", "stage.assessing": "assessing", "stage.handling": "handling",
@@ -90,6 +101,19 @@ LABELS: dict[str, dict[str, str]] = {
         "event.unit.reminded": "reminder slip", "event.unit.flagged": "unit named in the circular",
         "event.notice.sent": "notice", "event.notice.failed": "notice failed",
         "event.notice.escalated": "escalated", "event.incident.acknowledged": "acknowledged",
+        "event.statement.drafted": "statement drafted", "event.statement.approved": "statement approved",
+        "event.statement.rejected": "statement sent back", "event.statement.published": "statement published",
+        "event.evidence.added": "evidence kept", "event.task.added": "task handed out",
+        "event.task.fed_back": "task fed back", "event.meeting.held": "meeting held",
+        "event.incident.supervised": "supervised",
+        "task.on_time": "fed back on time", "task.late": "fed back late", "task.open": "awaiting feedback",
+        "task.overdue": "overdue", "task.cancelled": "cancelled (closed)",
+        "statement.drafted": "awaiting approval", "statement.approved": "approved", "statement.rejected": "sent back",
+        "statement.published": "published",
+        "step.drafted": "drafted", "step.approved": "approved", "step.rejected": "sent back",
+        "step.published": "published",
+        "meeting.会商": "consultation", "meeting.联席会议": "joint meeting", "meeting.会办": "joint handling meeting",
+        "size.bytes": "bytes", "size.KB": "KB", "size.MB": "MB", "size.GB": "GB",
     },
 }
 
@@ -140,7 +164,24 @@ class Lang:
         return self.people.get(person, person)
 
     def clock(self, name: str) -> str:
+        if name.startswith("task:"):  # a task's clock: the task's id names it
+            return self.pick(f"交办任务{name[5:]}", f"task {name[5:]}")
         return self.t(f"clock.{name}")
+
+    def size(self, n: int) -> str:
+        """1,258,291 → 1.2兆字节 / 1.2 MB (binary units)."""
+        if n < 1024:
+            return f"{n:,}{self.t('size.bytes')}" if self.zh else f"{n:,} {self.t('size.bytes')}"
+        value, unit = n / 1024, "KB"
+        for bigger in ("MB", "GB"):
+            if value < 1024:
+                break
+            value, unit = value / 1024, bigger
+        figure = f"{value:.1f}".removesuffix(".0")
+        return f"{figure}{self.t(f'size.{unit}')}" if self.zh else f"{figure} {self.t(f'size.{unit}')}"
+
+    def meeting(self, kind: str) -> str:
+        return self.t(f"meeting.{kind}") if f"meeting.{kind}" in LABELS[self.code] else kind
 
     def stage(self, stage: str) -> str:
         return self.t(f"stage.{stage}")

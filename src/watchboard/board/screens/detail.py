@@ -10,13 +10,19 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
+from watchboard.board.follow import (
+    evidence_section,
+    meetings_section,
+    statements_section,
+    supervisions_section,
+    tasks_section,
+)
 from watchboard.board.format import (
     Reading,
     ack_fact,
     clocks_section,
     closed_fact,
     core_facts,
-    evidence_section,
     grade_facts,
     heading,
     headline,
@@ -38,9 +44,10 @@ if TYPE_CHECKING:
     from watchboard.board.app import BoardApp
 
 
-def detail_text(view: IncidentView, r: Reading) -> Text:
+def detail_text(view: IncidentView, r: Reading, supervision_owed: bool | None = None) -> Text:
     """Everything the board knows about one incident, as one Text (no markup anywhere): the
-    headline, then facts, summary, clocks, mentions, evidence, notices and the timeline."""
+    headline, then facts, summary, clocks, statements, tasks, supervision, meetings, mentions,
+    evidence, notices and the timeline. `supervision_owed`: `BoardModel.supervision_owed`."""
     core, grade = view.core, view.grade
     facts = [heading(t("detail.facts", r.lang)), core_facts(view, r)]
     if grade:
@@ -53,7 +60,9 @@ def detail_text(view: IncidentView, r: Reading) -> Text:
         sections.append(summary_section(core, r))
     sections.append(clocks_section(view.clocks, r))
     if core:
-        sections += [mentions_section(core, r), evidence_section(core, r)]
+        sections += [statements_section(core, r), tasks_section(core, view.clocks, r),
+                     supervisions_section(core, r, supervision_owed), meetings_section(core, r),
+                     mentions_section(core, r), evidence_section(core, r)]
     sections += [notices_section(view.notices, r), timeline_section(view, r)]
     return Text("\n\n").join(s for s in sections if s is not None)
 
@@ -65,7 +74,11 @@ class DetailScreen(IncidentActions, BoardScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "back", "Back", id="detail.back", tooltip="Back to the list"),
         *ACTION_BINDINGS,
+        # Approving reads the statement first: only here, where its text and history are shown.
+        Binding("v", "approve", "Approve", show=False, id="detail.statement_approve",
+                tooltip="Approve the latest statement version"),
     ]
+    APPROVES = True
     DEFAULT_CSS = """
     DetailScreen #detail-body { padding: 0 1; }
     """
@@ -98,7 +111,7 @@ class DetailScreen(IncidentActions, BoardScreen):
         else:
             reading = Reading(lang=app.lang, zone=app.zone, now=app.now(), units=app.model.units,
                               colours=colours_of(self), labels=app.model.grade_labels())
-            body.update(detail_text(view, reading))
+            body.update(detail_text(view, reading, app.model.supervision_owed(self.incident_id)))
         self.refresh_status()
 
     def data_changed(self) -> None:

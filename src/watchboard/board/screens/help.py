@@ -32,6 +32,8 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("x", "action.extend", ""),
     ("n", "action.note", ""),
     ("c", "action.close", ""),
+    ("f", "action.task_feedback", ""),
+    ("v", "action.statement_approve", "help.approve"),
     ("/", "action.filter", ""),
     ("1 2 3 4", "", "help.only"),
     ("t", "action.sort", "help.sort_order"),
@@ -40,7 +42,7 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("? F1", "action.help", ""),
     ("q", "action.quit", ""),
 )
-ACTION_KEYS = "a o g s m x n c"
+ACTION_KEYS = "a o g s m x n c f v"
 
 
 def help_text(lang: Lang, read_only: bool, colours: Colours) -> Text:
@@ -53,6 +55,7 @@ def help_text(lang: Lang, read_only: bool, colours: Colours) -> Text:
         if hint:
             out.append(f"  {t(hint, lang)}" if label else t(hint, lang), style="dim" if label else "")
     out.append(f"\n\n{t('help.ack_col', lang)}")
+    out.append(f"\n{t('help.tasks_col', lang)}")
     if read_only:
         out.append(f"\n\n{t('help.readonly', lang, keys=ACTION_KEYS)}", style=colours.warn_soft)
     out.append(f"\n\n{t('help.close', lang)}", style="dim")

@@ -22,6 +22,7 @@ from watchboard.board.widgets.counters import CountersBar
 from watchboard.board.widgets.incident_table import IncidentTable
 from watchboard.board.widgets.matrix import GradeMatrix
 from watchboard.board.widgets.status import AlertsPanel, CalendarNotice, ConnectionBanner, HealthLine, TopBar
+from watchboard.board.widgets.supervision import SupervisionPanel, owed_count
 from watchboard.board.widgets.trend import TrendChart
 from watchboard.domain.report import STAGES
 
@@ -59,6 +60,7 @@ class OperatorScreen(IncidentActions, BoardScreen):
             yield IncidentTable(lang=app.lang, now=lambda: self.app.now(), id="incidents")
             with VerticalScroll(id="side"):
                 yield GradeMatrix(id="matrix")
+                yield SupervisionPanel(id="supervision")
                 yield TrendChart(id="trend")
                 yield HealthLine(id="health")
                 yield AlertsPanel(id="alerts")
@@ -76,7 +78,10 @@ class OperatorScreen(IncidentActions, BoardScreen):
         self.show_trend()
 
     def on_resize(self, event: events.Resize) -> None:
+        was_narrow = self.has_class("-narrow")
         self.set_class(event.size.width < SIDE_MIN_WIDTH, "-narrow")
+        if was_narrow and not self.has_class("-narrow"):
+            self.refresh_board()  # the side panel was not drawn while hidden
 
     # --- drawing --------------------------------------------------------------------
 
@@ -97,6 +102,7 @@ class OperatorScreen(IncidentActions, BoardScreen):
             owners, cells = model.matrix()
             self.query_one(GradeMatrix).show(owners, cells, app.lang, grades=labels.shown(counts))
             self.query_one(AlertsPanel).show(model.alerts(), app.zone, app.lang)
+            self.query_one(SupervisionPanel).show(model.supervision, model.unsupervised(), app.lang)
         self.refresh_status()
 
     def _filter_text(self) -> Text:
@@ -112,6 +118,9 @@ class OperatorScreen(IncidentActions, BoardScreen):
             out.append(f" {len(model.open_rows())}", style="bold")
             out.append("  ")
         out.append(f"{t('sort', lang)}{'：' if lang == 'zh' else ': '}{t(f'sort.{model.sort}', lang)}", style="dim")
+        owed = owed_count(model.supervision)
+        if owed:  # open I/II incidents nobody has followed up today (sys.supervision)
+            out.append(f"  {t('supervision.short', lang, n=owed)}", style=colours_of(self).warn_text)
         if self.app.read_only:
             out.append(f"  [{t('readonly', lang)}]", style=colours_of(self).warn_text)
         return out

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 WALL_SIDE_MIN = 110
 
 
-READONLY_KEYS = ("a", "o", "g", "s", "m", "x", "n", "c", "slash", "1", "2", "3", "4", "t", "enter")
+READONLY_KEYS = ("a", "o", "g", "s", "m", "x", "n", "c", "f", "v", "slash", "1", "2", "3", "4", "t", "enter")
 
 
 class WallScreen(BoardScreen):

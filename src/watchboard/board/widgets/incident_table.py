@@ -3,8 +3,9 @@
 Textual's DataTable builds every row up front (~2.4 s for 10,000); this table keeps a
 reference to the model's sorted `Row` list and renders `render_line(y)` on demand, so a
 snapshot of any size is on screen as soon as it is sorted. Columns have fixed widths
-chosen from the widget's width and language: narrow terminals drop mentions and age, never
-grade, countdown, acknowledged, title, owner and stage (from 60 columns).
+chosen from the widget's width and language: narrow terminals drop mentions, age, the
+statement mark and the task counts, never grade, countdown, acknowledged, title, owner and
+stage (from 60 columns).
 """
 
 from __future__ import annotations
@@ -42,10 +43,13 @@ class Column:
 # Widths hold the widest value in each language: `~-12时05分` is 10 cells, `~-12h05m` 8;
 # `研判中` 6, `assessing` 9. Grade, countdown, acknowledged, title, owner and stage are there
 # from 80 columns up (the duty officer must see what nobody has acknowledged).
+# The statement mark (`待审`, `published`) and the task counts (`2/1`: awaiting feedback,
+# overdue) come next, from 92 columns: at 80 the six above leave no room (the detail has them).
 WIDTHS: dict[str, dict[str, int]] = {
-    "zh": {"grade": 4, "due": 10, "ack": 2, "stage": 6, "mentions": 5, "age": 4},
-    "en": {"grade": 5, "due": 8, "ack": 3, "stage": 9, "mentions": 5, "age": 4},
+    "zh": {"grade": 4, "due": 10, "ack": 2, "stage": 6, "statement": 4, "tasks": 5, "mentions": 5, "age": 4},
+    "en": {"grade": 5, "due": 8, "ack": 3, "stage": 9, "statement": 9, "tasks": 5, "mentions": 5, "age": 4},
 }
+FOLLOW_MIN = 92
 COLUMNS: tuple[Column, ...] = (
     Column("grade", -1, 0),
     Column("due", -1, 0, right=True),
@@ -53,6 +57,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("title", 0, 0),
     Column("owner", 0, 0),
     Column("stage", -1, 60),
+    Column("statement", -1, FOLLOW_MIN),
+    Column("tasks", -1, FOLLOW_MIN, right=True),
     Column("mentions", -1, 110, right=True),
     Column("age", -1, 100, right=True),
 )
@@ -98,6 +104,12 @@ def cell_text(col: str, row: Row, now: datetime, lang: Lang, width: int = 0) -> 
         return row.owner
     if col == "stage":
         return stage_label(row.stage, lang)
+    if col == "statement":
+        return t(f"mark.{row.statement}", lang) if row.statement else ""
+    if col == "tasks":
+        if not row.tasks_open:
+            return ""
+        return f"{row.tasks_open}/{row.tasks_overdue}" if row.tasks_overdue else str(row.tasks_open)
     if col == "mentions":
         return compact_number(row.mentions)
     if col == "age":
@@ -282,6 +294,12 @@ class IncidentTable(ScrollView, can_focus=True):
                 style = row_style + self.get_component_rich_style("incident-table--unassigned")
             elif col.key == "ack":
                 style = row_style + (colours.ok_soft if row.acked else colours.warn)  # nobody acknowledged: stands out
+            elif col.key == "statement" and row.statement in ("drafted", "rejected"):
+                # waiting for a leader, or sent back: someone has to act (badges, like the due
+                # column's, so they read on the cursor's row too)
+                style = row_style + (colours.warn if row.statement == "drafted" else colours.alarm)
+            elif col.key == "tasks" and row.tasks_overdue:
+                style = row_style + colours.alarm
             segments.append(Segment(text, style))
             segments.append(Segment(" ", row_style))
             used += w + 1
