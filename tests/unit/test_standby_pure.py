@@ -155,3 +155,22 @@ def test_forwarded_and_replica_subjects() -> None:
     assert ("submit", "wb.intake.submit") in s.requests_of("intake")
     assert all(subject.startswith("wb.cmd.") for _, subject in s.requests_of("grading"))
     assert ("ack", "wb.cmd.ack") in s.requests_of("notify")
+
+
+def test_the_keeper_thread_gives_up_a_lease_whose_loop_has_stopped_turning() -> None:
+    """A busy loop keeps its lease (the thread renews); one silent past `stall` seconds does not."""
+    from watchboard.bus.lease import Lease, LeaseThread
+
+    now = [100.0]
+    lease = Lease(None, "notify", "n-1", 2.0, clock=lambda: now[0])  # type: ignore[arg-type]
+    keeper = LeaseThread(lease, connect=lambda: None, on_lost=lambda why: None, stall=20.0, clock=lambda: now[0])
+    assert keeper.alive() is None
+    now[0] += 19.0  # 19 s busy building a report: still alive
+    assert keeper.alive() is None
+    keeper.beat()
+    now[0] += 20.5
+    assert "not turned for 20s" in (keeper.alive() or "")
+    keeper.beat()
+    assert keeper.alive() is None
+    keeper.halt()
+    assert keeper.alive() == "stopping"

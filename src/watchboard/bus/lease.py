@@ -20,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from nats.js import JetStreamContext, api
 from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError, NotFoundError
@@ -146,8 +148,10 @@ class Lease:
         self.until = self.timing.valid_until(sent)
         return True
 
-    async def renew(self) -> None:
-        """One renewal; raises LeaseLost when someone else holds the key."""
+    async def renew(self, kv: KeyValue | None = None) -> None:
+        """One renewal (through `kv`, default this lease's); raises LeaseLost when someone else
+        holds the key."""
+        kv = kv or self.kv
         if self.revision is None:
             raise LeaseLost(f"{self.service}: not held")
         sent = self.clock()
@@ -156,7 +160,7 @@ class Lease:
             raise LeaseLost(f"{self.service}: lease not renewed within {self.timing.ttl - self.timing.margin:.1f}s")
         try:
             self.revision = await asyncio.wait_for(
-                self.kv.update(self.service, holder_value(self.instance, self.service), last=self.revision), left)
+                kv.update(self.service, holder_value(self.instance, self.service), last=self.revision), left)
         except KeyWrongLastSequenceError as exc:
             raise LeaseLost(f"{self.service}: the lease was taken by {await self._holder_or_unknown()}") from exc
         self.until = self.timing.valid_until(sent)
@@ -167,11 +171,15 @@ class Lease:
         except Exception:
             return "another instance"
 
-    async def keep(self) -> None:
-        """Renew until cancelled; returns (raising LeaseLost) when the lease is lost."""
+    async def keep(self, kv: KeyValue | None = None, alive: Callable[[], str | None] | None = None) -> None:
+        """Renew until cancelled; raises LeaseLost when the lease is lost, or when `alive` says
+        why this instance should not keep it any more."""
         while True:
+            why = alive() if alive is not None else None
+            if why is not None:
+                raise LeaseLost(f"{self.service}: {why}")
             try:
-                await self.renew()
+                await self.renew(kv)
             except LeaseLost:
                 raise
             except Exception as exc:  # a slow or cut connection: try again while the lease lasts
@@ -222,3 +230,77 @@ class StandbyOptions:
     def role(self, role: str) -> None:
         if self.on_role is not None:
             self.on_role(role)
+
+
+STALL = 20.0  # seconds without a sign of life from the service's event loop: the lease is given up
+
+
+class LeaseThread:
+    """Renews a lease from a thread of its own, on a connection of its own.
+
+    Why a thread: a service may keep its event loop busy for seconds (notify builds the daily
+    report's charts and Word file there); renewing from that loop would lose the lease to a
+    busy, healthy instance. The service's loop proves it still turns by `beat()`; when it has
+    not for `stall` seconds the thread stops renewing and reports the loss, so a wedged instance
+    is replaced, not kept for ever. `on_lost` is called from the thread: it must be thread-safe
+    (the CLI's ends the process at once).
+    """
+
+    def __init__(self, lease: Lease, connect: Callable[[], Any], on_lost: Callable[[str], None], *,
+                 stall: float = STALL, clock: Callable[[], float] = time.monotonic) -> None:
+        self.lease = lease
+        self.connect = connect  # an async factory of the thread's own connection
+        self.on_lost = on_lost
+        self.stall = stall
+        self.clock = clock
+        self.heartbeat = clock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{lease.service}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def beat(self) -> None:
+        self.heartbeat = self.clock()
+
+    def alive(self) -> str | None:
+        if self._stop.is_set():
+            return "stopping"
+        quiet = self.clock() - self.heartbeat
+        return f"the service's event loop has not turned for {quiet:.0f}s" if quiet > self.stall else None
+
+    def halt(self) -> None:
+        """Renew no more, at once (the thread ends by itself)."""
+        self._stop.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except LeaseLost as exc:
+            if not self._stop.is_set():
+                self.on_lost(str(exc))
+        except Exception as exc:  # the thread's own connection never came up, say
+            if not self._stop.is_set():
+                self.on_lost(f"{self.lease.service}: the lease's keeper failed ({exc.__class__.__name__}: {exc})")
+
+    async def _main(self) -> None:
+        nc = await self.connect()
+        try:
+            kv = await nc.jetstream(timeout=5).key_value(LEASE_BUCKET)
+            keeper = asyncio.ensure_future(self.lease.keep(kv, self.alive))
+            while not keeper.done():
+                if self._stop.is_set():
+                    keeper.cancel()
+                    break
+                await asyncio.wait({keeper}, timeout=0.1)
+            if keeper.done() and not keeper.cancelled():
+                keeper.result()  # LeaseLost goes up
+        finally:
+            try:
+                await asyncio.wait_for(nc.close(), 2)
+            except Exception:
+                pass

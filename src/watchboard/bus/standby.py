@@ -45,7 +45,7 @@ from watchboard.bus.connection import connect
 from watchboard.bus.consumer import rewind_to_ack_floor
 from watchboard.bus.endpoints import _encode, error_reply
 from watchboard.bus.errors import map_nats_error
-from watchboard.bus.lease import Lease, LeaseLost, StandbyOptions, ensure_lease_bucket
+from watchboard.bus.lease import Lease, LeaseLost, LeaseThread, StandbyOptions, ensure_lease_bucket
 from watchboard.bus.subjects import Subjects
 from watchboard.bus.trust import REQUEST_INFO, Caller, Trust
 from watchboard.config import WatchboardConfig, load_watchboard, parse_seconds
@@ -326,22 +326,32 @@ async def _serve_active(service: Any, ctx: Any, stop: asyncio.Event, ready: asyn
     from watchboard.bus.runtime import run_service
 
     name = service.name
-    lost: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    loop = asyncio.get_running_loop()
+    lost: asyncio.Future[str] = loop.create_future()
 
     def on_lost(why: str) -> None:
         if not lost.done():
             lost.set_result(why)
 
-    async def keep() -> None:
-        try:
-            await lease.keep()
-        except LeaseLost as exc:
-            on_lost(str(exc))
+    def on_lost_in_thread(why: str) -> None:
+        if opts.on_lost is not None:  # the CLI ends the process at once, whatever the loop does
+            opts.on_lost(why)
+        loop.call_soon_threadsafe(on_lost, why)
 
-    keeper = asyncio.create_task(keep())
+    async def keeper_connection() -> Client:
+        return await connect(ctx.nats_url, f"watchboard-{name}-{opts.instance}-lease", retry_for=5, creds=ctx.creds)
+
+    keeper = LeaseThread(lease, keeper_connection, on_lost_in_thread)
+    keeper.start()
+
+    async def heartbeat() -> None:
+        while True:
+            keeper.beat()
+            await asyncio.sleep(0.25)
+
     stopping = asyncio.Event()
     writer: ReplicaWriter | None = None
-    tasks: list[asyncio.Task[Any]] = [keeper]
+    tasks: list[asyncio.Task[Any]] = [asyncio.create_task(heartbeat())]
     clean = False
     try:
         while True:  # the copy to the stream's end (a gap: the latest snapshot, then the rest)
@@ -393,11 +403,14 @@ async def _serve_active(service: Any, ctx: Any, stop: asyncio.Event, ready: asyn
             raise runner.exception()  # type: ignore[misc]
         clean = stop.is_set()
     finally:
+        if not clean:  # cancelled or failed: renew no more (commits stay fenced by the lease's time)
+            keeper.halt()
         stopping.set()
         for task in tasks:
             task.cancel()
         with contextlib.suppress(BaseException):
             await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.to_thread(keeper.stop)
         if writer is not None:
             await writer.close()
         if clean:
