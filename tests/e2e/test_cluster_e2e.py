@@ -1,7 +1,9 @@
 """Three nats-server nodes on loopback (`sync_interval: always`, stream and buckets R3), the four
 services connected to all three. The node leading the event stream is killed with SIGKILL: the
 services reconnect to the others, and a report sent after the kill is accepted, graded,
-clocked, breached and notified, as one sent before it was; nothing is stored twice."""
+clocked, breached and notified, as one sent before it was; no effect is decided twice and no
+notice reaches the webhook twice. (JetStream's duplicate window stays at its 10 minutes here: a
+publish whose ack died with the node is sent again, and the window is what drops that copy.)"""
 
 from __future__ import annotations
 
@@ -38,7 +40,6 @@ profile = "default"
 
 [stream]
 replicas = 3
-duplicate_window = "1s"
 sync_interval = "always"
 """
 
@@ -138,14 +139,18 @@ async def test_a_node_dies_and_the_services_carry_on(cluster: list[NatsServer], 
                 victim.kill()  # SIGKILL, the node leading the event stream
                 after = await submit_retrying(nc, "after")
                 await carried_through(after)
-                new_leader = (await js.stream_info("WATCHBOARD")).cluster.leader
-                assert new_leader and new_leader != leader
+                async def new_leader() -> str | None:
+                    found = (await js.stream_info("WATCHBOARD")).cluster.leader
+                    return found if found and found != leader else None
 
-                await asyncio.sleep(2.0)  # past the 1 s duplicate window
+                await eventually(new_leader, timeout=30, what="a new leader of the stream")
                 stored = [json.loads(m.data) for m in await scan(nc, "WATCHBOARD", "wb.ev.>", timeout=30)]
-                assert [k for k, n in Counter((e["type"], e["id"]) for e in stored).items() if n > 1] == []
+                twice = [k for k, n in Counter((e["type"], e["id"]) for e in stored).items() if n > 1]
+                assert twice == [], twice
                 assert {e["incident_id"] for e in stored if e["type"] == "incident.reported"} == {before, after}
+                breaches = Counter((e["incident_id"], e["clock"]) for e in stored if e["type"] == "clock.breached")
+                assert max(breaches.values()) == 1, breaches
                 keys = Counter(k for k, _ in received)
-                assert max(keys.values()) == 1
+                assert max(keys.values()) == 1, [k for k, n in keys.items() if n > 1]
         finally:
             await nc.close()
