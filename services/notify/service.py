@@ -126,7 +126,7 @@ class Notify:
         rt.task(lambda: self._loop(self.after, self.publish, "publishing events and views"))
         rt.every(seconds(self.cfg.reports.check_every), self.reporter.tick, "scheduled reports")
         await self.endpoints.command(Ack, rt.subjects.command("ack"), self.on_ack)
-        self.views.schedule()
+        self.views.schedule(before=self._system_notices)
         host, port = self.cfg.ack.host_port()
         server = AckServer(notifier.signer, notifier.ledger, self._link_ack, host=host, port=port,
                            clock=rt.now, describe=self._describe,
@@ -176,6 +176,14 @@ class Notify:
         except BaseException:
             self.dirty |= keys  # put again on the next round
             raise
+
+    async def _system_notices(self) -> None:
+        """With each reconcile round (the first at start): `sys.notices` put again from the store.
+
+        Reconcile leaves `sys.*` keys alone, and a notify killed between publishing a report's
+        `notice.sent` and putting the view would otherwise leave the board without it for good."""
+        if await self.notifier.queue.rows(ev.NO_INCIDENT):
+            self._changed([ev.NO_INCIDENT])
 
     async def _all_views(self) -> dict[str, NoticesView]:
         """Every incident notify knows, with its notices: what `<id>.notices` should say."""
