@@ -158,6 +158,12 @@ class Deadlines:
         self.views = ViewKeeper(rt, "clocks", current=lambda k: _view_now(self.states.get(k)),
                                 snapshot=self._all_views)
 
+    async def gauges(self) -> dict[str, int]:
+        """For health and metrics (bus/health.py): the clocks counting now."""
+        running = sum(1 for st in list(self.states.items.values()) for c in st.clocks
+                      if c.status in ("running", "extended"))
+        return {"clocks_running": running}
+
     async def _all_views(self) -> dict[str, ClocksView]:
         return {k: view_of(st) for k, st in list(self.states.items.items()) if _view(st) is not None}
 

@@ -142,6 +142,11 @@ class Notify:
                       "notify.toml. Notices are still sent; links in them will not answer.", self.cfg.ack.listen,
                       exc.strerror or exc)
 
+    async def gauges(self) -> dict[str, dict[str, int]]:
+        """For health and metrics (bus/health.py): the notices in the queue, by status."""
+        async with self.notifier.db.execute("SELECT status, COUNT(*) FROM notices GROUP BY status") as cur:
+            return {"notices": {str(status): int(n) async for status, n in cur}}
+
     async def close(self) -> None:
         if self.ack_server is not None:
             await self.ack_server.stop()

@@ -118,6 +118,8 @@ def test_service_answers_only_its_own(service: str, subject: str, may: bool) -> 
     ("wall", "$JS.API.DIRECT.GET.WATCHBOARD", False),
     ("wall", "$JS.API.STREAM.DELETE.WATCHBOARD", False),
     ("wall", "$SRV.PING", True),
+    ("wall", "$SRV.STATS", True),  # each instance's health (watchboard status)
+    ("monitor", "$SRV.STATS", False),
     ("wall", "_INBOX.abc", False),  # no spoofed replies to the other walls
     ("monitor", "wb.intake.submit", True),
     ("monitor", "wb.cmd.note", False),
@@ -145,9 +147,9 @@ def test_person_publishes_only_what_the_role_imports(role: str, subject: str, ma
 
 
 @pytest.mark.parametrize(("role", "imported"), [
-    ("wall", {roles.PING, roles.KV_DIRECT, roles.KV_DIRECT_KEY, roles.KV_UPDATES}),
+    ("wall", {roles.PING, roles.STATS, roles.KV_DIRECT, roles.KV_DIRECT_KEY, roles.KV_UPDATES}),
     ("monitor", {"wb.intake.submit", "wb.cmd.evidence_add", "wb.evidence.*"}),
-    ("operator", {"wb.intake.submit", "wb.cmd.*", "wb.evidence.*", roles.PING, roles.KV_DIRECT, roles.KV_DIRECT_KEY,
+    ("operator", {"wb.intake.submit", "wb.cmd.*", "wb.evidence.*", roles.PING, roles.STATS, roles.KV_DIRECT, roles.KV_DIRECT_KEY,
                   roles.KV_UPDATES, roles.EVENTS_DIRECT, roles.EVIDENCE_DIRECT, roles.EVIDENCE_DIRECT_KEY}),
 ])
 def test_accounts_import_exactly_their_role(role: str, imported: set[str]) -> None:

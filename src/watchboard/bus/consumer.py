@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -57,6 +58,12 @@ class ConsumerStats:
     refused: int = 0  # events not on their owner's subject: terminated, never handled
     failures: int = 0
     last_error: str = ""
+    # For health and metrics (bus/health.py, watchboard/metrics.py): events the server still
+    # holds for this consumer after the last fetch, whether the last fetch or batch failed, and
+    # a callback told of every handled batch (events, seconds in the handler).
+    lag: int = 0
+    failing: bool = False
+    on_batch: Callable[[int, float], None] | None = None
 
 
 def event_head(filters: Sequence[str]) -> str:
@@ -132,11 +139,17 @@ async def run_consumer(
             try:
                 msgs = await sub.fetch(batch, timeout=fetch_timeout)
             except (TimeoutError, nats.errors.TimeoutError):
+                stats.lag, stats.failing = 0, False  # nothing came within the wait: nothing pending
                 continue
+            if msgs:
+                stats.lag = len(msgs) + (msgs[-1].metadata.num_pending or 0)
             await _process(msgs, handle, stats, event_head(filters))
+            stats.lag -= len(msgs) if msgs else 0
+            stats.failing = False
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            stats.failing = True
             stats.failures += 1
             stats.last_error = f"{exc.__class__.__name__}: {exc}"
             try:
@@ -184,8 +197,11 @@ async def _process(msgs: list[Msg], handle: BatchHandler, stats: ConsumerStats, 
         items.append(Delivered(event, msg.subject, meta.sequence.stream, meta.num_delivered))
         keep.append(msg)
     if items:
+        began = time.perf_counter()
         try:
             await handle(items)
+            if stats.on_batch is not None:
+                stats.on_batch(len(items), time.perf_counter() - began)
         except Exception:
             # Nothing acked: ask for redelivery a little later, not in a tight loop.
             for msg in keep:

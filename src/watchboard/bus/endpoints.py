@@ -102,7 +102,8 @@ class Endpoints:
     """A service's request/reply endpoints, registered with the NATS service API."""
 
     def __init__(self, nc: Client, name: str, description: str, *, concurrency: int = 256,
-                 trust: Trust | None = None, metadata: dict[str, str] | None = None) -> None:
+                 trust: Trust | None = None, metadata: dict[str, str] | None = None,
+                 health: Callable[[], dict[str, Any]] | None = None) -> None:
         self.nc = nc
         self.name = name
         self.description = description
@@ -115,10 +116,14 @@ class Endpoints:
         self.metadata = metadata  # standby mode: {"role": "active", "instance": …} ($SRV.PING/INFO)
         self._handlers: dict[str, CallHandler] = {}  # subject → handler, for forwarded requests
         self._forwarded: Any = None
+        # The instance's health (bus/health.py): the `data` of each endpoint in `$SRV.STATS`.
+        self.health = health
 
     async def start(self) -> None:
+        health = self.health
         self._service = await add_service(self.nc, name=self.name, version=__version__,
-                                          description=self.description, metadata=self.metadata or {})
+                                          description=self.description, metadata=self.metadata or {},
+                                          stats_handler=(lambda _endpoint: health()) if health else None)
 
     async def add(self, name: str, subject: str, handler: Handler) -> None:
         await self.add_raw(name, subject, lambda raw: handler(parse_json_object(raw), raw))

@@ -26,6 +26,7 @@ from watchboard.bus.consumer import BatchHandler, ConsumerStats, run_consumer
 from watchboard.bus.credentials import Credentials
 from watchboard.bus.endpoints import Endpoints
 from watchboard.bus.errors import map_nats_error
+from watchboard.bus.health import Health
 from watchboard.bus.jetstream import (
     PUBLISH_TIMEOUT,
     EventPublisher,
@@ -39,10 +40,14 @@ from watchboard.bus.subjects import Subjects
 from watchboard.bus.trust import Trust
 from watchboard.config import ConfigSource, WatchboardConfig, load_watchboard
 from watchboard.domain.events import utcnow
+from watchboard.metrics import address_for
+from watchboard.metrics import current as current_metrics
+from watchboard.metrics import serving as serving_metrics
 
 log = logging.getLogger("watchboard.service")
 
 Clock = Callable[[], datetime]
+HEALTH_EVERY = 5.0  # seconds between samples of the store's figures (outbox, dead letters)
 
 
 @dataclass
@@ -63,6 +68,9 @@ class ServiceContext:
     # Standby mode: one of several instances of the service, active only while it holds the
     # service's lease (watchboard.bus.standby). None: the only instance.
     standby: StandbyOptions | None = None
+    # This instance's Prometheus metrics address (`serve --metrics HOST:PORT`); None: what
+    # watchboard.toml's [metrics] says (watchboard/metrics.py).
+    metrics: str | None = None
 
     @property
     def roles(self) -> bool:
@@ -104,6 +112,10 @@ class Runtime:
         self.endpoints: Endpoints | None = None
         self.stop = asyncio.Event()
         self.consumer_stats: dict[str, ConsumerStats] = {}
+        # Health figures for `$SRV.STATS` (watchboard status), shared with the Prometheus
+        # metrics when they are on.
+        self.metrics = current_metrics()
+        self.health = self.metrics.health if self.metrics is not None else Health(name)
         self._loops: list[Callable[[], Awaitable[None]]] = []
 
     @property
@@ -134,12 +146,18 @@ class Runtime:
                 await asyncio.sleep(1)
         self.publisher = EventPublisher(self.nc, self.subjects)
         standby = self.ctx.standby
-        metadata = {"role": "active", "instance": standby.instance} if standby is not None else None
-        self.endpoints = Endpoints(self.nc, self.name, description, trust=trust, metadata=metadata)
+        metadata = {"role": "active", "instance": standby.instance} if standby is not None else {}
+        if self.metrics is not None:
+            metadata["metrics"] = self.metrics.url  # where to scrape this instance (watchboard status)
+        self.endpoints = Endpoints(self.nc, self.name, description, trust=trust, metadata=metadata or None,
+                                   health=self.health.data)
         await self.endpoints.start()
 
     def consume(self, durable: str, filters: Sequence[str], handler: BatchHandler, *, batch: int = 256) -> None:
         stats = self.consumer_stats.setdefault(durable, ConsumerStats())
+        self.health.consumers[durable] = stats
+        if self.metrics is not None:
+            self.metrics.consumer(durable, stats)
         nc = self.nc
         assert nc is not None
 
@@ -211,10 +229,28 @@ async def run_service(
     """Run `service` until `stop` is set. Config errors raise before anything connects.
 
     Standby mode (`ctx.standby`): the instance first follows the active one and runs the
-    service only once it holds the lease (watchboard.bus.standby)."""
+    service only once it holds the lease (watchboard.bus.standby).
+
+    Metrics (watchboard/metrics.py) are served for the whole life of the process, standing by
+    and active: started here unless an outer call (the standby runner's) already did."""
+    if current_metrics() is None:
+        address = address_for(service.name, load_watchboard(ctx.source).metrics, ctx.metrics)
+        if address:
+            instance = ctx.standby.instance if ctx.standby is not None else ""
+            async with serving_metrics(service.name, address, instance):
+                await _run_service(service, ctx, stop, ready)
+            return
+    await _run_service(service, ctx, stop, ready)
+
+
+async def _run_service(service: Service, ctx: ServiceContext, stop: asyncio.Event,
+                       ready: asyncio.Event | None) -> None:
+    metrics = current_metrics()
     if ctx.standby is not None and not ctx.standby.active:
         from watchboard.bus.standby import run_standby
 
+        if metrics is not None:
+            metrics.role(False)
         await run_standby(service, ctx, stop, ready)
         return
     wb = load_watchboard(ctx.source)
@@ -223,6 +259,10 @@ async def run_service(
     try:
         await rt.connect(service.description)
         running = await service.start(rt)
+        rt.health.running = running  # its outbox and own figures, for health and metrics
+        rt.every(HEALTH_EVERY, rt.health.sample, "health figures")
+        if metrics is not None:
+            metrics.role(True)
         assert rt.nc is not None and rt.endpoints is not None
         if ctx.standby is not None:  # what the standbys took is answered here, once we can
             await rt.endpoints.accept_forwarded(rt.subjects.forwarded(service.name))
@@ -239,6 +279,7 @@ async def run_service(
         await rt.run_loops()
     finally:
         rt.stop.set()
+        rt.health.running = None
         await rt.close()
         if running is not None:
             await running.close()
