@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from watchboard.auth.folder import AuthFolder
 from watchboard.bus.credentials import Credentials, resolve
+from watchboard.bus.feed_types import ServiceHealth
 from watchboard.bus.server import NatsServer, ServerError, die_with_parent
 from watchboard.config import ConfigSource, load_watchboard
 
@@ -266,21 +267,30 @@ async def _run(args: argparse.Namespace, data: Path, source: ConfigSource, url: 
     return 0
 
 
+def status_word(name: str, health: ServiceHealth) -> str:
+    """What `up`'s status line says of one service: ready, still loading (what), or silent."""
+    if health.services.get(name):
+        return "answering on the service API (ready)"
+    if name in health.loading:
+        return f"loading ({health.loading[name]}); its commands wait until it is ready"
+    return "NOT answering on the service API"
+
+
 async def _status_lines(url: str, report, creds: Credentials | None = None) -> None:
     """Headless mode: a status line per service once they answer, then on every change."""
     from watchboard.bus.connection import connect
     from watchboard.bus.feed import ping_services
 
     nc = await connect(url, "watchboard-up-status", creds=creds)
-    last: dict[str, bool] = {}
+    last: dict[str, str] = {}
     try:
         while True:
             health = await ping_services(nc, wait=0.5)
-            if health.services != last:
-                for name, ok in health.services.items():
-                    if last.get(name) != ok:
-                        report(f"{name}: {'answering' if ok else 'NOT answering'} on the service API")
-                last = dict(health.services)
+            now = {name: status_word(name, health) for name in health.services}
+            for name, word in now.items():
+                if last.get(name) != word:
+                    report(f"{name}: {word}")
+            last = now
             await asyncio.sleep(2)
     finally:
         await nc.close()

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import nats.errors
 import pytest
 from nats.aio.client import Client
 
@@ -93,6 +94,12 @@ async def test_endpoint_replies_ok_and_typed_errors(nc: Client) -> None:
         return ok(echo=payload["x"])
 
     await eps.add("echo", "wb.cmd.echo", handler)
+    # Loading: PING says so, and the endpoint is not registered yet (nobody answers it).
+    loading = await ping_services(nc)
+    assert loading.services["intake"] is False and loading.loading == {"intake": "state"}
+    with pytest.raises(nats.errors.NoRespondersError):
+        await nc.request("wb.cmd.echo", b'{"x": 1}', timeout=2)
+    await eps.open()
     assert await request(nc, "wb.cmd.echo", {"x": 1}) == {"ok": True, "echo": 1}
     assert await request(nc, "wb.cmd.echo", {"x": "dup"}) == {
         "ok": False, "error": {"code": "conflict", "field": "x", "message": "already there", "message_zh": "已经有了"}}
@@ -105,6 +112,7 @@ async def test_endpoint_replies_ok_and_typed_errors(nc: Client) -> None:
     assert "服务内部出错" in crash["error"]["message_zh"] and "intake" in crash["error"]["message_zh"]
     health = await ping_services(nc)
     assert health.services["intake"] is True and health.services["grading"] is False
+    assert health.loading == {}
     await eps.stop()
 
 

@@ -13,11 +13,18 @@ Our typed errors become error replies (never nats.py's generic "500" with a repr
 unexpected exception becomes `unavailable` with its class name, logged with a traceback.
 Requests are handled concurrently (bounded), because a handler waits for a stream ack and
 one slow request must not hold the next.
+
+Ready means ready (issue 13): `start` only answers `$SRV.PING` with `"status": "loading"` in its
+metadata (a plain subscription, no endpoint); the endpoints a service adds while it loads its
+state and catches up are registered by `open`, with the service API itself, once the runtime says
+it is ready. Until then a request finds no responder here (another, ready instance of the
+service answers it if there is one), and the board and `watchboard up` say who is still loading.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -25,9 +32,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.micro import add_service
 from nats.micro.request import Request
-from nats.micro.service import Service
+from nats.micro.service import PING_RESPONSE_TYPE, Service
 
 from watchboard import __version__
 from watchboard.bus.errors import BusError
@@ -105,10 +114,41 @@ class Endpoints:
         self._service: Service | None = None
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._pending: list[tuple[str, str, CallHandler]] = []  # added while loading
+        self._loading: list[Subscription] = []
+        self.loading_detail = "state"  # what it is loading: the PING reply says (state | catching up)
 
     async def start(self) -> None:
+        """Answer `$SRV.PING` as loading; the endpoints wait for `open`."""
+        payload = {"type": PING_RESPONSE_TYPE, "name": self.name, "id": self.nc.new_inbox().rsplit(".", 1)[-1],
+                   "version": __version__}
+
+        async def ping(msg: Msg) -> None:
+            if msg.reply:
+                body = {**payload, "metadata": {"status": "loading", "loading": self.loading_detail}}
+                with contextlib.suppress(Exception):
+                    await self.nc.publish(msg.reply, json.dumps(body).encode())
+
+        for subject in ("$SRV.PING", f"$SRV.PING.{self.name}"):
+            self._loading.append(await self.nc.subscribe(subject, cb=ping))
+
+    @property
+    def opened(self) -> bool:
+        return self._service is not None
+
+    async def open(self) -> None:
+        """Ready: register the service and every endpoint added so far; stop answering as loading."""
+        if self._service is not None:
+            return
+        for sub in self._loading:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._loading = []
         self._service = await add_service(self.nc, name=self.name, version=__version__,
-                                          description=self.description)
+                                          description=self.description, metadata={"status": "ready"})
+        pending, self._pending = self._pending, []
+        for name, subject, handler in pending:
+            await self._register(name, subject, handler)
 
     async def add(self, name: str, subject: str, handler: Handler) -> None:
         await self.add_raw(name, subject, lambda raw: handler(parse_json_object(raw), raw))
@@ -128,8 +168,15 @@ class Endpoints:
         await self.add_call(name, subject, lambda call: handler(call.data))
 
     async def add_call(self, name: str, subject: str, handler: CallHandler) -> None:
-        """An endpoint whose handler gets the whole `Call` (headers, proven caller)."""
-        assert self._service is not None, "start() first"
+        """An endpoint whose handler gets the whole `Call` (headers, proven caller); registered
+        at once when open, else by `open`."""
+        if self._service is None:
+            self._pending.append((name, subject, handler))
+            return
+        await self._register(name, subject, handler)
+
+    async def _register(self, name: str, subject: str, handler: CallHandler) -> None:
+        assert self._service is not None
 
         async def on_request(request: Request) -> None:
             await self._slots.acquire()
@@ -171,6 +218,10 @@ class Endpoints:
             log.debug("%s: could not reply on %s: %s", self.name, request.subject, exc)
 
     async def stop(self) -> None:
+        for sub in self._loading:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._loading = []
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
         if self._service is not None:
