@@ -28,6 +28,7 @@ import msgspec
 from watchboard.bus.command_path import CommandPath
 from watchboard.bus.consumer import Delivered, catch_up
 from watchboard.bus.endpoints import ok
+from watchboard.bus.history import HistoryKeeper
 from watchboard.bus.runtime import Runtime
 from watchboard.bus.subjects import STREAM
 from watchboard.config import ConfigError, ConfigSource
@@ -132,7 +133,9 @@ class Deadlines:
             raise RuntimeError("deadlines starts on a connected runtime")
         self.rt, self.db, self.rules, self.source, self.probe = rt, db, rules, source, probe
         self.nc, self.endpoints, self.publisher = rt.nc, rt.endpoints, rt.publisher
-        self.states: StateTable[IncidentState] = StateTable(db, "incidents", IncidentState)
+        self.states: StateTable[IncidentState] = StateTable(db, "incidents", IncidentState,
+                                                            closed=lambda s: s.closed, clock=rt.now)
+        self.history = HistoryKeeper(rt, self.states, "clocks")  # closed incidents out of the hot path
         self.outbox = Outbox(db, rt.nc, STREAM)
         self.outbox.before_delete = lambda rows: probe.published([r.subject for r in rows])
         self.timer = Timer()
@@ -154,7 +157,7 @@ class Deadlines:
             self.probe.phase(name, now - mark)
             mark = now
 
-        loaded = await self.states.load()
+        loaded = await self.states.load(closed_since=self.history.memory_since())
         self.major = {k for k, st in self.states.items.items() if _major(st)}
         lap("load_s")
         async with self.db.execute("SELECT id FROM dirty_views") as cur:
@@ -185,6 +188,7 @@ class Deadlines:
         await rt.kv_put(SWEEP_KEY, encode_view(sweep_view(self.sweep)))
         await self._put_supervision()
         rt.consume(DURABLE, filters, self.handle)
+        self.history.schedule()
         rt.every(TICK, self.tick, "clock timer")
         rt.every(1.0, self._housekeeping, "outbox flush")
         rt.every(60.0, self._put_supervision, "supervision of the day")  # the day turns over
@@ -239,7 +243,7 @@ class Deadlines:
             items = {}
             for key in chunk:
                 st = self.states.get(key)
-                if st is not None:
+                if st is not None and self.history.on_board(key):  # none for one off the board
                     items[kv_key(key, "clocks")] = encode_view(view_of(st))
             try:
                 await self.rt.kv_put_many(items)

@@ -18,6 +18,7 @@ import aiosqlite
 from watchboard.bus.command_path import CommandPath
 from watchboard.bus.consumer import Delivered
 from watchboard.bus.endpoints import ok
+from watchboard.bus.history import HistoryKeeper
 from watchboard.bus.runtime import Runtime
 from watchboard.config import ConfigSource
 from watchboard.config.grading import GradingConfig, load_grading
@@ -65,12 +66,15 @@ class Grading:
             raise RuntimeError("grading starts on a connected runtime")
         self.rt, self.db, self.grading, self.units = rt, db, grading, units
         self.publisher, self.endpoints = rt.publisher, rt.endpoints
-        self.states: StateTable[IncidentState] = StateTable(db, "incidents", IncidentState)
+        self.states: StateTable[IncidentState] = StateTable(db, "incidents", IncidentState,
+                                                            closed=lambda s: s.closed, clock=rt.now)
+        self.history = HistoryKeeper(rt, self.states, "grade")  # closed incidents out of the hot path
         self.labels = grade_labels(grading)  # the profile's grade names, in every view
 
     async def start(self) -> None:
         rt = self.rt
-        await self.states.load()
+        await self.states.load(closed_since=self.history.memory_since())
+        self.history.schedule()
         rt.consume("grading", [rt.subjects.from_service("intake")], self.handle)
         path = CommandPath(lock=self.states.lock, begin=self.states.begin, finish=self._finish, after=None,
                            now=rt.now)
@@ -95,6 +99,8 @@ class Grading:
         same views and effects again, so the bucket never shows what the stream will not."""
         views = {}
         for key, state in tx.overlay.items():
+            if not self.history.on_board(key):  # closed long ago: its key has left the board
+                continue
             view = view_of(state, self.units, self.labels)
             if view is not None:
                 views[kv_key(key, "grade")] = encode_view(view)

@@ -9,13 +9,14 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 
 from watchboard.bus.consumer import Delivered
 from watchboard.bus.endpoints import ok
+from watchboard.bus.history import HistoryKeeper
 from watchboard.bus.runtime import Runtime
 from watchboard.bus.subjects import STREAM
 from watchboard.config import DEFAULT_PROFILE, ConfigSource
@@ -65,9 +66,10 @@ class NotifyService:
         self.source = source or ConfigSource()  # the scheduled reports read the rest of the config
 
     async def start(self, rt: Runtime) -> Notify:
+        keep = rt.wb.history.keep_closed_seconds()
         notifier = await Notifier.open(
             self.cfg, rt.ctx.data_dir, channels=Channels(self.cfg), profile=self.profile, calendar=self.calendar,
-            unit_names=self.unit_names)
+            unit_names=self.unit_names, closed_since=rt.now() - timedelta(seconds=keep), clock=rt.now)
         try:
             running = Notify(rt, self.cfg, notifier, self.profile, self.tls, self.source)
             await running.start()
@@ -93,6 +95,7 @@ class Notify:
         self.dirty: set[str] = set()  # incidents whose `<id>.notices` view is not put yet
         self.reporter = Reporter(rt, cfg, notifier, source or ConfigSource(), profile=profile,
                                  on_queued=self.wake.set)
+        self.history = HistoryKeeper(rt, notifier.states, "notices")  # closed incidents out of the hot path
 
     async def start(self) -> None:
         rt, notifier, outbox, publisher = self.rt, self.notifier, self.outbox, self.publisher
@@ -108,6 +111,7 @@ class Notify:
         log.info("notify: profile %s: %d of %d routes apply", self.profile, active, len(self.cfg.routes))
         filters = [rt.subjects.from_service(s) for s in ("intake", "grading", "deadlines")]
         rt.consume("notify", filters, self.handle)
+        self.history.schedule()
         rt.task(self._stopper)
         rt.task(lambda: self._loop(self.wake, self.tick, "delivery round"))
         rt.task(lambda: self._loop(self.after, self.publish, "publishing events and views"))
@@ -134,6 +138,7 @@ class Notify:
         await self.notifier.close()
 
     async def _describe(self, incident_id: str) -> str:
+        await self.notifier.states.ensure([incident_id])  # one closed long ago is read back
         return self.notifier.memo(incident_id).title or incident_id
 
     # --- after each commit: publish the outbox, put the views ------------------------------
@@ -148,6 +153,7 @@ class Notify:
     async def _show(self) -> None:
         """Put the `<id>.notices` view of every incident changed since the last put."""
         keys, self.dirty = self.dirty, set()
+        keys = {k for k in keys if k == ev.NO_INCIDENT or self.history.on_board(k)}  # none for one off the board
         if not keys:
             return
         try:
@@ -219,6 +225,7 @@ class Notify:
     # --- acknowledgement ------------------------------------------------------------------------
 
     async def _acknowledge(self, incident_id: str, person: str, via: str) -> ev.IncidentAcknowledged | None:
+        await self.notifier.states.ensure([incident_id])  # one closed long ago is read back
         if not self.notifier.memo(incident_id).known:
             raise NotFound("incident_id", f"no incident {incident_id!r} known to notify",
                            zh=f"通知服务中没有舆情 {incident_id!r}")
