@@ -32,6 +32,9 @@ def write(folder: Path, name: str, text: str) -> Path:
     ('[stream]\nmax_age = "a year"', "key `stream.max_age`: 'a year' is not a duration like '90s', '10m', '2h' or '365d'"),
     ('[stream]\nsync_interval = "sometimes"', "key `stream.sync_interval`: 'sometimes' is not 'always' or a duration like '2m'"),
     ('subject_prefix = "wb.x"', "key `subject_prefix`: 'wb.x' must be one token, without spaces, dots or wildcards"),
+    ('[history]\nboard_retention = "a week"', "key `history.board_retention`: 'a week' is not a duration of a day"),
+    ('[history]\nkeep_closed = "2h"', "key `history.keep_closed`: '2h' is not a duration of a day or more"),
+    ('[history]\nkeep = "30d"', "object contains unknown field `keep`"),
     ('strem = 1', "object contains unknown field `strem`"),
     ("timezone = ", "not valid TOML"),
 ])

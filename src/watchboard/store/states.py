@@ -143,14 +143,15 @@ class StateTable(Generic[S]):
             log.debug("%s: %d states read back from disk", self.table, len(found))
         return found
 
-    def evict(self, before: datetime) -> int:
-        """Forget (in memory only) the states closed before `before`; call it holding `lock`."""
+    def evict(self, before: datetime) -> list[str]:
+        """Forget (in memory only) the states closed before `before`, returning their keys; call
+        it holding `lock`."""
         limit = before.timestamp()
         old = [k for k, at in self.closed_at.items() if at < limit]
         for key in old:
             self.items.pop(key, None)
             del self.closed_at[key]
-        return len(old)
+        return old
 
     async def closed_between(self, start: float, end: float) -> list[str]:
         """Keys of the states (on disk) closed at or after `start` and before `end`, epoch seconds."""
