@@ -153,10 +153,13 @@ class Notify:
     async def _show(self) -> None:
         """Put the `<id>.notices` view of every incident changed since the last put."""
         keys, self.dirty = self.dirty, set()
-        keys = {k for k in keys if k == ev.NO_INCIDENT or self.history.on_board(k)}  # none for one off the board
         if not keys:
             return
         try:
+            # A delivery for one closed long ago: read it back to know when it closed; none for
+            # one off the board.
+            await self.notifier.states.ensure(k for k in keys if k != ev.NO_INCIDENT)
+            keys = {k for k in keys if k == ev.NO_INCIDENT or self.history.on_board(k)}
             views = await self.notifier.notices_views(keys, self.rt.now())
             await self.rt.kv_put_many({SYSTEM_NOTICES if i == ev.NO_INCIDENT else kv_key(i, "notices"):
                                        encode_view(_latest(v) if i == ev.NO_INCIDENT else v)

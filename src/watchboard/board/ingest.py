@@ -118,7 +118,9 @@ class Ingest:
         return len(self.pending) >= FOLD_BUDGET
 
     def gather_all(self, changes: Iterable[KVChange]) -> None:
-        """Keep a batch the feed sent as one item (`KVBatch`)."""
+        """Keep a batch the feed sent as one item (`KVBatch`: the snapshot comes so)."""
+        if not self.loaded:
+            self.gc.pause()
         self.pending.extend(changes)
 
     def settle(self) -> set[str]:

@@ -221,6 +221,8 @@ async def catch_up(nc: Client, durable: str, filters: Sequence[str], handle: Bat
     """
     js = nc.jetstream(timeout=5)
     await ensure_consumer(nc, durable, filters)
+    if not (await js.consumer_info(STREAM, durable)).num_pending:
+        return 0  # caught up already: no fetch waiting `idle` for nothing (a restart's common case)
     sub = await js.pull_subscribe_bind(durable, STREAM)
     stats = ConsumerStats()
     loop = asyncio.get_running_loop()

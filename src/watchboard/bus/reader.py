@@ -30,7 +30,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from watchboard.bus.errors import BusTimeout, NoResponders, StreamError, map_nats_error, unless_refused
-from watchboard.bus.feed_types import KVChange, SnapshotDone
+from watchboard.bus.feed_types import KVBatch, KVChange, SnapshotDone
 from watchboard.domain.views import KV_BUCKET, LIVE_INDEX_KEY, LIVE_PREFIX, split_key
 
 KV_STREAM = f"KV_{KV_BUCKET}"
@@ -186,6 +186,7 @@ async def board_exists(nc: Client) -> bool:
 
 
 MULTI_LAST_IDS = 250  # incidents per `multi_last` request: 4 keys each, and the server answers ≤ 1,024
+SNAPSHOT_BATCH = 2048  # keys of the snapshot per `KVBatch` (the board folds them in one call)
 HELD_MAX = 5_000  # keys of incidents not (yet) known to the board held back (see `_Shown`)
 
 
@@ -199,29 +200,43 @@ async def multi_last(nc: Client, subjects: list[str], timeout: float = 5.0) -> l
 async def board_snapshot(nc: Client, closed_since: datetime,
                          timeout: float = 10.0) -> tuple[dict[str, bytes], set[str]] | None:
     """What a board shows, read without paging through the rest of the bucket: the `sys.*` keys,
-    then intake's index `live.*` (open incidents, and those closed since `closed_since`), then
-    the keys of those incidents (`multi_last`, `MULTI_LAST_IDS` at a time, requests in flight
-    together). Returns (key → value, the incidents), or None when intake keeps no index
-    (`sys.live` missing: an older intake), and the whole bucket must be read."""
+    intake's index `live.*` (open incidents, and those closed since `closed_since`), and the keys
+    of those incidents (`multi_last`, `MULTI_LAST_IDS` at a time, each request sent as soon as
+    the index has named that many, all in flight together). Returns (key → value, the
+    incidents), or None when intake keeps no index (`sys.live` missing: an older intake), and
+    the whole bucket must be read."""
     if await kv_get(nc, LIVE_INDEX_KEY, timeout=timeout) is None:
         return None
-    values: dict[str, bytes] = {}
-    for stored in await scan(nc, KV_STREAM, f"{KV_PREFIX}sys.>", batch=1000, timeout=timeout):
-        change = _change(stored.subject, stored.headers, stored.data)
-        if change is not None and change.value is not None:
-            values[change.key] = change.value
+    system = asyncio.ensure_future(scan(nc, KV_STREAM, f"{KV_PREFIX}sys.>", batch=1000, timeout=timeout))
     ids: set[str] = set()
-    for stored in await scan(nc, KV_STREAM, f"{KV_PREFIX}{LIVE_PREFIX}>", batch=1000, timeout=timeout):
-        change = _change(stored.subject, stored.headers, stored.data)
-        if change is None or change.value is None:
-            continue
-        incident_id = change.key[len(LIVE_PREFIX):]
-        if not change.value or _closed_since(change.value, closed_since):
-            ids.add(incident_id)
-    ordered = sorted(ids)
-    chunks = [ordered[i:i + MULTI_LAST_IDS] for i in range(0, len(ordered), MULTI_LAST_IDS)]
-    pages = await asyncio.gather(*(multi_last(nc, [f"{KV_PREFIX}{i}.*" for i in chunk], timeout)
-                                   for chunk in chunks))
+    chunk: list[str] = []
+    reads: list[asyncio.Future[list[Stored]]] = []
+
+    def read(chunk: list[str]) -> None:
+        reads.append(asyncio.ensure_future(multi_last(nc, [f"{KV_PREFIX}{i}.*" for i in chunk], timeout)))
+
+    try:
+        async for stored in each(nc, KV_STREAM, f"{KV_PREFIX}{LIVE_PREFIX}>", batch=1000, timeout=timeout):
+            change = _change(stored.subject, stored.headers, stored.data)
+            if change is None or change.value is None:
+                continue
+            if change.value and not _closed_since(change.value, closed_since):
+                continue
+            incident_id = change.key[len(LIVE_PREFIX):]
+            if incident_id not in ids:
+                ids.add(incident_id)
+                chunk.append(incident_id)
+                if len(chunk) == MULTI_LAST_IDS:
+                    read(chunk)
+                    chunk = []
+        if chunk:
+            read(chunk)
+        pages = await asyncio.gather(system, *reads)
+    except BaseException:
+        for future in (system, *reads):
+            future.cancel()
+        raise
+    values: dict[str, bytes] = {}
     for page_ in pages:
         for stored in page_:
             change = _change(stored.subject, stored.headers, stored.data)
@@ -276,8 +291,8 @@ class _Shown:
         return held
 
 
-async def watch_kv(nc: Client, *, snapshot_timeout: float = 20.0,
-                   closed_since: Callable[[], datetime] | None = None) -> AsyncIterator[KVChange | SnapshotDone]:
+async def watch_kv(nc: Client, *, snapshot_timeout: float = 20.0, closed_since: Callable[[], datetime] | None = None,
+                   ) -> AsyncIterator[KVChange | KVBatch | SnapshotDone]:
     """Every key the board shows (then `SnapshotDone`), then every change, until the
     subscription fails.
 
@@ -298,8 +313,10 @@ async def watch_kv(nc: Client, *, snapshot_timeout: float = 20.0,
         else:
             snapshot, ids = selected
             shown = _Shown(ids)
-        for key, value in snapshot.items():
-            yield KVChange(key, value)
+        # In batches: one item per 2,048 keys rather than one per key through every layer.
+        items = [KVChange(key, value) for key, value in snapshot.items()]
+        for start in range(0, len(items), SNAPSHOT_BATCH):
+            yield KVBatch(items[start:start + SNAPSHOT_BATCH])
         yield SnapshotDone(len(snapshot))
         while True:
             try:
