@@ -169,6 +169,8 @@ def up(args: argparse.Namespace) -> int:
     if not auth.exists():  # once per data folder: --fresh keeps it, so people keep their credentials
         auth.init(prefix=wb.subject_prefix)
         say(f"identities written to {auth.path} (roles on; add people with `watchboard auth add-person`)")
+    else:  # the server's accounts as this version grants them (a key a newer intake writes, say)
+        auth.write_conf(auth.registry())
     server = NatsServer(data / "nats", port=args.port, sync_interval=wb.stream.sync_interval, include=auth.conf)
     try:
         server.start()
