@@ -256,8 +256,10 @@ class Intake:
             self.index.forget(incident_id)
 
     async def _recall(self, incident_id: str) -> bool:
-        """Read a long-closed incident back from the store (it was named); True if there is one."""
-        found = await self.cores.ensure([incident_id])
+        """Read a long-closed incident back from the store (it was named); True if there is one.
+        Called holding decide_lock; takes the store's writer lock so no half-written batch is read."""
+        async with self.cores.lock:
+            found = await self.cores.ensure([incident_id])
         for key in found:
             core = self.cores.get(key)
             if core is not None and core.stage == "closed":

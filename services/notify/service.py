@@ -138,8 +138,14 @@ class Notify:
         await self.notifier.close()
 
     async def _describe(self, incident_id: str) -> str:
-        await self.notifier.states.ensure([incident_id])  # one closed long ago is read back
+        await self._recall([incident_id])
         return self.notifier.memo(incident_id).title or incident_id
+
+    async def _recall(self, incident_ids: Iterable[str]) -> None:
+        """Read incidents closed long ago back from the store (under the writer lock: no
+        half-written batch is read)."""
+        async with self.notifier.lock:
+            await self.notifier.states.ensure(i for i in incident_ids if i != ev.NO_INCIDENT)
 
     # --- after each commit: publish the outbox, put the views ------------------------------
 
@@ -158,7 +164,7 @@ class Notify:
         try:
             # A delivery for one closed long ago: read it back to know when it closed; none for
             # one off the board.
-            await self.notifier.states.ensure(k for k in keys if k != ev.NO_INCIDENT)
+            await self._recall(keys)
             keys = {k for k in keys if k == ev.NO_INCIDENT or self.history.on_board(k)}
             views = await self.notifier.notices_views(keys, self.rt.now())
             await self.rt.kv_put_many({SYSTEM_NOTICES if i == ev.NO_INCIDENT else kv_key(i, "notices"):
@@ -228,7 +234,7 @@ class Notify:
     # --- acknowledgement ------------------------------------------------------------------------
 
     async def _acknowledge(self, incident_id: str, person: str, via: str) -> ev.IncidentAcknowledged | None:
-        await self.notifier.states.ensure([incident_id])  # one closed long ago is read back
+        await self._recall([incident_id])  # one closed long ago is read back
         if not self.notifier.memo(incident_id).known:
             raise NotFound("incident_id", f"no incident {incident_id!r} known to notify",
                            zh=f"通知服务中没有舆情 {incident_id!r}")

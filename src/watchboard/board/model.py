@@ -340,9 +340,9 @@ class BoardModel:
         if old is not None:
             reported, grade, breaches = old
             if reported is not None:
-                self._new_per_hour[(reported, grade)] -= 1
+                _less(self._new_per_hour, (reported, grade))
             for hour in breaches:
-                self._breached_per_hour[hour] -= 1
+                _less(self._breached_per_hour, hour)
         if new is None:
             self._trend_of.pop(incident_id, None)
             return
@@ -510,6 +510,13 @@ def _alerts_of(incident_id: str, view: IncidentView) -> list[Alert]:
                   channel=clean_line(n.channel, LABEL_MAX), failed=n.status == "failed",
                   reason=clean_line(n.reason, 200))
             for n in view.notices.notices if _alerting(n)]
+
+
+def _less(counts: Counter, key: object) -> None:  # type: ignore[type-arg]
+    """One fewer; an hour that counts nothing any more is forgotten (a board runs for months)."""
+    counts[key] -= 1
+    if counts[key] <= 0:
+        del counts[key]
 
 
 def _trend_part(view: IncidentView) -> tuple[int | None, str, tuple[int, ...]] | None:
