@@ -280,7 +280,7 @@ def _start_clocks(st: IncidentState, changes: list[ClockChange], cause: str, now
                                    actor=ACTOR, causation_id=cause, clock=ch.name, due_at=ch.due_at,
                                    basis=ch.basis, provisional=ch.provisional, previous_due_at=ch.previous_due_at,
                                    start_at=start_at, counted_from=ch.counted_from, extendable=ch.extendable,
-                                   unit=current.unit))
+                                   unit=current.unit, period=current.period, arrived_at=arrived))
     st.clocks.sort(key=lambda c: _order(c.name))
     for c in fresh:
         if c.open and c.due_at <= arrived:
@@ -383,6 +383,125 @@ def step(state: IncidentState | None, event: ev.Event, rules: Rules,
     return None, []
 
 
+# --- rebuilt from the stream (recovery/rebuild.py) ---------------------------------------------
+
+# intake's and grading's events whose whole effect on the state `step` makes without deciding
+# anything (no clock started, met, breached or cancelled): `learn` reuses `step` for them.
+_KNOWLEDGE = (ev.IncidentReported, ev.MentionAdded, ev.IncidentAssigned, ev.StageChanged, ev.IncidentSupervised)
+
+
+def learn(state: IncidentState | None, event: ev.Event, rules: Rules) -> IncidentState | None:
+    """What one of intake's or grading's events told deadlines, without deciding: the moments,
+    the owner, the grade, the stage, closing. The clocks come from deadlines' own events."""
+    if event.incident_id == ev.NO_INCIDENT:
+        return None
+    if isinstance(event, _KNOWLEDGE):
+        new, _ = step(state, event, rules, event.at)
+        return new
+    st = _copy(state, event.at) if state is not None else IncidentState(id=event.incident_id, updated_at=event.at)
+    match event:
+        case ev.IncidentGraded():
+            st.grade, st.sentiment = event.grade, event.sentiment
+            if st.learned_at is None:
+                st.learned_at = event.at
+            return st
+        case ev.IncidentClosed():
+            st.closed, st.stage = True, "closed"
+            for c in st.clocks:
+                c.next_remind_at = None
+            return st
+    return None
+
+
+def _remind_base(cause: str | None, at: datetime) -> datetime:
+    """When the next slip counts from after one at `at`: its scheduled time (in its cause,
+    `…:remind@<time>`) unless it went out late (as `fire` does)."""
+    if cause and "remind@" in cause:
+        try:
+            when = datetime.fromisoformat(cause.rsplit("remind@", 1)[1])
+        except ValueError:
+            return at
+        return when if at - when <= LATE_AFTER else at
+    return at
+
+
+def restore(state: IncidentState | None, event: ev.Event, rules: Rules) -> IncidentState | None:
+    """What deadlines decided, from one of its own events: each clock as recorded (started,
+    moved, warned, breached, met, extended, cancelled), the slips and flags of each unit."""
+    if event.incident_id == ev.NO_INCIDENT:
+        return None
+    st = _copy(state, event.at) if state is not None else IncidentState(id=event.incident_id, updated_at=event.at)
+    if isinstance(event, ev.ClockStarted):
+        _restore_start(st, event)
+        return st
+    c = st.clock(getattr(event, "clock", ""))
+    if c is None:
+        return None
+    match event:
+        case ev.ClockWarning():
+            if event.point not in c.warned:
+                c.warned.append(event.point)
+        case ev.ClockBreached():
+            c.status, c.on_arrival = "breached", event.on_arrival
+            if not st.closed:
+                c.next_remind_at = _next_reminder((c.arrived_at or event.at) if event.on_arrival else c.due_at, rules)
+        case ev.UnitReminded():
+            c.slips[event.unit] = event.count
+            c.slip_at[event.unit] = event.at
+            if not st.closed and event.causation_id and "remind@" in event.causation_id:
+                c.next_remind_at = _next_reminder(_remind_base(event.causation_id, event.at), rules)
+        case ev.UnitFlagged():
+            if event.unit not in c.flagged_units:
+                c.flagged_units.append(event.unit)
+        case ev.ClockMet():
+            c.met_at, c.met_by, c.next_remind_at = event.met_at or event.at, event.actor, None
+            if not event.late:
+                c.status = "met"
+        case ev.ClockExtended():
+            c.due_at, c.status, c.provisional, c.warned = event.due_at, "extended", False, []
+        case ev.ClockCancelled():
+            if c.open:
+                c.status = "cancelled"
+        case _:
+            return None
+    return st
+
+
+def _restore_start(st: IncidentState, e: ev.ClockStarted) -> None:
+    """A clock started or moved, as `_start_clocks` did it."""
+    current = st.clock(e.clock)
+    arrived = e.arrived_at or e.at
+    start_at = e.start_at or st.learned_at or arrived
+    if current is None or current.status == "cancelled":
+        if current is not None:
+            st.clocks.remove(current)
+        st.clocks.append(ClockState(name=e.clock, due_at=e.due_at, basis=e.basis, started_at=start_at,
+                                    provisional=e.provisional, counted_from=e.counted_from,
+                                    extendable=e.extendable, period=e.period, arrived_at=arrived, unit=e.unit))
+        st.clocks.sort(key=lambda c: _order(c.name))
+        return
+    current.due_at, current.provisional, current.warned, current.arrived_at = e.due_at, e.provisional, [], arrived
+    if e.start_at is not None and e.counted_from:
+        current.started_at, current.counted_from = start_at, e.counted_from
+        current.period = e.period or current.period
+
+
+def restore_sweep(state: SweepState, event: ev.Event) -> SweepState:
+    """Sweeps as recorded: the last one, the recent ones, the windows missed (and judged up to
+    the latest of deadlines' own events, so no window is judged twice)."""
+    replace = msgspec.structs.replace
+    checked = event.at if state.checked_until is None else max(state.checked_until, event.at)
+    match event:
+        case ev.SweepRecorded():
+            recent = [t for t in state.recent if t > event.at - SWEEP_MEMORY] + [event.at]
+            return replace(state, last_at=event.at, last_by=event.actor, recent=recent[-100:], checked_until=checked)
+        case ev.SweepMissed():
+            day = (event.causation_id or "").split(":")[1] if (event.causation_id or "").count(":") >= 2 else ""
+            missed = [*state.missed, f"{day} {event.window}".strip()][-MAX_MISSED_SHOWN:]
+            return replace(state, missed=missed, checked_until=checked)
+    return replace(state, checked_until=checked)
+
+
 def _is_duration(text: str) -> bool:
     try:
         parse_duration(text)
@@ -405,7 +524,8 @@ def _meet(st: IncidentState, target: ClockState, at: datetime, actor: str, note:
     span = _span(at - target.due_at)
     text = note if not late else (f"{note} (met late by {span})" if note else f"met late by {span}")
     out.append(ev.ClockMet(id=ev.effect_id(cause, f"met:{target.name}"), incident_id=st.id, at=now, actor=actor,
-                           causation_id=cause, clock=target.name, note=text, due_at=target.due_at, late=late))
+                           causation_id=cause, clock=target.name, note=text, due_at=target.due_at, late=late,
+                           met_at=at))
     return out
 
 

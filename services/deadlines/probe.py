@@ -1,6 +1,7 @@
 """What a test or a benchmark may watch inside deadlines, injected; production leaves it empty.
 
-`Probe` is the no-op default. The bench records start-up phases and breach lateness with a
+`Probe` is the no-op default; it is also the service's `Failpoints` (recovery/probe.py: the
+named steps `committed`, `flushed` a test may stop it at). The bench records start-up phases and breach lateness with a
 `RecordingProbe`; the crash tests (tests/e2e) die at a failpoint with a probe of their own.
 """
 
@@ -9,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from watchboard.domain.events import Event
+from watchboard.recovery.probe import Failpoints
 
 
-class Probe:
+class Probe(Failpoints):
     def phase(self, name: str, seconds: float) -> None:
         """A start-up phase took `seconds`."""
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -35,6 +36,7 @@ from watchboard.config import ConfigError, ConfigSource
 from watchboard.config.calendar import load_calendar
 from watchboard.config.deadlines import DeadlinesConfig, load_deadlines
 from watchboard.domain import events as ev
+from watchboard.domain.bounds import bounded, check_effects
 from watchboard.domain.calendar import WorkCalendar, coverage_warning, covered_until
 from watchboard.domain.commands import Command, Ctx, Done, Extend, Sweep
 from watchboard.domain.supervision import MAJOR_GRADES, Watched, owed_on
@@ -48,6 +50,8 @@ from watchboard.domain.views import (
     encode_view,
     kv_key,
 )
+from watchboard.recovery.keeper import ViewKeeper
+from watchboard.recovery.views import encode_fitted, view_limit, waiting
 from watchboard.services.deadlines.logic import (
     Entry,
     IncidentState,
@@ -66,8 +70,9 @@ from watchboard.services.deadlines.logic import (
     view_of,
 )
 from watchboard.services.deadlines.probe import Probe
+from watchboard.services.deadlines.rebuild import rebuild
 from watchboard.store.outbox import Outbox
-from watchboard.store.sqlite import get_meta, set_meta, start_on_db
+from watchboard.store.sqlite import get_meta, rebuild_pending, set_meta, start_on_db
 from watchboard.store.states import StateTable, Transaction
 
 log = logging.getLogger("watchboard.deadlines")
@@ -88,6 +93,10 @@ def _incident_of(entry: Entry) -> str:
 
 def _major(state: IncidentState) -> bool:
     return state.grade in MAJOR_GRADES and not state.closed
+
+
+def _view_now(state: IncidentState | None) -> ClocksView | None:
+    return view_of(state) if _view(state) is not None and state is not None else None
 
 
 def _view(state: IncidentState | None) -> ClocksView | None:
@@ -124,6 +133,12 @@ class DeadlinesService:
             await self.running.reload()
 
 
+def _closed_at(state: IncidentState) -> datetime | bool:
+    """When a state closed, for the history: its last change once closed (the close itself as a
+    rule; after a rebuild, the closing event's time rather than the rebuild's)."""
+    return (state.updated_at or True) if state.closed else False
+
+
 class Deadlines:
     """The running service: its store, state, timer and outbox all exist from construction."""
 
@@ -134,16 +149,27 @@ class Deadlines:
         self.rt, self.db, self.rules, self.source, self.probe = rt, db, rules, source, probe
         self.nc, self.endpoints, self.publisher = rt.nc, rt.endpoints, rt.publisher
         self.states: StateTable[IncidentState] = StateTable(db, "incidents", IncidentState,
-                                                            closed=lambda s: s.closed, clock=rt.now)
+                                                            closed=_closed_at, clock=rt.now)
         self.history = HistoryKeeper(rt, self.states, "clocks")  # closed incidents out of the hot path
-        self.outbox = Outbox(db, rt.nc, STREAM)
+        # The state table's lock is the connection's one writer: the outbox's deletes commit.
+        self.outbox = Outbox(db, rt.nc, STREAM, lock=self.states.lock, service="deadlines",
+                             fault_subject=rt.subjects.event("deadlines", ev.NO_INCIDENT, "service.fault"))
         self.outbox.before_delete = lambda rows: probe.published([r.subject for r in rows])
         self.timer = Timer()
         self.sweep = SweepState()
         self.dirty_views: set[str] = set()  # KV puts still owed (also in the dirty_views table)
+        # Each commit that changes a view bumps its incident's count: a put that began before
+        # the change must not clear the view it did not show.
+        self.changes: dict[str, int] = {}
         # Open grade I/II incidents (kept with every commit): what `sys.supervision` is about.
         self.major: set[str] = set()
         self.supervision: SupervisionDayView | None = None  # as last put
+        # Reconciles `<id>.clocks` (puts go through `dirty_views`, which survives a crash).
+        self.views = ViewKeeper(rt, "clocks", current=lambda k: _view_now(self.states.get(k)),
+                                snapshot=self._all_views, history=self.history)
+
+    async def _all_views(self) -> dict[str, ClocksView]:
+        return {k: view_of(st) for k, st in list(self.states.items.items()) if _view(st) is not None}
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -157,6 +183,9 @@ class Deadlines:
             self.probe.phase(name, now - mark)
             mark = now
 
+        if await rebuild_pending(self.db):  # a new store: what the stream says, before serving
+            await rebuild(self.rt, self.states, self.outbox, self.rules)
+            lap("rebuild_s")
         loaded = await self.states.load(closed_since=self.history.memory_since())
         self.major = {k for k, st in self.states.items.items() if _major(st)}
         lap("load_s")
@@ -189,13 +218,16 @@ class Deadlines:
         await self._put_supervision()
         rt.consume(DURABLE, filters, self.handle)
         self.history.schedule()
+        self.views.schedule(before=self._reput_sys)
         rt.every(TICK, self.tick, "clock timer")
         rt.every(1.0, self._housekeeping, "outbox flush")
         rt.every(60.0, self._put_supervision, "supervision of the day")  # the day turns over
         path = CommandPath(lock=self.states.lock, begin=self.states.begin, finish=self._commit,
                            after=self._after_command, now=rt.now)
-        await path.serve(self.endpoints, rt.subjects.command("done"), Done, self._done, self._reply)
-        await path.serve(self.endpoints, rt.subjects.command("extend"), Extend, self._extend, self._reply)
+        limit = lambda: self.nc.max_payload  # noqa: E731 - a command that cannot travel is refused first
+        await path.serve(self.endpoints, rt.subjects.command("done"), Done, bounded(self._done, limit), self._reply)
+        await path.serve(self.endpoints, rt.subjects.command("extend"), Extend, bounded(self._extend, limit),
+                         self._reply)
         await self.endpoints.command(Sweep, rt.subjects.command("sweep"), self.on_sweep)
 
     async def close(self) -> None:
@@ -222,6 +254,8 @@ class Deadlines:
         if sweep is not None:
             self.sweep = sweep
         self.dirty_views.update(dirty)
+        for key in dirty:
+            self.changes[key] = self.changes.get(key, 0) + 1
         for key, st in changed.items():
             (self.major.add if _major(st) else self.major.discard)(key)
             old = before.get(key)
@@ -237,26 +271,37 @@ class Deadlines:
             log.warning("deadlines: publishing effects failed (%s); they stay queued", exc)
 
     async def _put_views(self) -> None:
-        keys = list(self.dirty_views)
+        """The owed `<id>.clocks`, each once its facts are in the stream: an incident with effects
+        still in the outbox keeps its view owed until they are published."""
+        held = await waiting(self.outbox, self.rt.subjects)
+        keys = [k for k in self.dirty_views if k not in held]
+        limit = view_limit(self.nc)
         for start in range(0, len(keys), KV_CHUNK):
             chunk = keys[start:start + KV_CHUNK]
-            items = {}
-            for key in chunk:
-                st = self.states.get(key)
-                if st is not None and self.history.on_board(key):  # none for one off the board
-                    items[kv_key(key, "clocks")] = encode_view(view_of(st))
+            seen = {key: self.changes.get(key, 0) for key in chunk}
+            # None for an incident off the board (a late event long after the close).
+            views = {kv_key(key, "clocks"): view_of(st) for key in chunk
+                     if (st := self.states.get(key)) is not None and self.history.on_board(key)}
             try:
-                await self.rt.kv_put_many(items)
+                await self.rt.kv_put_many(encode_fitted(views, limit, "deadlines"))
             except Exception as exc:
                 log.warning("deadlines: KV put failed (%s); retrying", exc)
                 return
-            self.dirty_views.difference_update(chunk)
-            await self.db.executemany("DELETE FROM dirty_views WHERE id = ?", [(k,) for k in chunk])
-            await self.db.commit()
+            async with self.states.lock:  # the connection's one writer (a commit takes all pending writes)
+                put = [k for k in chunk if self.changes.get(k, 0) == seen[k]]  # not changed during the put
+                self.dirty_views.difference_update(put)
+                await self.db.executemany("DELETE FROM dirty_views WHERE id = ?", [(k,) for k in put])
+                await self.db.commit()
 
     async def _after(self) -> None:
         await self._flush()
         await self._put_views()
+        await self._put_supervision()
+
+    async def _reput_sys(self) -> None:
+        """With each reconcile round: `sys.sweep` again, `sys.supervision` recomputed and put."""
+        await self.rt.kv_put(SWEEP_KEY, encode_view(sweep_view(self.sweep)))
+        self.supervision = None
         await self._put_supervision()
 
     async def _put_supervision(self) -> None:
@@ -291,8 +336,12 @@ class Deadlines:
             effects = await tx.fold(batch, lambda st, e: (None, []) if e.incident_id == ev.NO_INCIDENT
                                     else step(st, e, self.rules, now))
             await self._commit(tx, effects)
-        # Committed: the consumer may ack now; publishing is the outbox's job.
-        await self._after()
+        self.probe.reached("committed")
+        # Committed: the consumer may ack now; publishing is the outbox's job, then the views.
+        await self._flush()
+        self.probe.reached("flushed")
+        await self._put_views()
+        await self._put_supervision()
 
     # --- timer -----------------------------------------------------------------------------
 
@@ -330,6 +379,7 @@ class Deadlines:
         now = self.rt.now()
         async with self.states.lock:
             new, event = record_sweep(self.sweep, cmd.note, cmd.actor, ev.new_ulid(now), now)
+            check_effects([event], self.nc.max_payload, cmd)
             await self._commit(self.states.begin(), [event], sweep=new)
         await self.outbox.flush()  # a request: reply ok only once the effect is in the stream
         await self.rt.kv_put(SWEEP_KEY, encode_view(sweep_view(new)))

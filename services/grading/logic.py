@@ -101,6 +101,46 @@ def step(state: IncidentState | None, event: ev.Event, grading: GradingConfig, u
     return None, []
 
 
+# --- rebuilt from the stream (recovery/rebuild.py) ---------------------------------------------
+
+
+def learn(state: IncidentState | None, event: ev.Event) -> IncidentState | None:
+    """What one of intake's events told grading, without deciding anything: the features of
+    its mentions, and whether it is closed. (The decisions come from grading's own events.)"""
+    match event:
+        case ev.IncidentReported(mention=mention) | ev.MentionAdded(mention=mention):
+            if isinstance(event, ev.IncidentReported):
+                mention = msgspec.structs.replace(mention, title=mention.title or event.title)
+            st = state or IncidentState(id=event.incident_id)
+            features = fold_features(st.features, mention, mention.observed_at or event.at)
+            return msgspec.structs.replace(st, features=features, updated_at=event.at)
+        case ev.IncidentClosed():
+            return msgspec.structs.replace(state, closed=True, updated_at=event.at) if state is not None else None
+    return None
+
+
+def restore(state: IncidentState | None, event: ev.Event) -> IncidentState | None:
+    """What grading decided, from one of its own events: grade, owner, flags as recorded."""
+    st = state or IncidentState(id=event.incident_id)
+    replace = msgspec.structs.replace
+    match event:
+        case ev.IncidentGraded():
+            grade = CurrentGrade(grade=event.grade, source=event.source, pinned=event.pinned,
+                                 sentiment=event.sentiment, reasons=list(event.reasons),
+                                 reasons_en=list(event.reasons_en))
+            return replace(st, grade=grade, updated_at=event.at)
+        case ev.IncidentAssigned():
+            owner = CurrentOwner(owner=event.owner, source=event.source, assisting=list(event.assisting))
+            return replace(st, owner=owner, owner_reason=event.reason, owner_reason_en=event.reason_en,
+                           updated_at=event.at)
+        case ev.IncidentFlagged():
+            flags = st.flags if event.kind in st.flags else [*st.flags, event.kind]
+            return replace(st, flags=flags, updated_at=event.at)
+        case ev.IncidentUnflagged():
+            return replace(st, flags=[f for f in st.flags if f != event.kind], updated_at=event.at)
+    return None
+
+
 def _require(state: IncidentState | None, incident_id: str) -> IncidentState:
     if state is None:
         raise NotFound("incident_id", f"no incident {incident_id!r}", zh=f"未找到舆情 {incident_id!r}")

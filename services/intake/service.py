@@ -39,6 +39,7 @@ from watchboard.config.people import PeopleConfig, load_people
 from watchboard.config.units import UnitsConfig, load_units
 from watchboard.domain import events as ev
 from watchboard.domain import hints, incident
+from watchboard.domain.bounds import bounded, check_effects
 from watchboard.domain.calendar import WorkCalendar
 from watchboard.domain.commands import (
     Close,
@@ -61,8 +62,10 @@ from watchboard.domain.evidence import Observed
 from watchboard.domain.merge import MergeIndex
 from watchboard.domain.statements import ApprovalPolicy
 from watchboard.domain.validate import parse_report
-from watchboard.domain.views import CoreView, encode_view, kv_key
+from watchboard.domain.views import CoreView
 from watchboard.evidence_store import ensure_store, observe, store_exists
+from watchboard.recovery.keeper import ViewKeeper
+from watchboard.recovery.probe import Failpoints
 from watchboard.services.intake.live import LiveIndex
 from watchboard.services.intake.logic import (
     command_close,
@@ -78,8 +81,9 @@ from watchboard.services.intake.logic import (
     command_task_add,
     command_task_feedback,
 )
+from watchboard.services.intake.rebuild import rebuild
 from watchboard.services.intake.uploads import Uploads
-from watchboard.store.sqlite import start_on_db
+from watchboard.store.sqlite import rebuild_pending, start_on_db
 from watchboard.store.states import StateTable
 
 log = logging.getLogger("watchboard.intake")
@@ -95,8 +99,9 @@ class IntakeService:
     description = "turns monitors' reports into incidents and keeps the incident record"
 
     def __init__(self, cfg: IntakeConfig, units: UnitsConfig | None = None, people: PeopleConfig | None = None,
-                 cal: WorkCalendar | None = None) -> None:
+                 cal: WorkCalendar | None = None, probe: Failpoints | None = None) -> None:
         self.cfg = cfg
+        self.probe = probe or Failpoints()
         self.units = units  # units.toml: to warn of a unit_hint or region no unit matches
         # notify.toml's people and the roles that may approve a statement; the working
         # calendar a task's due time is counted on.
@@ -105,7 +110,7 @@ class IntakeService:
 
     async def start(self, rt: Runtime) -> Intake:
         async def begin(db: aiosqlite.Connection) -> Intake:
-            running = Intake(rt, db, self.cfg, self.units, self.policy, self.cal)
+            running = Intake(rt, db, self.cfg, self.units, self.policy, self.cal, self.probe)
             await running.start()
             return running
 
@@ -116,7 +121,7 @@ class Intake:
     """The running service: its store, record and merge index exist from construction."""
 
     def __init__(self, rt: Runtime, db: aiosqlite.Connection, cfg: IntakeConfig, units: UnitsConfig | None,
-                 policy: ApprovalPolicy, cal: WorkCalendar) -> None:
+                 policy: ApprovalPolicy, cal: WorkCalendar, probe: Failpoints) -> None:
         if rt.nc is None or rt.endpoints is None or rt.publisher is None:
             raise RuntimeError("intake starts on a connected runtime")
         self.rt, self.db, self.cfg, self.units, self.policy, self.cal = rt, db, cfg, units, policy, cal
@@ -135,9 +140,21 @@ class Intake:
         # Records the request path changed but the projector has not yet folded:
         # incident id → (record as decided, id of the last event emitted for it).
         self.ahead: dict[str, tuple[CoreView, str]] = {}
+        self.probe = probe
+        self.views = ViewKeeper(rt, "core", current=self.cores.get, snapshot=self._all_views,
+                                history=self.history)
+
+    async def _all_views(self) -> dict[str, CoreView]:
+        return dict(self.cores.items)
+
+    def _checked(self, decide: Any) -> Any:
+        """A decider whose events are refused (`invalid`) when they could not travel on this bus."""
+        return bounded(decide, lambda: self.nc.max_payload)
 
     async def start(self) -> None:
         rt = self.rt
+        if await rebuild_pending(self.db):  # a new store: the record from the stream, before serving
+            await rebuild(rt, self.cores)
         await self.cores.load(closed_since=self.history.memory_since())
         self._rebuild_index()
         filters = [rt.subjects.from_service("intake")]
@@ -148,12 +165,15 @@ class Intake:
         self.history.schedule()
         rt.consume("intake-record", filters, self.project)
         rt.every(600, self._prune, "prune merge index")
+        rt.every(1.0, self.views.put_owed, "owed views")
+        self.views.schedule()
         await self.endpoints.add_raw("submit", rt.subjects.submit, self.on_submit)
         path = CommandPath(lock=self.decide_lock, begin=self._begin, finish=self._emit_all,
                            after=self._confirm_all, now=rt.now)
-        await path.serve(self.endpoints, rt.subjects.command("stage"), Stage, command_stage)
-        await path.serve(self.endpoints, rt.subjects.command("note"), Note, command_note, self._note_reply)
-        await path.serve(self.endpoints, rt.subjects.command("close"), Close, command_close)
+        checked = self._checked
+        await path.serve(self.endpoints, rt.subjects.command("stage"), Stage, checked(command_stage))
+        await path.serve(self.endpoints, rt.subjects.command("note"), Note, checked(command_note), self._note_reply)
+        await path.serve(self.endpoints, rt.subjects.command("close"), Close, checked(command_close))
         await self._serve_follow_through(rt, path)
 
     async def _serve_follow_through(self, rt: Runtime, path: CommandPath[CoreView, list[Any]]) -> None:
@@ -164,25 +184,27 @@ class Intake:
         await self.endpoints.add_call("evidence_chunk", rt.subjects.evidence("chunk"), uploads.chunk)
         await self.endpoints.add_call("evidence_end", rt.subjects.evidence("end"), uploads.end)
         rt.every(3600, uploads.prune, "prune abandoned evidence uploads")
-        cmd, reply = rt.subjects.command, self._follow_reply
+        cmd, reply, checked = rt.subjects.command, self._follow_reply, self._checked
         tasks = {"cal": self.cal, "unit_ids": self.unit_ids}
-        await path.serve(self.endpoints, cmd("statement_draft"), StatementDraft, command_statement_draft, reply)
+        await path.serve(self.endpoints, cmd("statement_draft"), StatementDraft, checked(command_statement_draft),
+                         reply)
         await path.serve(self.endpoints, cmd("statement_approve"), StatementApprove,
-                         partial(command_statement_approve, policy=self.policy), reply)
+                         checked(partial(command_statement_approve, policy=self.policy)), reply)
         await path.serve(self.endpoints, cmd("statement_reject"), StatementReject,
-                         partial(command_statement_reject, policy=self.policy), reply)
-        await path.serve(self.endpoints, cmd("statement_publish"), StatementPublish, command_statement_publish, reply)
-        await path.serve(self.endpoints, cmd("task_add"), TaskAdd, partial(command_task_add, **tasks), reply)
-        await path.serve(self.endpoints, cmd("supervise"), Supervise, command_supervise, reply)
+                         checked(partial(command_statement_reject, policy=self.policy)), reply)
+        await path.serve(self.endpoints, cmd("statement_publish"), StatementPublish,
+                         checked(command_statement_publish), reply)
+        await path.serve(self.endpoints, cmd("task_add"), TaskAdd, checked(partial(command_task_add, **tasks)), reply)
+        await path.serve(self.endpoints, cmd("supervise"), Supervise, checked(command_supervise), reply)
 
         async def evidence_add(command: EvidenceAdd) -> dict[str, Any]:
             # Read the object back before deciding: only what is really stored is recorded.
             observed = await self._observe(command)
             decide = partial(command_evidence_add, observed=observed, max_bytes=self.cfg.evidence.max_bytes)
-            return reply(command, await path.run(command, decide))
+            return reply(command, await path.run(command, checked(decide)))
 
         async def task_feedback(command: TaskFeedback) -> dict[str, Any]:
-            return reply(command, await path.run(command, command_task_feedback,
+            return reply(command, await path.run(command, checked(command_task_feedback),
                                                  key=self._incident_of_task(command.task_id.strip())))
 
         async def meeting_add(command: MeetingAdd) -> dict[str, Any]:
@@ -194,7 +216,7 @@ class Intake:
             def decide(_: CoreView | None, c: MeetingAdd, ctx: Ctx) -> tuple[None, list[ev.Event]]:
                 return command_meeting_add({i: self._current(i.strip()) for i in c.incidents}, c, ctx, **tasks)
 
-            return reply(command, await path.run(command, decide, key=""))
+            return reply(command, await path.run(command, checked(decide), key=""))
 
         await self.endpoints.command(EvidenceAdd, cmd("evidence_add"), evidence_add)
         await self.endpoints.command(TaskFeedback, cmd("task_feedback"), task_feedback)
@@ -296,11 +318,20 @@ class Intake:
                 return incident.apply(core, event), []
 
             await tx.fold(batch, fold)
-            # The views go out while SQLite commits (the record comes from the stream, so a
-            # failed commit only means the batch is folded again into the same views); none for
-            # an incident that has left the board (a note long after the close).
-            views = {kv_key(k, "core"): encode_view(v) for k, v in tx.overlay.items() if self.history.on_board(k)}
-            await asyncio.gather(tx.commit(), self.rt.kv_put_many(views), self.live.after_batch(batch))
+            # The views go out while SQLite commits: their facts are the stream's own events, so
+            # they are in it already, and a failed commit only means the batch is folded again
+            # into the same views. A put that fails once the commit went through is owed (the
+            # batch counts as processed and will not come again): housekeeping puts it, and the
+            # reconcile round after a crash. None for an incident that has left the board (a note
+            # long after the close: the keeper asks the history). The board's index goes out too;
+            # if it fails the batch comes again (its puts are idempotent, the fold skips it).
+            committed, _, live = await asyncio.gather(tx.commit(), self.views.put(dict(tx.overlay)),
+                                                      self.live.after_batch(batch), return_exceptions=True)
+            if isinstance(committed, BaseException):
+                raise committed
+            self.probe.reached("committed")
+            if isinstance(live, BaseException):
+                raise live
             # Only now is the record as new as what the request path decided on.
             for d in batch:
                 pending = self.ahead.get(d.event.incident_id)
@@ -352,6 +383,7 @@ class Intake:
             new_id = ev.new_ulid(now)
             event = incident.decide_report(report, decision, now=now, event_id=ev.new_ulid(now),
                                            new_incident_id=new_id)
+            check_effects([event], self.nc.max_payload, report)  # refused whole, before the index hears of it
             future = await self._emit(event)
         await self._confirm(future)
         reply = ok(incident_id=event.incident_id, merged=decision.incident_id is not None)
@@ -411,7 +443,7 @@ class _Pending:
         pass
 
 
-def build(source: ConfigSource) -> IntakeService:
+def build(source: ConfigSource, probe: Failpoints | None = None) -> IntakeService:
     """intake.toml, units.toml, notify.toml's people (who may approve) and calendar.toml."""
     return IntakeService(load_intake(source), load_units(source), load_people(source),
-                         WorkCalendar(load_calendar(source)))
+                         WorkCalendar(load_calendar(source)), probe)

@@ -24,16 +24,22 @@ from watchboard.config.calendar import load_calendar
 from watchboard.config.loader import ConfigError
 from watchboard.config.units import load_units
 from watchboard.domain import events as ev
+from watchboard.domain.bounds import check_effects
 from watchboard.domain.calendar import WorkCalendar
 from watchboard.domain.commands import Ack
 from watchboard.domain.errors import Conflict, Invalid, NotFound
-from watchboard.domain.views import NoticesView, encode_view, kv_key
+from watchboard.domain.views import NoticesView, kv_key
+from watchboard.recovery.keeper import ViewKeeper
+from watchboard.recovery.probe import Failpoints
+from watchboard.recovery.views import encode_fitted, view_limit, waiting
 from watchboard.services.notify.acklink import AckServer, tls_context
 from watchboard.services.notify.channels import Channels
 from watchboard.services.notify.notifier import Notifier
+from watchboard.services.notify.rebuild import rebuild
 from watchboard.services.notify.reporter import Reporter
 from watchboard.services.notify.settings import NotifyConfig, load_notify, seconds
 from watchboard.store.outbox import Outbox
+from watchboard.store.sqlite import rebuild_pending
 
 log = logging.getLogger("watchboard.notify")
 
@@ -54,8 +60,9 @@ class NotifyService:
 
     def __init__(self, cfg: NotifyConfig, unit_names: dict[str, dict[str, str]] | None = None, *,
                  profile: str = DEFAULT_PROFILE, calendar: WorkCalendar | None = None,
-                 source: ConfigSource | None = None) -> None:
+                 source: ConfigSource | None = None, probe: Failpoints | None = None) -> None:
         self.cfg = cfg
+        self.probe = probe or Failpoints()
         self.unit_names = unit_names or {}
         self.profile = profile
         self.calendar = calendar
@@ -71,7 +78,7 @@ class NotifyService:
             self.cfg, rt.ctx.data_dir, channels=Channels(self.cfg), profile=self.profile, calendar=self.calendar,
             unit_names=self.unit_names, closed_since=rt.now() - timedelta(seconds=keep), clock=rt.now)
         try:
-            running = Notify(rt, self.cfg, notifier, self.profile, self.tls, self.source)
+            running = Notify(rt, self.cfg, notifier, self.profile, self.probe, self.tls, self.source)
             await running.start()
         except BaseException:
             await notifier.close()
@@ -82,20 +89,25 @@ class NotifyService:
 class Notify:
     """The running service: its notifier, outbox and loops exist from construction."""
 
-    def __init__(self, rt: Runtime, cfg: NotifyConfig, notifier: Notifier, profile: str,
+    def __init__(self, rt: Runtime, cfg: NotifyConfig, notifier: Notifier, profile: str, probe: Failpoints,
                  tls: ssl.SSLContext | None = None, source: ConfigSource | None = None) -> None:
         if rt.nc is None or rt.endpoints is None or rt.publisher is None:
             raise RuntimeError("notify starts on a connected runtime")
         self.rt, self.cfg, self.notifier, self.profile, self.tls = rt, cfg, notifier, profile, tls
         self.endpoints, self.publisher = rt.endpoints, rt.publisher
-        self.outbox = Outbox(notifier.db, rt.nc, STREAM, lock=notifier.lock)
+        self.outbox = Outbox(notifier.db, rt.nc, STREAM, lock=notifier.lock, service="notify",
+                             fault_subject=rt.subjects.event("notify", ev.NO_INCIDENT, "service.fault"))
+        self.probe = probe
+        # Reconciles `<id>.notices` with the queue (puts go through `dirty` after each commit).
+        self.history = HistoryKeeper(rt, notifier.states, "notices")  # closed incidents out of the hot path
+        self.views = ViewKeeper(rt, "notices", current=lambda _: None, snapshot=self._all_views,
+                                history=self.history)
         self.ack_server: AckServer | None = None  # None when its port is taken (links off)
         self.wake = asyncio.Event()  # set when notices are queued: the delivery loop runs
         self.after = asyncio.Event()  # set after a commit: the outbox and views are published
         self.dirty: set[str] = set()  # incidents whose `<id>.notices` view is not put yet
         self.reporter = Reporter(rt, cfg, notifier, source or ConfigSource(), profile=profile,
                                  on_queued=self.wake.set)
-        self.history = HistoryKeeper(rt, notifier.states, "notices")  # closed incidents out of the hot path
 
     async def start(self) -> None:
         rt, notifier, outbox, publisher = self.rt, self.notifier, self.outbox, self.publisher
@@ -104,6 +116,8 @@ class Notify:
             await outbox.add((e.id, publisher.subject_of(e), ev.encode_event(e)) for e in events)
 
         notifier.effects = effects  # called inside the transaction that records the facts
+        if await rebuild_pending(notifier.db):  # a new store: what the stream says, before serving
+            await rebuild(rt, notifier, outbox)
         # Events committed before a crash: drop those the stream holds, publish the rest.
         await outbox.recover()
         await self._flush()
@@ -117,6 +131,7 @@ class Notify:
         rt.task(lambda: self._loop(self.after, self.publish, "publishing events and views"))
         rt.every(seconds(self.cfg.reports.check_every), self.reporter.tick, "scheduled reports")
         await self.endpoints.command(Ack, rt.subjects.command("ack"), self.on_ack)
+        self.views.schedule()
         host, port = self.cfg.ack.host_port()
         server = AckServer(notifier.signer, notifier.ledger, self._link_ack, host=host, port=port,
                            clock=rt.now, describe=self._describe,
@@ -157,8 +172,11 @@ class Notify:
             log.warning("notify: publishing events failed (%s); they stay queued", exc)
 
     async def _show(self) -> None:
-        """Put the `<id>.notices` view of every incident changed since the last put."""
-        keys, self.dirty = self.dirty, set()
+        """Put the `<id>.notices` view of every incident changed since the last put whose facts
+        are in the stream (an incident with events still in the outbox waits for them)."""
+        held = await waiting(self.outbox, self.rt.subjects)
+        keys = {k for k in self.dirty if k not in held}
+        self.dirty -= keys
         if not keys:
             return
         try:
@@ -167,12 +185,17 @@ class Notify:
             await self._recall(keys)
             keys = {k for k in keys if k == ev.NO_INCIDENT or self.history.on_board(k)}
             views = await self.notifier.notices_views(keys, self.rt.now())
-            await self.rt.kv_put_many({SYSTEM_NOTICES if i == ev.NO_INCIDENT else kv_key(i, "notices"):
-                                       encode_view(_latest(v) if i == ev.NO_INCIDENT else v)
-                                       for i, v in views.items()})
+            views_fitted = encode_fitted({SYSTEM_NOTICES if i == ev.NO_INCIDENT else kv_key(i, "notices"):
+                                          _latest(v) if i == ev.NO_INCIDENT else v for i, v in views.items()},
+                                         view_limit(self.rt.nc), "notify")
+            await self.rt.kv_put_many(views_fitted)
         except BaseException:
             self.dirty |= keys  # put again on the next round
             raise
+
+    async def _all_views(self) -> dict[str, NoticesView]:
+        """Every incident notify knows, with its notices: what `<id>.notices` should say."""
+        return await self.notifier.notices_views(list(self.notifier.states.items), self.rt.now())
 
     def _changed(self, incidents: Iterable[str]) -> None:
         # Notices of no incident (the scheduled reports, missed sweeps, digests) go to
@@ -181,15 +204,18 @@ class Notify:
         self.after.set()
 
     async def publish(self) -> None:
-        """The effects of what was committed, outbox and views together: neither the consumer
-        nor the delivery rounds wait for the stream's acks, and views changed several times
-        since the last put are put once."""
-        await asyncio.gather(self._flush(), self._show())
+        """The effects of what was committed, then the views (a view says only what the stream
+        has): neither the consumer nor the delivery rounds wait for the stream's acks, and views
+        changed several times since the last put are put once."""
+        await self._flush()
+        self.probe.reached("flushed")
+        await self._show()
 
     # --- consumer ---------------------------------------------------------------------------
 
     async def handle(self, batch: Sequence[Delivered]) -> None:
         handled = await self.notifier.handle_batch(batch, self.rt.now())
+        self.probe.reached("committed")
         for m in handled.missing:
             log.warning("notify: %s on %s reached nobody for roles %s; check notify.toml",
                         m.event_type, m.incident_id, ", ".join(m.roles))
@@ -224,6 +250,8 @@ class Notify:
         self._changed(e.incident_id for e in escalated)
         for _ in range(ROUNDS):
             attempts = await self.notifier.deliver_due(self.rt.now())
+            if attempts:
+                self.probe.reached("delivered")
             for a in attempts:
                 if a.status != "sent":
                     log.warning("notify: %s", a.result.reason)
@@ -240,8 +268,10 @@ class Notify:
                            zh=f"通知服务中没有舆情 {incident_id!r}")
         ack = await self.notifier.acknowledge(incident_id, person, self.rt.now(), via=via)
         if ack is not None:
+            self.dirty.add(incident_id)  # owed from now on: a failed flush leaves it to the next round
+            self.probe.reached("ack-committed")
             await self.outbox.flush()  # the reply says ok once the event is in the stream
-            self.dirty.add(incident_id)
+            self.probe.reached("ack-flushed")
             await self._show()
         return ack
 
@@ -249,6 +279,11 @@ class Notify:
         if cmd.via not in ("cli", "board", "link"):
             raise Invalid("via", f"{cmd.via!r} is not one of cli, board, link",
                           zh=f"{cmd.via!r} 不是有效的签收途径；可选：`cli`、`board`、`link`")
+        # The event it makes carries the actor and the incident id, both bounded by the command;
+        # checked anyway on a bus that takes little, before anything is recorded.
+        probe_event = ev.IncidentAcknowledged(id="E" * 17, incident_id=cmd.incident_id, at=self.rt.now(),
+                                              actor=cmd.actor, by=cmd.actor, via=cmd.via)
+        check_effects([probe_event], self.rt.nc.max_payload if self.rt.nc else 1 << 20, cmd)
         ack = await self._acknowledge(cmd.incident_id, cmd.actor, cmd.via)
         if ack is None:
             memo = self.notifier.memo(cmd.incident_id)
@@ -274,8 +309,8 @@ def _latest(view: NoticesView) -> NoticesView:
     return msgspec.structs.replace(view, notices=kept[-SYSTEM_NOTICES_KEPT:])
 
 
-def build(source: ConfigSource) -> NotifyService:
+def build(source: ConfigSource, probe: Failpoints | None = None) -> NotifyService:
     units = load_units(source)
     names = {u.id: {"zh": u.name, "en": u.name_en or u.name} for u in units.units}
     return NotifyService(load_notify(source), names, profile=source.profile_name(),
-                         calendar=WorkCalendar(load_calendar(source)), source=source)
+                         calendar=WorkCalendar(load_calendar(source)), source=source, probe=probe)

@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("service", choices=SERVICE_NAMES)
     _common(p)
     p.add_argument("--data", type=Path, default=None, help="this service's data folder")
+    p.add_argument("--rebuild", action="store_true",
+                   help="move the service's store aside (kept beside it) and rebuild it from the stream before "
+                        "serving; stop the running service first")
 
     p = sub.add_parser("board", help="the live dashboard")
     _common(p)
@@ -278,7 +281,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return up(args)
     if command == "serve":
         return cli_ops.serve(args.service, args.nats, _source(args), args.data or default_data_dir() / args.service,
-                             args.credentials)
+                             args.credentials, rebuild=args.rebuild)
     if command == "auth":
         from watchboard.auth.cli import run
 

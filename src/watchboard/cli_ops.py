@@ -43,8 +43,18 @@ def build_service(name: str, source: ConfigSource) -> Any:
     return module.build(source)
 
 
-def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path, creds: Credentials | None = None) -> int:
+def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path, creds: Credentials | None = None,
+          *, rebuild: bool = False) -> int:
     service = build_service(name, source)
+    if rebuild:
+        # A store that is not there is rebuilt from the stream before the service serves.
+        from watchboard.recovery.rebuild import move_aside
+
+        store = data_dir / f"{name}.sqlite"
+        moved = move_aside(store)
+        print(f"watchboard serve {name}: " + (f"store moved aside to {moved[0]}; " if moved else
+                                            f"no store at {store}; ") + "rebuilding it from the stream",
+              file=sys.stderr)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -56,6 +66,7 @@ def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path, creds:
                           stop)
 
     from watchboard.auth.registry import RegistryError
+    from watchboard.recovery.rebuild import RebuildError
 
     try:
         asyncio.run(main())
@@ -66,6 +77,9 @@ def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path, creds:
     except RegistryError as exc:  # roles on, but the service cannot name people
         print(f"watchboard serve {name}: {exc}", file=sys.stderr)
         return 2
+    except RebuildError as exc:
+        print(f"watchboard serve {name}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -49,7 +49,7 @@ def test_up_demo_restart_and_clean_stop(tmp_path: Path) -> None:
             grades = {r["grade"] for r in rows}
             return rows if len(rows) >= 12 and {"I", "II"} <= grades else None
 
-        rows = wait_for(incidents, 60, "the demo graded")
+        rows = wait_for(incidents, 120, "the demo graded")  # generous: a loaded 2-core machine
         # Roles on: without credentials the server lets nobody in, and the CLI says so.
         anonymous = subprocess.run([*WATCHBOARD, "ls", "--nats", url, "--lang", "en"], capture_output=True, text=True,
                                    timeout=30, env={**env, "WATCHBOARD_DATA": str(tmp_path / "elsewhere")})

@@ -27,7 +27,7 @@ async def test_a_damaged_header_is_refused_naming_the_path(tmp_path: Path) -> No
     with pytest.raises(StoreError) as info:
         await open_db(bad)
     assert info.value.path == str(bad)
-    assert "not a usable database" in info.value.problem and "backup" in info.value.problem
+    assert "not a usable database" in info.value.problem and "--rebuild" in info.value.problem
 
 
 async def test_a_damaged_page_fails_quick_check(tmp_path: Path) -> None:
@@ -66,6 +66,6 @@ def test_serve_exits_1_with_one_line(service: str, nats_server: NatsServer, tmp_
     assert done.returncode == 1
     lines = [line for line in done.stderr.splitlines() if line.startswith("watchboard serve")]
     assert lines == [f"watchboard serve {service}: store {data / (service + '.sqlite')}: the store is not a "
-                     "usable database (file is not a database); restore it from a backup, or move it aside to "
-                     "start afresh"]
+                     "usable database (file is not a database); rebuild it from the stream with --rebuild (the file "
+                     "is kept beside the new one), or restore it from a backup"]
     assert "Traceback" not in done.stderr

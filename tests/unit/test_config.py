@@ -35,6 +35,9 @@ def write(folder: Path, name: str, text: str) -> Path:
     ('[history]\nboard_retention = "a week"', "key `history.board_retention`: 'a week' is not a duration of a day"),
     ('[history]\nkeep_closed = "2h"', "key `history.keep_closed`: '2h' is not a duration of a day or more"),
     ('[history]\nkeep = "30d"', "object contains unknown field `keep`"),
+    ('[recovery]\nreconcile_every = "often"',
+     "key `recovery.reconcile_every`: 'often' is not '0' or a duration of a second or more like '30s' or '10m'"),
+    ('[recovery]\nreconcile_every = "0.5s"', "key `recovery.reconcile_every`: '0.5s' is not '0' or a duration"),
     ('strem = 1', "object contains unknown field `strem`"),
     ("timezone = ", "not valid TOML"),
 ])
@@ -45,6 +48,14 @@ def test_watchboard_toml_errors(tmp_path: Path, text: str, message: str) -> None
         load_watchboard(ConfigSource(folder))
     assert str(info.value).startswith(str(folder / "watchboard.toml"))
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("", 600.0), ('[recovery]\nreconcile_every = "30s"', 30.0), ('[recovery]\nreconcile_every = "0"', 0.0),
+])
+def test_reconcile_every(tmp_path: Path, text: str, seconds: float) -> None:
+    cfg = load_watchboard(ConfigSource(write(tmp_path, "watchboard.toml", text)))
+    assert cfg.recovery.reconcile_seconds() == seconds
 
 
 def test_override_is_file_by_file(tmp_path: Path) -> None:

@@ -39,3 +39,22 @@ def test_default_config_ships_inside_the_package() -> None:
     shipped = {p.name for p in defaults_dir().glob("*.toml")}
     assert shipped == {p.name for p in (ROOT / "config").glob("*.toml")}
     assert {p.stem for p in list_profiles()} == {p.stem for p in (ROOT / "config" / "profiles").glob("*.toml")}
+
+
+def test_every_package_is_listed_in_pyproject() -> None:
+    """pyproject.toml lists packages by hand; one left out installs nothing of it.
+
+    The import test above passes in an editable checkout whatever the list says, so this
+    one reads the list itself and fails on the developer's machine, before CI.
+    """
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = set()
+    for base, prefix in ((ROOT / "src" / "watchboard", "watchboard"), (ROOT / "services", "watchboard.services")):
+        for init in base.rglob("__init__.py"):
+            rel = init.parent.relative_to(base).parts
+            found.add(".".join([prefix, *rel]))
+    for init in (ROOT / "config").rglob("__init__.py"):
+        found.add(".".join(["watchboard.defaults", *init.parent.relative_to(ROOT / "config").parts]))
+    assert found - listed == set(), f"packages missing from pyproject.toml: {sorted(found - listed)}"

@@ -91,7 +91,8 @@ def service_permissions(name: str, s: Subjects) -> dict[str, Any]:
     and answer its own requests; nothing else (not even another service's command)."""
     api = "$JS.API"
     publish = [s.from_service(name), *(f"$KV.{BUCKET}.{key}" for key in KV_KEYS[name]),
-               f"{api}.STREAM.INFO.{STREAM}", f"{api}.STREAM.INFO.{KV_STREAM}"]
+               f"{api}.STREAM.INFO.{STREAM}", f"{api}.STREAM.INFO.{KV_STREAM}",
+               KV_DIRECT, KV_DIRECT_KEY]  # reading its own views back (reconcile), by direct get
     for durable in DURABLES[name]:
         publish += [f"{api}.CONSUMER.INFO.{STREAM}.{durable}", f"{api}.CONSUMER.CREATE.{STREAM}.{durable}",
                     f"{api}.CONSUMER.CREATE.{STREAM}.{durable}.>", f"{api}.CONSUMER.DURABLE.CREATE.{STREAM}.{durable}",

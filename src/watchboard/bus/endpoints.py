@@ -10,7 +10,8 @@ reply shape of DESIGN.md §4.2:
 (`message` in English, `message_zh` its Chinese twin, for the Chinese CLI and board.)
 
 Our typed errors become error replies (never nats.py's generic "500" with a repr), and an
-unexpected exception becomes `unavailable` with its class name, logged with a traceback.
+unexpected exception becomes `unavailable` pointing to the log, where its traceback is
+(a reply never names a Python type, nor echoes the request).
 Requests are handled concurrently (bounded), because a handler waits for a stream ack and
 one slow request must not hold the next.
 
@@ -80,6 +81,11 @@ def _encode(reply: dict[str, Any]) -> bytes:
     return json.dumps(reply, ensure_ascii=False, default=str).encode()
 
 
+# A reply never names a Python type: what JSON calls the value instead.
+_JSON_WORDS: dict[type, str] = {list: "a list", str: "a string", int: "a number", float: "a number",
+                                bool: "true or false", type(None): "null"}
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object, or a DomainError naming `body`."""
     from watchboard.domain.errors import Invalid
@@ -95,7 +101,7 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         raise Invalid("body", f"body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                       zh=f"请求内容不是合法的 JSON（第 {exc.lineno} 行第 {exc.colno} 列有误）") from exc
     if not isinstance(value, dict):
-        raise Invalid("body", f"body must be a JSON object, got {type(value).__name__}",
+        raise Invalid("body", f"body must be a JSON object, got {_JSON_WORDS.get(type(value), 'something else')}",
                       zh="请求内容须为一个 JSON 对象（{…}）")
     return value
 
@@ -206,12 +212,16 @@ class Endpoints:
         except DomainError as exc:
             reply = error_reply(exc.code, exc.message, exc.field, exc.message_zh)
         except BusError as exc:
-            reply = error_reply("unavailable", f"the bus did not confirm in time: {exc}",
-                                message_zh="总线未能及时确认，本次操作未完成，请稍后重试")
-        except Exception as exc:
+            # The reply says what to do, never the exception's names (those go to the log).
+            log.warning("%s: request on %s: %s", self.name, request.subject, exc)
+            reply = error_reply("unavailable", "the bus did not confirm in time; check the incident (watchboard show) "
+                                f"before trying again; the {self.name} log says more",
+                                message_zh="总线未能及时确认；重试前请先查看该舆情（`watchboard show`），"
+                                f"详见 `{self.name}` 服务日志")
+        except Exception:
             log.exception("%s: request on %s failed", self.name, request.subject)
-            reply = error_reply("unavailable", f"internal error ({exc.__class__.__name__}); see the {self.name} log",
-                                message_zh=f"服务内部出错（`{exc.__class__.__name__}`），请查看 `{self.name}` 服务日志")
+            reply = error_reply("unavailable", f"internal error; see the {self.name} log",
+                                message_zh=f"服务内部出错，请查看 `{self.name}` 服务日志")
         try:
             await request.respond(_encode(reply))
         except Exception as exc:  # the requester may be gone; nothing to do

@@ -77,6 +77,15 @@ class HistoryKeeper:
         closed = self.table.closed_time(incident_id)
         return closed is None or closed >= self.rt.now().timestamp() - self.retention
 
+    async def held(self, incidents: list[str]) -> set[str]:
+        """Of `incidents`, those whose state is on disk but not in memory (closed long ago, or
+        evicted): reconcile leaves their keys to the sweep, which reads when they closed from disk."""
+        away = [i for i in incidents if i not in self.table.items]
+        if not away:
+            return set()
+        async with self.table.lock:
+            return await self.table.on_disk(away)
+
     def schedule(self) -> None:
         """Run a round once the service is ready (its endpoints open), then every INTERVAL."""
         interval = INTERVAL * self.rt.ctx.tick

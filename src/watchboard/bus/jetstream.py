@@ -16,7 +16,7 @@ from nats.js.kv import KeyValue
 from watchboard.bus.errors import BusTimeout, map_nats_error
 from watchboard.bus.subjects import STREAM, Subjects
 from watchboard.config import WatchboardConfig, parse_seconds
-from watchboard.domain.events import OWNER, Event, encode_event, event_type
+from watchboard.domain.events import Event, encode_event, event_type, owner_of
 from watchboard.domain.views import KV_BUCKET
 
 KV_STREAM = f"KV_{KV_BUCKET}"
@@ -128,7 +128,7 @@ class EventPublisher:
 
     def subject_of(self, event: Event) -> str:
         kind = event_type(event)
-        return self.subjects.event(OWNER[kind], event.incident_id, kind)
+        return self.subjects.event(owner_of(event), event.incident_id, kind)
 
     async def publish(self, event: Event) -> api.PubAck:
         """Publish one event and wait (bounded) for the stream's ack."""

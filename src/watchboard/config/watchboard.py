@@ -46,6 +46,16 @@ class HistoryConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         return parse_seconds(self.keep_closed) or 0.0
 
 
+class RecoveryConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    # Each service compares its KV views with its state at start and this often, and rewrites
+    # the missing, stale or too large ones: after a crash the board shows what the stream says
+    # within this period. "0" checks at start only.
+    reconcile_every: str = "10m"
+
+    def reconcile_seconds(self) -> float:
+        return 0.0 if self.reconcile_every == "0" else parse_seconds(self.reconcile_every) or 0.0
+
+
 class WatchboardConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     subject_prefix: str = "wb"
     timezone: str = "Asia/Shanghai"
@@ -55,6 +65,7 @@ class WatchboardConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     stream: StreamConfig = msgspec.field(default_factory=StreamConfig)
     web: WebConfig = msgspec.field(default_factory=WebConfig)
     history: HistoryConfig = msgspec.field(default_factory=HistoryConfig)
+    recovery: RecoveryConfig = msgspec.field(default_factory=RecoveryConfig)
 
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -91,6 +102,10 @@ def check_watchboard(cfg: WatchboardConfig, file: str = "watchboard.toml") -> No
         if seconds is None or seconds < 86400:
             raise ConfigError(file, f"history.{key}", f"{value!r} is not a duration of a day or more like "
                               "'7d' or '30d' (the board shows today's closed incidents whatever this says)")
+    every = cfg.recovery.reconcile_every
+    if every != "0" and not (parse_seconds(every) or 0) >= 1:
+        raise ConfigError(file, "recovery.reconcile_every", f"{every!r} is not '0' or a duration of a second or "
+                          "more like '30s' or '10m'")
     if not cfg.subject_prefix or any(c in cfg.subject_prefix for c in " .*>"):
         raise ConfigError(file, "subject_prefix", f"{cfg.subject_prefix!r} must be one token, "
                           "without spaces, dots or wildcards")

@@ -259,6 +259,11 @@ class ClockStarted(Event, tag="clock.started"):
     extendable: bool = False
     # A task's clock (`task:<id>`) belongs to the unit it was handed to, not the incident's owner.
     unit: str = ""
+    # What a rebuild from the stream needs to restore the clock exactly (issue 12): the period
+    # as configured ("3wh"; "" for a fixed time) and when deadlines had the clock (the time of
+    # the event that started it, not this event's `at`, which is when it was processed).
+    period: str = ""
+    arrived_at: datetime | None = None
 
 
 class ClockWarning(Event, tag="clock.warning"):
@@ -283,6 +288,9 @@ class ClockMet(Event, tag="clock.met"):
     note: str = ""
     due_at: datetime | None = None
     late: bool = False  # met after its due time: the clock stays breached, "met late by …"
+    # When the act happened (a statement published, a task fed back: that event's time);
+    # None from older versions and for `done`, which is met at this event's `at`.
+    met_at: datetime | None = None
 
 
 class ClockExtended(Event, tag="clock.extended"):
@@ -320,6 +328,24 @@ class SweepRecorded(Event, tag="sweep.recorded"):
 
 class SweepMissed(Event, tag="sweep.missed"):
     window: str  # e.g. "10:00"
+
+
+# --- any service --------------------------------------------------------------------
+
+
+class ServiceFault(Event, tag="service.fault"):
+    """An effect the bus would not carry (larger than the server's max_payload, or refused by
+    the stream) was moved aside to the service's dead-letter table, so the effects behind it
+    still go out. Each service writes its own, on `wb.ev.<service>._.service.fault`."""
+
+    service: str
+    reason: str  # in words, bounded (FAULT_REASON_MAX)
+    entry_id: str  # the Nats-Msg-Id (event id) of the entry moved aside
+    subject: str = ""  # where it was to go (names the incident)
+    size: int = 0  # its size in bytes
+
+
+FAULT_REASON_MAX = 500
 
 
 # --- notify -------------------------------------------------------------------------
@@ -373,6 +399,7 @@ AnyEvent = (
     | ClockStarted | ClockWarning | ClockBreached | ClockMet | ClockExtended | ClockCancelled
     | UnitReminded | UnitFlagged | SweepRecorded | SweepMissed
     | NoticeSent | NoticeFailed | NoticeEscalated | IncidentAcknowledged | ReportDispatched
+    | ServiceFault
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -394,6 +421,17 @@ OWNER: dict[str, str] = {
     **dict.fromkeys(["notice.sent", "notice.failed", "notice.escalated",
                      "incident.acknowledged", "report.dispatched"], "notify"),
 }
+
+# Written by whichever service had the fault (`ServiceFault.service`), so not in OWNER.
+ANY_SERVICE = frozenset({"service.fault"})
+
+
+def owner_of(event: Event) -> str:
+    """The service whose subject `event` goes on: OWNER's, or the faulting service's own."""
+    if isinstance(event, ServiceFault):
+        return event.service
+    return OWNER[event_type(event)]
+
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(AnyEvent)

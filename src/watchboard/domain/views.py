@@ -139,6 +139,9 @@ class CoreView(msgspec.Struct, kw_only=True):
     tasks: list[TaskView] = msgspec.field(default_factory=list)
     meetings: list[MeetingView] = msgspec.field(default_factory=list)
     supervisions: list[NoteView] = msgspec.field(default_factory=list)
+    # Too large for one message: long texts cut and only the latest items kept (domain.bounds);
+    # the stream has it all (`watchboard show`, the reports).
+    summarised: bool = False
 
 
 class GradeView(msgspec.Struct, kw_only=True):
@@ -163,6 +166,7 @@ class GradeView(msgspec.Struct, kw_only=True):
     # reader shows the profile's names and offers only its grades. Empty from a grading that does
     # not write it: the reader then uses its own config.
     grade_labels: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
+    summarised: bool = False  # too large for one message: reasons cut (domain.bounds)
 
 
 class ClockView(msgspec.Struct, kw_only=True):
@@ -200,6 +204,7 @@ class ClocksView(msgspec.Struct, kw_only=True):
     # Task clocks (`task:<id>`), kept apart from the plans' clocks above.
     tasks: list[ClockView] = msgspec.field(default_factory=list)
     supervised_at: datetime | None = None  # the last supervision (督办) of the incident
+    summarised: bool = False  # too large for one message: only the latest slips and tasks
 
 
 class NoticeView(msgspec.Struct, kw_only=True):
@@ -217,6 +222,7 @@ class NoticesView(msgspec.Struct, kw_only=True):
     acknowledged_at: datetime | None = None
     escalation_tier: int = 0
     updated_at: datetime | None = None
+    summarised: bool = False  # too large for one message: only the latest notices (domain.bounds)
 
 
 class SweepView(msgspec.Struct, kw_only=True):

@@ -38,6 +38,8 @@ UNASSIGNED = "unassigned"  # the owner of an incident nobody owns yet (as deadli
 UNGRADED = "ungraded"
 NOTABLE_MAX = 20
 NOTABLE_MEDIA = frozenset({"city", "provincial", "national"})
+# Platforms that are mainstream media whatever the level (domain.report no longer names them).
+MAINSTREAM_PLATFORMS = frozenset({"news", "tv", "newspaper", "radio"})
 OPEN_STAGES: tuple[str, ...] = tuple(s for s in STAGES if s != "closed")
 
 

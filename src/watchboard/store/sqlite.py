@@ -40,11 +40,20 @@ class StoreError(Exception):
         super().__init__(f"{path}: {problem}")
 
 
+# Meta key set on a store just created: its state must be rebuilt from the stream before the
+# service serves (recovery/rebuild.py); removed in the transaction that commits the rebuild.
+REBUILD_PENDING = "rebuild_pending"
+# What a person does about a store that cannot be used: the stream holds everything it held.
+WHAT_TO_DO = ("rebuild it from the stream with --rebuild (the file is kept beside the new one), or restore it "
+              "from a backup")
+
+
 async def open_db(path: Path | str, schema: str = "") -> aiosqlite.Connection:
     """Open (creating) a service database with the shared tables and `schema`.
 
     The folder must be writable and the file must pass `PRAGMA quick_check`; otherwise
-    `StoreError` says which and what to do."""
+    `StoreError` says which and what to do. A store created here is marked `rebuild_pending`."""
+    new = str(path) != ":memory:" and not os.path.exists(path)  # noqa: ASYNC240 - one stat, before opening
     if str(path) != ":memory:":
         folder = Path(path).parent
         try:
@@ -64,19 +73,19 @@ async def open_db(path: Path | str, schema: str = "") -> aiosqlite.Connection:
         async with db.execute("PRAGMA quick_check") as cur:
             verdict = [row[0] async for row in cur]
         if verdict != ["ok"]:
-            raise StoreError(path, f"the store is damaged (quick_check: {'; '.join(verdict)[:200]}); restore it "
-                             "from a backup, or move it aside to start afresh")
+            raise StoreError(path, f"the store is damaged (quick_check: {'; '.join(verdict)[:200]}); {WHAT_TO_DO}")
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=FULL")
         await db.executescript(PROCESSED_SCHEMA + schema)
         await _add_processed_at(db)
+        if new:
+            await set_meta(db, REBUILD_PENDING, True)
         await db.commit()
     except sqlite3.DatabaseError as exc:
         await db.close()
         if "readonly" in str(exc) or "read-only" in str(exc):
             raise StoreError(path, "the store is read-only for this user; fix its owner or permissions") from None
-        raise StoreError(path, f"the store is not a usable database ({exc}); restore it from a backup, or "
-                         "move it aside to start afresh") from None
+        raise StoreError(path, f"the store is not a usable database ({exc}); {WHAT_TO_DO}") from None
     except StoreError:
         await db.close()
         raise
@@ -133,6 +142,16 @@ async def prune_processed(db: aiosqlite.Connection, before: float, *, unstamped:
     cur = await db.execute(sql, (before,))
     await db.commit()
     return cur.rowcount or 0
+
+
+async def rebuild_pending(db: aiosqlite.Connection) -> bool:
+    """Whether the store was created empty (or its rebuild never finished)."""
+    return bool(await get_meta(db, REBUILD_PENDING, False))
+
+
+async def rebuilt(db: aiosqlite.Connection) -> None:
+    """In the caller's transaction: the rebuild is done (committed with its state)."""
+    await db.execute("DELETE FROM meta WHERE key = ?", (REBUILD_PENDING,))
 
 
 async def get_meta(db: aiosqlite.Connection, key: str, default: Any = None) -> Any:

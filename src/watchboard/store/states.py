@@ -49,8 +49,11 @@ X = TypeVar("X")
 
 log = logging.getLogger("watchboard.store")
 
-# Whether a state is closed: the time it closed, True (closed, time unknown: the table's clock at
-# the first commit that saw it closed stands for it), or None/False (open).
+# Whether a state is closed: the time it closed (or near it: when the closed state last changed),
+# True (closed, time unknown: the table's clock at the first commit that saw it closed stands for
+# it), or None/False (open). The first stamp a row gets in memory stays (a later change of a closed
+# state does not move it); a store rebuilt or upgraded gets the time the state gives, so incidents
+# closed long ago are not taken for closed now.
 Closed = Callable[[S], "datetime | bool | None"]
 _IN_CHUNK = 500  # SQLite's parameter limit
 _READ_CHUNK = 4096  # rows fetched at once when loading
@@ -110,6 +113,10 @@ class StateTable(Generic[S]):
         """Read the states into memory: every one, or (`closed_since`) the open ones and those
         closed since then. Returns how many are in memory."""
         await self.prepare()
+        # What memory held goes (a rebuild's commit left every state there, unstamped): only
+        # what this load reads is kept.
+        self.items.clear()
+        self.closed_at.clear()
         sql = f"SELECT id, state, closed_at FROM {self.table}"
         params: tuple[float, ...] = ()
         if closed_since is not None and self.closed is not None:
@@ -164,6 +171,17 @@ class StateTable(Generic[S]):
                                    (start, end)) as cur:
             return [row[0] async for row in cur]
 
+    async def on_disk(self, keys: Iterable[str]) -> set[str]:
+        """Of `keys`, those the table holds a row of (in memory or not)."""
+        wanted = list(dict.fromkeys(keys))
+        found: set[str] = set()
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start:start + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            async with self.db.execute(f"SELECT id FROM {self.table} WHERE id IN ({marks})", chunk) as cur:
+                found.update([row[0] async for row in cur])
+        return found
+
     def closed_time(self, key: str) -> float | None:
         """When the state in memory under `key` closed (epoch seconds), None while open."""
         return self.closed_at.get(key)
@@ -172,11 +190,13 @@ class StateTable(Generic[S]):
         if self.closed is None:
             return None
         closed = self.closed(state)
+        if not closed:
+            return None
+        if key in self.closed_at:  # stamped when first seen closed: a later change does not move it
+            return self.closed_at[key]
         if isinstance(closed, datetime):
             return closed.timestamp()
-        if closed:
-            return self.closed_at.get(key) or self.clock().timestamp()
-        return None
+        return self.clock().timestamp()
 
     def get(self, key: str) -> S | None:
         return self.items.get(key)
