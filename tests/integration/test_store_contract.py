@@ -319,6 +319,23 @@ async def test_evict_and_closed_between(store: Store) -> None:
     assert table.closed_time("B") is None and await table.closed_between(0, 1e12) == ["A"]
 
 
+async def test_a_closing_stamp_stays_and_load_replaces_memory(store: Store) -> None:
+    """A closed state keeps its first stamp when it changes again (a note long after the close);
+    `load` keeps only what it reads (a rebuild's commit left everything in memory); `on_disk`
+    says which keys the table holds, in memory or not."""
+    table = cases_table(store, clock=T0 + timedelta(days=2))
+    await table.load()
+    await put_all(table, Case(id="A", closed=True), Case(id="B", closed_at=T0), Case(id="C"))
+    assert table.closed_time("A") == (T0 + timedelta(days=2)).timestamp()
+    table.clock = lambda: T0 + timedelta(days=9)
+    await put_all(table, Case(id="A", closed=True), Case(id="B", closed_at=T0 + timedelta(days=5)))
+    assert table.closed_time("A") == (T0 + timedelta(days=2)).timestamp()
+    assert table.closed_time("B") == T0.timestamp()
+    assert sorted(await table.closed_between(0, (T0 + timedelta(days=3)).timestamp())) == ["A", "B"]
+    assert await table.load(closed_since=T0 + timedelta(days=3)) == 1 and set(table.items) == {"C"}
+    assert await table.on_disk(["A", "C", "NOPE"]) == {"A", "C"}
+
+
 async def test_a_store_of_an_older_version_is_stamped_once(store: Store) -> None:
     """Rows written before the column existed get their closing time at the first load."""
     legacy = StateTable(store.db, "things", Case)  # no `closed`: the old behaviour, no column
