@@ -129,7 +129,7 @@ class Seed:
         from watchboard.services.deadlines.logic import IncidentState as DState
         from watchboard.services.grading.logic import IncidentState as GState
         from watchboard.services.notify.model import IncidentMemo
-        from watchboard.store.sqlite import open_db, set_meta
+        from watchboard.store.sqlite import open_db, rebuilt, set_meta
         from watchboard.store.states import StateTable
 
         tables: list[tuple[str, type, str]] = [("intake", CoreView, "core"), ("grading", GState, "grading"),
@@ -147,6 +147,7 @@ class Seed:
                 await db.executemany("UPDATE incidents SET closed_at = ? WHERE id = ?",
                                      [(i["closed_at"].timestamp(), i["id"]) for i in items if i["closed_at"]])
                 await set_meta(db, "board_swept_until", (self.now - RETENTION).timestamp())
+                await rebuilt(db)  # a store the service wrote, not a new one to rebuild from the stream
                 await db.commit()
             finally:
                 await db.close()

@@ -239,6 +239,30 @@ async def test_monitor_submits_but_cannot_read_the_board(site: Site, tmp_path: P
             await monitor.close()
 
 
+async def test_a_new_store_is_rebuilt_with_roles_on(site: Site, tmp_path: Path) -> None:
+    """grading started on a new store after intake has written events (as `up` on a busy day):
+    its rebuild's consumer is its own to create, read and delete, so it serves and grades."""
+    from watchboard.services.grading.service import build as build_grading
+
+    await admin_setup(site)
+    async with running(build_intake(ConfigSource()), site.url, tmp_path / "intake", creds=site.creds("intake")):
+        operator = await site.client("operator")
+        try:
+            reply = await request(operator, SUBJECTS.submit, json.dumps(REPORT, ensure_ascii=False).encode())
+            assert reply["ok"], reply
+            async with running(build_grading(ConfigSource()), site.url, tmp_path / "grading",
+                               creds=site.creds("grading")):
+                await eventually(lambda: _graded(operator, reply["incident_id"]), timeout=15,
+                                 what="the incident graded after the rebuild")
+        finally:
+            await operator.close()
+
+
+async def _graded(nc: Client, incident_id: str) -> bool:
+    view = await load_view(nc, incident_id)
+    return bool(view is not None and view.grade is not None)
+
+
 async def test_operator_forgeries_are_overwritten(site: Site, tmp_path: Path) -> None:
     """A forged Nats-Request-Info is replaced by the server; a forged actor or reporter is
     replaced by the person; a request from inside the services' account is forbidden."""

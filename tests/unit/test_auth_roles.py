@@ -64,6 +64,7 @@ def allowed(subject: str, patterns: list[str]) -> bool:
     ("grading", "$JS.API.STREAM.PURGE.WATCHBOARD", False),
     ("grading", "$JS.API.STREAM.DELETE.KV_wb-board", False),
     ("deadlines", "$JS.API.DIRECT.GET.WATCHBOARD", True),
+    ("grading", "$JS.API.DIRECT.GET.WATCHBOARD", True),  # its commands' outbox, checked at start
     ("intake", "$JS.API.DIRECT.GET.WATCHBOARD", False),
     # the evidence bucket: intake puts files and reads them back; never purges or deletes
     ("intake", "$O.wb-evidence.C.NUID1", True),
@@ -74,6 +75,13 @@ def allowed(subject: str, patterns: list[str]) -> bool:
     ("intake", "$JS.API.STREAM.DELETE.OBJ_wb-evidence", False),
     ("grading", "$O.wb-evidence.C.NUID1", False),
     ("notify", "$JS.API.DIRECT.GET.OBJ_wb-evidence", False),
+    # a new store's rebuild reads the stream through its own ephemeral consumer, nobody else's
+    ("grading", "$JS.API.CONSUMER.CREATE.WATCHBOARD.rebuild-grading.wb.ev.intake.>", True),
+    ("grading", "$JS.API.CONSUMER.CREATE.WATCHBOARD.rebuild-grading", True),
+    ("grading", "$JS.API.CONSUMER.MSG.NEXT.WATCHBOARD.rebuild-grading", True),
+    ("grading", "$JS.API.CONSUMER.DELETE.WATCHBOARD.rebuild-grading", True),
+    ("grading", "$JS.API.CONSUMER.CREATE.WATCHBOARD.rebuild-notify", False),
+    ("grading", "$JS.API.CONSUMER.DELETE.WATCHBOARD.notify", False),
 ])
 def test_service_publishes_only_its_own(service: str, subject: str, may: bool) -> None:
     """Each service: its own events, keys and durable consumers; nothing of another's."""

@@ -66,7 +66,7 @@ KV_KEYS = {"intake": ("*.core", "live.*", "sys.live"), "grading": ("*.grade",),
            "deadlines": ("*.clocks", "sys.sweep", "sys.calendar", "sys.supervision"),
            "notify": ("*.notices",)}
 # The services that read the event stream directly (their outbox's recovery after a crash).
-STREAM_READERS = ("deadlines", "notify")
+STREAM_READERS = ("grading", "deadlines", "notify")  # grading: its commands' outbox (issue 12)
 
 
 def commands_of(service: str) -> tuple[str, ...]:
@@ -97,6 +97,10 @@ def service_permissions(name: str, s: Subjects) -> dict[str, Any]:
         publish += [f"{api}.CONSUMER.INFO.{STREAM}.{durable}", f"{api}.CONSUMER.CREATE.{STREAM}.{durable}",
                     f"{api}.CONSUMER.CREATE.{STREAM}.{durable}.>", f"{api}.CONSUMER.DURABLE.CREATE.{STREAM}.{durable}",
                     f"{api}.CONSUMER.MSG.NEXT.{STREAM}.{durable}", f"$JS.ACK.{STREAM}.{durable}.>"]
+    # A new store's rebuild reads the stream through one ephemeral consumer (recovery/rebuild.py).
+    rebuild = f"rebuild-{name}"
+    publish += [f"{api}.CONSUMER.CREATE.{STREAM}.{rebuild}", f"{api}.CONSUMER.CREATE.{STREAM}.{rebuild}.>",
+                f"{api}.CONSUMER.DELETE.{STREAM}.{rebuild}", f"{api}.CONSUMER.MSG.NEXT.{STREAM}.{rebuild}"]
     if name in STREAM_READERS:
         publish.append(EVENTS_DIRECT)
     if name == "intake":  # intake keeps the evidence bucket: it reads each object back before recording it
