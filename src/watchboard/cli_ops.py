@@ -7,10 +7,11 @@ import asyncio
 import contextlib
 import importlib
 import json
+import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from watchboard.board.i18n import Lang, code_word, named, t
 from watchboard.bus.connection import Refused, _redact, connect
 from watchboard.bus.credentials import Credentials
 from watchboard.bus.errors import BusError, NotPermitted
+from watchboard.bus.lease import StandbyOptions
 from watchboard.bus.runtime import ServiceContext, install_signal_handlers, run_service
 from watchboard.bus.subjects import COMMAND_OWNER, Subjects
 from watchboard.client import load_archived, load_history, load_view, load_views, request
@@ -43,9 +45,31 @@ def build_service(name: str, source: ConfigSource) -> Any:
     return module.build(source)
 
 
+LEASE_LOST_EXIT = 3  # `serve --standby`: this instance may no longer act; systemd or `up` start it again
+
+
+def lease_lost_exit(name: str) -> Callable[[str], None]:
+    """`serve --standby`: an instance that lost its lease ends at once — no half-done work
+    continues beside the new active instance — and comes back as a standby."""
+
+    def lost(why: str) -> None:
+        print(f"watchboard serve {name}: no longer the active instance ({why}); exiting", file=sys.stderr,
+              flush=True)
+        os._exit(LEASE_LOST_EXIT)
+
+    return lost
+
+
 def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path, creds: Credentials | None = None,
-          *, rebuild: bool = False) -> int:
+          *, rebuild: bool = False, standby: bool = False, instance: str | None = None) -> int:
+    if rebuild and standby:
+        # A standby's store is a copy of the active's; one rebuilt from the stream would not be.
+        print(f"watchboard serve {name}: --rebuild and --standby do not go together: stop every instance, "
+              "rebuild one without --standby, then start the others as standbys (they copy its store)",
+              file=sys.stderr)
+        return 2
     service = build_service(name, source)
+    options = StandbyOptions(instance=instance or "", on_lost=lease_lost_exit(name)) if standby else None
     if rebuild:
         # A store that is not there is rebuilt from the stream before the service serves.
         from watchboard.recovery.rebuild import move_aside
@@ -62,8 +86,8 @@ def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path, creds:
         if hasattr(service, "reload"):
             extra[signal.SIGHUP] = lambda: asyncio.ensure_future(service.reload())
         install_signal_handlers(stop, extra)
-        await run_service(service, ServiceContext(nats_url=nats_url, data_dir=data_dir, source=source, creds=creds),
-                          stop)
+        await run_service(service, ServiceContext(nats_url=nats_url, data_dir=data_dir, source=source, creds=creds,
+                                                  standby=options), stop)
 
     from watchboard.auth.registry import RegistryError
     from watchboard.recovery.rebuild import RebuildError
@@ -80,6 +104,46 @@ def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path, creds:
     except RebuildError as exc:
         print(f"watchboard serve {name}: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def check(args: argparse.Namespace, source: ConfigSource) -> int:
+    """`watchboard check`: every config file loads; with --cluster DIR the nodes' configs and the
+    replicas make a cluster that keeps its writes; with --live the running streams agree."""
+    from watchboard.bus.cluster import check_cluster, check_live
+    from watchboard.launcher import SERVICES, watchboard_toml
+
+    try:
+        wb = load_watchboard(source)
+        for name in SERVICES:
+            build_service(name, source)
+    except ConfigError as exc:
+        print(f"watchboard check: {exc}", file=sys.stderr)
+        return 1
+    problems: list[Any] = []
+    if args.cluster is not None:
+        nodes = sorted(args.cluster.glob("*.conf"))
+        problems += check_cluster(nodes, wb, watchboard_toml(source))
+        print(f"cluster: {len(nodes)} node config(s) in {args.cluster}")
+    if args.live:
+        async def live() -> list[Any]:
+            nc = await connect(args.nats, "watchboard-check", retry_for=CONNECT_WITHIN, creds=args.credentials)
+            try:
+                return await check_live(nc.jetstream(timeout=5), wb, watchboard_toml(source))
+            finally:
+                await nc.close()
+
+        try:
+            problems += asyncio.run(live())
+        except (ConnectionError, Refused) as exc:
+            print(f"watchboard check --live: {exc}", file=sys.stderr)
+            return 1
+    for problem in problems:
+        print(f"watchboard check: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"ok: config{', cluster' if args.cluster else ''}{', running streams' if args.live else ''} "
+          f"(stream.replicas {wb.stream.replicas}, sync_interval {wb.stream.sync_interval})")
     return 0
 
 
@@ -273,6 +337,8 @@ async def _client_command(nc: Any, subjects: Subjects, args: argparse.Namespace,
         return await submit(nc, subjects, args, out)
     if args.command == "ls":
         return await ls(nc, subjects, args, out)
+    if args.command == "status":
+        return await status(nc, args, out)
     if args.command == "show":
         return await show(nc, subjects, args, out)
     if args.command == "demo":
@@ -289,6 +355,72 @@ async def _client_command(nc: Any, subjects: Subjects, args: argparse.Namespace,
 
         return await run_follow_through(nc, subjects, args, out)
     return await operator_command(nc, subjects, args, out)
+
+
+STATUS_WORDS = {
+    "en": {"service": "service", "instance": "instance", "role": "role", "version": "version",
+           "active": "active", "standby": "standby", "": "only instance", "none": "NOT answering",
+           "no_active": "no active instance", "lag": "events behind",
+           "no_lag": "(events behind: only with the admin's credentials, --creds admin.nk)"},
+    "zh": {"service": "服务", "instance": "实例", "role": "角色", "version": "版本",
+           "active": "在岗", "standby": "备用", "": "单实例", "none": "无应答", "no_active": "无在岗实例",
+           "lag": "待处理事件", "no_lag": "（待处理事件数须用管理员凭据查看：`--creds admin.nk`）"},
+}
+
+
+async def status(nc: Any, args: argparse.Namespace, out: Out) -> int:
+    """`watchboard status`: every instance that answers the service API, with its role; exit 1
+    when a service has no instance that acts (none answers, or only standbys)."""
+    from watchboard.bus.standby import service_instances
+    from watchboard.bus.subjects import SERVICES
+
+    found = await service_instances(nc)
+    lag = await consumer_lag(nc)
+    words = STATUS_WORDS["zh" if out.lang == "zh" else "en"]
+    acting = {i.service for i in found if i.role in ("active", "")}
+    if getattr(args, "json", False):
+        print(json.dumps({"instances": [vars(i) for i in found], "services": {s: s in acting for s in SERVICES},
+                          "lag": lag}, ensure_ascii=False, indent=2))
+    else:
+        print(f"{words['service']:10} {words['instance']:24} {words['role']:14} {words['version']:9} {words['lag']}")
+        for name in SERVICES:
+            mine = [i for i in found if i.service == name]
+            behind = str(lag[name]) if name in lag else "-"
+            for i in mine:
+                acts = i.role in ("active", "")
+                print(f"{name:10} {i.instance or i.id[:12]:24} {words.get(i.role, i.role):14} {i.version:9} "
+                      f"{behind if acts else ''}")
+            if not mine:
+                print(f"{name:10} {'-':24} {words['none']}")
+            elif name not in acting:
+                print(f"{name:10} {'-':24} {words['no_active']}")
+        if not lag:
+            print(words["no_lag"])
+    return 0 if acting >= set(SERVICES) else 1
+
+
+async def consumer_lag(nc: Any) -> dict[str, int]:
+    """Events each service has still to handle (its durables' pending and unacked), where this
+    identity may read consumers (the admin's credentials, or roles off); {} elsewhere."""
+    from nats.js.errors import NotFoundError
+
+    from watchboard.auth.roles import DURABLES
+    from watchboard.bus.subjects import STREAM
+
+    js = nc.jetstream(timeout=2)
+    out: dict[str, int] = {}
+    for service, durables in DURABLES.items():
+        total = 0
+        try:
+            for durable in durables:
+                info = await asyncio.wait_for(js.consumer_info(STREAM, durable), 3)
+                total += (info.num_pending or 0) + (info.num_ack_pending or 0)
+        except NotFoundError:  # the service has not started yet
+            continue
+        except Exception:  # no JetStream for this identity: nobody's lag
+            return {}
+        out[service] = total
+    return out
 
 
 async def reachable(url: str, timeout: float) -> bool:

@@ -1,5 +1,9 @@
 """`watchboard up`: an embedded nats-server, the four services as child processes, the board.
 
+`--standby` runs two instances of each service (`serve NAME --standby`), the second standing by
+to take over; `--cluster 3` runs three nats-server nodes on loopback instead of one, with the
+streams' replicas the config asks for (refused below 3, as `watchboard check` refuses it).
+
 Each service runs as its own `watchboard serve NAME` process, exactly as on separate hosts,
 so `up` proves the same wiring a city deployment uses — roles on: the first `up` writes an auth
 folder `<data>/auth` (`watchboard auth init`), the server includes its accounts, the admin's
@@ -28,8 +32,8 @@ from zoneinfo import ZoneInfo
 from watchboard.auth.folder import AuthFolder
 from watchboard.bus.credentials import Credentials, resolve
 from watchboard.bus.feed_types import ServiceHealth
-from watchboard.bus.server import NatsServer, ServerError, die_with_parent
-from watchboard.config import ConfigSource, load_watchboard
+from watchboard.bus.server import NatsServer, ServerError, die_with_parent, local_cluster
+from watchboard.config import ConfigSource, WatchboardConfig, load_watchboard
 
 SERVICES = ("intake", "grading", "deadlines", "notify")
 Report = Callable[[str], None]
@@ -52,6 +56,7 @@ class Child:
     name: str
     argv: list[str]
     log: Path
+    env: dict[str, str] | None = None
     process: asyncio.subprocess.Process | None = None
     restarts: int = 0
     started_at: float = 0.0
@@ -61,7 +66,7 @@ class Child:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as out:  # noqa: ASYNC230 - a local log file, opened once per start
             self.process = await asyncio.create_subprocess_exec(
-                *self.argv, stdout=out, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
+                *self.argv, stdout=out, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL, env=self.env,
                 start_new_session=True,  # Ctrl-C in the terminal reaches `up`, which stops us in order
                 preexec_fn=die_with_parent)
         self.started_at = time.monotonic()
@@ -125,8 +130,9 @@ def _tail(path: Path) -> str:
     return lines[-1][-200:] if lines else ""
 
 
-# What `up` keeps in its data folder; `--fresh` deletes these and nothing else.
-DATA_PARTS = ("nats", *SERVICES, "logs")
+# What `up` keeps in its data folder; `--fresh` deletes these and nothing else (the second
+# instance of each service with --standby, the nodes of --cluster 3 or 5).
+DATA_PARTS = ("nats", *SERVICES, *(f"{s}.2" for s in SERVICES), *(f"nats-{i}" for i in range(1, 6)), "logs")
 
 
 def fresh_start(data: Path, *, yes: bool, ask: Callable[[str], str] = input) -> bool:
@@ -164,6 +170,12 @@ def up(args: argparse.Namespace) -> int:
         build_service(name, source)
     if getattr(args, "fresh", False) and not fresh_start(data, yes=args.yes):
         return 1
+    nodes = getattr(args, "cluster", None) or 1
+    problems = cluster_problems(wb, nodes, source)
+    if problems:
+        for problem in problems:
+            print(f"watchboard up --cluster {nodes}: {problem}", file=sys.stderr)
+        return 2
     say(f"data folder {data} (start afresh with `watchboard up --fresh`)")
     auth = AuthFolder(data / "auth")
     if not auth.exists():  # once per data folder: --fresh keeps it, so people keep their credentials
@@ -171,27 +183,56 @@ def up(args: argparse.Namespace) -> int:
         say(f"identities written to {auth.path} (roles on; add people with `watchboard auth add-person`)")
     else:  # the server's accounts as this version grants them (a key a newer intake writes, say)
         auth.write_conf(auth.registry())
-    server = NatsServer(data / "nats", port=args.port, sync_interval=wb.stream.sync_interval, include=auth.conf)
+    if nodes > 1:
+        servers = local_cluster(nodes, data, client_port=args.port, sync_interval=wb.stream.sync_interval,
+                                include=auth.conf)
+    else:
+        servers = [NatsServer(data / "nats", port=args.port, sync_interval=wb.stream.sync_interval, include=auth.conf)]
     try:
-        server.start()
-        server.wait_ready()
+        for server in servers:
+            server.start()
+        for server in servers:
+            server.wait_ready(timeout=30)
     except ServerError as exc:
         print(f"watchboard up: {exc}", file=sys.stderr)
-        server.stop()
+        for server in servers:
+            server.stop()
         return 1
-    say(f"nats-server ready on {server.url} (JetStream in {data / 'nats'}, sync_interval {wb.stream.sync_interval})")
+    url = ",".join(server.url for server in servers)
+    where = (f"{nodes} nodes, JetStream in {data}/nats-1…{nodes}, replicas {wb.stream.replicas}" if nodes > 1
+             else f"JetStream in {data / 'nats'}")
+    say(f"nats-server ready on {url} ({where}, sync_interval {wb.stream.sync_interval})")
     from watchboard.cli import default_data_dir
 
-    if args.port != 4222 or data != default_data_dir().resolve():
-        say(f"other commands need --nats {server.url} --creds {auth.creds('operator')} "
+    if args.port != 4222 or nodes > 1 or data != default_data_dir().resolve():
+        say(f"other commands need --nats {url} --creds {auth.creds('operator')} "
             f"(or WATCHBOARD_NATS and WATCHBOARD_CREDS)")
     try:
-        return asyncio.run(_run(args, data, source, server.url, auth))
+        return asyncio.run(_run(args, data, source, url, auth))
     except KeyboardInterrupt:
         return 130
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
         say("nats-server stopped")
+
+
+def cluster_problems(wb: WatchboardConfig, nodes: int, source: ConfigSource) -> list[str]:
+    """`up --cluster N`: the config must keep N copies and sync every write (watchboard check's rule)."""
+    from watchboard.bus.cluster import check_replicas
+
+    if nodes <= 1:
+        return []
+    if nodes not in (3, 5):
+        return [f"--cluster {nodes}: a JetStream cluster has 3 or 5 nodes (a majority must survive a loss)"]
+    return [str(p) for p in check_replicas(wb, nodes, watchboard_toml(source))]
+
+
+def watchboard_toml(source: ConfigSource) -> str:
+    """Where watchboard.toml was read from, as a config error names it."""
+    if source.config_dir is not None and (source.config_dir / "watchboard.toml").is_file():
+        return str(source.config_dir / "watchboard.toml")
+    return "watchboard.toml (the shipped default; give yours with --config DIR)"
 
 
 def _creds(auth: AuthFolder, identity: str) -> Credentials:
@@ -207,7 +248,16 @@ async def _setup(url: str, auth: AuthFolder, source: ConfigSource) -> None:
 
     nc = await connect(url, "watchboard-up-admin", retry_for=10, creds=_creds(auth, "admin"))
     try:
-        await setup(nc.jetstream(timeout=PUBLISH_TIMEOUT), load_watchboard(source))
+        for attempt in range(30):  # a new cluster elects its JetStream leader first
+            try:
+                await setup(nc.jetstream(timeout=PUBLISH_TIMEOUT), load_watchboard(source))
+                return
+            except Exception as exc:
+                if attempt == 29:
+                    raise
+                if attempt == 0:
+                    say(f"JetStream not ready yet ({exc.__class__.__name__}: {exc}); retrying")
+                await asyncio.sleep(1)
     finally:
         await nc.close()
 
@@ -220,10 +270,7 @@ async def _run(args: argparse.Namespace, data: Path, source: ConfigSource, url: 
         extra += ["--profile", source.profile]
     await _setup(url, auth, source)
     operator = _creds(auth, "operator")
-    children = [Child(name, [sys.executable, "-m", "watchboard.cli", "serve", name, "--nats", url,
-                             "--creds", str(auth.creds(name)), "--data", str(data / name), *extra],
-                      data / "logs" / f"{name}.log")
-                for name in SERVICES]
+    children = service_children(data, url, auth, extra, standby=getattr(args, "standby", False), source=source)
     log_file = data / "logs" / "up.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
 
@@ -276,6 +323,46 @@ def status_word(name: str, health: ServiceHealth) -> str:
     if name in health.loading:
         return f"loading ({health.loading[name]}); its commands wait until it is ready"
     return "NOT answering on the service API"
+
+
+def service_children(data: Path, url: str, auth: AuthFolder, extra: list[str], *, standby: bool = False,
+                     source: ConfigSource | None = None) -> list[Child]:
+    """One child per service; with `standby` two, `NAME` and `NAME.2`, each its own data folder,
+    as two hosts would run them (`serve NAME --standby`), the second one standing by."""
+    children = []
+    for name in SERVICES:
+        for k in (1, 2) if standby else (1,):
+            label = name if k == 1 else f"{name}.{k}"
+            argv = [sys.executable, "-m", "watchboard.cli", "serve", name, "--nats", url,
+                    "--creds", str(auth.creds(name)), "--data", str(data / label), *extra]
+            env = None
+            if standby:
+                argv += ["--standby", "--instance", f"{name}-{k}"]
+                if name == "notify":
+                    env = notify_env(data, source)
+            children.append(Child(label, argv, data / "logs" / f"{label}.log", env=env))
+    return children
+
+
+def notify_env(data: Path, source: ConfigSource | None) -> dict[str, str] | None:
+    """Both notify instances sign and check acknowledgement links with one secret: the links
+    in notices the first one sent must still work once the second has taken over. Unless
+    notify.toml names the secret itself, `up` keeps one in `<data>/notify-ack.secret` and hands
+    it over in the environment variable notify.toml names (`[ack] secret_env`)."""
+    import os
+    import secrets
+
+    from watchboard.services.notify.settings import load_notify
+
+    ack = load_notify(source or ConfigSource()).ack
+    if ack.secret or not ack.secret_env or os.environ.get(ack.secret_env):
+        return None
+    path = data / "notify-ack.secret"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32) + "\n", encoding="ascii")
+        path.chmod(0o600)
+    return {**os.environ, ack.secret_env: path.read_text(encoding="ascii").strip()}
 
 
 async def _status_lines(url: str, report, creds: Credentials | None = None) -> None:

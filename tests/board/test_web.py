@@ -211,12 +211,13 @@ async def browser(url: str) -> AsyncIterator[DevTools]:
         proc = start_chromium(exe, profile)
         try:
             port_file = Path(profile) / "DevToolsActivePort"
-            for _ in range(200):
+            # Bounded but generous: Chromium's first start on a loaded 2-core machine took > 10 s in CI.
+            for _ in range(1200):
                 if port_file.exists() and port_file.read_text().strip():
                     break
                 await asyncio.sleep(0.05)
             else:
-                pytest.fail(f"{exe} did not open its DevTools port within 10 s")
+                pytest.fail(f"{exe} did not open its DevTools port within 60 s")
             port = int(port_file.read_text().split()[0])
             async with aiohttp.ClientSession() as http:
                 async with http.get(f"http://127.0.0.1:{port}/json/list") as resp:

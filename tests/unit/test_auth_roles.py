@@ -82,6 +82,17 @@ def allowed(subject: str, patterns: list[str]) -> bool:
     ("grading", "$JS.API.CONSUMER.DELETE.WATCHBOARD.rebuild-grading", True),
     ("grading", "$JS.API.CONSUMER.CREATE.WATCHBOARD.rebuild-notify", False),
     ("grading", "$JS.API.CONSUMER.DELETE.WATCHBOARD.notify", False),
+    # Standby instances: each service its own lease, replica and durables, and its own hand-over.
+    ("grading", "$KV.wb-lease.grading", True),
+    ("grading", "$KV.wb-lease.deadlines", False),
+    ("grading", "wb.replica.grading", True),
+    ("grading", "wb.replica.notify", False),
+    ("grading", "$JS.API.DIRECT.GET.WB_REPLICA.wb.replica.grading", True),
+    ("grading", "$JS.API.DIRECT.GET.WB_REPLICA.wb.replica.intake", False),
+    ("grading", "$JS.API.CONSUMER.DELETE.WATCHBOARD.grading", True),
+    ("intake", "wb.active.intake.wb.intake.submit", True),
+    ("grading", "wb.active.intake.wb.intake.submit", False),
+    ("grading", "$JS.API.STREAM.PURGE.WB_REPLICA", False),
 ])
 def test_service_publishes_only_its_own(service: str, subject: str, may: bool) -> None:
     """Each service: its own events, keys and durable consumers; nothing of another's."""
@@ -99,6 +110,8 @@ def test_service_publishes_only_its_own(service: str, subject: str, may: bool) -
     ("intake", "$SRV.PING", True),
     ("intake", "wb.evidence.chunk", True),
     ("grading", "wb.evidence.chunk", False),
+    ("intake", "wb.active.intake.wb.intake.submit", True),  # what its standbys hand on
+    ("grading", "wb.active.intake.wb.cmd.stage", False),
 ])
 def test_service_answers_only_its_own(service: str, subject: str, may: bool) -> None:
     assert allowed(subject, roles.service_permissions(service, S)["subscribe"]["allow"]) is may

@@ -118,8 +118,37 @@ def service_permissions(name: str, s: Subjects) -> dict[str, Any]:
         publish += [f"{EVIDENCE_OBJECTS}.C.>", f"{EVIDENCE_OBJECTS}.M.>", f"{api}.STREAM.INFO.{EVIDENCE_STREAM}",
                     EVIDENCE_DIRECT, EVIDENCE_DIRECT_KEY]
     subscribe = ["_INBOX.>", *answers, "$SRV.*", f"$SRV.*.{name}", f"$SRV.*.{name}.*"]
+    standby_publish, standby_subscribe = standby_permissions(name, s)
+    publish += standby_publish
+    subscribe += standby_subscribe
     # allow_responses: a reply goes to the requester's reply subject, once, whatever it is.
     return {"publish": {"allow": publish}, "subscribe": {"allow": subscribe}, "allow_responses": True}
+
+
+REPLICA_STREAM = "WB_REPLICA"  # watchboard.store.replica
+SNAPSHOT_STREAM = "OBJ_wb-replica"  # its snapshots (Object Store wb-replica)
+LEASE_STREAM = "KV_wb-lease"  # watchboard.bus.lease
+
+
+def standby_permissions(name: str, s: Subjects) -> tuple[list[str], list[str]]:
+    """(publish, subscribe) a service needs to run as several instances (bus/standby.py): its
+    lease, its store's replica and snapshots, the hand-over of requests between its own
+    instances, and recreating its own durables at their ack floor when it takes over."""
+    api = "$JS.API"
+    publish = [
+        f"$KV.wb-lease.{name}", f"{api}.STREAM.INFO.{LEASE_STREAM}", f"{api}.DIRECT.GET.{LEASE_STREAM}.>",
+        s.replica(name), f"{api}.STREAM.INFO.{REPLICA_STREAM}", f"{api}.DIRECT.GET.{REPLICA_STREAM}",
+        f"{api}.DIRECT.GET.{REPLICA_STREAM}.{s.replica(name)}",
+        # Snapshots: one object per service; the Object Store's own subjects cannot be split per
+        # object, so the services (trusted alike, see "What stays trusted") share the bucket.
+        "$O.wb-replica.>", f"{api}.STREAM.INFO.{SNAPSHOT_STREAM}", f"{api}.STREAM.PURGE.{SNAPSHOT_STREAM}",
+        f"{api}.STREAM.MSG.GET.{SNAPSHOT_STREAM}", f"{api}.DIRECT.GET.{SNAPSHOT_STREAM}.>",
+        f"{api}.CONSUMER.CREATE.{SNAPSHOT_STREAM}", f"{api}.CONSUMER.CREATE.{SNAPSHOT_STREAM}.>",
+        f"{api}.CONSUMER.DELETE.{SNAPSHOT_STREAM}.>",
+        f"{s.forwarded(name)}.>",
+        *(f"{api}.CONSUMER.DELETE.{STREAM}.{durable}" for durable in DURABLES[name]),
+    ]
+    return publish, [f"{s.forwarded(name)}.>"]
 
 
 def admin_permissions() -> dict[str, Any]:

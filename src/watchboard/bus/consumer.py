@@ -237,3 +237,29 @@ async def catch_up(nc: Client, durable: str, filters: Sequence[str], handle: Bat
     finally:
         await sub.unsubscribe()
     return stats.events
+
+
+async def rewind_to_ack_floor(nc: Client, durable: str) -> int:
+    """At a takeover: what the dead instance fetched but never acked is delivered again at
+    once, in stream order, instead of after `ack_wait` and behind later events.
+
+    Recreates the durable at its ack floor (same config, starting at the first unacked
+    sequence). Events after the floor that were acked come again too; the store's processed
+    ids skip them. Returns how many were pending (0: nothing done)."""
+    js = nc.jetstream(timeout=5)
+    try:
+        info = await js.consumer_info(STREAM, durable)
+    except NotFoundError:
+        return 0
+    pending = info.num_ack_pending or 0
+    if not pending:
+        return 0
+    config = info.config
+    config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
+    config.opt_start_seq = (info.ack_floor.stream_seq if info.ack_floor else 0) + 1
+    config.opt_start_time = None
+    await js.delete_consumer(STREAM, durable)
+    await js.add_consumer(STREAM, config)
+    log.info("consumer %s: %d events the previous instance held are delivered again from %d", durable,
+             pending, config.opt_start_seq)
+    return pending

@@ -110,7 +110,7 @@ class Endpoints:
     """A service's request/reply endpoints, registered with the NATS service API."""
 
     def __init__(self, nc: Client, name: str, description: str, *, concurrency: int = 256,
-                 trust: Trust | None = None) -> None:
+                 trust: Trust | None = None, metadata: dict[str, str] | None = None) -> None:
         self.nc = nc
         self.name = name
         self.description = description
@@ -123,6 +123,9 @@ class Endpoints:
         self._pending: list[tuple[str, str, CallHandler]] = []  # added while loading
         self._loading: list[Subscription] = []
         self.loading_detail = "state"  # what it is loading: the PING reply says (state | catching up)
+        self.metadata = metadata  # standby mode: {"role": "active", "instance": …} ($SRV.PING/INFO)
+        self._handlers: dict[str, CallHandler] = {}  # subject → handler, for forwarded requests
+        self._forwarded: Any = None
 
     async def start(self) -> None:
         """Answer `$SRV.PING` as loading; the endpoints wait for `open`."""
@@ -131,7 +134,8 @@ class Endpoints:
 
         async def ping(msg: Msg) -> None:
             if msg.reply:
-                body = {**payload, "metadata": {"status": "loading", "loading": self.loading_detail}}
+                body = {**payload, "metadata": {**(self.metadata or {}), "status": "loading",
+                                                "loading": self.loading_detail}}
                 with contextlib.suppress(Exception):
                     await self.nc.publish(msg.reply, json.dumps(body).encode())
 
@@ -151,7 +155,8 @@ class Endpoints:
                 await sub.unsubscribe()
         self._loading = []
         self._service = await add_service(self.nc, name=self.name, version=__version__,
-                                          description=self.description, metadata={"status": "ready"})
+                                          description=self.description,
+                                          metadata={**(self.metadata or {}), "status": "ready"})
         pending, self._pending = self._pending, []
         for name, subject, handler in pending:
             await self._register(name, subject, handler)
@@ -192,46 +197,96 @@ class Endpoints:
 
         await self._service.add_endpoint(name=name, subject=subject, handler=on_request,
                                          queue_group=self.name)
+        self._handlers[subject] = handler
+
+    async def accept_forwarded(self, prefix: str) -> None:
+        """Standby mode: answer the requests a standby instance took and handed on to
+        `<prefix>.<subject>` (watchboard.bus.standby). The standby checked the caller and
+        wrote the person into the body already, and says who it was in a header; only the
+        service's own users may publish there, so the request is taken as it comes."""
+        from watchboard.bus.standby import forwarded_caller
+
+        async def on_msg(msg: Any) -> None:
+            subject = msg.subject[len(prefix) + 1:]
+            handler = self._handlers.get(subject)
+            headers = dict(msg.headers or {})
+
+            async def answer() -> None:
+                if handler is None and self._service is None:  # ready means ready: not before
+                    reply = error_reply("unavailable", f"{self.name} is still loading ({self.loading_detail}); "
+                                        "try again in a moment",
+                                        message_zh=f"`{self.name}` 服务仍在加载，请稍后重试")
+                elif handler is None:
+                    reply = error_reply("unavailable", f"{self.name} does not answer {subject}",
+                                        message_zh=f"`{self.name}` 服务不受理 {subject}")
+                else:
+                    caller = forwarded_caller(headers)
+                    reply = await self._reply_for(subject, handler, Call(msg.data, headers, caller))
+                    if caller is not None and reply.get("ok"):
+                        reply.setdefault("actor", caller.name)
+                try:
+                    await msg.respond(_encode(reply))
+                except Exception as exc:
+                    log.debug("%s: could not reply to a forwarded %s: %s", self.name, subject, exc)
+
+            await self._slots.acquire()
+            task = asyncio.create_task(answer())
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+
+        self._forwarded = await self.nc.subscribe(f"{prefix}.>", queue=self.name, cb=on_msg)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self._slots.release()
 
     async def _answer(self, request: Request, handler: CallHandler) -> None:
-        try:
-            body = request.data
-            caller = None
+        caller = None
+
+        async def checked(call: Call) -> dict[str, Any]:
+            nonlocal caller
+            body = call.data
             if self.trust is not None:
                 # nats.micro's Request keeps the message's reply subject only in its `_msg`.
                 reply_to = getattr(getattr(request, "_msg", None), "reply", "") or ""
                 caller = self.trust.caller(request.subject, request.headers, reply_to)
                 body = self.trust.stamp(request.subject, body, caller)
-            reply = await handler(Call(body, dict(request.headers or {}), caller))
-            if caller is not None and reply.get("ok"):
-                reply.setdefault("actor", caller.name)  # who the record names, for the caller to show
-        except DomainError as exc:
-            reply = error_reply(exc.code, exc.message, exc.field, exc.message_zh)
-        except BusError as exc:
-            # The reply says what to do, never the exception's names (those go to the log).
-            log.warning("%s: request on %s: %s", self.name, request.subject, exc)
-            reply = error_reply("unavailable", "the bus did not confirm in time; check the incident (watchboard show) "
-                                f"before trying again; the {self.name} log says more",
-                                message_zh="总线未能及时确认；重试前请先查看该舆情（`watchboard show`），"
-                                f"详见 `{self.name}` 服务日志")
-        except Exception:
-            log.exception("%s: request on %s failed", self.name, request.subject)
-            reply = error_reply("unavailable", f"internal error; see the {self.name} log",
-                                message_zh=f"服务内部出错，请查看 `{self.name}` 服务日志")
+            return await handler(Call(body, call.headers, caller))
+
+        reply = await self._reply_for(request.subject, checked, Call(request.data, dict(request.headers or {})))
+        if caller is not None and reply.get("ok"):
+            reply.setdefault("actor", caller.name)  # who the record names, for the caller to show
         try:
             await request.respond(_encode(reply))
         except Exception as exc:  # the requester may be gone; nothing to do
             log.debug("%s: could not reply on %s: %s", self.name, request.subject, exc)
+
+    async def _reply_for(self, subject: str, handler: CallHandler, call: Call) -> dict[str, Any]:
+        """The handler's reply, or the error reply its failure makes."""
+        try:
+            return await handler(call)
+        except DomainError as exc:
+            return error_reply(exc.code, exc.message, exc.field, exc.message_zh)
+        except BusError as exc:
+            # The reply says what to do, never the exception's names (those go to the log).
+            log.warning("%s: request on %s: %s", self.name, subject, exc)
+            return error_reply("unavailable", "the bus did not confirm in time; check the incident (watchboard show) "
+                               f"before trying again; the {self.name} log says more",
+                               message_zh="总线未能及时确认；重试前请先查看该舆情（`watchboard show`），"
+                               f"详见 `{self.name}` 服务日志")
+        except Exception:
+            log.exception("%s: request on %s failed", self.name, subject)
+            return error_reply("unavailable", f"internal error; see the {self.name} log",
+                               message_zh=f"服务内部出错，请查看 `{self.name}` 服务日志")
 
     async def stop(self) -> None:
         for sub in self._loading:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
         self._loading = []
+        if self._forwarded is not None:
+            with contextlib.suppress(Exception):
+                await self._forwarded.unsubscribe()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
         if self._service is not None:

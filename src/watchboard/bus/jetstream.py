@@ -110,12 +110,21 @@ async def check_ready(js: JetStreamContext) -> KeyValue:
 
 async def setup(js: JetStreamContext, cfg: WatchboardConfig) -> None:
     """The admin's job with roles on (a service's own at start with roles off): the stream,
-    the board's bucket and the evidence bucket."""
+    the board's bucket and the evidence bucket; what standby instances need; at a hub, its
+    towns' stream; and every bucket brought to the configured replicas."""
+    from watchboard.bus.cluster import align_replicas
+    from watchboard.bus.site import ensure_sites_stream
+    from watchboard.bus.standby import ensure_standby_infra
     from watchboard.evidence_store import ensure_store  # it reads through bus.reader: no cycle at import
 
     await ensure_stream(js, cfg)
     await ensure_board_bucket(js, cfg)
     await ensure_store(js, cfg)
+    await ensure_standby_infra(js, cfg, create=True)  # leases, replicas, snapshots (`serve --standby`)
+    await ensure_sites_stream(js, cfg)  # a hub: its towns' reports (watchboard.toml [[sites]])
+    changed = await align_replicas(js, cfg)  # a config now asking for 3 copies (a cluster)
+    if changed:
+        log.info("replicas brought to %d: %s", cfg.stream.replicas, ", ".join(changed))
 
 
 class EventPublisher:

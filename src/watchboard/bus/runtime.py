@@ -36,6 +36,7 @@ from watchboard.bus.jetstream import (
     ensure_board_bucket,
     ensure_stream,
 )
+from watchboard.bus.lease import StandbyOptions
 from watchboard.bus.subjects import Subjects
 from watchboard.bus.trust import Trust
 from watchboard.config import ConfigSource, WatchboardConfig, load_watchboard
@@ -62,6 +63,9 @@ class ServiceContext:
     creds: Credentials | None = None
     # Roles on: the registry naming the people (default: identities.json beside the creds).
     identities: Path | None = None
+    # Standby mode: one of several instances of the service, active only while it holds the
+    # service's lease (watchboard.bus.standby). None: the only instance.
+    standby: StandbyOptions | None = None
 
     @property
     def roles(self) -> bool:
@@ -135,7 +139,9 @@ class Runtime:
                 log.warning("%s: JetStream not ready (%s); retrying", self.name, map_nats_error(exc))
                 await asyncio.sleep(1)
         self.publisher = EventPublisher(self.nc, self.subjects)
-        self.endpoints = Endpoints(self.nc, self.name, description, trust=trust)
+        standby = self.ctx.standby
+        metadata = {"role": "active", "instance": standby.instance} if standby is not None else None
+        self.endpoints = Endpoints(self.nc, self.name, description, trust=trust, metadata=metadata)
         await self.endpoints.start()
 
     def consume(self, durable: str, filters: Sequence[str], handler: BatchHandler, *, batch: int = 256) -> None:
@@ -240,7 +246,15 @@ async def run_service(
     stop: asyncio.Event,
     ready: asyncio.Event | None = None,
 ) -> None:
-    """Run `service` until `stop` is set. Config errors raise before anything connects."""
+    """Run `service` until `stop` is set. Config errors raise before anything connects.
+
+    Standby mode (`ctx.standby`): the instance first follows the active one and runs the
+    service only once it holds the lease (watchboard.bus.standby)."""
+    if ctx.standby is not None and not ctx.standby.active:
+        from watchboard.bus.standby import run_standby
+
+        await run_standby(service, ctx, stop, ready)
+        return
     wb = load_watchboard(ctx.source)
     rt = Runtime(ctx, wb, service.name)
     running: Closable | None = None
@@ -257,7 +271,9 @@ async def run_service(
         rt.task(stopper)
         loops = asyncio.create_task(rt.run_loops())
         await rt.open_when_caught_up(loops)
-        assert rt.nc is not None
+        assert rt.nc is not None and rt.endpoints is not None
+        if ctx.standby is not None:  # what the standbys took is answered here, once we are ready
+            await rt.endpoints.accept_forwarded(rt.subjects.forwarded(service.name))
         await rt.nc.flush(timeout=5)  # subscriptions are on the server before we say ready
         if ready is not None:
             ready.set()

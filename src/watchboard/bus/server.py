@@ -71,6 +71,27 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class ClusterSpec:
+    """One node's part of a cluster on one host: its route port and the other nodes'."""
+
+    name: str
+    port: int
+    routes: tuple[int, ...]
+
+
+def local_cluster(n: int, data: Path, *, client_port: int = 0, sync_interval: str = "always",
+                  include: Path | None = None, host: str = "127.0.0.1") -> list[NatsServer]:
+    """`n` nodes on one host (`watchboard up --cluster 3`, the cluster tests): routes to each
+    other on free ports, JetStream in `data/nats-<i>`; client ports from `client_port` up
+    (0: each picks a free one)."""
+    ports = [free_port(host) for _ in range(n)]
+    return [NatsServer(data / f"nats-{i + 1}", port=client_port + i if client_port else 0, host=host,
+                       sync_interval=sync_interval, include=include, name=f"wb-node-{i + 1}",
+                       cluster=ClusterSpec("watchboard", ports[i], tuple(p for p in ports if p != ports[i])))
+            for i in range(n)]
+
+
 @dataclass
 class NatsServer:
     data_dir: Path
@@ -81,6 +102,15 @@ class NatsServer:
     extra_config: str = ""
     # Roles on: the include `watchboard auth init` writes (accounts, users, TLS).
     include: Path | None = None
+    name: str = "watchboard"  # server_name: each node of a cluster has its own
+    # A node of a cluster (`watchboard up --cluster 3`): its route port and the others'.
+    cluster: ClusterSpec | None = None
+    # A leaf site or its hub (examples/leaf): the JetStream domain, leafnode listen/remotes.
+    domain: str | None = None
+    leafnode_port: int | None = None
+    leaf_remotes: list[str] = field(default_factory=list)
+    leaf_deny: tuple[str, ...] = ()  # subjects kept off the leaf connection, both ways
+    leaf_advertise: bool = True  # False: leaf nodes learn no other address of ours (a test's proxy)
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _pick_port: bool = field(default=False, init=False)
     _log_offset: int = field(default=0, init=False)
@@ -98,14 +128,27 @@ class NatsServer:
         # Port 0: the server picks a free port itself (-1) and logs it; choosing one here and
         # handing it over would race with other servers started at the same moment.
         port = -1 if self.port == 0 else self.port
+        domain = f'  domain: "{self.domain}"\n' if self.domain else ""
         text = (
             f'listen: "{self.host}:{port}"\n'
-            f'server_name: "watchboard"\n'
+            f'server_name: "{self.name}"\n'
             f"max_payload: 1MB\n"
             f'pid_file: "{str(self.pid_file).replace(chr(92), "/")}"\n'
-            f"jetstream {{\n  store_dir: \"{store}\"\n  sync_interval: {self.sync_interval}\n}}\n"
-            f"{self.extra_config}"
+            f"jetstream {{\n  store_dir: \"{store}\"\n  sync_interval: {self.sync_interval}\n{domain}}}\n"
         )
+        if self.cluster is not None:
+            routes = ", ".join(f'"nats-route://{self.host}:{p}"' for p in self.cluster.routes)
+            text += (f'cluster {{\n  name: "{self.cluster.name}"\n  listen: "{self.host}:{self.cluster.port}"\n'
+                     f"  routes: [{routes}]\n}}\n")
+        if self.leafnode_port is not None:
+            advertise = "" if self.leaf_advertise else "  no_advertise: true\n"
+            text += f'leafnodes {{\n  listen: "{self.host}:{self.leafnode_port}"\n{advertise}}}\n'
+        if self.leaf_remotes:
+            deny = ", ".join(f'"{d}"' for d in self.leaf_deny)
+            limits = f", deny_imports: [{deny}], deny_exports: [{deny}]" if deny else ""
+            remotes = ", ".join(f'{{ url: "{u}"{limits} }}' for u in self.leaf_remotes)
+            text += f"leafnodes {{\n  remotes: [{remotes}]\n}}\n"
+        text += self.extra_config
         if self.include is not None:
             # nats-server joins an include's path to the config's folder, even an absolute one.
             rel = os.path.relpath(self.include.resolve(), self.data_dir.resolve())

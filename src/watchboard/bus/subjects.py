@@ -44,6 +44,21 @@ class Subjects:
         """`wb.evidence.begin|chunk|end`: an evidence file carried to intake in chunks."""
         return f"{self.prefix}.evidence.{op}"
 
+    def forwarded(self, service: str) -> str:
+        """Where a standby instance hands on the requests it took: only the active instance
+        listens (`wb.active.intake.<subject>`), inside the services' account."""
+        return f"{self.prefix}.active.{service}"
+
+    def replica(self, service: str) -> str:
+        """The active instance's store changes, for its standbys: `wb.replica.grading`."""
+        return f"{self.prefix}.replica.{service}"
+
+    def requests_of(self, service: str) -> list[tuple[str, str]]:
+        """(endpoint name, subject) of every request `service` answers."""
+        out = [("submit", self.submit), *((f"evidence_{op}", self.evidence(op)) for op in ("begin", "chunk", "end"))] \
+            if service == "intake" else []
+        return out + [(c.verb, self.command(c.verb)) for c in COMMANDS if c.service == service]
+
     def parse_event(self, subject: str) -> tuple[str, str, str] | None:
         """`wb.ev.grading.X.incident.graded` → ("grading", "X", "incident.graded")."""
         head = f"{self.prefix}.ev."

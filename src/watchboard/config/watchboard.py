@@ -54,6 +54,30 @@ class RecoveryConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     def reconcile_seconds(self) -> float:
         return 0.0 if self.reconcile_every == "0" else parse_seconds(self.reconcile_every) or 0.0
+class StandbyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Standby instances (`watchboard serve NAME --standby`, docs/architecture.md "Standby")."""
+
+    # How long a service's lease lives without renewal: a standby takes over at most this
+    # long (plus its start) after the active instance dies. The active renews it four times
+    # per lease and stops itself a quarter lease before it could expire.
+    lease_ttl: str = "2s"
+    # How long the replica stream keeps the active's changes to its store; a standby that
+    # was away longer starts again from the latest snapshot.
+    history: str = "1d"
+    # How often the active puts a snapshot of its store for standbys that start late.
+    snapshot_every: str = "10m"
+
+
+class SiteConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A town's site, as the hub knows it (docs/deploy.md, "A leaf site"): its leaf node runs
+    JetStream in its own `domain`, and the hub's stream WB_SITES sources its intake events."""
+
+    name: str
+    domain: str = ""  # default: the site's name
+
+    @property
+    def jetstream_domain(self) -> str:
+        return self.domain or self.name
 
 
 class WatchboardConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -66,6 +90,9 @@ class WatchboardConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     web: WebConfig = msgspec.field(default_factory=WebConfig)
     history: HistoryConfig = msgspec.field(default_factory=HistoryConfig)
     recovery: RecoveryConfig = msgspec.field(default_factory=RecoveryConfig)
+    standby: StandbyConfig = msgspec.field(default_factory=StandbyConfig)
+    # At a hub: the towns whose reports reach its stream WB_SITES (`watchboard setup` sources them).
+    sites: list[SiteConfig] = msgspec.field(default_factory=list)
 
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -106,9 +133,36 @@ def check_watchboard(cfg: WatchboardConfig, file: str = "watchboard.toml") -> No
     if every != "0" and not (parse_seconds(every) or 0) >= 1:
         raise ConfigError(file, "recovery.reconcile_every", f"{every!r} is not '0' or a duration of a second or "
                           "more like '30s' or '10m'")
+    check_standby(cfg.standby, file)
+    seen: set[str] = set()
+    for i, site in enumerate(cfg.sites):
+        for key, value in (("name", site.name), ("domain", site.jetstream_domain)):
+            if not value or not all(c.isalnum() or c in "-_" for c in value):
+                raise ConfigError(file, f"sites[{i}].{key}", f"{value!r} must be one token of letters, digits, "
+                                  "'-' or '_' (it is part of subjects and of the JetStream API prefix)")
+        if site.name in seen:
+            raise ConfigError(file, f"sites[{i}].name", f"{site.name!r} is named twice")
+        seen.add(site.name)
     if not cfg.subject_prefix or any(c in cfg.subject_prefix for c in " .*>"):
         raise ConfigError(file, "subject_prefix", f"{cfg.subject_prefix!r} must be one token, "
                           "without spaces, dots or wildcards")
+
+
+def check_standby(cfg: StandbyConfig, file: str = "watchboard.toml") -> None:
+    seconds: dict[str, float] = {}
+    for key in ("lease_ttl", "history", "snapshot_every"):
+        value = parse_seconds(getattr(cfg, key))
+        if value is None or value <= 0:
+            raise ConfigError(file, f"standby.{key}", f"{getattr(cfg, key)!r} is not a duration like "
+                              "'2s', '10m' or '1d'")
+        seconds[key] = value
+    if not 1 <= seconds["lease_ttl"] <= 30:
+        raise ConfigError(file, "standby.lease_ttl", f"{cfg.lease_ttl!r}: between '1s' and '30s' (a standby "
+                          "takes over this long after the active dies; under 1s a busy host loses its lease)")
+    if seconds["snapshot_every"] * 2 > seconds["history"]:
+        raise ConfigError(file, "standby.snapshot_every", f"{cfg.snapshot_every!r} is more than half of "
+                          f"standby.history {cfg.history!r}: a standby could find neither the changes it "
+                          "missed nor a snapshot after them")
 
 
 def load_watchboard(source: Source | None = None) -> WatchboardConfig:

@@ -12,12 +12,18 @@ import os
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
 
 T = TypeVar("T")
+
+# Standby mode (watchboard.bus.standby) sets this around the service's start: it is handed every
+# store the service opens, and attaches the replica writer to the service's own (store/replica.py).
+ON_OPEN: ContextVar[Callable[[aiosqlite.Connection, Path], Awaitable[None]] | None] = ContextVar(
+    "watchboard_store_on_open", default=None)
 
 PROCESSED_SCHEMA = """
 CREATE TABLE IF NOT EXISTS processed (
@@ -89,6 +95,13 @@ async def open_db(path: Path | str, schema: str = "") -> aiosqlite.Connection:
     except StoreError:
         await db.close()
         raise
+    hook = ON_OPEN.get()
+    if hook is not None and str(path) != ":memory:":
+        try:
+            await hook(db, Path(path))
+        except BaseException:
+            await db.close()
+            raise
     return db
 
 
