@@ -184,6 +184,7 @@ class Deadlines:
             mark = now
 
         if await rebuild_pending(self.db):  # a new store: what the stream says, before serving
+            await self.states.prepare()  # its closed_at column first: rebuilt rows are stamped as they commit
             await rebuild(self.rt, self.states, self.outbox, self.rules)
             lap("rebuild_s")
         loaded = await self.states.load(closed_since=self.history.memory_since())

@@ -110,6 +110,7 @@ class Grading:
     async def start(self) -> None:
         rt = self.rt
         if await rebuild_pending(self.db):  # a new store: what the stream says, before serving
+            await self.states.prepare()  # its closed_at column first: rebuilt rows are stamped as they commit
             await rebuild_states(rt, self.states, self.outbox, durable=DURABLE,
                                  inputs=[rt.subjects.from_service("intake")], learn=learn, restore=restore,
                                  step=lambda st, e, now: step(st, e, self.grading, self.units, now))

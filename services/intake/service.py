@@ -154,6 +154,7 @@ class Intake:
     async def start(self) -> None:
         rt = self.rt
         if await rebuild_pending(self.db):  # a new store: the record from the stream, before serving
+            await self.cores.prepare()  # its closed_at column first: rebuilt rows are stamped as they commit
             await rebuild(rt, self.cores)
         await self.cores.load(closed_since=self.history.memory_since())
         self._rebuild_index()
