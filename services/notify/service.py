@@ -9,13 +9,14 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 
 from watchboard.bus.consumer import Delivered
 from watchboard.bus.endpoints import ok
+from watchboard.bus.history import HistoryKeeper
 from watchboard.bus.runtime import Runtime
 from watchboard.bus.subjects import STREAM
 from watchboard.config import DEFAULT_PROFILE, ConfigSource
@@ -72,9 +73,10 @@ class NotifyService:
         self.source = source or ConfigSource()  # the scheduled reports read the rest of the config
 
     async def start(self, rt: Runtime) -> Notify:
+        keep = rt.wb.history.keep_closed_seconds()
         notifier = await Notifier.open(
             self.cfg, rt.ctx.data_dir, channels=Channels(self.cfg), profile=self.profile, calendar=self.calendar,
-            unit_names=self.unit_names)
+            unit_names=self.unit_names, closed_since=rt.now() - timedelta(seconds=keep), clock=rt.now)
         try:
             running = Notify(rt, self.cfg, notifier, self.profile, self.probe, self.tls, self.source)
             await running.start()
@@ -97,7 +99,9 @@ class Notify:
                              fault_subject=rt.subjects.event("notify", ev.NO_INCIDENT, "service.fault"))
         self.probe = probe
         # Reconciles `<id>.notices` with the queue (puts go through `dirty` after each commit).
-        self.views = ViewKeeper(rt, "notices", current=lambda _: None, snapshot=self._all_views)
+        self.history = HistoryKeeper(rt, notifier.states, "notices")  # closed incidents out of the hot path
+        self.views = ViewKeeper(rt, "notices", current=lambda _: None, snapshot=self._all_views,
+                                history=self.history)
         self.ack_server: AckServer | None = None  # None when its port is taken (links off)
         self.wake = asyncio.Event()  # set when notices are queued: the delivery loop runs
         self.after = asyncio.Event()  # set after a commit: the outbox and views are published
@@ -121,6 +125,7 @@ class Notify:
         log.info("notify: profile %s: %d of %d routes apply", self.profile, active, len(self.cfg.routes))
         filters = [rt.subjects.from_service(s) for s in ("intake", "grading", "deadlines")]
         rt.consume("notify", filters, self.handle)
+        self.history.schedule()
         rt.task(self._stopper)
         rt.task(lambda: self._loop(self.wake, self.tick, "delivery round"))
         rt.task(lambda: self._loop(self.after, self.publish, "publishing events and views"))
@@ -153,7 +158,14 @@ class Notify:
         await self.notifier.close()
 
     async def _describe(self, incident_id: str) -> str:
+        await self._recall([incident_id])
         return self.notifier.memo(incident_id).title or incident_id
+
+    async def _recall(self, incident_ids: Iterable[str]) -> None:
+        """Read incidents closed long ago back from the store (under the writer lock: no
+        half-written batch is read)."""
+        async with self.notifier.lock:
+            await self.notifier.states.ensure(i for i in incident_ids if i != ev.NO_INCIDENT)
 
     # --- after each commit: publish the outbox, put the views ------------------------------
 
@@ -173,6 +185,10 @@ class Notify:
         if not keys:
             return
         try:
+            # A delivery for one closed long ago: read it back to know when it closed; none for
+            # one off the board.
+            await self._recall(keys)
+            keys = {k for k in keys if k == ev.NO_INCIDENT or self.history.on_board(k)}
             views = await self.notifier.notices_views(keys, self.rt.now())
             views_fitted = encode_fitted({SYSTEM_NOTICES if i == ev.NO_INCIDENT else kv_key(i, "notices"):
                                           _latest(v) if i == ev.NO_INCIDENT else v for i, v in views.items()},
@@ -259,6 +275,7 @@ class Notify:
     # --- acknowledgement ------------------------------------------------------------------------
 
     async def _acknowledge(self, incident_id: str, person: str, via: str) -> ev.IncidentAcknowledged | None:
+        await self._recall([incident_id])  # one closed long ago is read back
         if not self.notifier.memo(incident_id).known:
             raise NotFound("incident_id", f"no incident {incident_id!r} known to notify",
                            zh=f"通知服务中没有舆情 {incident_id!r}")

@@ -28,7 +28,7 @@ from watchboard.bus.errors import BusError, NotPermitted
 from watchboard.bus.lease import StandbyOptions
 from watchboard.bus.runtime import ServiceContext, install_signal_handlers, run_service
 from watchboard.bus.subjects import COMMAND_OWNER, Subjects
-from watchboard.client import load_history, load_view, load_views, request
+from watchboard.client import load_archived, load_history, load_view, load_views, request
 from watchboard.config import ConfigError, ConfigSource, load_watchboard
 from watchboard.domain.errors import message_in
 from watchboard.domain.incident import CLOSE_SUMMARY_MAX, NOTE_MAX
@@ -345,7 +345,7 @@ async def _client_command(nc: Any, subjects: Subjects, args: argparse.Namespace,
     if args.command == "submit":
         return await submit(nc, subjects, args, out)
     if args.command == "ls":
-        return await ls(nc, args, out)
+        return await ls(nc, subjects, args, out)
     if args.command == "status":
         return await status(nc, args, out)
     if args.command == "show":
@@ -817,10 +817,12 @@ async def submit_many(nc: Any, subjects: Subjects, items: list[tuple[int, bytes]
 # --- ls / show --------------------------------------------------------------------------
 
 
-async def ls(nc: Any, args: argparse.Namespace, out: Out) -> int:
+async def ls(nc: Any, subjects: Subjects, args: argparse.Namespace, out: Out) -> int:
     from watchboard.cli_show import print_ls
 
     views = await load_views(nc)
+    if args.all:  # closed incidents that have left the board come from the stream
+        views |= await load_archived(nc, subjects, set(views))
     return print_ls(views, all_=args.all, as_json=args.json, lang=out.lang, zone=out.zone,
                     units=_unit_names(out))
 
@@ -829,10 +831,14 @@ async def show(nc: Any, subjects: Subjects, args: argparse.Namespace, out: Out) 
     from watchboard.cli_show import print_show
 
     view = await load_view(nc, args.id)
+    history = await load_history(nc, subjects, args.id)
+    if view is None:  # off the board (closed long ago): the view the stream gives
+        from watchboard.reports.archive import view_of
+
+        view = view_of(history)
     if view is None:
         out.refuse("not_found", "id", out.t("cli.not_found", id=args.id))
         return 1
-    history = await load_history(nc, subjects, args.id)
     return print_show(view, history, as_json=args.json, lang=out.lang, zone=out.zone, units=_unit_names(out))
 
 

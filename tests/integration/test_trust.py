@@ -191,10 +191,13 @@ async def test_wall_is_refused_everything_and_reaches_nothing(site: Site, tmp_pa
                     assert reply["ok"] and reply["incident_id"] != "FAKE", reply
                 assert fake == []
             # The wall's attempts reached nothing: what the sniffer saw is the operator's reports
-            # and intake's own puts of `<id>.core` for them, no delete, no other key.
+            # and intake's own puts of `<id>.core` for them and of the board's index (`live.<id>`),
+            # no delete, no other key.
             assert {s for s, _ in seen if not s.startswith("$KV")} == {SUBJECTS.submit}
             assert len([s for s, _ in seen if s == SUBJECTS.submit]) == 6
-            assert [(s, op) for s, op in seen if s.startswith("$KV") and (op or not s.endswith(".core"))] == []
+            assert [(s, op) for s, op in seen if s.startswith("$KV") and (
+                op or not (s.endswith(".core") or s.startswith("$KV.wb-board.live.")))] == []
+            assert len([s for s, _ in seen if s.startswith("$KV.wb-board.live.")]) == 6
         finally:
             await wall.close()
             await operator.close()
@@ -422,7 +425,7 @@ async def test_the_wall_reads_the_board_live_without_jetstream(site: Site, tmp_p
     and the services' health, through the exports alone."""
     from watchboard.bus.connection import ConnectionWatch
     from watchboard.bus.feed import watch_board
-    from watchboard.bus.feed_types import KVChange, ServiceHealth, SnapshotDone
+    from watchboard.bus.feed_types import KVBatch, KVChange, ServiceHealth, SnapshotDone
 
     await admin_setup(site)
     async with running(build_intake(ConfigSource()), site.url, tmp_path / "intake", creds=site.creds("intake")):
@@ -451,7 +454,8 @@ async def test_the_wall_reads_the_board_live_without_jetstream(site: Site, tmp_p
             await asyncio.wait_for(read_until_second(), 20)
             await feed.aclose()
             snapshot_end = next(i for i, item in enumerate(seen) if isinstance(item, SnapshotDone))
-            before = [item.key for item in seen[:snapshot_end] if isinstance(item, KVChange)]
+            before = [c.key for item in seen[:snapshot_end]
+                      for c in (item.changes if isinstance(item, KVBatch) else [item] if isinstance(item, KVChange) else [])]
             assert f"{first['incident_id']}.core" in before
         finally:
             await wall.close()

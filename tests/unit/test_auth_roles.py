@@ -75,6 +75,13 @@ def allowed(subject: str, patterns: list[str]) -> bool:
     ("intake", "$JS.API.STREAM.DELETE.OBJ_wb-evidence", False),
     ("grading", "$O.wb-evidence.C.NUID1", False),
     ("notify", "$JS.API.DIRECT.GET.OBJ_wb-evidence", False),
+    # a new store's rebuild reads the stream through its own ephemeral consumer, nobody else's
+    ("grading", "$JS.API.CONSUMER.CREATE.WATCHBOARD.rebuild-grading.wb.ev.intake.>", True),
+    ("grading", "$JS.API.CONSUMER.CREATE.WATCHBOARD.rebuild-grading", True),
+    ("grading", "$JS.API.CONSUMER.MSG.NEXT.WATCHBOARD.rebuild-grading", True),
+    ("grading", "$JS.API.CONSUMER.DELETE.WATCHBOARD.rebuild-grading", True),
+    ("grading", "$JS.API.CONSUMER.CREATE.WATCHBOARD.rebuild-notify", False),
+    ("grading", "$JS.API.CONSUMER.DELETE.WATCHBOARD.notify", False),
     # Standby instances: each service its own lease, replica and durables, and its own hand-over.
     ("grading", "$KV.wb-lease.grading", True),
     ("grading", "$KV.wb-lease.deadlines", False),
@@ -83,7 +90,6 @@ def allowed(subject: str, patterns: list[str]) -> bool:
     ("grading", "$JS.API.DIRECT.GET.WB_REPLICA.wb.replica.grading", True),
     ("grading", "$JS.API.DIRECT.GET.WB_REPLICA.wb.replica.intake", False),
     ("grading", "$JS.API.CONSUMER.DELETE.WATCHBOARD.grading", True),
-    ("grading", "$JS.API.CONSUMER.DELETE.WATCHBOARD.notify", False),
     ("intake", "wb.active.intake.wb.intake.submit", True),
     ("grading", "wb.active.intake.wb.intake.submit", False),
     ("grading", "$JS.API.STREAM.PURGE.WB_REPLICA", False),

@@ -62,7 +62,7 @@ ROLE_OF_ACCOUNT = {account: role for role, account in ACCOUNT_OF_ROLE.items()}
 # Each service's durable consumers and the KV keys it writes (one writer per key).
 DURABLES = {"intake": ("intake-record",), "grading": ("grading",), "deadlines": ("deadlines",),
             "notify": ("notify",)}
-KV_KEYS = {"intake": ("*.core",), "grading": ("*.grade",),
+KV_KEYS = {"intake": ("*.core", "live.*", "sys.live"), "grading": ("*.grade",),
            "deadlines": ("*.clocks", "sys.sweep", "sys.calendar", "sys.supervision"),
            "notify": ("*.notices",)}
 # The services that read the event stream directly (their outbox's recovery after a crash).

@@ -126,8 +126,12 @@ async def run_consumer(
     batch: int = 256,
     fetch_timeout: float = 1.0,
     stats: ConsumerStats | None = None,
+    caught_up: asyncio.Event | None = None,
 ) -> None:
-    """Run until `stop` is set. Survives disconnects: it waits and fetches again."""
+    """Run until `stop` is set. Survives disconnects: it waits and fetches again.
+
+    `caught_up` is set once nothing is pending for the consumer: at once when its info says
+    so, else after the batch whose last message had nothing after it (or a fetch found none)."""
     stats = stats or ConsumerStats()
     js = nc.jetstream(timeout=5)
     sub = None
@@ -136,16 +140,24 @@ async def run_consumer(
             if sub is None:
                 await ensure_consumer(nc, durable, filters)
                 sub = await js.pull_subscribe_bind(durable, STREAM)
+                if caught_up is not None and not caught_up.is_set():
+                    info = await js.consumer_info(STREAM, durable)
+                    if not info.num_pending:
+                        caught_up.set()
             try:
                 msgs = await sub.fetch(batch, timeout=fetch_timeout)
             except (TimeoutError, nats.errors.TimeoutError):
                 stats.lag, stats.failing = 0, False  # nothing came within the wait: nothing pending
+                if caught_up is not None:
+                    caught_up.set()
                 continue
             if msgs:
                 stats.lag = len(msgs) + (msgs[-1].metadata.num_pending or 0)
             await _process(msgs, handle, stats, event_head(filters))
             stats.lag -= len(msgs) if msgs else 0
             stats.failing = False
+            if caught_up is not None and msgs and not msgs[-1].metadata.num_pending:
+                caught_up.set()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -225,6 +237,8 @@ async def catch_up(nc: Client, durable: str, filters: Sequence[str], handle: Bat
     """
     js = nc.jetstream(timeout=5)
     await ensure_consumer(nc, durable, filters)
+    if not (await js.consumer_info(STREAM, durable)).num_pending:
+        return 0  # caught up already: no fetch waiting `idle` for nothing (a restart's common case)
     sub = await js.pull_subscribe_bind(durable, STREAM)
     stats = ConsumerStats()
     loop = asyncio.get_running_loop()

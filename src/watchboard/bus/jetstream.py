@@ -60,7 +60,8 @@ async def ensure_stream(js: JetStreamContext, cfg: WatchboardConfig) -> None:
 
 
 async def ensure_board_bucket(js: JetStreamContext, cfg: WatchboardConfig) -> KeyValue:
-    """Create the bucket, or let an existing one answer direct gets (the board's snapshot)."""
+    """Create the bucket (nats-py makes it with per-message TTL allowed), or let an existing one
+    answer direct gets (the board's snapshot) and take per-message TTL (history)."""
     try:
         kv = await asyncio.wait_for(js.key_value(KV_BUCKET), PUBLISH_TIMEOUT)
     except BucketNotFoundError:
@@ -70,8 +71,11 @@ async def ensure_board_bucket(js: JetStreamContext, cfg: WatchboardConfig) -> Ke
     try:
         if kv is not None:
             info = await asyncio.wait_for(js.stream_info(KV_STREAM), PUBLISH_TIMEOUT)
-            if not info.config.allow_direct:  # a bucket made by an older version
+            # A bucket made by an older version: direct gets (the board's snapshot) and
+            # per-message TTL (the board's index, and purge markers that expire: history).
+            if not info.config.allow_direct or not info.config.allow_msg_ttl:
                 info.config.allow_direct = True
+                info.config.allow_msg_ttl = True
                 await asyncio.wait_for(js.update_stream(info.config), PUBLISH_TIMEOUT)
             return kv
         return await asyncio.wait_for(

@@ -29,6 +29,23 @@ class WebConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     session: str = "12h"  # a login lasts this long
 
 
+class HistoryConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """How long closed incidents stay in the hot path (their facts stay in the stream for good)."""
+
+    # A closed incident's keys leave the board's bucket `wb-board` this long after it closed
+    # (each service purges its own); `show`, `ls --all` and the reports read it from the stream.
+    board_retention: str = "7d"
+    # Services keep a closed incident in memory this long after it closed (and intake's merge
+    # index the incidents seen within it); an older one is read from the store when named.
+    keep_closed: str = "30d"
+
+    def board_retention_seconds(self) -> float:
+        return parse_seconds(self.board_retention) or 0.0
+
+    def keep_closed_seconds(self) -> float:
+        return parse_seconds(self.keep_closed) or 0.0
+
+
 class RecoveryConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # Each service compares its KV views with its state at start and this often, and rewrites
     # the missing, stale or too large ones: after a crash the board shows what the stream says
@@ -84,6 +101,7 @@ class WatchboardConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     nats_url: str = "nats://127.0.0.1:4222"
     stream: StreamConfig = msgspec.field(default_factory=StreamConfig)
     web: WebConfig = msgspec.field(default_factory=WebConfig)
+    history: HistoryConfig = msgspec.field(default_factory=HistoryConfig)
     recovery: RecoveryConfig = msgspec.field(default_factory=RecoveryConfig)
     standby: StandbyConfig = msgspec.field(default_factory=StandbyConfig)
     metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
@@ -119,6 +137,12 @@ def check_watchboard(cfg: WatchboardConfig, file: str = "watchboard.toml") -> No
     seconds = parse_seconds(cfg.web.session)
     if seconds is None or not 60 <= seconds <= 7 * 86400:
         raise ConfigError(file, "web.session", f"{cfg.web.session!r} is not a duration from '1m' to '7d'")
+    for key in ("board_retention", "keep_closed"):
+        value = getattr(cfg.history, key)
+        seconds = parse_seconds(value)
+        if seconds is None or seconds < 86400:
+            raise ConfigError(file, f"history.{key}", f"{value!r} is not a duration of a day or more like "
+                              "'7d' or '30d' (the board shows today's closed incidents whatever this says)")
     every = cfg.recovery.reconcile_every
     if every != "0" and not (parse_seconds(every) or 0) >= 1:
         raise ConfigError(file, "recovery.reconcile_every", f"{every!r} is not '0' or a duration of a second or "
