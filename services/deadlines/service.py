@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -28,6 +29,7 @@ import msgspec
 from watchboard.bus.command_path import CommandPath
 from watchboard.bus.consumer import Delivered, catch_up
 from watchboard.bus.endpoints import ok
+from watchboard.bus.history import HistoryKeeper
 from watchboard.bus.runtime import Runtime
 from watchboard.bus.subjects import STREAM
 from watchboard.config import ConfigError, ConfigSource
@@ -131,6 +133,12 @@ class DeadlinesService:
             await self.running.reload()
 
 
+def _closed_at(state: IncidentState) -> datetime | bool:
+    """When a state closed, for the history: its last change once closed (the close itself as a
+    rule; after a rebuild, the closing event's time rather than the rebuild's)."""
+    return (state.updated_at or True) if state.closed else False
+
+
 class Deadlines:
     """The running service: its store, state, timer and outbox all exist from construction."""
 
@@ -140,7 +148,9 @@ class Deadlines:
             raise RuntimeError("deadlines starts on a connected runtime")
         self.rt, self.db, self.rules, self.source, self.probe = rt, db, rules, source, probe
         self.nc, self.endpoints, self.publisher = rt.nc, rt.endpoints, rt.publisher
-        self.states: StateTable[IncidentState] = StateTable(db, "incidents", IncidentState)
+        self.states: StateTable[IncidentState] = StateTable(db, "incidents", IncidentState,
+                                                            closed=_closed_at, clock=rt.now)
+        self.history = HistoryKeeper(rt, self.states, "clocks")  # closed incidents out of the hot path
         # The state table's lock is the connection's one writer: the outbox's deletes commit.
         self.outbox = Outbox(db, rt.nc, STREAM, lock=self.states.lock, service="deadlines",
                              fault_subject=rt.subjects.event("deadlines", ev.NO_INCIDENT, "service.fault"))
@@ -156,7 +166,13 @@ class Deadlines:
         self.supervision: SupervisionDayView | None = None  # as last put
         # Reconciles `<id>.clocks` (puts go through `dirty_views`, which survives a crash).
         self.views = ViewKeeper(rt, "clocks", current=lambda k: _view_now(self.states.get(k)),
-                                snapshot=self._all_views)
+                                snapshot=self._all_views, history=self.history)
+
+    async def gauges(self) -> dict[str, int]:
+        """For health and metrics (bus/health.py): the clocks counting now."""
+        running = sum(1 for st in list(self.states.items.values()) for c in st.clocks
+                      if c.status in ("running", "extended"))
+        return {"clocks_running": running}
 
     async def _all_views(self) -> dict[str, ClocksView]:
         return {k: view_of(st) for k, st in list(self.states.items.items()) if _view(st) is not None}
@@ -174,9 +190,10 @@ class Deadlines:
             mark = now
 
         if await rebuild_pending(self.db):  # a new store: what the stream says, before serving
+            await self.states.prepare()  # its closed_at column first: rebuilt rows are stamped as they commit
             await rebuild(self.rt, self.states, self.outbox, self.rules)
             lap("rebuild_s")
-        loaded = await self.states.load()
+        loaded = await self.states.load(closed_since=self.history.memory_since())
         self.major = {k for k, st in self.states.items.items() if _major(st)}
         lap("load_s")
         async with self.db.execute("SELECT id FROM dirty_views") as cur:
@@ -207,6 +224,7 @@ class Deadlines:
         await rt.kv_put(SWEEP_KEY, encode_view(sweep_view(self.sweep)))
         await self._put_supervision()
         rt.consume(DURABLE, filters, self.handle)
+        self.history.schedule()
         self.views.schedule(before=self._reput_sys)
         rt.every(TICK, self.tick, "clock timer")
         rt.every(1.0, self._housekeeping, "outbox flush")
@@ -268,7 +286,9 @@ class Deadlines:
         for start in range(0, len(keys), KV_CHUNK):
             chunk = keys[start:start + KV_CHUNK]
             seen = {key: self.changes.get(key, 0) for key in chunk}
-            views = {kv_key(key, "clocks"): view_of(st) for key in chunk if (st := self.states.get(key)) is not None}
+            # None for an incident off the board (a late event long after the close).
+            views = {kv_key(key, "clocks"): view_of(st) for key in chunk
+                     if (st := self.states.get(key)) is not None and self.history.on_board(key)}
             try:
                 await self.rt.kv_put_many(encode_fitted(views, limit, "deadlines"))
             except Exception as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -19,6 +20,7 @@ import msgspec
 from watchboard.bus.command_path import CommandPath
 from watchboard.bus.consumer import Delivered
 from watchboard.bus.endpoints import ok
+from watchboard.bus.history import HistoryKeeper
 from watchboard.bus.runtime import Runtime
 from watchboard.bus.subjects import STREAM
 from watchboard.config import ConfigSource
@@ -72,6 +74,12 @@ class GradingService:
         return await start_on_db(rt.ctx.data_dir / "grading.sqlite", schema, begin)
 
 
+def _closed_at(state: IncidentState) -> datetime | bool:
+    """When a state closed, for the history: its last change once closed (the close itself as a
+    rule; after a rebuild, the closing event's time rather than the rebuild's)."""
+    return (state.updated_at or True) if state.closed else False
+
+
 class Grading:
     """The running service: its store and state exist from construction."""
 
@@ -81,12 +89,15 @@ class Grading:
             raise RuntimeError("grading starts on a connected runtime")
         self.rt, self.db, self.grading, self.units, self.probe = rt, db, grading, units, probe
         self.nc, self.publisher, self.endpoints = rt.nc, rt.publisher, rt.endpoints
-        self.states: StateTable[IncidentState] = StateTable(db, "incidents", IncidentState)
+        self.states: StateTable[IncidentState] = StateTable(db, "incidents", IncidentState,
+                                                            closed=_closed_at, clock=rt.now)
+        self.history = HistoryKeeper(rt, self.states, "grade")  # closed incidents out of the hot path
         self.labels = grade_labels(grading)  # the profile's grade names, in every view
         # Commands' effects (a command has no redelivery): committed with the state, then published.
         self.outbox = Outbox(db, rt.nc, STREAM, lock=self.states.lock, service="grading",
                              fault_subject=rt.subjects.event("grading", ev.NO_INCIDENT, "service.fault"))
-        self.views = ViewKeeper(rt, "grade", current=self._view, snapshot=self._all_views)
+        self.views = ViewKeeper(rt, "grade", current=self._view, snapshot=self._all_views,
+                                history=self.history)
 
     def _view(self, incident: str) -> msgspec.Struct | None:
         state = self.states.get(incident)
@@ -99,13 +110,15 @@ class Grading:
     async def start(self) -> None:
         rt = self.rt
         if await rebuild_pending(self.db):  # a new store: what the stream says, before serving
+            await self.states.prepare()  # its closed_at column first: rebuilt rows are stamped as they commit
             await rebuild_states(rt, self.states, self.outbox, durable=DURABLE,
                                  inputs=[rt.subjects.from_service("intake")], learn=learn, restore=restore,
                                  step=lambda st, e, now: step(st, e, self.grading, self.units, now))
-        await self.states.load()
+        await self.states.load(closed_since=self.history.memory_since())
         # Commands committed before a crash: drop those the stream holds, publish the rest.
         await self.outbox.recover()
         await self._flush()
+        self.history.schedule()
         rt.consume(DURABLE, [rt.subjects.from_service("intake")], self.handle)
         path = CommandPath(lock=self.states.lock, begin=self.states.begin, finish=self._commit_command,
                            after=self._after_command, now=rt.now)

@@ -18,6 +18,7 @@ Two paths share the merge index:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Sequence
 from functools import partial
@@ -28,6 +29,7 @@ import aiosqlite
 from watchboard.bus.command_path import CommandPath, event_reply
 from watchboard.bus.consumer import Delivered, catch_up
 from watchboard.bus.endpoints import ok
+from watchboard.bus.history import HistoryKeeper
 from watchboard.bus.pipeline import Sent
 from watchboard.bus.runtime import Runtime
 from watchboard.config import ConfigSource
@@ -55,6 +57,7 @@ from watchboard.domain.commands import (
     TaskAdd,
     TaskFeedback,
 )
+from watchboard.domain.errors import ReportNotFound
 from watchboard.domain.evidence import Observed
 from watchboard.domain.merge import MergeIndex
 from watchboard.domain.statements import ApprovalPolicy
@@ -63,6 +66,7 @@ from watchboard.domain.views import CoreView
 from watchboard.evidence_store import ensure_store, observe, store_exists
 from watchboard.recovery.keeper import ViewKeeper
 from watchboard.recovery.probe import Failpoints
+from watchboard.services.intake.live import LiveIndex
 from watchboard.services.intake.logic import (
     command_close,
     command_evidence_add,
@@ -123,14 +127,22 @@ class Intake:
         self.rt, self.db, self.cfg, self.units, self.policy, self.cal = rt, db, cfg, units, policy, cal
         self.unit_ids = frozenset(u.id for u in units.units) if units is not None else None
         self.nc, self.endpoints, self.publisher = rt.nc, rt.endpoints, rt.publisher
-        self.cores: StateTable[CoreView] = StateTable(db, "incidents", CoreView)
+        self.cores: StateTable[CoreView] = StateTable(db, "incidents", CoreView, clock=rt.now,
+                                                      closed=lambda c: (c.closed_at or True) if c.stage == "closed"
+                                                      else None)
+        # Closed incidents out of the hot path: memory keeps (and the merge index knows) the open
+        # ones and those closed within history.keep_closed; the board's bucket those within
+        # history.board_retention; a long-closed one named again is read back from the store.
+        self.history = HistoryKeeper(rt, self.cores, "core", on_evict=self._forget)
+        self.live = LiveIndex(rt, db)  # the board's index of what it shows
         self.index = MergeIndex(cfg.merge)
         self.decide_lock = asyncio.Lock()
         # Records the request path changed but the projector has not yet folded:
         # incident id → (record as decided, id of the last event emitted for it).
         self.ahead: dict[str, tuple[CoreView, str]] = {}
         self.probe = probe
-        self.views = ViewKeeper(rt, "core", current=self.cores.get, snapshot=self._all_views)
+        self.views = ViewKeeper(rt, "core", current=self.cores.get, snapshot=self._all_views,
+                                history=self.history)
 
     async def _all_views(self) -> dict[str, CoreView]:
         return dict(self.cores.items)
@@ -142,13 +154,16 @@ class Intake:
     async def start(self) -> None:
         rt = self.rt
         if await rebuild_pending(self.db):  # a new store: the record from the stream, before serving
+            await self.cores.prepare()  # its closed_at column first: rebuilt rows are stamped as they commit
             await rebuild(rt, self.cores)
-        await self.cores.load()
+        await self.cores.load(closed_since=self.history.memory_since())
         self._rebuild_index()
         filters = [rt.subjects.from_service("intake")]
         caught = await catch_up(self.nc, "intake-record", filters, self.project)
         if caught:
             log.info("intake: caught up %d events before serving", caught)
+        await self.live.fill(self.cores.items.values(), self.cores.lock)
+        self.history.schedule()
         rt.consume("intake-record", filters, self.project)
         rt.every(600, self._prune, "prune merge index")
         rt.every(1.0, self.views.put_owed, "owed views")
@@ -194,6 +209,11 @@ class Intake:
                                                  key=self._incident_of_task(command.task_id.strip())))
 
         async def meeting_add(command: MeetingAdd) -> dict[str, Any]:
+            async with self.decide_lock:  # incidents closed long ago are read back first
+                for named in command.incidents:
+                    if self._current(named.strip()) is None:
+                        await self._recall(named.strip())
+
             def decide(_: CoreView | None, c: MeetingAdd, ctx: Ctx) -> tuple[None, list[ev.Event]]:
                 return command_meeting_add({i: self._current(i.strip()) for i in c.incidents}, c, ctx, **tasks)
 
@@ -254,8 +274,24 @@ class Intake:
     async def close(self) -> None:
         await self.db.close()
 
+    def _forget(self, incident_ids: list[str]) -> None:
+        for incident_id in incident_ids:
+            self.index.forget(incident_id)
+
+    async def _recall(self, incident_id: str) -> bool:
+        """Read a long-closed incident back from the store (it was named); True if there is one.
+        Called holding decide_lock; takes the store's writer lock so no half-written batch is read."""
+        async with self.cores.lock:
+            found = await self.cores.ensure([incident_id])
+        for key in found:
+            core = self.cores.get(key)
+            if core is not None and core.stage == "closed":
+                self.index.close(key)
+        return bool(found)
+
     def _rebuild_index(self) -> None:
-        """The merge index from the stored records (after start, or after a failed publish)."""
+        """The merge index from the records in memory (after start, or after a failed publish):
+        the open incidents and those closed within history.keep_closed."""
         self.index = MergeIndex(self.cfg.merge)
         for core in sorted(self.cores.items.values(), key=lambda c: c.reported_at):
             first = core.mentions[0] if core.mentions else None
@@ -266,6 +302,7 @@ class Intake:
                                  seen_at=m.observed_at or core.updated_at or core.reported_at)
             if core.stage == "closed":
                 self.index.close(core.id)
+        self.index.prune(self.rt.now())  # titles not seen within the merge window cannot merge
 
     async def _prune(self) -> None:
         async with self.decide_lock:
@@ -286,12 +323,16 @@ class Intake:
             # they are in it already, and a failed commit only means the batch is folded again
             # into the same views. A put that fails once the commit went through is owed (the
             # batch counts as processed and will not come again): housekeeping puts it, and the
-            # reconcile round after a crash.
-            committed, _ = await asyncio.gather(tx.commit(), self.views.put(dict(tx.overlay)),
-                                                return_exceptions=True)
+            # reconcile round after a crash. None for an incident that has left the board (a note
+            # long after the close: the keeper asks the history). The board's index goes out too;
+            # if it fails the batch comes again (its puts are idempotent, the fold skips it).
+            committed, _, live = await asyncio.gather(tx.commit(), self.views.put(dict(tx.overlay)),
+                                                      self.live.after_batch(batch), return_exceptions=True)
             if isinstance(committed, BaseException):
                 raise committed
             self.probe.reached("committed")
+            if isinstance(live, BaseException):
+                raise live
             # Only now is the record as new as what the request path decided on.
             for d in batch:
                 pending = self.ahead.get(d.event.incident_id)
@@ -327,7 +368,17 @@ class Intake:
 
     async def on_submit(self, raw: bytes) -> dict[str, Any]:
         now = self.rt.now()
-        report = parse_report(raw, now=now, known_incident=self.index.knows, limits=self.cfg.limits)
+        try:
+            report = parse_report(raw, now=now, known_incident=self.index.knows, limits=self.cfg.limits)
+        except ReportNotFound as exc:
+            # An incident closed long ago is no longer in memory: read it back, then judge again.
+            named = _named_incident(raw) if exc.field == "incident_id" else None
+            if named is None:
+                raise
+            async with self.decide_lock:
+                if not await self._recall(named):
+                    raise
+            report = parse_report(raw, now=now, known_incident=self.index.knows, limits=self.cfg.limits)
         async with self.decide_lock:
             decision = self.index.decide(report, now=now)
             new_id = ev.new_ulid(now)
@@ -366,12 +417,25 @@ class Intake:
         return reply
 
 
+def _named_incident(raw: bytes) -> str | None:
+    """The `incident_id` a report names (upper case, as validation reads it), if it names one."""
+    try:
+        value = json.loads(raw).get("incident_id")
+    except (ValueError, AttributeError):
+        return None
+    return value.strip().upper() if isinstance(value, str) and value.strip() else None
+
+
 class _Pending:
     """A command's view of intake's record: what the request path decided, else what is stored.
     The record itself is written by the projector, so `put` has nothing to do."""
 
     def __init__(self, service: Intake) -> None:
         self.service = service
+
+    async def ensure(self, key: str) -> None:
+        if self.service._current(key) is None:
+            await self.service._recall(key)
 
     def get(self, key: str) -> CoreView | None:
         return self.service._current(key)

@@ -118,12 +118,13 @@ async def migrate_legacy(db: aiosqlite.Connection) -> int:
 
 class Notifier:
     def __init__(self, ctx: Context, db: aiosqlite.Connection, *, channels: Channels | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, clock: Callable[[], datetime] | None = None) -> None:
         self.ctx = ctx
         self.cfg = ctx.cfg
         self.db = db
         self.channels = channels
-        self.states: StateTable[IncidentMemo] = StateTable(db, TABLE, IncidentMemo)
+        self.states: StateTable[IncidentMemo] = StateTable(db, TABLE, IncidentMemo, closed=lambda m: m.closed,
+                                                           **({"clock": clock} if clock else {}))
         self.lock = self.states.lock  # the one writer on `db`: state table, queue, nonces, outbox
         self.queue = DeliveryQueue(db, self.cfg.delivery, rng=rng, digest=lambda ms: render.digest(ctx, ms),
                                    lock=self.lock)
@@ -142,10 +143,12 @@ class Notifier:
     async def open(cls, cfg: NotifyConfig, data_dir: Path, *, channels: Channels | None = None,
                    db_name: str = "notify.sqlite", rng: random.Random | None = None,
                    profile: str = DEFAULT_PROFILE, calendar: WorkCalendar | None = None,
-                   unit_names: Mapping[str, Mapping[str, str]] | None = None) -> Notifier:
+                   unit_names: Mapping[str, Mapping[str, str]] | None = None,
+                   closed_since: datetime | None = None, clock: Callable[[], datetime] | None = None) -> Notifier:
         """Open `<data_dir>/notify.sqlite` (creating it, moving an older layout's incidents into
-        the state table), load or make the ack secret, load the memos, and put notices
-        interrupted mid-send back in the queue."""
+        the state table), load or make the ack secret, load the memos (the open ones and those
+        closed since `closed_since`; None: all), and put notices interrupted mid-send back in
+        the queue."""
         db = await open_db(data_dir / db_name, SCHEMA)
         moved = await migrate_legacy(db)
         if moved:
@@ -154,8 +157,8 @@ class Notifier:
         await db.commit()
         signer = AckSigner(load_secret(cfg.ack, data_dir), seconds(cfg.ack.ttl))
         ctx = Context(cfg, profile=profile, signer=signer, unit_names=unit_names, calendar=calendar)
-        notifier = cls(ctx, db, channels=channels, rng=rng)
-        await notifier.states.load()
+        notifier = cls(ctx, db, channels=channels, rng=rng, clock=clock)
+        await notifier.states.load(closed_since=closed_since)
         notifier._index(notifier.states.items)
         await notifier.queue.recover()
         return notifier

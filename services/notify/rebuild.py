@@ -82,6 +82,7 @@ async def rebuild(rt: Runtime, notifier: Notifier, outbox: Outbox) -> Tally:
     notices: dict[str, Restored] = {}
     queued: list[Outgoing] = []
     majors: set[str] = set()
+    closed_at: dict[str, float] = {}  # when each closed, by the stream (a memo does not say)
 
     def one(d: Delivered) -> None:
         e, key = d.event, d.event.incident_id
@@ -105,6 +106,10 @@ async def rebuild(rt: Runtime, notifier: Notifier, outbox: Outbox) -> Tally:
         if new is not None:
             tx.put(key, new)
             (majors.add if major_open(new, cfg) else majors.discard)(key)
+            if not new.closed:
+                closed_at.pop(key, None)
+            elif key not in closed_at:
+                closed_at[key] = e.at.timestamp()
 
     def handle(batch: Sequence[Delivered]) -> None:
         for d in batch:
@@ -122,6 +127,9 @@ async def rebuild(rt: Runtime, notifier: Notifier, outbox: Outbox) -> Tally:
         left = effects.left()
         await outbox.add((x.id, rt.publisher.subject_of(x), ev.encode_event(x)) for x in left)
         await rebuilt(db)
+        # Stamped with the close's own time, not the rebuild's: the history keeps an incident
+        # closed a year ago off the board and out of memory (states.py keeps a stamp it has).
+        notifier.states.closed_at.update(closed_at)
         changed = await tx.commit()  # one transaction: memos, notices, outbox, processed ids, the mark
     notifier._index(changed)
     tally.incidents, tally.effects, tally.dropped = len(tx.overlay), len(left), effects.dropped

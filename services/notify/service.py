@@ -9,13 +9,14 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 
 from watchboard.bus.consumer import Delivered
 from watchboard.bus.endpoints import ok
+from watchboard.bus.history import HistoryKeeper
 from watchboard.bus.runtime import Runtime
 from watchboard.bus.subjects import STREAM, Subjects
 from watchboard.config import DEFAULT_PROFILE, ConfigSource
@@ -84,9 +85,10 @@ class NotifyService:
         self.source = source or ConfigSource()  # the scheduled reports read the rest of the config
 
     async def start(self, rt: Runtime) -> Notify:
+        keep = rt.wb.history.keep_closed_seconds()
         notifier = await Notifier.open(
             self.cfg, rt.ctx.data_dir, channels=Channels(self.cfg), profile=self.profile, calendar=self.calendar,
-            unit_names=self.unit_names)
+            unit_names=self.unit_names, closed_since=rt.now() - timedelta(seconds=keep), clock=rt.now)
         try:
             running = Notify(rt, self.cfg, notifier, self.profile, self.probe, self.tls, self.source)
             await running.start()
@@ -109,7 +111,9 @@ class Notify:
                              fault_subject=rt.subjects.event("notify", ev.NO_INCIDENT, "service.fault"))
         self.probe = probe
         # Reconciles `<id>.notices` with the queue (puts go through `dirty` after each commit).
-        self.views = ViewKeeper(rt, "notices", current=lambda _: None, snapshot=self._all_views)
+        self.history = HistoryKeeper(rt, notifier.states, "notices")  # closed incidents out of the hot path
+        self.views = ViewKeeper(rt, "notices", current=lambda _: None, snapshot=self._all_views,
+                                history=self.history)
         self.ack_server: AckServer | None = None  # None when its port is taken (links off)
         self.wake = asyncio.Event()  # set when notices are queued: the delivery loop runs
         self.after = asyncio.Event()  # set after a commit: the outbox and views are published
@@ -132,12 +136,13 @@ class Notify:
         active = sum(1 for r in self.cfg.routes if not r.profiles or self.profile in r.profiles)
         log.info("notify: profile %s: %d of %d routes apply", self.profile, active, len(self.cfg.routes))
         rt.consume("notify", input_filters(rt.subjects), self.handle)
+        self.history.schedule()
         rt.task(self._stopper)
         rt.task(lambda: self._loop(self.wake, self.tick, "delivery round"))
         rt.task(lambda: self._loop(self.after, self.publish, "publishing events and views"))
         rt.every(seconds(self.cfg.reports.check_every), self.reporter.tick, "scheduled reports")
         await self.endpoints.command(Ack, rt.subjects.command("ack"), self.on_ack)
-        self.views.schedule()
+        self.views.schedule(before=self._system_notices)
         host, port = self.cfg.ack.host_port()
         server = AckServer(notifier.signer, notifier.ledger, self._link_ack, host=host, port=port,
                            clock=rt.now, describe=self._describe,
@@ -153,13 +158,25 @@ class Notify:
                       "notify.toml. Notices are still sent; links in them will not answer.", self.cfg.ack.listen,
                       exc.strerror or exc)
 
+    async def gauges(self) -> dict[str, dict[str, int]]:
+        """For health and metrics (bus/health.py): the notices in the queue, by status."""
+        async with self.notifier.db.execute("SELECT status, COUNT(*) FROM notices GROUP BY status") as cur:
+            return {"notices": {str(status): int(n) async for status, n in cur}}
+
     async def close(self) -> None:
         if self.ack_server is not None:
             await self.ack_server.stop()
         await self.notifier.close()
 
     async def _describe(self, incident_id: str) -> str:
+        await self._recall([incident_id])
         return self.notifier.memo(incident_id).title or incident_id
+
+    async def _recall(self, incident_ids: Iterable[str]) -> None:
+        """Read incidents closed long ago back from the store (under the writer lock: no
+        half-written batch is read)."""
+        async with self.notifier.lock:
+            await self.notifier.states.ensure(i for i in incident_ids if i != ev.NO_INCIDENT)
 
     # --- after each commit: publish the outbox, put the views ------------------------------
 
@@ -179,6 +196,10 @@ class Notify:
         if not keys:
             return
         try:
+            # A delivery for one closed long ago: read it back to know when it closed; none for
+            # one off the board.
+            await self._recall(keys)
+            keys = {k for k in keys if k == ev.NO_INCIDENT or self.history.on_board(k)}
             views = await self.notifier.notices_views(keys, self.rt.now())
             views_fitted = encode_fitted({SYSTEM_NOTICES if i == ev.NO_INCIDENT else kv_key(i, "notices"):
                                           _latest(v) if i == ev.NO_INCIDENT else v for i, v in views.items()},
@@ -187,6 +208,14 @@ class Notify:
         except BaseException:
             self.dirty |= keys  # put again on the next round
             raise
+
+    async def _system_notices(self) -> None:
+        """With each reconcile round (the first at start): `sys.notices` put again from the store.
+
+        Reconcile leaves `sys.*` keys alone, and a notify killed between publishing a report's
+        `notice.sent` and putting the view would otherwise leave the board without it for good."""
+        if await self.notifier.queue.rows(ev.NO_INCIDENT):
+            self._changed([ev.NO_INCIDENT])
 
     async def _all_views(self) -> dict[str, NoticesView]:
         """Every incident notify knows, with its notices: what `<id>.notices` should say."""
@@ -257,6 +286,7 @@ class Notify:
     # --- acknowledgement ------------------------------------------------------------------------
 
     async def _acknowledge(self, incident_id: str, person: str, via: str) -> ev.IncidentAcknowledged | None:
+        await self._recall([incident_id])  # one closed long ago is read back
         if not self.notifier.memo(incident_id).known:
             raise NotFound("incident_id", f"no incident {incident_id!r} known to notify",
                            zh=f"通知服务中没有舆情 {incident_id!r}")

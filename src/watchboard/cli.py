@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "else standing by with a copy of the active one's store (docs/deploy.md)")
     p.add_argument("--instance", default=None,
                    help="with --standby: this instance's name in the lease and the logs (default: host-pid)")
+    p.add_argument("--metrics", default=None, metavar="HOST:PORT",
+                   help="serve this instance's Prometheus metrics here (port 0: a free one); default: "
+                        "watchboard.toml [metrics]")
 
     p = sub.add_parser("board", help="the live dashboard")
     _common(p)
@@ -305,7 +308,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "serve":
         return cli_ops.serve(args.service, args.nats, _source(args), args.data or default_data_dir() / args.service,
                              args.credentials, rebuild=args.rebuild, standby=args.standby,
-                             instance=args.instance)
+                             instance=args.instance, metrics=args.metrics)
     if command == "auth":
         from watchboard.auth.cli import run
 

@@ -28,7 +28,7 @@ from watchboard.bus.errors import BusError, NotPermitted
 from watchboard.bus.lease import StandbyOptions
 from watchboard.bus.runtime import ServiceContext, install_signal_handlers, run_service
 from watchboard.bus.subjects import COMMAND_OWNER, Subjects
-from watchboard.client import load_history, load_view, load_views, request
+from watchboard.client import load_archived, load_history, load_view, load_views, request
 from watchboard.config import ConfigError, ConfigSource, load_watchboard
 from watchboard.domain.errors import message_in
 from watchboard.domain.incident import CLOSE_SUMMARY_MAX, NOTE_MAX
@@ -61,7 +61,8 @@ def lease_lost_exit(name: str) -> Callable[[str], None]:
 
 
 def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path, creds: Credentials | None = None,
-          *, rebuild: bool = False, standby: bool = False, instance: str | None = None) -> int:
+          *, rebuild: bool = False, standby: bool = False, instance: str | None = None,
+          metrics: str | None = None) -> int:
     if rebuild and standby:
         # A standby's store is a copy of the active's; one rebuilt from the stream would not be.
         print(f"watchboard serve {name}: --rebuild and --standby do not go together: stop every instance, "
@@ -69,6 +70,14 @@ def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path, creds:
               file=sys.stderr)
         return 2
     service = build_service(name, source)
+    if metrics:
+        from watchboard.config.watchboard import parse_listen
+
+        try:
+            parse_listen(metrics, "--metrics")
+        except ValueError as exc:
+            print(f"watchboard serve {name}: {exc}", file=sys.stderr)
+            return 2
     options = StandbyOptions(instance=instance or "", on_lost=lease_lost_exit(name)) if standby else None
     if rebuild:
         # A store that is not there is rebuilt from the stream before the service serves.
@@ -87,7 +96,7 @@ def serve(name: str, nats_url: str, source: ConfigSource, data_dir: Path, creds:
             extra[signal.SIGHUP] = lambda: asyncio.ensure_future(service.reload())
         install_signal_handlers(stop, extra)
         await run_service(service, ServiceContext(nats_url=nats_url, data_dir=data_dir, source=source, creds=creds,
-                                                  standby=options, settle_gc=True), stop)
+                                                  standby=options, metrics=metrics, settle_gc=True), stop)
 
     from watchboard.auth.registry import RegistryError
     from watchboard.recovery.rebuild import RebuildError
@@ -336,7 +345,7 @@ async def _client_command(nc: Any, subjects: Subjects, args: argparse.Namespace,
     if args.command == "submit":
         return await submit(nc, subjects, args, out)
     if args.command == "ls":
-        return await ls(nc, args, out)
+        return await ls(nc, subjects, args, out)
     if args.command == "status":
         return await status(nc, args, out)
     if args.command == "show":
@@ -360,43 +369,66 @@ async def _client_command(nc: Any, subjects: Subjects, args: argparse.Namespace,
 STATUS_WORDS = {
     "en": {"service": "service", "instance": "instance", "role": "role", "version": "version",
            "active": "active", "standby": "standby", "": "only instance", "none": "NOT answering",
-           "no_active": "no active instance", "lag": "events behind",
-           "no_lag": "(events behind: only with the admin's credentials, --creds admin.nk)"},
+           "no_active": "no active instance", "lag": "behind", "health": "health", "ok": "ok",
+           "unknown": "?", "metrics": "metrics",
+           "no_lag": "(events behind: only with the admin's credentials, --creds admin.nk)",
+           "no_health": "(health: this identity may not ask the instances ($SRV.STATS))"},
     "zh": {"service": "服务", "instance": "实例", "role": "角色", "version": "版本",
            "active": "在岗", "standby": "备用", "": "单实例", "none": "无应答", "no_active": "无在岗实例",
-           "lag": "待处理事件", "no_lag": "（待处理事件数须用管理员凭据查看：`--creds admin.nk`）"},
+           "lag": "待处理", "health": "状况", "ok": "正常", "unknown": "？", "metrics": "指标",
+           "no_lag": "（待处理事件数须用管理员凭据查看：`--creds admin.nk`）",
+           "no_health": "（状况：当前身份无权查询各实例（$SRV.STATS））"},
 }
 
 
 async def status(nc: Any, args: argparse.Namespace, out: Out) -> int:
-    """`watchboard status`: every instance that answers the service API, with its role; exit 1
-    when a service has no instance that acts (none answers, or only standbys)."""
+    """`watchboard status`: every instance that answers the service API, with its role, its
+    health and the events it has still to handle (its own `$SRV.STATS` figures; the durable
+    consumers' where the instance does not say); exit 1 when a service has no instance that
+    acts (none answers, or only standbys), or an acting one reports a problem."""
+    from watchboard.bus.health import describe, instance_health
     from watchboard.bus.standby import service_instances
     from watchboard.bus.subjects import SERVICES
 
-    found = await service_instances(nc)
+    found, healths = await asyncio.gather(service_instances(nc), instance_health(nc))
     lag = await consumer_lag(nc)
     words = STATUS_WORDS["zh" if out.lang == "zh" else "en"]
     acting = {i.service for i in found if i.role in ("active", "")}
+    sick = {i.service for i in found if i.role in ("active", "")
+            and healths.get(i.id) and healths[i.id].data.get("health", "ok") != "ok"}
+
+    def behind(i: Any) -> str:
+        data = healths[i.id].data if i.id in healths else {}
+        if "lag" in data:
+            return str(data["lag"])
+        return str(lag[i.service]) if i.service in lag else "-"
+
     if getattr(args, "json", False):
-        print(json.dumps({"instances": [vars(i) for i in found], "services": {s: s in acting for s in SERVICES},
-                          "lag": lag}, ensure_ascii=False, indent=2))
+        rows = [{**vars(i), "health": healths[i.id].data if i.id in healths else None} for i in found]
+        print(json.dumps({"instances": rows, "services": {s: s in acting for s in SERVICES}, "lag": lag},
+                         ensure_ascii=False, indent=2))
     else:
-        print(f"{words['service']:10} {words['instance']:24} {words['role']:14} {words['version']:9} {words['lag']}")
+        print(f"{words['service']:10} {words['instance']:24} {words['role']:14} {words['version']:9} "
+              f"{words['lag']:8} {words['health']}")
         for name in SERVICES:
             mine = [i for i in found if i.service == name]
-            behind = str(lag[name]) if name in lag else "-"
             for i in mine:
                 acts = i.role in ("active", "")
+                data = healths[i.id].data if i.id in healths else None
+                health = (words["unknown"] if data is None else
+                          describe(data.get("problems") or [], out.lang) or words["ok"])
+                where = f"  {words['metrics']} {i.metrics}" if i.metrics else ""
                 print(f"{name:10} {i.instance or i.id[:12]:24} {words.get(i.role, i.role):14} {i.version:9} "
-                      f"{behind if acts else ''}")
+                      f"{behind(i) if acts else '':8} {health}{where}")
             if not mine:
                 print(f"{name:10} {'-':24} {words['none']}")
             elif name not in acting:
                 print(f"{name:10} {'-':24} {words['no_active']}")
-        if not lag:
+        if found and not healths:
+            print(words["no_health"])
+        elif not lag and not healths:
             print(words["no_lag"])
-    return 0 if acting >= set(SERVICES) else 1
+    return 0 if acting >= set(SERVICES) and not sick else 1
 
 
 async def consumer_lag(nc: Any) -> dict[str, int]:
@@ -785,10 +817,12 @@ async def submit_many(nc: Any, subjects: Subjects, items: list[tuple[int, bytes]
 # --- ls / show --------------------------------------------------------------------------
 
 
-async def ls(nc: Any, args: argparse.Namespace, out: Out) -> int:
+async def ls(nc: Any, subjects: Subjects, args: argparse.Namespace, out: Out) -> int:
     from watchboard.cli_show import print_ls
 
     views = await load_views(nc)
+    if args.all:  # closed incidents that have left the board come from the stream
+        views |= await load_archived(nc, subjects, set(views))
     return print_ls(views, all_=args.all, as_json=args.json, lang=out.lang, zone=out.zone,
                     units=_unit_names(out))
 
@@ -797,10 +831,14 @@ async def show(nc: Any, subjects: Subjects, args: argparse.Namespace, out: Out) 
     from watchboard.cli_show import print_show
 
     view = await load_view(nc, args.id)
+    history = await load_history(nc, subjects, args.id)
+    if view is None:  # off the board (closed long ago): the view the stream gives
+        from watchboard.reports.archive import view_of
+
+        view = view_of(history)
     if view is None:
         out.refuse("not_found", "id", out.t("cli.not_found", id=args.id))
         return 1
-    history = await load_history(nc, subjects, args.id)
     return print_show(view, history, as_json=args.json, lang=out.lang, zone=out.zone, units=_unit_names(out))
 
 

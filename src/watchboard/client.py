@@ -56,6 +56,25 @@ async def load_history(nc: Client, subjects: Subjects, incident_id: str, timeout
     return out
 
 
+async def load_archived(nc: Client, subjects: Subjects, known: set[str], timeout: float = 120.0,
+                        ) -> dict[str, IncidentView]:
+    """Closed incidents that have left the board (not in `known`), from the stream: their
+    reports, closes, grades and owners (`reports.archive.SUMMARY_TYPES`), what `ls --all` lists."""
+    from watchboard.reports.archive import SUMMARY_TYPES, views_of
+
+    events: list[tuple[int, Event]] = []
+    for kind in SUMMARY_TYPES:
+        owner = "grading" if kind in ("incident.graded", "incident.assigned") else "intake"
+        subject = f"{subjects.prefix}.ev.{owner}.*.{kind}"
+        for stored in await scan(nc, STREAM, subject, batch=1000, timeout=timeout):
+            event = decode_event(stored.data)
+            if event is not None and event.incident_id not in known:
+                events.append((stored.seq, event))
+    events.sort(key=lambda pair: pair[0])  # stream order across the subjects
+    views = views_of(e for _, e in events)
+    return {i: v for i, v in views.items() if v.core is not None and v.core.stage == "closed"}
+
+
 async def request_retrying(nc: Client, subject: str, body: bytes, timeout: float, *, attempts: int = 4,
                            headers: dict[str, str] | None = None):
     """nc.request, asked again on "no responders" for about a second: a service restarting

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from watchboard.auth.folder import AuthFolder
 from watchboard.bus.credentials import Credentials, resolve
+from watchboard.bus.feed_types import ServiceHealth
 from watchboard.bus.server import NatsServer, ServerError, die_with_parent, local_cluster
 from watchboard.config import ConfigSource, WatchboardConfig, load_watchboard
 
@@ -180,6 +181,8 @@ def up(args: argparse.Namespace) -> int:
     if not auth.exists():  # once per data folder: --fresh keeps it, so people keep their credentials
         auth.init(prefix=wb.subject_prefix)
         say(f"identities written to {auth.path} (roles on; add people with `watchboard auth add-person`)")
+    else:  # the server's accounts as this version grants them (a key a newer intake writes, say)
+        auth.write_conf(auth.registry())
     if nodes > 1:
         servers = local_cluster(nodes, data, client_port=args.port, sync_interval=wb.stream.sync_interval,
                                 include=auth.conf)
@@ -313,6 +316,15 @@ async def _run(args: argparse.Namespace, data: Path, source: ConfigSource, url: 
     return 0
 
 
+def status_word(name: str, health: ServiceHealth) -> str:
+    """What `up`'s status line says of one service: ready, still loading (what), or silent."""
+    if health.services.get(name):
+        return "answering on the service API (ready)"
+    if name in health.loading:
+        return f"loading ({health.loading[name]}); its commands wait until it is ready"
+    return "NOT answering on the service API"
+
+
 def service_children(data: Path, url: str, auth: AuthFolder, extra: list[str], *, standby: bool = False,
                      source: ConfigSource | None = None) -> list[Child]:
     """One child per service; with `standby` two, `NAME` and `NAME.2`, each its own data folder,
@@ -359,15 +371,15 @@ async def _status_lines(url: str, report, creds: Credentials | None = None) -> N
     from watchboard.bus.feed import ping_services
 
     nc = await connect(url, "watchboard-up-status", creds=creds)
-    last: dict[str, bool] = {}
+    last: dict[str, str] = {}
     try:
         while True:
             health = await ping_services(nc, wait=0.5)
-            if health.services != last:
-                for name, ok in health.services.items():
-                    if last.get(name) != ok:
-                        report(f"{name}: {'answering' if ok else 'NOT answering'} on the service API")
-                last = dict(health.services)
+            now = {name: status_word(name, health) for name in health.services}
+            for name, word in now.items():
+                if last.get(name) != word:
+                    report(f"{name}: {word}")
+            last = now
             await asyncio.sleep(2)
     finally:
         await nc.close()

@@ -115,8 +115,11 @@ async def test_a_node_dies_and_the_services_carry_on(cluster: list[NatsServer], 
 
         async def carried_through(incident: str) -> None:
             async def done() -> bool:
-                core, grade = await kv_get(nc, f"{incident}.core"), await kv_get(nc, f"{incident}.grade")
-                clocks = await kv_get(nc, f"{incident}.clocks")
+                try:
+                    core, grade = await kv_get(nc, f"{incident}.core"), await kv_get(nc, f"{incident}.grade")
+                    clocks = await kv_get(nc, f"{incident}.clocks")
+                except nats.errors.TimeoutError:  # the bucket's leader re-elected after the kill: ask again
+                    return False
                 breached = clocks and any(c["name"] == "report_up" and c["status"] == "breached"
                                           for c in clocks["clocks"])
                 hooked = any(incident in json.dumps(b, ensure_ascii=False) for _, b in received)
@@ -140,7 +143,10 @@ async def test_a_node_dies_and_the_services_carry_on(cluster: list[NatsServer], 
                 after = await submit_retrying(nc, "after")
                 await carried_through(after)
                 async def new_leader() -> str | None:
-                    found = (await js.stream_info("WATCHBOARD")).cluster.leader
+                    try:
+                        found = (await js.stream_info("WATCHBOARD")).cluster.leader
+                    except nats.errors.TimeoutError:  # mid-election
+                        return None
                     return found if found and found != leader else None
 
                 await eventually(new_leader, timeout=30, what="a new leader of the stream")

@@ -12,7 +12,9 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from nats.aio.client import Client
@@ -199,6 +201,32 @@ async def test_notify_killed_in_an_acknowledgement(nats_server: NatsServer, nc: 
         async with running(build_notify(source), nats_server.url, tmp_path / "notify", source=source, tick=0.2):
             await converged(nc, ("core", "grade", "notices"))
             assert (await kv_get(nc, f"{incident}.notices"))["acknowledged_by"] == "p-li"
+
+
+async def test_sys_notices_put_again_at_start(nats_server: NatsServer, nc: Client, tmp_path: Path,
+                                              config: Path) -> None:
+    """The notices of no incident (a scheduled report's) come back to `sys.notices` at start.
+
+    Reconcile leaves `sys.*` keys alone; a notify killed after publishing a report's
+    `notice.sent` but before putting the view (seen in the suite between 17:00 and 23:00
+    Beijing time) left the board without them for good. Here the key is simply lost."""
+    due = (datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(minutes=1)).strftime("%H:%M")
+    toml = config / "notify.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('daily = "17:00"', f'daily = "{due}"'), encoding="utf-8")
+    source = ConfigSource(config)
+
+    async def sent() -> bool:
+        view = await kv_get(nc, "sys.notices")
+        return bool(view and any(n["status"] == "sent" for n in view["notices"]))
+
+    async with running(build_notify(source), nats_server.url, tmp_path / "notify", source=source, tick=0.2):
+        await eventually(sent, timeout=90, interval=0.3, what="the daily report's notices on the board")
+        await converged(nc, ("notices",))
+    kv = await nc.jetstream().key_value("wb-board")
+    await kv.delete("sys.notices")
+    async with running(build_notify(source), nats_server.url, tmp_path / "notify", source=source, tick=0.2):
+        await converged(nc, ("notices",))
+        assert await sent()
 
 
 async def test_intake_repairs_lost_stale_and_stray_keys(nats_server: NatsServer, nc: Client, tmp_path: Path,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import nats.errors
 import pytest
 from nats.aio.client import Client
 
@@ -14,8 +15,9 @@ from watchboard.bus.connection import ConnectionWatch, connect
 from watchboard.bus.consumer import Delivered, run_consumer
 from watchboard.bus.endpoints import Endpoints, ok
 from watchboard.bus.feed import make_sender, ping_services, watch_board
-from watchboard.bus.feed_types import KVChange, ServiceHealth, SnapshotDone
+from watchboard.bus.feed_types import KVBatch, KVChange, ServiceHealth, SnapshotDone
 from watchboard.bus.jetstream import EventPublisher, ensure_board_bucket, ensure_stream
+from watchboard.bus.reader import watch_kv
 from watchboard.bus.server import NatsServer
 from watchboard.bus.subjects import STREAM, Subjects
 from watchboard.config import WatchboardConfig
@@ -93,6 +95,12 @@ async def test_endpoint_replies_ok_and_typed_errors(nc: Client) -> None:
         return ok(echo=payload["x"])
 
     await eps.add("echo", "wb.cmd.echo", handler)
+    # Loading: PING says so, and the endpoint is not registered yet (nobody answers it).
+    loading = await ping_services(nc)
+    assert loading.services["intake"] is False and loading.loading == {"intake": "state"}
+    with pytest.raises(nats.errors.NoRespondersError):
+        await nc.request("wb.cmd.echo", b'{"x": 1}', timeout=2)
+    await eps.open()
     assert await request(nc, "wb.cmd.echo", {"x": 1}) == {"ok": True, "echo": 1}
     assert await request(nc, "wb.cmd.echo", {"x": "dup"}) == {
         "ok": False, "error": {"code": "conflict", "field": "x", "message": "already there", "message_zh": "已经有了"}}
@@ -106,6 +114,7 @@ async def test_endpoint_replies_ok_and_typed_errors(nc: Client) -> None:
                               "message_zh": "服务内部出错，请查看 `intake` 服务日志"}
     health = await ping_services(nc)
     assert health.services["intake"] is True and health.services["grading"] is False
+    assert health.loading == {}
     await eps.stop()
 
 
@@ -138,9 +147,49 @@ async def test_feed_gives_snapshot_then_changes(nats_server: NatsServer, nc: Cli
     await asyncio.wait_for(consume(), 10)
     changes = [i for i in items if isinstance(i, KVChange)]
     done_at = next(n for n, i in enumerate(items) if isinstance(i, SnapshotDone))
-    before = {c.key for c in items[:done_at] if isinstance(c, KVChange)}
+    before = {c.key for c in _flat(items[:done_at])}
     assert before == {"A.core", "B.core"}
     assert KVChange("C.core", b"3") in changes and KVChange("A.core", None) in changes
+    await reader.close()
+
+
+def _flat(items: list) -> list[KVChange]:
+    """The snapshot's changes (it comes in `KVBatch`es)."""
+    return [c for i in items for c in (i.changes if isinstance(i, KVBatch) else [i] if isinstance(i, KVChange) else [])]
+
+
+async def test_feed_reads_only_what_the_board_shows(nats_server: NatsServer, nc: Client) -> None:
+    """With intake's index the snapshot holds the open incidents and those closed in the last
+    day (not one closed before, nor one the index does not list); later, a key of an incident
+    not shown waits until its record arrives."""
+    kv = await ensure_board_bucket(nc.jetstream(), WB)
+    now = datetime.now(UTC)
+    for incident in ("OPEN", "TODAY", "OLD", "UNLISTED"):
+        await kv.put(f"{incident}.core", incident.encode())
+        await kv.put(f"{incident}.grade", b"g")
+    await kv.put("live.OPEN", b"")
+    await kv.put("live.TODAY", (now - timedelta(hours=2)).isoformat().encode())
+    await kv.put("live.OLD", (now - timedelta(hours=30)).isoformat().encode())
+    await kv.put("sys.sweep", b"{}")
+    await kv.put("sys.live", b'{"since": "2026-11-01T00:00:00+00:00"}')
+    reader = await connect(nats_server.url, "feed-test", retry_for=5)
+    items: list = []
+
+    async def consume() -> None:
+        async for item in watch_kv(reader):
+            items.append(item)
+            if isinstance(item, SnapshotDone):
+                await kv.put("NEW.grade", b"g2")  # before its record: held
+                await kv.put("NEW.core", b"new")
+            if isinstance(item, KVChange) and item.key == "NEW.core":
+                return
+
+    await asyncio.wait_for(consume(), 10)
+    done_at = next(n for n, i in enumerate(items) if isinstance(i, SnapshotDone))
+    assert {c.key for c in _flat(items[:done_at])} == {"OPEN.core", "OPEN.grade", "TODAY.core", "TODAY.grade",
+                                                        "sys.sweep", "sys.live"}
+    after = [c.key for c in _flat(items[done_at:])]
+    assert after == ["NEW.grade", "NEW.core"]  # the held grade first, then the record that released it
     await reader.close()
 
 

@@ -68,3 +68,24 @@ def test_same_view_ignores_when_it_was_written() -> None:
     assert same_view("grade", a, encode_view(grade("II", datetime(2027, 1, 1, tzinfo=UTC))))
     assert not same_view("grade", a, encode_view(grade("III", AT)))
     assert not same_view("grade", b"not json", a)
+
+
+async def test_spared_stray_keys_are_left(nc: Client) -> None:
+    """A key the state does not hold in memory but the service still knows (issue 13: on disk,
+    evicted) is left to the history's sweep; an unknown one is removed."""
+    kv = await ensure_board_bucket(nc.jetstream(timeout=5), WatchboardConfig())
+    await kv.put("EVICTED.grade", encode_view(grade("II")))
+    await kv.put("STRAY.grade", encode_view(grade("I")))
+    asked: list[list[str]] = []
+
+    async def snapshot() -> dict[str, msgspec.Struct]:
+        return {"A": grade("II")}
+
+    async def spare(extra: list[str]) -> set[str]:
+        asked.append(sorted(extra))
+        return {i for i in extra if i == "EVICTED"}
+
+    out = await reconcile(kv, "grade", snapshot, 1 << 20, service="test", spare=spare)
+    assert (out.missing, out.extra) == (1, 1) and asked == [["EVICTED", "STRAY"]]
+    keys = await kv.keys()
+    assert "EVICTED.grade" in keys and "STRAY.grade" not in keys

@@ -174,3 +174,30 @@ async def test_a_store_from_before_standby_mode_goes_out_whole(nc: Client, tmp_p
     assert len(copied) == 31 and rows(tmp_path / "b" / "x.sqlite") == rows(path)
     await writer.close()
     await db.close()
+
+
+async def test_a_column_the_active_adds_reaches_the_copy(nc: Client, tmp_path: Path) -> None:
+    """A store the copy already holds gains a column on the active (the state tables' `closed_at`,
+    issue 13, made at the first load of a newer version): the copy gains it too and keeps
+    following, instead of refusing every changeset."""
+    await ensure_standby_infra(nc.jetstream(), WatchboardConfig(), create=True)
+    db, writer = await writer_db(nc, tmp_path / "a" / "x.sqlite")
+    old = StateTable(db, "incidents", dict)  # the older version: no closing time kept
+    tx = old.begin()
+    tx.put("inc1", {"closed": True})
+    await tx.commit()
+    follower = ReplicaFollower(nc, SUBJECT, tmp_path / "b" / "x.sqlite", lambda: asyncio.sleep(0, None))
+    await follower.open()
+    await follower.drain()
+    new = StateTable(db, "incidents", dict, closed=lambda s: bool(s.get("closed")))
+    await new.load()  # adds and fills `closed_at`
+    tx = new.begin()
+    tx.put("inc2", {"closed": True})
+    await tx.commit()
+    await follower.drain()
+    await follower.close()
+    expected = rows(tmp_path / "a" / "x.sqlite")
+    assert len(expected["incidents"]) == 2 and all(r[2] is not None for r in expected["incidents"])
+    assert rows(tmp_path / "b" / "x.sqlite") == expected
+    await writer.close()
+    await db.close()

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
@@ -22,7 +23,7 @@ from watchboard.bus.consumer import Delivered
 from watchboard.bus.errors import BusError
 from watchboard.domain.events import Event, NoteAdded
 from watchboard.store.outbox import Outbox
-from watchboard.store.sqlite import open_db
+from watchboard.store.sqlite import already_processed, mark_processed, open_db, prune_processed
 from watchboard.store.states import StateTable
 
 SCHEMA = StateTable.schema("things") + Outbox.schema()
@@ -259,3 +260,102 @@ async def test_outbox_delete_waits_for_the_shared_writer_lock(store: Store, nc: 
         await store.db.rollback()
     assert await asyncio.wait_for(flush, 10) == 1
     assert await box.pending() == 0 and await stored_states(store) == {}
+
+
+# --- history out of memory (issue 13) ---------------------------------------------------------
+
+
+class Case(msgspec.Struct, kw_only=True):
+    id: str
+    closed_at: datetime | None = None  # None: open
+    closed: bool = False  # closed, time unknown (the table's clock stands for it)
+
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def cases_table(store: Store, clock: datetime = T0) -> StateTable[Case]:
+    return StateTable(store.db, "things", Case, clock=lambda: clock,
+                      closed=lambda c: c.closed_at or c.closed or None)
+
+
+async def put_all(table: StateTable[Case], *cases: Case) -> None:
+    tx = table.begin()
+    for case in cases:
+        tx.put(case.id, case)
+    await tx.commit()
+
+
+@pytest.mark.parametrize(("since_days", "loaded"), [
+    (None, {"OPEN", "NEW", "OLD", "UNKNOWN"}),  # no window: everything
+    (5, {"OPEN", "NEW", "UNKNOWN"}),  # closed within 5 days of day 10, and the open one
+    (0, {"OPEN", "UNKNOWN"}),  # UNKNOWN was stamped with the clock of its commit (day 10)
+])
+async def test_load_reads_open_and_recently_closed(store: Store, since_days: int | None, loaded: set[str]) -> None:
+    """`load(closed_since=…)` leaves long-closed states on disk; `ensure` reads one back when named."""
+    day10 = T0.replace(day=10)
+    table = cases_table(store, clock=day10)
+    await table.load()
+    await put_all(table, Case(id="OPEN"), Case(id="NEW", closed_at=day10.replace(day=8)),
+                  Case(id="OLD", closed_at=T0), Case(id="UNKNOWN", closed=True))
+    again = cases_table(store)
+    since = None if since_days is None else day10 - timedelta(days=since_days)
+    assert await again.load(closed_since=since) == len(loaded) and set(again.items) == loaded
+    assert await again.ensure(["OLD", "NOPE", "OPEN"]) == ([] if "OLD" in loaded else ["OLD"])
+    assert again.get("OLD") == Case(id="OLD", closed_at=T0) and again.closed_time("OLD") == T0.timestamp()
+    assert again.closed_time("OPEN") is None
+
+
+async def test_evict_and_closed_between(store: Store) -> None:
+    """Evicting forgets in memory only; the index on disk says which closed in a span."""
+    table = cases_table(store)
+    await table.load()
+    await put_all(table, Case(id="A", closed_at=T0), Case(id="B", closed_at=T0 + timedelta(days=3)), Case(id="C"))
+    assert table.evict(T0 + timedelta(days=1)) == ["A"] and set(table.items) == {"B", "C"}
+    assert await table.closed_between(0, (T0 + timedelta(days=1)).timestamp()) == ["A"]
+    assert sorted(await table.closed_between(T0.timestamp(), (T0 + timedelta(days=4)).timestamp())) == ["A", "B"]
+    # A reopened state (in memory again) loses its closing time.
+    await put_all(table, Case(id="B"))
+    assert table.closed_time("B") is None and await table.closed_between(0, 1e12) == ["A"]
+
+
+async def test_a_closing_stamp_stays_and_load_replaces_memory(store: Store) -> None:
+    """A closed state keeps its first stamp when it changes again (a note long after the close);
+    `load` keeps only what it reads (a rebuild's commit left everything in memory); `on_disk`
+    says which keys the table holds, in memory or not."""
+    table = cases_table(store, clock=T0 + timedelta(days=2))
+    await table.load()
+    await put_all(table, Case(id="A", closed=True), Case(id="B", closed_at=T0), Case(id="C"))
+    assert table.closed_time("A") == (T0 + timedelta(days=2)).timestamp()
+    table.clock = lambda: T0 + timedelta(days=9)
+    await put_all(table, Case(id="A", closed=True), Case(id="B", closed_at=T0 + timedelta(days=5)))
+    assert table.closed_time("A") == (T0 + timedelta(days=2)).timestamp()
+    assert table.closed_time("B") == T0.timestamp()
+    assert sorted(await table.closed_between(0, (T0 + timedelta(days=3)).timestamp())) == ["A", "B"]
+    assert await table.load(closed_since=T0 + timedelta(days=3)) == 1 and set(table.items) == {"C"}
+    assert await table.on_disk(["A", "C", "NOPE"]) == {"A", "C"}
+
+
+async def test_a_store_of_an_older_version_is_stamped_once(store: Store) -> None:
+    """Rows written before the column existed get their closing time at the first load."""
+    legacy = StateTable(store.db, "things", Case)  # no `closed`: the old behaviour, no column
+    tx = legacy.begin()
+    tx.put("OLD", Case(id="OLD", closed_at=T0))
+    tx.put("OPEN", Case(id="OPEN"))
+    await tx.commit()
+    table = cases_table(store)
+    await table.load(closed_since=T0 + timedelta(days=1))
+    assert set(table.items) == {"OPEN"}
+    assert await table.closed_between(0, 1e12) == ["OLD"]
+
+
+async def test_processed_ids_are_pruned_past_the_horizon(store: Store) -> None:
+    """Ids processed before the horizon go; with `unstamped`, so do those of an older store."""
+    await store.db.execute("INSERT INTO processed(event_id, stream_seq) VALUES ('LEGACY', 1)")
+    await mark_processed(store.db, [("NOW", 2)])
+    await store.db.commit()
+    assert await prune_processed(store.db, time.time() - 60) == 0
+    assert await already_processed(store.db, ["LEGACY", "NOW"]) == {"LEGACY", "NOW"}
+    assert await prune_processed(store.db, time.time() - 60, unstamped=True) == 1
+    assert await prune_processed(store.db, time.time() + 1) == 1
+    assert await already_processed(store.db, ["LEGACY", "NOW"]) == set()

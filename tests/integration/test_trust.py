@@ -191,10 +191,13 @@ async def test_wall_is_refused_everything_and_reaches_nothing(site: Site, tmp_pa
                     assert reply["ok"] and reply["incident_id"] != "FAKE", reply
                 assert fake == []
             # The wall's attempts reached nothing: what the sniffer saw is the operator's reports
-            # and intake's own puts of `<id>.core` for them, no delete, no other key.
+            # and intake's own puts of `<id>.core` for them and of the board's index (`live.<id>`),
+            # no delete, no other key.
             assert {s for s, _ in seen if not s.startswith("$KV")} == {SUBJECTS.submit}
             assert len([s for s, _ in seen if s == SUBJECTS.submit]) == 6
-            assert [(s, op) for s, op in seen if s.startswith("$KV") and (op or not s.endswith(".core"))] == []
+            assert [(s, op) for s, op in seen if s.startswith("$KV") and (
+                op or not (s.endswith(".core") or s.startswith("$KV.wb-board.live.")))] == []
+            assert len([s for s, _ in seen if s.startswith("$KV.wb-board.live.")]) == 6
         finally:
             await wall.close()
             await operator.close()
@@ -234,6 +237,30 @@ async def test_monitor_submits_but_cannot_read_the_board(site: Site, tmp_path: P
                              timeout=2, what="the monitor's subscription to the board refused")
         finally:
             await monitor.close()
+
+
+async def test_a_new_store_is_rebuilt_with_roles_on(site: Site, tmp_path: Path) -> None:
+    """grading started on a new store after intake has written events (as `up` on a busy day):
+    its rebuild's consumer is its own to create, read and delete, so it serves and grades."""
+    from watchboard.services.grading.service import build as build_grading
+
+    await admin_setup(site)
+    async with running(build_intake(ConfigSource()), site.url, tmp_path / "intake", creds=site.creds("intake")):
+        operator = await site.client("operator")
+        try:
+            reply = await request(operator, SUBJECTS.submit, json.dumps(REPORT, ensure_ascii=False).encode())
+            assert reply["ok"], reply
+            async with running(build_grading(ConfigSource()), site.url, tmp_path / "grading",
+                               creds=site.creds("grading")):
+                await eventually(lambda: _graded(operator, reply["incident_id"]), timeout=15,
+                                 what="the incident graded after the rebuild")
+        finally:
+            await operator.close()
+
+
+async def _graded(nc: Client, incident_id: str) -> bool:
+    view = await load_view(nc, incident_id)
+    return bool(view is not None and view.grade is not None)
 
 
 async def test_operator_forgeries_are_overwritten(site: Site, tmp_path: Path) -> None:
@@ -398,7 +425,7 @@ async def test_the_wall_reads_the_board_live_without_jetstream(site: Site, tmp_p
     and the services' health, through the exports alone."""
     from watchboard.bus.connection import ConnectionWatch
     from watchboard.bus.feed import watch_board
-    from watchboard.bus.feed_types import KVChange, ServiceHealth, SnapshotDone
+    from watchboard.bus.feed_types import KVBatch, KVChange, ServiceHealth, SnapshotDone
 
     await admin_setup(site)
     async with running(build_intake(ConfigSource()), site.url, tmp_path / "intake", creds=site.creds("intake")):
@@ -427,7 +454,8 @@ async def test_the_wall_reads_the_board_live_without_jetstream(site: Site, tmp_p
             await asyncio.wait_for(read_until_second(), 20)
             await feed.aclose()
             snapshot_end = next(i for i, item in enumerate(seen) if isinstance(item, SnapshotDone))
-            before = [item.key for item in seen[:snapshot_end] if isinstance(item, KVChange)]
+            before = [c.key for item in seen[:snapshot_end]
+                      for c in (item.changes if isinstance(item, KVBatch) else [item] if isinstance(item, KVChange) else [])]
             assert f"{first['incident_id']}.core" in before
         finally:
             await wall.close()

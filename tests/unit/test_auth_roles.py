@@ -64,6 +64,7 @@ def allowed(subject: str, patterns: list[str]) -> bool:
     ("grading", "$JS.API.STREAM.PURGE.WATCHBOARD", False),
     ("grading", "$JS.API.STREAM.DELETE.KV_wb-board", False),
     ("deadlines", "$JS.API.DIRECT.GET.WATCHBOARD", True),
+    ("grading", "$JS.API.DIRECT.GET.WATCHBOARD", True),  # its commands' outbox, checked at start
     ("intake", "$JS.API.DIRECT.GET.WATCHBOARD", False),
     # the evidence bucket: intake puts files and reads them back; never purges or deletes
     ("intake", "$O.wb-evidence.C.NUID1", True),
@@ -74,6 +75,13 @@ def allowed(subject: str, patterns: list[str]) -> bool:
     ("intake", "$JS.API.STREAM.DELETE.OBJ_wb-evidence", False),
     ("grading", "$O.wb-evidence.C.NUID1", False),
     ("notify", "$JS.API.DIRECT.GET.OBJ_wb-evidence", False),
+    # a new store's rebuild reads the stream through its own ephemeral consumer, nobody else's
+    ("grading", "$JS.API.CONSUMER.CREATE.WATCHBOARD.rebuild-grading.wb.ev.intake.>", True),
+    ("grading", "$JS.API.CONSUMER.CREATE.WATCHBOARD.rebuild-grading", True),
+    ("grading", "$JS.API.CONSUMER.MSG.NEXT.WATCHBOARD.rebuild-grading", True),
+    ("grading", "$JS.API.CONSUMER.DELETE.WATCHBOARD.rebuild-grading", True),
+    ("grading", "$JS.API.CONSUMER.CREATE.WATCHBOARD.rebuild-notify", False),
+    ("grading", "$JS.API.CONSUMER.DELETE.WATCHBOARD.notify", False),
     # Standby instances: each service its own lease, replica and durables, and its own hand-over.
     ("grading", "$KV.wb-lease.grading", True),
     ("grading", "$KV.wb-lease.deadlines", False),
@@ -82,10 +90,16 @@ def allowed(subject: str, patterns: list[str]) -> bool:
     ("grading", "$JS.API.DIRECT.GET.WB_REPLICA.wb.replica.grading", True),
     ("grading", "$JS.API.DIRECT.GET.WB_REPLICA.wb.replica.intake", False),
     ("grading", "$JS.API.CONSUMER.DELETE.WATCHBOARD.grading", True),
-    ("grading", "$JS.API.CONSUMER.DELETE.WATCHBOARD.notify", False),
     ("intake", "wb.active.intake.wb.intake.submit", True),
     ("grading", "wb.active.intake.wb.intake.submit", False),
     ("grading", "$JS.API.STREAM.PURGE.WB_REPLICA", False),
+    # a new store's rebuild reads the stream through its own ephemeral consumer, nobody else's
+    ("grading", "$JS.API.CONSUMER.CREATE.WATCHBOARD.rebuild-grading.wb.ev.intake.>", True),
+    ("grading", "$JS.API.CONSUMER.CREATE.WATCHBOARD.rebuild-grading", True),
+    ("grading", "$JS.API.CONSUMER.MSG.NEXT.WATCHBOARD.rebuild-grading", True),
+    ("grading", "$JS.API.CONSUMER.DELETE.WATCHBOARD.rebuild-grading", True),
+    ("grading", "$JS.API.CONSUMER.CREATE.WATCHBOARD.rebuild-notify", False),
+    ("grading", "$JS.API.CONSUMER.DELETE.WATCHBOARD.notify", False),
 ])
 def test_service_publishes_only_its_own(service: str, subject: str, may: bool) -> None:
     """Each service: its own events, keys and durable consumers; nothing of another's."""
@@ -118,6 +132,8 @@ def test_service_answers_only_its_own(service: str, subject: str, may: bool) -> 
     ("wall", "$JS.API.DIRECT.GET.WATCHBOARD", False),
     ("wall", "$JS.API.STREAM.DELETE.WATCHBOARD", False),
     ("wall", "$SRV.PING", True),
+    ("wall", "$SRV.STATS", True),  # each instance's health (watchboard status)
+    ("monitor", "$SRV.STATS", False),
     ("wall", "_INBOX.abc", False),  # no spoofed replies to the other walls
     ("monitor", "wb.intake.submit", True),
     ("monitor", "wb.cmd.note", False),
@@ -145,9 +161,9 @@ def test_person_publishes_only_what_the_role_imports(role: str, subject: str, ma
 
 
 @pytest.mark.parametrize(("role", "imported"), [
-    ("wall", {roles.PING, roles.KV_DIRECT, roles.KV_DIRECT_KEY, roles.KV_UPDATES}),
+    ("wall", {roles.PING, roles.STATS, roles.KV_DIRECT, roles.KV_DIRECT_KEY, roles.KV_UPDATES}),
     ("monitor", {"wb.intake.submit", "wb.cmd.evidence_add", "wb.evidence.*"}),
-    ("operator", {"wb.intake.submit", "wb.cmd.*", "wb.evidence.*", roles.PING, roles.KV_DIRECT, roles.KV_DIRECT_KEY,
+    ("operator", {"wb.intake.submit", "wb.cmd.*", "wb.evidence.*", roles.PING, roles.STATS, roles.KV_DIRECT, roles.KV_DIRECT_KEY,
                   roles.KV_UPDATES, roles.EVENTS_DIRECT, roles.EVIDENCE_DIRECT, roles.EVIDENCE_DIRECT_KEY}),
 ])
 def test_accounts_import_exactly_their_role(role: str, imported: set[str]) -> None:

@@ -238,6 +238,8 @@ async def test_old_layout_moves_into_the_state_table(tmp_path: Path) -> None:
     try:
         assert n.memo("MAJOR").tiers_done == {1, 2}
         columns = await rows(n.db, "SELECT name FROM pragma_table_info('incidents')")
-        assert columns == [("id",), ("state",)]
+        assert columns == [("id",), ("state",), ("closed_at",)]  # when it closed (issue 13)
+        stamped = await rows(n.db, "SELECT id FROM incidents WHERE closed_at IS NOT NULL")
+        assert stamped == [("SHUT",)]
     finally:
         await n.close()

@@ -28,7 +28,14 @@ MAX_LENGTH = 256  # argon2 takes any length; a bound keeps one login's work boun
 # argon2-cffi's defaults (RFC 9106 "low memory": 64 MiB, t=3, p=4): about 50 ms a login.
 _HASHER = PasswordHasher()
 # Verified when the name is unknown, so a wrong name costs what a wrong password costs.
-_DUMMY = _HASHER.hash("not a password of anyone")
+_DUMMY: list[str] = []  # a hash to verify against for an unknown name (made at first need:
+# hashing at import cost every `watchboard` command, services' starts included, ~0.2 s)
+
+
+def _dummy() -> str:
+    if not _DUMMY:
+        _DUMMY.append(_HASHER.hash("not a password of anyone"))
+    return _DUMMY[0]
 
 
 class Entry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -99,6 +106,6 @@ def verify(passwords: Passwords, name: str, password: str) -> bool:
     if len(password) > MAX_LENGTH:
         return False
     try:
-        return _HASHER.verify(entry.hash if entry is not None else _DUMMY, password) and entry is not None
+        return _HASHER.verify(entry.hash if entry is not None else _dummy(), password) and entry is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False

@@ -18,7 +18,7 @@ How the people read the board without JetStream API: the services' account expor
 - the direct-get API of the event stream (operators only) for an incident's timeline;
 - the direct-get API of the evidence bucket's stream (`OBJ_wb-evidence`, operators only): an
   evidence file's meta and chunks, read-only;
-- `$SRV.PING` for the services' health.
+- `$SRV.PING` and `$SRV.STATS` for the services' health (watchboard status).
 
 Evidence files go in through intake: `wb.evidence.begin|chunk|end` (request/reply, shared like
 the commands) carry a file in bounded chunks, and intake puts it in the bucket; monitors may
@@ -62,11 +62,11 @@ ROLE_OF_ACCOUNT = {account: role for role, account in ACCOUNT_OF_ROLE.items()}
 # Each service's durable consumers and the KV keys it writes (one writer per key).
 DURABLES = {"intake": ("intake-record",), "grading": ("grading",), "deadlines": ("deadlines",),
             "notify": ("notify",)}
-KV_KEYS = {"intake": ("*.core",), "grading": ("*.grade",),
+KV_KEYS = {"intake": ("*.core", "live.*", "sys.live"), "grading": ("*.grade",),
            "deadlines": ("*.clocks", "sys.sweep", "sys.calendar", "sys.supervision"),
            "notify": ("*.notices",)}
 # The services that read the event stream directly (their outbox's recovery after a crash).
-STREAM_READERS = ("deadlines", "notify")
+STREAM_READERS = ("grading", "deadlines", "notify")  # grading: its commands' outbox (issue 12)
 
 
 def commands_of(service: str) -> tuple[str, ...]:
@@ -83,6 +83,7 @@ EVIDENCE_DIRECT = f"$JS.API.DIRECT.GET.{EVIDENCE_STREAM}"  # batch requests (a f
 EVIDENCE_DIRECT_KEY = f"$JS.API.DIRECT.GET.{EVIDENCE_STREAM}.>"  # last message of a subject (its meta)
 EVIDENCE_OBJECTS = f"$O.{EVIDENCE_BUCKET}"  # chunks `.C.<nuid>`, meta `.M.<name>`
 PING = "$SRV.PING"
+STATS = "$SRV.STATS"  # each instance's health and lag (watchboard status)
 EVIDENCE_VERB = "evidence_add"
 
 
@@ -97,6 +98,10 @@ def service_permissions(name: str, s: Subjects) -> dict[str, Any]:
         publish += [f"{api}.CONSUMER.INFO.{STREAM}.{durable}", f"{api}.CONSUMER.CREATE.{STREAM}.{durable}",
                     f"{api}.CONSUMER.CREATE.{STREAM}.{durable}.>", f"{api}.CONSUMER.DURABLE.CREATE.{STREAM}.{durable}",
                     f"{api}.CONSUMER.MSG.NEXT.{STREAM}.{durable}", f"$JS.ACK.{STREAM}.{durable}.>"]
+    # A new store's rebuild reads the stream through one ephemeral consumer (recovery/rebuild.py).
+    rebuild = f"rebuild-{name}"
+    publish += [f"{api}.CONSUMER.CREATE.{STREAM}.{rebuild}", f"{api}.CONSUMER.CREATE.{STREAM}.{rebuild}.>",
+                f"{api}.CONSUMER.DELETE.{STREAM}.{rebuild}", f"{api}.CONSUMER.MSG.NEXT.{STREAM}.{rebuild}"]
     if name in STREAM_READERS:
         publish.append(EVENTS_DIRECT)
     if name == "intake":  # intake keeps the evidence bucket: it reads each object back before recording it
@@ -167,7 +172,7 @@ def person_permissions(role: str, s: Subjects) -> dict[str, Any]:
     if role in EVIDENCE_ROLES:
         publish.append(s.evidence("*"))
     if role in READING_ROLES:
-        publish += [KV_DIRECT, KV_DIRECT_KEY, PING]
+        publish += [KV_DIRECT, KV_DIRECT_KEY, PING, STATS]
         subscribe.append(KV_UPDATES)
     if role in HISTORY_ROLES:
         publish += [EVENTS_DIRECT, EVIDENCE_DIRECT, EVIDENCE_DIRECT_KEY]
@@ -189,6 +194,7 @@ def exports(s: Subjects) -> list[dict[str, Any]]:
                                                                              if r not in COMMAND_ROLES))},
         {"service": s.evidence("*"), "accounts": _accounts_of(EVIDENCE_ROLES)},
         {"service": PING, "response_type": "stream", "accounts": _accounts_of(READING_ROLES)},
+        {"service": STATS, "response_type": "stream", "accounts": _accounts_of(READING_ROLES)},
         {"service": KV_DIRECT, "response_type": "stream", "accounts": _accounts_of(READING_ROLES)},
         {"service": KV_DIRECT_KEY, "accounts": _accounts_of(READING_ROLES)},
         {"service": EVENTS_DIRECT, "response_type": "stream", "accounts": _accounts_of(HISTORY_ROLES)},
@@ -217,7 +223,7 @@ def imports(role: str, s: Subjects) -> list[dict[str, Any]]:
     if role in EVIDENCE_ROLES:
         out.append(service(s.evidence("*"), share=True))
     if role in READING_ROLES:
-        out += [service(PING), service(KV_DIRECT), service(KV_DIRECT_KEY),
+        out += [service(PING), service(STATS), service(KV_DIRECT), service(KV_DIRECT_KEY),
                 {"stream": {"account": SERVICES_ACCOUNT, "subject": KV_UPDATES}}]
     if role in HISTORY_ROLES:
         out += [service(EVENTS_DIRECT), service(EVIDENCE_DIRECT), service(EVIDENCE_DIRECT_KEY)]

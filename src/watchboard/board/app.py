@@ -250,12 +250,14 @@ class BoardApp(App[None]):
         self.tick += 1
         if self.tick % 60 == 0:  # the hours move on even when nothing changes
             self._trend_stale = True
+            self.ingest.evict()  # and incidents closed over a day ago leave the board
         self._refresh_trend()
 
     def _refresh_trend(self) -> None:
-        """The trend walks every incident: at most every few seconds (it moves by the hour), but
-        never left stale: a change inside the pause is counted by the next tick after it, and
-        the first picture with the snapshot in is computed at once."""
+        """The trend (counts kept per hour by the model, so a few microseconds): at most every
+        few seconds (it moves by the hour, and each new value redraws the sparklines), but never
+        left stale: a change inside the pause is counted by the next tick after it, and the first
+        picture with the snapshot in is computed at once."""
         first = self.snapshot_loaded and not self._trend_loaded
         if self._trend_stale and (first or time.monotonic() - self._trend_at >= TREND_EVERY_S):
             self._trend_loaded = self.snapshot_loaded

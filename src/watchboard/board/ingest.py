@@ -15,13 +15,14 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple, Protocol
 
 from watchboard.board.model import BoardModel, newly_urgent
 from watchboard.bus.feed_types import KVChange
 from watchboard.domain.views import GradeView, split_key
 
+BOARD_DAY = timedelta(hours=24)  # closed incidents the board keeps: today's, and the trend's day
 FOLD_BUDGET = 2048  # changes folded at once before the worker yields to the screen (~10 ms)
 BIG_BATCH = 256  # a batch this large is folded with the collector off
 
@@ -117,7 +118,9 @@ class Ingest:
         return len(self.pending) >= FOLD_BUDGET
 
     def gather_all(self, changes: Iterable[KVChange]) -> None:
-        """Keep a batch the feed sent as one item (`KVBatch`)."""
+        """Keep a batch the feed sent as one item (`KVBatch`: the snapshot comes so)."""
+        if not self.loaded:
+            self.gc.pause()
         self.pending.extend(changes)
 
     def settle(self) -> set[str]:
@@ -128,6 +131,7 @@ class Ingest:
         if not self.pending:
             return set()
         changes, self.pending = self.pending, []
+        self.model.closed_since = self.now() - BOARD_DAY  # closed before: not shown, not kept
         before = self._grades_before(changes) if self.loaded else {}
         with self.gc.batch(len(changes)):
             changed = self.model.ingest_all(changes)
@@ -148,6 +152,13 @@ class Ingest:
         gone = self.model.end_resync()
         self._dirty = True
         self.last_data_at = self.now()
+        return gone
+
+    def evict(self) -> set[str]:
+        """Forget the incidents that closed more than a day ago (the board's day moved on)."""
+        gone = self.model.evict_closed(self.now() - BOARD_DAY)
+        if gone:
+            self._dirty = True
         return gone
 
     def feed_ended(self) -> None:

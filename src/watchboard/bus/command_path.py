@@ -72,6 +72,9 @@ class CommandPath(Generic[S, T]):
         key = key if key is not None else getattr(command, "incident_id", "")
         async with self.lock:
             tx = self.begin()
+            ensure = getattr(tx, "ensure", None)
+            if ensure is not None:  # a long-closed incident is read back from disk when named
+                await ensure(key)
             new, effects = decide(tx.get(key), command, ctx)
             if new is not None:
                 tx.put(key, new)

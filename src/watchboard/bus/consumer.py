@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -57,6 +58,12 @@ class ConsumerStats:
     refused: int = 0  # events not on their owner's subject: terminated, never handled
     failures: int = 0
     last_error: str = ""
+    # For health and metrics (bus/health.py, watchboard/metrics.py): events the server still
+    # holds for this consumer after the last fetch, whether the last fetch or batch failed, and
+    # a callback told of every handled batch (events, seconds in the handler).
+    lag: int = 0
+    failing: bool = False
+    on_batch: Callable[[int, float], None] | None = None
 
 
 def event_head(filters: Sequence[str]) -> str:
@@ -119,8 +126,12 @@ async def run_consumer(
     batch: int = 256,
     fetch_timeout: float = 1.0,
     stats: ConsumerStats | None = None,
+    caught_up: asyncio.Event | None = None,
 ) -> None:
-    """Run until `stop` is set. Survives disconnects: it waits and fetches again."""
+    """Run until `stop` is set. Survives disconnects: it waits and fetches again.
+
+    `caught_up` is set once nothing is pending for the consumer: at once when its info says
+    so, else after the batch whose last message had nothing after it (or a fetch found none)."""
     stats = stats or ConsumerStats()
     js = nc.jetstream(timeout=5)
     sub = None
@@ -129,14 +140,28 @@ async def run_consumer(
             if sub is None:
                 await ensure_consumer(nc, durable, filters)
                 sub = await js.pull_subscribe_bind(durable, STREAM)
+                if caught_up is not None and not caught_up.is_set():
+                    info = await js.consumer_info(STREAM, durable)
+                    if not info.num_pending:
+                        caught_up.set()
             try:
                 msgs = await sub.fetch(batch, timeout=fetch_timeout)
             except (TimeoutError, nats.errors.TimeoutError):
+                stats.lag, stats.failing = 0, False  # nothing came within the wait: nothing pending
+                if caught_up is not None:
+                    caught_up.set()
                 continue
+            if msgs:
+                stats.lag = len(msgs) + (msgs[-1].metadata.num_pending or 0)
             await _process(msgs, handle, stats, event_head(filters))
+            stats.lag -= len(msgs) if msgs else 0
+            stats.failing = False
+            if caught_up is not None and msgs and not msgs[-1].metadata.num_pending:
+                caught_up.set()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            stats.failing = True
             stats.failures += 1
             stats.last_error = f"{exc.__class__.__name__}: {exc}"
             try:
@@ -184,8 +209,11 @@ async def _process(msgs: list[Msg], handle: BatchHandler, stats: ConsumerStats, 
         items.append(Delivered(event, msg.subject, meta.sequence.stream, meta.num_delivered))
         keep.append(msg)
     if items:
+        began = time.perf_counter()
         try:
             await handle(items)
+            if stats.on_batch is not None:
+                stats.on_batch(len(items), time.perf_counter() - began)
         except Exception:
             # Nothing acked: ask for redelivery a little later, not in a tight loop.
             for msg in keep:
@@ -209,6 +237,8 @@ async def catch_up(nc: Client, durable: str, filters: Sequence[str], handle: Bat
     """
     js = nc.jetstream(timeout=5)
     await ensure_consumer(nc, durable, filters)
+    if not (await js.consumer_info(STREAM, durable)).num_pending:
+        return 0  # caught up already: no fetch waiting `idle` for nothing (a restart's common case)
     sub = await js.pull_subscribe_bind(durable, STREAM)
     stats = ConsumerStats()
     loop = asyncio.get_running_loop()

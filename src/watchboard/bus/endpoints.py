@@ -14,6 +14,12 @@ unexpected exception becomes `unavailable` pointing to the log, where its traceb
 (a reply never names a Python type, nor echoes the request).
 Requests are handled concurrently (bounded), because a handler waits for a stream ack and
 one slow request must not hold the next.
+
+Ready means ready (issue 13): `start` only answers `$SRV.PING` with `"status": "loading"` in its
+metadata (a plain subscription, no endpoint); the endpoints a service adds while it loads its
+state and catches up are registered by `open`, with the service API itself, once the runtime says
+it is ready. Until then a request finds no responder here (another, ready instance of the
+service answers it if there is one), and the board and `watchboard up` say who is still loading.
 """
 
 from __future__ import annotations
@@ -27,9 +33,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.micro import add_service
 from nats.micro.request import Request
-from nats.micro.service import Service
+from nats.micro.service import PING_RESPONSE_TYPE, Service
 
 from watchboard import __version__
 from watchboard.bus.errors import BusError
@@ -102,7 +110,8 @@ class Endpoints:
     """A service's request/reply endpoints, registered with the NATS service API."""
 
     def __init__(self, nc: Client, name: str, description: str, *, concurrency: int = 256,
-                 trust: Trust | None = None, metadata: dict[str, str] | None = None) -> None:
+                 trust: Trust | None = None, metadata: dict[str, str] | None = None,
+                 health: Callable[[], dict[str, Any]] | None = None) -> None:
         self.nc = nc
         self.name = name
         self.description = description
@@ -112,13 +121,50 @@ class Endpoints:
         self._service: Service | None = None
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._pending: list[tuple[str, str, CallHandler]] = []  # added while loading
+        self._loading: list[Subscription] = []
+        self.loading_detail = "state"  # what it is loading: the PING reply says (state | catching up)
         self.metadata = metadata  # standby mode: {"role": "active", "instance": …} ($SRV.PING/INFO)
         self._handlers: dict[str, CallHandler] = {}  # subject → handler, for forwarded requests
         self._forwarded: Any = None
+        # The instance's health (bus/health.py): the `data` of each endpoint in `$SRV.STATS`.
+        self.health = health
 
     async def start(self) -> None:
+        """Answer `$SRV.PING` as loading; the endpoints wait for `open`."""
+        payload = {"type": PING_RESPONSE_TYPE, "name": self.name, "id": self.nc.new_inbox().rsplit(".", 1)[-1],
+                   "version": __version__}
+
+        async def ping(msg: Msg) -> None:
+            if msg.reply:
+                body = {**payload, "metadata": {**(self.metadata or {}), "status": "loading",
+                                                "loading": self.loading_detail}}
+                with contextlib.suppress(Exception):
+                    await self.nc.publish(msg.reply, json.dumps(body).encode())
+
+        for subject in ("$SRV.PING", f"$SRV.PING.{self.name}"):
+            self._loading.append(await self.nc.subscribe(subject, cb=ping))
+
+    @property
+    def opened(self) -> bool:
+        return self._service is not None
+
+    async def open(self) -> None:
+        """Ready: register the service and every endpoint added so far; stop answering as loading."""
+        if self._service is not None:
+            return
+        for sub in self._loading:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._loading = []
+        health = self.health
         self._service = await add_service(self.nc, name=self.name, version=__version__,
-                                          description=self.description, metadata=self.metadata or {})
+                                          description=self.description,
+                                          metadata={**(self.metadata or {}), "status": "ready"},
+                                          stats_handler=(lambda _endpoint: health()) if health else None)
+        pending, self._pending = self._pending, []
+        for name, subject, handler in pending:
+            await self._register(name, subject, handler)
 
     async def add(self, name: str, subject: str, handler: Handler) -> None:
         await self.add_raw(name, subject, lambda raw: handler(parse_json_object(raw), raw))
@@ -138,8 +184,15 @@ class Endpoints:
         await self.add_call(name, subject, lambda call: handler(call.data))
 
     async def add_call(self, name: str, subject: str, handler: CallHandler) -> None:
-        """An endpoint whose handler gets the whole `Call` (headers, proven caller)."""
-        assert self._service is not None, "start() first"
+        """An endpoint whose handler gets the whole `Call` (headers, proven caller); registered
+        at once when open, else by `open`."""
+        if self._service is None:
+            self._pending.append((name, subject, handler))
+            return
+        await self._register(name, subject, handler)
+
+    async def _register(self, name: str, subject: str, handler: CallHandler) -> None:
+        assert self._service is not None
 
         async def on_request(request: Request) -> None:
             await self._slots.acquire()
@@ -164,7 +217,11 @@ class Endpoints:
             headers = dict(msg.headers or {})
 
             async def answer() -> None:
-                if handler is None:
+                if handler is None and self._service is None:  # ready means ready: not before
+                    reply = error_reply("unavailable", f"{self.name} is still loading ({self.loading_detail}); "
+                                        "try again in a moment",
+                                        message_zh=f"`{self.name}` 服务仍在加载，请稍后重试")
+                elif handler is None:
                     reply = error_reply("unavailable", f"{self.name} does not answer {subject}",
                                         message_zh=f"`{self.name}` 服务不受理 {subject}")
                 else:
@@ -228,6 +285,10 @@ class Endpoints:
                                message_zh=f"服务内部出错，请查看 `{self.name}` 服务日志")
 
     async def stop(self) -> None:
+        for sub in self._loading:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._loading = []
         if self._forwarded is not None:
             with contextlib.suppress(Exception):
                 await self._forwarded.unsubscribe()

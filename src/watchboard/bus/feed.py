@@ -36,8 +36,11 @@ log = logging.getLogger("watchboard.feed")
 
 
 async def ping_services(nc: Client, wait: float = 0.5) -> ServiceHealth:
-    """One `$SRV.PING` round: which of our services answered within `wait` seconds."""
+    """One `$SRV.PING` round: which of our services answered ready within `wait` seconds, and
+    which answered that they are still loading (their state, or catching up on the stream).
+    One ready instance makes a service ready, whatever another instance says."""
     seen: dict[str, str] = {}
+    loading: dict[str, str] = {}
     inbox = nc.new_inbox()
     sub = await nc.subscribe(inbox)
     try:
@@ -51,12 +54,18 @@ async def ping_services(nc: Client, wait: float = 0.5) -> ServiceHealth:
                 break
             with contextlib.suppress(ValueError, AttributeError):
                 info = json.loads(msg.data)
-                seen[info.get("name", "?")] = info.get("version", "")
+                name = str(info.get("name", "?"))
+                meta = info.get("metadata") or {}
+                if meta.get("status") == "loading":
+                    loading[name] = str(meta.get("loading", "state"))
+                else:
+                    seen[name] = info.get("version", "")
     finally:
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
     return ServiceHealth(services={name: name in seen for name in SERVICES}, at=datetime.now(UTC),
-                         detail={k: v for k, v in seen.items() if k in SERVICES})
+                         detail={k: v for k, v in seen.items() if k in SERVICES},
+                         loading={k: v for k, v in loading.items() if k in SERVICES and k not in seen})
 
 
 async def watch_board(nc: Client, watch: ConnectionWatch, *, health_every: float = 2.0) -> AsyncIterator[FeedItem]:

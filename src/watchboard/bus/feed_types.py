@@ -44,9 +44,12 @@ class Connection(msgspec.Struct, frozen=True):
 class ServiceHealth(msgspec.Struct, frozen=True):
     """One round of `$SRV.PING`: each known service, whether it answered, and when."""
 
-    services: dict[str, bool]
+    services: dict[str, bool]  # True: answered ready
     at: datetime
     detail: dict[str, str] = msgspec.field(default_factory=dict)
+    # Services that answered but are still loading (not ready): name → what ("state",
+    # "catching up"); they are False in `services`.
+    loading: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 FeedItem = KVChange | KVBatch | SnapshotDone | Connection | ServiceHealth

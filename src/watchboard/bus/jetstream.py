@@ -63,7 +63,8 @@ async def ensure_stream(js: JetStreamContext, cfg: WatchboardConfig) -> None:
 
 
 async def ensure_board_bucket(js: JetStreamContext, cfg: WatchboardConfig) -> KeyValue:
-    """Create the bucket, or let an existing one answer direct gets and take atomic batches."""
+    """Create the bucket (nats-py makes it with per-message TTL allowed), or let an existing one
+    answer direct gets (the board's snapshot), take per-message TTL (history) and atomic batches."""
     try:
         kv = await asyncio.wait_for(js.key_value(KV_BUCKET), PUBLISH_TIMEOUT)
     except BucketNotFoundError:
@@ -79,11 +80,13 @@ async def ensure_board_bucket(js: JetStreamContext, cfg: WatchboardConfig) -> Ke
                 PUBLISH_TIMEOUT,
             )
         info = await asyncio.wait_for(js.stream_info(KV_STREAM), PUBLISH_TIMEOUT)
-        # Direct gets (the board's snapshot), and atomic batches (a batch of views stored with
-        # one disk sync): a bucket made by an older version gets them here.
-        if not info.config.allow_direct or not info.config.allow_atomic:
-            info.config.allow_direct = info.config.allow_atomic = True
-            await asyncio.wait_for(js.update_stream(info.config), PUBLISH_TIMEOUT)
+        # A bucket made by an older version (or by nats-py, which knows no atomic batches): direct
+        # gets (the board's snapshot), per-message TTL (the board's index, and purge markers that
+        # expire: history), atomic batches (a batch of views stored with one disk sync).
+        config = info.config
+        if not (config.allow_direct and config.allow_msg_ttl and config.allow_atomic):
+            config.allow_direct = config.allow_msg_ttl = config.allow_atomic = True
+            await asyncio.wait_for(js.update_stream(config), PUBLISH_TIMEOUT)
         return kv
     except Exception as exc:
         raise map_nats_error(exc) from exc

@@ -10,8 +10,10 @@ clock: there is no other way a service starts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +29,7 @@ from watchboard.bus.consumer import BatchHandler, ConsumerStats, run_consumer
 from watchboard.bus.credentials import Credentials
 from watchboard.bus.endpoints import Endpoints
 from watchboard.bus.errors import map_nats_error
+from watchboard.bus.health import Health
 from watchboard.bus.jetstream import (
     KV_STREAM,
     PUBLISH_TIMEOUT,
@@ -43,10 +46,14 @@ from watchboard.bus.trust import Trust
 from watchboard.config import ConfigSource, WatchboardConfig, load_watchboard
 from watchboard.domain.events import utcnow
 from watchboard.domain.views import KV_BUCKET
+from watchboard.metrics import address_for
+from watchboard.metrics import current as current_metrics
+from watchboard.metrics import serving as serving_metrics
 
 log = logging.getLogger("watchboard.service")
 
 Clock = Callable[[], datetime]
+HEALTH_EVERY = 5.0  # seconds between samples of the store's figures (outbox, dead letters)
 
 
 @dataclass
@@ -70,6 +77,9 @@ class ServiceContext:
     # Standby mode: one of several instances of the service, active only while it holds the
     # service's lease (watchboard.bus.standby). None: the only instance.
     standby: StandbyOptions | None = None
+    # This instance's Prometheus metrics address (`serve --metrics HOST:PORT`); None: what
+    # watchboard.toml's [metrics] says (watchboard/metrics.py).
+    metrics: str | None = None
 
     @property
     def roles(self) -> bool:
@@ -110,7 +120,14 @@ class Runtime:
         self.publisher: EventPublisher | None = None
         self.endpoints: Endpoints | None = None
         self.stop = asyncio.Event()
+        # Set once the state is loaded and every consumer has caught up: the endpoints open then.
+        self.ready = asyncio.Event()
         self.consumer_stats: dict[str, ConsumerStats] = {}
+        # Health figures for `$SRV.STATS` (watchboard status), shared with the Prometheus
+        # metrics when they are on.
+        self.metrics = current_metrics()
+        self.health = self.metrics.health if self.metrics is not None else Health(name)
+        self.caught_up: dict[str, asyncio.Event] = {}  # durable → it has nothing pending
         self._loops: list[Callable[[], Awaitable[None]]] = []
 
     @property
@@ -141,17 +158,25 @@ class Runtime:
                 await asyncio.sleep(1)
         self.publisher = EventPublisher(self.nc, self.subjects)
         standby = self.ctx.standby
-        metadata = {"role": "active", "instance": standby.instance} if standby is not None else None
-        self.endpoints = Endpoints(self.nc, self.name, description, trust=trust, metadata=metadata)
+        metadata = {"role": "active", "instance": standby.instance} if standby is not None else {}
+        if self.metrics is not None:
+            metadata["metrics"] = self.metrics.url  # where to scrape this instance (watchboard status)
+        self.endpoints = Endpoints(self.nc, self.name, description, trust=trust, metadata=metadata or None,
+                                   health=self.health.data)
         await self.endpoints.start()
 
     def consume(self, durable: str, filters: Sequence[str], handler: BatchHandler, *, batch: int = 1000) -> None:
         stats = self.consumer_stats.setdefault(durable, ConsumerStats())
+        self.health.consumers[durable] = stats
+        if self.metrics is not None:
+            self.metrics.consumer(durable, stats)
+        caught = self.caught_up.setdefault(durable, asyncio.Event())
         nc = self.nc
         assert nc is not None
 
         async def loop() -> None:
-            await run_consumer(nc, durable, filters, handler, self.stop, batch=batch, stats=stats)
+            await run_consumer(nc, durable, filters, handler, self.stop, batch=batch, stats=stats,
+                               caught_up=caught)
 
         self._loops.append(loop)
 
@@ -191,6 +216,36 @@ class Runtime:
             await pipeline_of(self.nc).publish_all([Out(f"$KV.{KV_BUCKET}.{k}", v) for k, v in items.items()],
                                                    KV_STREAM, PUBLISH_TIMEOUT)
 
+    async def kv_put_ttl(self, key: str, value: bytes, ttl: float) -> None:
+        """Put a value the server removes `ttl` seconds later (per-message TTL, nats-server 2.11+)."""
+        assert self.nc is not None
+        js = self.nc.jetstream(timeout=PUBLISH_TIMEOUT)
+        try:
+            await asyncio.wait_for(js.publish(f"$KV.{KV_BUCKET}.{key}", value, msg_ttl=ttl), PUBLISH_TIMEOUT + 1)
+        except Exception as exc:
+            raise map_nats_error(exc) from exc
+
+    async def open_when_caught_up(self, loops: asyncio.Task[None]) -> None:
+        """Wait until every consumer has caught up (the loops run meanwhile), then open the
+        endpoints: ready means the state is loaded and nothing waits in the stream."""
+        assert self.endpoints is not None
+        self.endpoints.loading_detail = "catching up"
+        waiting = [asyncio.ensure_future(e.wait()) for e in self.caught_up.values()]
+        try:
+            if waiting:
+                done, _ = await asyncio.wait({loops, *waiting}, return_when=asyncio.FIRST_COMPLETED)
+                while loops not in done and not all(w.done() for w in waiting):
+                    done, _ = await asyncio.wait({loops, *[w for w in waiting if not w.done()]},
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                if loops in done:
+                    loops.result()  # a loop failed before the service was ready: say why
+                    raise RuntimeError(f"{self.name} stopped before it was ready")
+        finally:
+            for w in waiting:
+                w.cancel()
+        await self.endpoints.open()
+        self.ready.set()
+
     async def run_loops(self) -> None:
         async with asyncio.TaskGroup() as group:
             for loop in self._loops:
@@ -218,36 +273,69 @@ async def run_service(
     """Run `service` until `stop` is set. Config errors raise before anything connects.
 
     Standby mode (`ctx.standby`): the instance first follows the active one and runs the
-    service only once it holds the lease (watchboard.bus.standby)."""
+    service only once it holds the lease (watchboard.bus.standby).
+
+    Metrics (watchboard/metrics.py) are served for the whole life of the process, standing by
+    and active: started here unless an outer call (the standby runner's) already did."""
+    if current_metrics() is None:
+        address = address_for(service.name, load_watchboard(ctx.source).metrics, ctx.metrics)
+        if address:
+            instance = ctx.standby.instance if ctx.standby is not None else ""
+            async with serving_metrics(service.name, address, instance):
+                await _run_service(service, ctx, stop, ready)
+            return
+    await _run_service(service, ctx, stop, ready)
+
+
+async def _run_service(service: Service, ctx: ServiceContext, stop: asyncio.Event,
+                       ready: asyncio.Event | None) -> None:
+    metrics = current_metrics()
     if ctx.standby is not None and not ctx.standby.active:
         from watchboard.bus.standby import run_standby
 
+        if metrics is not None:
+            metrics.role(False)
         await run_standby(service, ctx, stop, ready)
         return
     wb = load_watchboard(ctx.source)
     rt = Runtime(ctx, wb, service.name)
     running: Closable | None = None
+    loops: asyncio.Task[None] | None = None
     try:
         await rt.connect(service.description)
+        started = time.perf_counter()
         running = await service.start(rt)
-        assert rt.nc is not None and rt.endpoints is not None
-        if ctx.standby is not None:  # what the standbys took is answered here, once we can
-            await rt.endpoints.accept_forwarded(rt.subjects.forwarded(service.name))
-        await rt.nc.flush(timeout=5)  # subscriptions are on the server before we say ready
-        if ctx.settle_gc:
+        if ctx.settle_gc:  # the state is loaded: what lives now lives on (bus/steady.py)
             steady.settle()
-        if ready is not None:
-            ready.set()
-        log.info("%s: ready", service.name)
+        rt.health.running = running  # its outbox and own figures, for health and metrics
+        rt.every(HEALTH_EVERY, rt.health.sample, "health figures")
+        if metrics is not None:
+            metrics.role(True)
 
         async def stopper() -> None:
             await stop.wait()
             rt.stop.set()
 
         rt.task(stopper)
-        await rt.run_loops()
+        loops = asyncio.create_task(rt.run_loops())
+        await rt.open_when_caught_up(loops)
+        assert rt.nc is not None and rt.endpoints is not None
+        if ctx.standby is not None:  # what the standbys took is answered here, once we are ready
+            await rt.endpoints.accept_forwarded(rt.subjects.forwarded(service.name))
+        await rt.nc.flush(timeout=5)  # subscriptions are on the server before we say ready
+        if ready is not None:
+            ready.set()
+        log.info("%s: ready (state loaded, consumers caught up) %.2f s after connecting", service.name,
+                 time.perf_counter() - started)
+        await loops
     finally:
+        if loops is not None and not loops.done():
+            rt.stop.set()
+            loops.cancel()
+            with contextlib.suppress(BaseException):
+                await loops
         rt.stop.set()
+        rt.health.running = None
         await rt.close()
         if running is not None:
             await running.close()

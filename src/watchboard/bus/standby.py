@@ -138,9 +138,13 @@ class Forwarder:
         self.forwarded = 0
 
     async def start(self) -> None:
+        from watchboard.metrics import current
+
+        metadata = {"role": "standby", "instance": self.instance}
+        if (metrics := current()) is not None:
+            metadata["metrics"] = metrics.url  # a standby is scraped too (watchboard_active 0)
         self._micro = await add_service(self.nc, name=self.service, version=__version__,
-                                        description=self.description,
-                                        metadata={"role": "standby", "instance": self.instance})
+                                        description=self.description, metadata=metadata)
         for name, subject in self.subjects.requests_of(self.service):
             await self._micro.add_endpoint(name=name, subject=subject, handler=self._on_request,
                                            queue_group=self.service)
@@ -454,6 +458,7 @@ class InstanceInfo:
     version: str
     role: str  # "active" | "standby" | "" (a service run without --standby)
     instance: str
+    metrics: str = ""  # where its Prometheus metrics are ("" : off)
 
 
 async def service_instances(nc: Client, wait: float = 1.0) -> list[InstanceInfo]:
@@ -475,7 +480,7 @@ async def service_instances(nc: Client, wait: float = 1.0) -> list[InstanceInfo]
                 meta = info.get("metadata") or {}
                 out.append(InstanceInfo(str(info.get("name", "?")), str(info.get("id", "")),
                                         str(info.get("version", "")), str(meta.get("role", "")),
-                                        str(meta.get("instance", ""))))
+                                        str(meta.get("instance", "")), str(meta.get("metrics", ""))))
     finally:
         with contextlib.suppress(Exception):
             await sub.unsubscribe()

@@ -29,6 +29,23 @@ class WebConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     session: str = "12h"  # a login lasts this long
 
 
+class HistoryConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """How long closed incidents stay in the hot path (their facts stay in the stream for good)."""
+
+    # A closed incident's keys leave the board's bucket `wb-board` this long after it closed
+    # (each service purges its own); `show`, `ls --all` and the reports read it from the stream.
+    board_retention: str = "7d"
+    # Services keep a closed incident in memory this long after it closed (and intake's merge
+    # index the incidents seen within it); an older one is read from the store when named.
+    keep_closed: str = "30d"
+
+    def board_retention_seconds(self) -> float:
+        return parse_seconds(self.board_retention) or 0.0
+
+    def keep_closed_seconds(self) -> float:
+        return parse_seconds(self.keep_closed) or 0.0
+
+
 class RecoveryConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # Each service compares its KV views with its state at start and this often, and rewrites
     # the missing, stale or too large ones: after a crash the board shows what the stream says
@@ -51,6 +68,19 @@ class StandbyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     snapshot_every: str = "10m"
 
 
+class MetricsConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Prometheus metrics of each service (watchboard/metrics.py): off unless an address is set.
+    `listen` serves every service; its port must be 0 (a free port at each start), since the
+    four services, and two instances of one, may share a host. A fixed port is given per
+    service (the keys below), or per instance (`serve --metrics`)."""
+
+    listen: str = ""
+    intake: str = ""
+    grading: str = ""
+    deadlines: str = ""
+    notify: str = ""
+
+
 class SiteConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A town's site, as the hub knows it (docs/deploy.md, "A leaf site"): its leaf node runs
     JetStream in its own `domain`, and the hub's stream WB_SITES sources its intake events."""
@@ -71,8 +101,10 @@ class WatchboardConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     nats_url: str = "nats://127.0.0.1:4222"
     stream: StreamConfig = msgspec.field(default_factory=StreamConfig)
     web: WebConfig = msgspec.field(default_factory=WebConfig)
+    history: HistoryConfig = msgspec.field(default_factory=HistoryConfig)
     recovery: RecoveryConfig = msgspec.field(default_factory=RecoveryConfig)
     standby: StandbyConfig = msgspec.field(default_factory=StandbyConfig)
+    metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
     # At a hub: the towns whose reports reach its stream WB_SITES (`watchboard setup` sources them).
     sites: list[SiteConfig] = msgspec.field(default_factory=list)
 
@@ -105,11 +137,18 @@ def check_watchboard(cfg: WatchboardConfig, file: str = "watchboard.toml") -> No
     seconds = parse_seconds(cfg.web.session)
     if seconds is None or not 60 <= seconds <= 7 * 86400:
         raise ConfigError(file, "web.session", f"{cfg.web.session!r} is not a duration from '1m' to '7d'")
+    for key in ("board_retention", "keep_closed"):
+        value = getattr(cfg.history, key)
+        seconds = parse_seconds(value)
+        if seconds is None or seconds < 86400:
+            raise ConfigError(file, f"history.{key}", f"{value!r} is not a duration of a day or more like "
+                              "'7d' or '30d' (the board shows today's closed incidents whatever this says)")
     every = cfg.recovery.reconcile_every
     if every != "0" and not (parse_seconds(every) or 0) >= 1:
         raise ConfigError(file, "recovery.reconcile_every", f"{every!r} is not '0' or a duration of a second or "
                           "more like '30s' or '10m'")
     check_standby(cfg.standby, file)
+    check_metrics(cfg.metrics, file)
     seen: set[str] = set()
     for i, site in enumerate(cfg.sites):
         for key, value in (("name", site.name), ("domain", site.jetstream_domain)):
@@ -122,6 +161,31 @@ def check_watchboard(cfg: WatchboardConfig, file: str = "watchboard.toml") -> No
     if not cfg.subject_prefix or any(c in cfg.subject_prefix for c in " .*>"):
         raise ConfigError(file, "subject_prefix", f"{cfg.subject_prefix!r} must be one token, "
                           "without spaces, dots or wildcards")
+
+
+def parse_listen(value: str, key: str = "metrics.listen") -> tuple[str, int]:
+    """`host:port` → (host, port); ValueError naming the key and the problem."""
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{key}: {value!r} is not host:port (a port from 0 to 65535; 0 takes a free one), "
+                         "e.g. '127.0.0.1:0'")
+    return host, int(port)
+
+
+def check_metrics(cfg: MetricsConfig, file: str = "watchboard.toml") -> None:
+    for key in ("listen", "intake", "grading", "deadlines", "notify"):
+        value = getattr(cfg, key)
+        if not value:
+            continue
+        try:
+            _, port = parse_listen(value, f"metrics.{key}")
+        except ValueError as exc:
+            raise ConfigError(file, f"metrics.{key}", str(exc).split(": ", 1)[1]) from None
+        if key == "listen" and port != 0:
+            raise ConfigError(file, "metrics.listen", f"{value!r}: every service serves on `listen`, so its port "
+                              "must be 0 (a free port each); give a fixed port per service instead, "
+                              "e.g. metrics.intake = '0.0.0.0:9401'")
 
 
 def check_standby(cfg: StandbyConfig, file: str = "watchboard.toml") -> None:

@@ -23,7 +23,6 @@ Work-hour arithmetic is done on local wall-clock times of the configured zone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -57,6 +56,9 @@ class WorkCalendar:
         self._years = {int(k): (frozenset(v.holidays), frozenset(v.workdays))
                        for k, v in cfg.years.items()}
         self._cache: dict[date, tuple[bool, bool]] = {}
+        # A day's work periods as wall-clock instants: asked for again and again by every clock's
+        # due and warning times (a restart computes those of every open clock).
+        self._periods: dict[date, tuple[tuple[datetime, datetime], ...]] = {}
 
     # days
 
@@ -106,11 +108,14 @@ class WorkCalendar:
         """A naive wall-clock time of the configured zone → aware UTC."""
         return wall.replace(tzinfo=self.zone).astimezone(UTC)
 
-    def _work_periods(self, d: date) -> Iterator[tuple[datetime, datetime]]:
-        for start, end in self.periods:
-            end_dt = (datetime.combine(d + timedelta(days=1), time()) if end == time.max
-                      else datetime.combine(d, end))
-            yield datetime.combine(d, start), end_dt
+    def _work_periods(self, d: date) -> tuple[tuple[datetime, datetime], ...]:
+        hit = self._periods.get(d)
+        if hit is None:
+            hit = self._periods[d] = tuple(
+                (datetime.combine(d, start),
+                 datetime.combine(d + timedelta(days=1), time()) if end == time.max else datetime.combine(d, end))
+                for start, end in self.periods)
+        return hit
 
     def close_of(self, d: date) -> datetime:
         """The wall-clock end of work on day `d` (17:30 by default)."""

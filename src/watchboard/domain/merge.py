@@ -302,6 +302,10 @@ class MergeIndex:
                 del self._by_url[url_key]
         self._drop_titles(incident)
 
+    def forget(self, incident_id: str) -> None:
+        """A closed incident left intake's memory: naming it later reads it back (and `close`s it here)."""
+        self._closed.discard(incident_id)
+
     def _move_titles(self, incident: _Open, region: str) -> None:
         for entry_id in incident.entries:
             for gram in self._entries[entry_id].grams:

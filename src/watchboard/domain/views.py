@@ -257,6 +257,19 @@ CALENDAR_KEY = "sys.calendar"
 SWEEP_KEY = "sys.sweep"
 SUPERVISION_KEY = "sys.supervision"
 
+# The board's index (intake): `live.<id>` for every open incident (empty value, no expiry) and
+# for every incident closed in the last day (its `closed_at`, expiring `LIVE_CLOSED_TTL` after
+# the close), so a board reads only what it shows — open incidents and those closed in the last
+# 24 hours — without paging through the rest of the bucket. `sys.live` exists once intake keeps
+# the index (`{"since": …}`): a board that does not find it reads the whole bucket.
+LIVE_PREFIX = "live."
+LIVE_INDEX_KEY = "sys.live"
+LIVE_CLOSED_TTL = 25 * 3600.0  # seconds: the board's day, and an hour to spare
+
+
+def live_key(incident_id: str) -> str:
+    return f"{LIVE_PREFIX}{incident_id}"
+
 PART_TYPES: dict[str, type[msgspec.Struct]] = {
     "core": CoreView, "grade": GradeView, "clocks": ClocksView, "notices": NoticesView,
 }

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -131,7 +130,13 @@ async def replay(nc: Client, service: str, filters: Sequence[str], p: Plan, hand
     if p.last_seq == 0:
         return tally
     js = nc.jetstream(timeout=10)
-    name = f"rebuild-{service}-{uuid.uuid4().hex[:8]}"
+    # One name per service, so that roles on can allow it (a permission matches whole tokens, not a
+    # name's prefix); a consumer a crashed rebuild left (half read) goes first.
+    name = rebuild_consumer(service)
+    try:
+        await asyncio.wait_for(js.delete_consumer(STREAM, name), 10)
+    except NotFoundError:
+        pass
     config = api.ConsumerConfig(name=name, deliver_policy=api.DeliverPolicy.ALL, ack_policy=api.AckPolicy.NONE,
                                 inactive_threshold=120.0, max_waiting=8, **_filters(filters))
     info = await asyncio.wait_for(js.add_consumer(STREAM, config), 10)
@@ -184,6 +189,11 @@ async def replay(nc: Client, service: str, filters: Sequence[str], p: Plan, hand
             pass
     tally.seconds = time.monotonic() - started
     return tally
+
+
+def rebuild_consumer(service: str) -> str:
+    """The name of the ephemeral consumer a service's rebuild reads the stream with."""
+    return f"rebuild-{service}"
 
 
 def _filters(filters: Sequence[str]) -> dict[str, object]:

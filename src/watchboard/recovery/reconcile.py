@@ -5,7 +5,8 @@ gives, at start and every `recovery.reconcile_every`, and repairs what differs:
 - stale: the value differs from the state's view (`updated_at` aside: it says when, not what);
 - too large: the state's view does not fit one message, and the bucket does not hold its
   summary (domain.bounds.fit_view);
-- extra: a key of the service's part for an incident its state does not know (deleted).
+- extra: a key of the service's part for an incident its state does not know (deleted); with
+  `spare`, those it names are left (a state on disk but out of memory, issue 13).
 
 Race-free without holding the service's lock: the bucket is read first (each key's revision),
 the state after. A view in the bucket was put after its state was committed, so the state read
@@ -88,8 +89,11 @@ def same_view(part: str, have: bytes, want: bytes) -> bool:
     return msgspec.structs.replace(a, updated_at=None) == msgspec.structs.replace(b, updated_at=None)  # type: ignore[call-arg]
 
 
+Spare = Callable[[list[str]], Awaitable[set[str]]]  # of these extra incidents, those to leave
+
+
 async def reconcile(kv: KeyValue, part: str, snapshot: Snapshot, limit: int, *, service: str = "",
-                    remove_extra: bool = True) -> Outcome:
+                    remove_extra: bool = True, spare: Spare | None = None) -> Outcome:
     """Repair the `<id>.<part>` keys so they say what the state says (see the module docstring)."""
     have = await read_part(kv, part)
     want = await snapshot()  # read after the bucket: at least as new as any value in it
@@ -109,8 +113,11 @@ async def reconcile(kv: KeyValue, part: str, snapshot: Snapshot, limit: int, *, 
                 out.stale += 1
             jobs.append(_update(kv, key, data, current[0], out))
     if remove_extra:
-        for incident, (revision, _) in have.items():
-            if incident not in want:
+        extra = [i for i in have if i not in want]
+        left = await spare(extra) if spare is not None and extra else set()
+        for incident in extra:
+            revision = have[incident][0]
+            if incident not in left:
                 out.extra += 1
                 jobs.append(_delete(kv, kv_key(incident, part), revision, out))
     for start in range(0, len(jobs), CHUNK):

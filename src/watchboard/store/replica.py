@@ -213,6 +213,15 @@ async def has_table(db: aiosqlite.Connection, table: str) -> bool:
     return bool(await _rows(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)))
 
 
+async def _add_columns(db: aiosqlite.Connection, table: str, columns: Sequence[str]) -> None:
+    """Columns the active's table gained since the copy made it (a newer version's `ALTER TABLE
+    … ADD COLUMN`, such as the state tables' `closed_at`, issue 13) are added to the copy too."""
+    have = {r[1] for r in await _rows(db, f"PRAGMA table_info({quote(table)})")}
+    for column in columns:
+        if column != "rowid" and column not in have:
+            await db.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column)}")
+
+
 async def drop_triggers(db: aiosqlite.Connection) -> None:
     for (name,) in await _rows(db, "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE ?",
                                (OWN_PREFIX.replace("_", r"\_") + "%",)):
@@ -227,6 +236,8 @@ async def apply_changeset(db: aiosqlite.Connection, cs: Changeset, seq: int) -> 
         for name, t in cs.tables.items():
             if not await has_table(db, name):
                 await db.execute(t.sql)
+            else:
+                await _add_columns(db, name, t.columns)
         for name, values in cs.upserts:
             cols = cs.tables[name].columns
             await db.execute(f"INSERT OR REPLACE INTO {quote(name)} ({', '.join(quote(c) if c != 'rowid' else 'rowid' for c in cols)}) "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from pathlib import Path
@@ -82,6 +83,7 @@ async def open_db(path: Path | str, schema: str = "") -> aiosqlite.Connection:
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=FULL")
         await db.executescript(PROCESSED_SCHEMA + schema)
+        await _add_processed_at(db)
         if new:
             await set_meta(db, REBUILD_PENDING, True)
         await db.commit()
@@ -129,7 +131,30 @@ async def already_processed(db: aiosqlite.Connection, event_ids: Iterable[str]) 
 
 
 async def mark_processed(db: aiosqlite.Connection, items: Iterable[tuple[str, int]]) -> None:
-    await db.executemany("INSERT OR IGNORE INTO processed(event_id, stream_seq) VALUES (?, ?)", list(items))
+    at = time.time()  # when it was processed: `prune_processed` forgets it past the duplicate horizon
+    await db.executemany("INSERT OR IGNORE INTO processed(event_id, stream_seq, at) VALUES (?, ?, ?)",
+                         [(event_id, seq, at) for event_id, seq in items])
+
+
+async def _add_processed_at(db: aiosqlite.Connection) -> None:
+    """A store made before processed ids were pruned gains the column saying when (NULL: before)."""
+    async with db.execute("PRAGMA table_info(processed)") as cur:
+        columns = [row[1] async for row in cur]
+    if "at" not in columns:
+        await db.execute("ALTER TABLE processed ADD COLUMN at REAL")
+
+
+async def prune_processed(db: aiosqlite.Connection, before: float, *, unstamped: bool = False) -> int:
+    """Forget the ids processed before `before` (epoch seconds), and with `unstamped` those of a
+    store older than the column; commits. Returns how many went.
+
+    Safe past the duplicate horizon: a redelivered message (ack lost, or a crash between commit
+    and ack) comes back within the consumer's ack wait or at the next start, and a re-published
+    effect within the stream's duplicate window, which drops it itself."""
+    sql = "DELETE FROM processed WHERE at < ?" + (" OR at IS NULL" if unstamped else "")
+    cur = await db.execute(sql, (before,))
+    await db.commit()
+    return cur.rowcount or 0
 
 
 async def rebuild_pending(db: aiosqlite.Connection) -> bool:

@@ -43,7 +43,8 @@ def no_system_text(conn: Connection | None, health: ServiceHealth | None, loaded
         return None
     if conn.state in ("reconnecting", "disconnected", "closed"):
         return t("nosystem", lang, url=clean_line(conn.url or "nats://127.0.0.1:4222", 120))
-    if conn.state == "connected" and health is not None and not any(health.services.values()):
+    if conn.state == "connected" and health is not None and not any(health.services.values()) \
+            and not health.loading:
         return t("nosystem.services", lang)
     return None
 
@@ -122,14 +123,21 @@ class ConnectionBanner(Static):
 
 
 def health_text(health: ServiceHealth | None, lang: Lang, colours: Colours) -> Text:
-    """`服务 ● intake ● grading ○ deadlines`: green answered, red stopped answering."""
+    """`服务 ● intake ◐ grading 加载中 ✗ deadlines`: green ready, amber still loading (its state,
+    or catching up on the stream: its commands are not answered yet), red not answering."""
     out = Text(f"{t('health.title', lang)} ")
     if health is None:
         out.append("—", style=DIM)
         return out
     for name, ok in sorted(health.services.items()):
         out.append(" ")
-        out.append(f"{'●' if ok else '✗'} {named('service', clean_line(name, 24), lang)}", style=colours.ok if ok else colours.alarm)
+        label = named('service', clean_line(name, 24), lang)
+        if not ok and name in health.loading:
+            what = health.loading[name]
+            words = t(f"health.loading.{what}", lang) if what in ("state", "catching up") else t("health.loading", lang)
+            out.append(f"◐ {label} {words}", style=colours.warn_text)
+            continue
+        out.append(f"{'●' if ok else '✗'} {label}", style=colours.ok if ok else colours.alarm)
     return out
 
 
