@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
+from watchboard.board.format import fit
 from watchboard.board.i18n import Lang, code_word, named, t
 from watchboard.bus.connection import Refused, _redact, connect
 from watchboard.bus.credentials import Credentials
@@ -408,22 +409,24 @@ async def status(nc: Any, args: argparse.Namespace, out: Out) -> int:
         print(json.dumps({"instances": rows, "services": {s: s in acting for s in SERVICES}, "lag": lag},
                          ensure_ascii=False, indent=2))
     else:
-        print(f"{words['service']:10} {words['instance']:24} {words['role']:14} {words['version']:9} "
-              f"{words['lag']:8} {words['health']}")
-        for name in SERVICES:
-            mine = [i for i in found if i.service == name]
+        # Padded by display cells, not characters: 服务 is two characters but four columns.
+        print(f"{fit(words['service'], 10)} {fit(words['instance'], 24)} {fit(words['role'], 14)} "
+              f"{fit(words['version'], 9)} {fit(words['lag'], 8)} {words['health']}")
+        for service in SERVICES:
+            name = fit(named("service", service, out.lang), 10)
+            mine = [i for i in found if i.service == service]
             for i in mine:
                 acts = i.role in ("active", "")
                 data = healths[i.id].data if i.id in healths else None
                 health = (words["unknown"] if data is None else
                           describe(data.get("problems") or [], out.lang) or words["ok"])
                 where = f"  {words['metrics']} {i.metrics}" if i.metrics else ""
-                print(f"{name:10} {i.instance or i.id[:12]:24} {words.get(i.role, i.role):14} {i.version:9} "
-                      f"{behind(i) if acts else '':8} {health}{where}")
+                print(f"{name} {fit(i.instance or i.id[:12], 24)} {fit(words.get(i.role, i.role), 14)} "
+                      f"{fit(i.version, 9)} {fit(str(behind(i)) if acts else '', 8)} {health}{where}")
             if not mine:
-                print(f"{name:10} {'-':24} {words['none']}")
-            elif name not in acting:
-                print(f"{name:10} {'-':24} {words['no_active']}")
+                print(f"{name} {fit('-', 24)} {words['none']}")
+            elif service not in acting:
+                print(f"{name} {fit('-', 24)} {words['no_active']}")
         if found and not healths:
             print(words["no_health"])
         elif not lag and not healths:
