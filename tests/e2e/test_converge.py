@@ -172,8 +172,13 @@ async def test_notify_killed_after_recording_deliveries(nats_server: NatsServer,
         await f.ready(nc, "notify")
         incident = (await request(nc, "wb.intake.submit", report(4)))["incident_id"]
         await f.died()
+        # Usually no view says "sent" yet. Not always: an event for the incident arriving while the
+        # round's sends were in flight lets the publishing loop put a view of the notices recorded
+        # so far before the failpoint is reached (a CI run saw it) — the check after the restart
+        # holds either way, and is what this test is about.
         before = await kv_get(nc, f"{incident}.notices")
-        assert before is None or not all(n["status"] == "sent" for n in before["notices"])
+        if before is not None and before["notices"] and all(n["status"] == "sent" for n in before["notices"]):
+            print("the view said sent before the restart: the crash window was narrower this time")
         async with running(build_notify(source), nats_server.url, tmp_path / "notify", source=source, tick=0.2):
             await converged(nc, ("core", "grade", "notices"))
             view = await kv_get(nc, f"{incident}.notices")
