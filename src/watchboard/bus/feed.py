@@ -31,6 +31,7 @@ from watchboard.bus.feed_types import (
 )
 from watchboard.bus.reader import watch_kv
 from watchboard.bus.subjects import SERVICES, Subjects
+from watchboard.bus.survey import survey
 
 log = logging.getLogger("watchboard.feed")
 
@@ -41,28 +42,14 @@ async def ping_services(nc: Client, wait: float = 0.5) -> ServiceHealth:
     One ready instance makes a service ready, whatever another instance says."""
     seen: dict[str, str] = {}
     loading: dict[str, str] = {}
-    inbox = nc.new_inbox()
-    sub = await nc.subscribe(inbox)
-    try:
-        await nc.publish("$SRV.PING", b"", reply=inbox)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait
-        while (left := deadline - loop.time()) > 0:
-            try:
-                msg = await sub.next_msg(timeout=left)
-            except Exception:
-                break
-            with contextlib.suppress(ValueError, AttributeError):
-                info = json.loads(msg.data)
-                name = str(info.get("name", "?"))
-                meta = info.get("metadata") or {}
-                if meta.get("status") == "loading":
-                    loading[name] = str(meta.get("loading", "state"))
-                else:
-                    seen[name] = info.get("version", "")
-    finally:
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
+    for info in await survey(nc, "$SRV.PING", wait):
+        with contextlib.suppress(AttributeError):
+            name = str(info.get("name", "?"))
+            meta = info.get("metadata") or {}
+            if meta.get("status") == "loading":
+                loading[name] = str(meta.get("loading", "state"))
+            else:
+                seen[name] = info.get("version", "")
     return ServiceHealth(services={name: name in seen for name in SERVICES}, at=datetime.now(UTC),
                          detail={k: v for k, v in seen.items() if k in SERVICES},
                          loading={k: v for k, v in loading.items() if k in SERVICES and k not in seen})

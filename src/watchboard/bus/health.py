@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from typing import Any
 from nats.aio.client import Client
 
 from watchboard.bus.consumer import ConsumerStats
+from watchboard.bus.survey import survey
 
 log = logging.getLogger("watchboard.health")
 
@@ -186,23 +186,9 @@ class InstanceHealth:
 
 async def instance_health(nc: Client, wait: float = 1.0) -> dict[str, InstanceHealth]:
     """instance id → its health, from one `$SRV.STATS` round ({} where this identity may not ask)."""
-    inbox = nc.new_inbox()
-    sub = await nc.subscribe(inbox)
     out: dict[str, InstanceHealth] = {}
-    try:
-        await nc.publish("$SRV.STATS", b"", reply=inbox)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait
-        while (left := deadline - loop.time()) > 0:
-            try:
-                msg = await sub.next_msg(timeout=left)
-            except Exception:
-                break
-            with contextlib.suppress(ValueError, AttributeError, TypeError, KeyError):
-                stats = json.loads(msg.data)
-                data = next((e["data"] for e in stats.get("endpoints") or [] if isinstance(e.get("data"), dict)), {})
-                out[str(stats["id"])] = InstanceHealth(str(stats["id"]), str(stats.get("name", "")), data)
-    finally:
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
+    for stats in await survey(nc, "$SRV.STATS", wait):
+        with contextlib.suppress(AttributeError, TypeError, KeyError):
+            data = next((e["data"] for e in stats.get("endpoints") or [] if isinstance(e.get("data"), dict)), {})
+            out[str(stats["id"])] = InstanceHealth(str(stats["id"]), str(stats.get("name", "")), data)
     return out

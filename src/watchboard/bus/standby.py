@@ -47,6 +47,7 @@ from watchboard.bus.endpoints import _encode, error_reply
 from watchboard.bus.errors import map_nats_error
 from watchboard.bus.lease import Lease, LeaseLost, LeaseThread, StandbyOptions, ensure_lease_bucket
 from watchboard.bus.subjects import Subjects
+from watchboard.bus.survey import survey
 from watchboard.bus.trust import REQUEST_INFO, Caller, Trust
 from watchboard.config import WatchboardConfig, load_watchboard, parse_seconds
 from watchboard.domain.errors import DomainError
@@ -463,25 +464,11 @@ class InstanceInfo:
 
 async def service_instances(nc: Client, wait: float = 1.0) -> list[InstanceInfo]:
     """Every instance that answers one `$SRV.PING` round within `wait` seconds."""
-    inbox = nc.new_inbox()
-    sub = await nc.subscribe(inbox)
     out: list[InstanceInfo] = []
-    try:
-        await nc.publish("$SRV.PING", b"", reply=inbox)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait
-        while (left := deadline - loop.time()) > 0:
-            try:
-                msg = await sub.next_msg(timeout=left)
-            except Exception:
-                break
-            with contextlib.suppress(ValueError, AttributeError, TypeError):
-                info = json.loads(msg.data)
-                meta = info.get("metadata") or {}
-                out.append(InstanceInfo(str(info.get("name", "?")), str(info.get("id", "")),
-                                        str(info.get("version", "")), str(meta.get("role", "")),
-                                        str(meta.get("instance", "")), str(meta.get("metrics", ""))))
-    finally:
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
+    for info in await survey(nc, "$SRV.PING", wait):
+        with contextlib.suppress(AttributeError, TypeError):
+            meta = info.get("metadata") or {}
+            out.append(InstanceInfo(str(info.get("name", "?")), str(info.get("id", "")),
+                                    str(info.get("version", "")), str(meta.get("role", "")),
+                                    str(meta.get("instance", "")), str(meta.get("metrics", ""))))
     return sorted(out, key=lambda i: (i.service, i.role != "active", i.instance))
