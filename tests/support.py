@@ -97,3 +97,37 @@ async def kv_get(nc: Client, key: str) -> dict[str, Any] | None:
     except KeyNotFoundError:
         return None
     return json.loads(entry.value) if entry.value else None
+
+
+Received = list[tuple[str, dict[str, Any]]]  # (Idempotency-Key, JSON body) per POST, in order
+
+
+async def start_webhook() -> tuple[str, Received, Any]:
+    """A local webhook receiver on a free port: its URL, what it received, and its runner
+    (`await runner.cleanup()` stops it). It answers every POST as a chat robot would."""
+    from aiohttp import web
+
+    received: Received = []
+
+    async def hook(req: web.Request) -> web.Response:
+        received.append((req.headers.get("Idempotency-Key", ""), await req.json()))
+        return web.json_response({"errcode": 0})
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return f"http://127.0.0.1:{port}/hook", received, runner
+
+
+@contextlib.asynccontextmanager
+async def webhook() -> AsyncIterator[tuple[str, Received]]:
+    """`start_webhook` for the length of a `with` block."""
+    url, received, runner = await start_webhook()
+    try:
+        yield url, received
+    finally:
+        await runner.cleanup()

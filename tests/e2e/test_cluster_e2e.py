@@ -8,21 +8,19 @@ publish whose ack died with the node is sent again, and the window is what drops
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import nats
 import pytest
-from aiohttp import web
 from nats.aio.client import Client
 
 from tests.integration.test_notify_service import notify_toml
-from tests.support import eventually, kv_get, running
+from tests.support import eventually, kv_get, running, webhook
 from watchboard.bus.cluster import check_live
 from watchboard.bus.reader import scan
 from watchboard.bus.server import NatsServer, local_cluster
@@ -63,27 +61,6 @@ def cluster(tmp_path: Path) -> Iterator[list[NatsServer]]:
     finally:
         for node in nodes:
             node.stop()
-
-
-@contextlib.asynccontextmanager
-async def webhook() -> AsyncIterator[tuple[str, list[tuple[str, dict[str, Any]]]]]:
-    received: list[tuple[str, dict[str, Any]]] = []
-
-    async def hook(req: web.Request) -> web.Response:
-        received.append((req.headers.get("Idempotency-Key", ""), await req.json()))
-        return web.json_response({"errcode": 0})
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/hook", received
-    finally:
-        await runner.cleanup()
 
 
 async def submit_retrying(nc: Client, tag: str) -> str:

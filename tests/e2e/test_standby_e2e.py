@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from nats.aio.client import Client
 
 from tests.integration.test_notify_service import notify_toml
-from tests.support import eventually, kv_get
+from tests.support import eventually, kv_get, start_webhook
 from watchboard.bus.lease import LEASE_BUCKET, holder_of
 from watchboard.bus.reader import scan
 from watchboard.bus.server import NatsServer
@@ -132,20 +131,8 @@ def config(tmp_path: Path) -> Path:
 
 async def test_kill_9_the_active_instance_of_each_service(nats_server: NatsServer, nc: Client, tmp_path: Path,
                                                         config: Path) -> None:
-    received: list[tuple[str, dict[str, Any]]] = []
-
-    async def hook(req: web.Request) -> web.Response:
-        received.append((req.headers.get("Idempotency-Key", ""), await req.json()))
-        return web.json_response({"errcode": 0})
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    (config / "notify.toml").write_text(notify_toml(f"http://127.0.0.1:{port}/hook"), encoding="utf-8")
+    hook_url, received, runner = await start_webhook()
+    (config / "notify.toml").write_text(notify_toml(hook_url), encoding="utf-8")
 
     url = nats_server.url
     pairs = {s: [Instance(s, f"{s}-a", url, tmp_path, config), Instance(s, f"{s}-b", url, tmp_path, config)]
