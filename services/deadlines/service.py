@@ -58,6 +58,7 @@ from watchboard.services.deadlines.logic import (
     Rules,
     SweepState,
     Timer,
+    changed_clocks,
     check_sweeps,
     command_done,
     command_extend,
@@ -95,16 +96,22 @@ def _major(state: IncidentState) -> bool:
     return state.grade in MAJOR_GRADES and not state.closed
 
 
-def _view_now(state: IncidentState | None) -> ClocksView | None:
-    return view_of(state) if _view(state) is not None and state is not None else None
+def _watched(state: IncidentState | None) -> tuple[object, ...] | None:
+    """What `sys.supervision` reads of a state: a change elsewhere leaves it as it was."""
+    return None if state is None else (state.grade, state.closed, state.supervised_at)
 
 
-def _view(state: IncidentState | None) -> ClocksView | None:
-    """The `<id>.clocks` value, None for an incident with nothing to show yet; `updated_at`
-    aside, so a change that shows nothing new puts nothing."""
+def _shown(state: IncidentState | None) -> tuple[object, ...] | None:
+    """What `<id>.clocks` is made of (None: nothing to show), compared instead of two views per
+    changed incident: when it is equal the view is; when not, the view may still be (a field
+    the view leaves out changed) and is put again, harmlessly."""
     if state is None or (not state.clocks and state.grade is None):
         return None
-    return msgspec.structs.replace(view_of(state), updated_at=None)
+    return (state.clocks, state.supervised_at)
+
+
+def _view_now(state: IncidentState | None) -> ClocksView | None:
+    return view_of(state) if state is not None and _shown(state) is not None else None
 
 
 class DeadlinesService:
@@ -164,6 +171,10 @@ class Deadlines:
         # Open grade I/II incidents (kept with every commit): what `sys.supervision` is about.
         self.major: set[str] = set()
         self.supervision: SupervisionDayView | None = None  # as last put
+        # Whether a commit changed what `sys.supervision` is computed from (a grade, a close, a
+        # supervision): computing it walks every open I/II incident, so a breach or a batch that
+        # changed none of that does not (the minute's check and each reconcile round always do).
+        self.supervision_stale = True
         # Reconciles `<id>.clocks` (puts go through `dirty_views`, which survives a crash).
         self.views = ViewKeeper(rt, "clocks", current=lambda k: _view_now(self.states.get(k)),
                                 snapshot=self._all_views, history=self.history)
@@ -175,7 +186,7 @@ class Deadlines:
         return {"clocks_running": running}
 
     async def _all_views(self) -> dict[str, ClocksView]:
-        return {k: view_of(st) for k, st in list(self.states.items.items()) if _view(st) is not None}
+        return {k: view_of(st) for k, st in list(self.states.items.items()) if _shown(st) is not None}
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -228,7 +239,7 @@ class Deadlines:
         self.views.schedule(before=self._reput_sys)
         rt.every(TICK, self.tick, "clock timer")
         rt.every(1.0, self._housekeeping, "outbox flush")
-        rt.every(60.0, self._put_supervision, "supervision of the day")  # the day turns over
+        rt.every(60.0, partial(self._put_supervision, always=True), "supervision of the day")  # the day turns over
         path = CommandPath(lock=self.states.lock, begin=self.states.begin, finish=self._commit,
                            after=self._after_command, now=rt.now)
         limit = lambda: self.nc.max_payload  # noqa: E731 - a command that cannot travel is refused first
@@ -253,7 +264,7 @@ class Deadlines:
             await self.outbox.add(self._rows(effects))
         if sweep is not None:
             await set_meta(self.db, "sweep", msgspec.to_builtins(sweep))
-        dirty = [k for k, st in tx.overlay.items() if _view(st) is not None and _view(st) != _view(before[k])]
+        dirty = [k for k, st in tx.overlay.items() if _shown(st) is not None and _shown(st) != _shown(before[k])]
         if dirty:
             await self.db.executemany("INSERT OR IGNORE INTO dirty_views(id) VALUES (?)", [(k,) for k in dirty])
         changed = await tx.commit()
@@ -266,8 +277,10 @@ class Deadlines:
         for key, st in changed.items():
             (self.major.add if _major(st) else self.major.discard)(key)
             old = before.get(key)
+            if _watched(old) != _watched(st):
+                self.supervision_stale = True
             if old is None or old.clocks != st.clocks:
-                self.timer.push_all(entries_for(st, self.rules))
+                self.timer.push_all(entries_for(st, self.rules, changed_clocks(old, st)))
         return changed
 
     async def _flush(self) -> None:
@@ -280,12 +293,15 @@ class Deadlines:
     async def _put_views(self) -> None:
         """The owed `<id>.clocks`, each once its facts are in the stream: an incident with effects
         still in the outbox keeps its view owed until they are published."""
+        # Counted before the outbox is read: a change committed after this (a batch or a timer
+        # chunk running meanwhile) may not be in the stream yet, so its view waits for the next
+        # round; one committed before it is either published or held.
+        seen = {key: self.changes.get(key, 0) for key in self.dirty_views}
         held = await waiting(self.outbox, self.rt.subjects)
-        keys = [k for k in self.dirty_views if k not in held]
+        keys = [k for k in seen if k not in held]
         limit = view_limit(self.nc)
         for start in range(0, len(keys), KV_CHUNK):
-            chunk = keys[start:start + KV_CHUNK]
-            seen = {key: self.changes.get(key, 0) for key in chunk}
+            chunk = [k for k in keys[start:start + KV_CHUNK] if self.changes.get(k, 0) == seen[k]]
             # None for an incident off the board (a late event long after the close).
             views = {kv_key(key, "clocks"): view_of(st) for key in chunk
                      if (st := self.states.get(key)) is not None and self.history.on_board(key)}
@@ -309,10 +325,14 @@ class Deadlines:
         """With each reconcile round: `sys.sweep` again, `sys.supervision` recomputed and put."""
         await self.rt.kv_put(SWEEP_KEY, encode_view(sweep_view(self.sweep)))
         self.supervision = None
-        await self._put_supervision()
+        await self._put_supervision(always=True)
 
-    async def _put_supervision(self) -> None:
-        """`sys.supervision` for today, put when it differs from what was last put."""
+    async def _put_supervision(self, always: bool = False) -> None:
+        """`sys.supervision` for today, put when it differs from what was last put; computed only
+        when a commit changed what it reads, or `always` (the day may have turned)."""
+        if not (always or self.supervision_stale or self.supervision is None):
+            return
+        self.supervision_stale = False
         now = self.rt.now()
         cal = self.rules.cal
         watched = [Watched(id=k, grade=st.grade, open=not st.closed, supervised_at=st.supervised_at)
@@ -324,6 +344,7 @@ class Deadlines:
             await self.rt.kv_put(SUPERVISION_KEY, encode_view(msgspec.structs.replace(view, updated_at=now)))
         except Exception as exc:  # retried by the next change or the minute's check
             log.warning("deadlines: putting %s failed (%s); retrying", SUPERVISION_KEY, exc)
+            self.supervision_stale = True
             return
         self.supervision = view
 
@@ -363,7 +384,9 @@ class Deadlines:
                 effects = tx.fold_each(due, _incident_of, partial(fire, rules=self.rules, now=now))
                 if effects:
                     await self._commit(tx, effects)
-            await self._after()
+            await self._flush()
+            await self._put_views()
+        await self._put_supervision()
         await self._check_sweeps()
 
     # --- sweeps ------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from watchboard.services.deadlines.logic import (
     Rules,
     SweepState,
     Timer,
+    changed_clocks,
     check_sweeps,
     command_done,
     command_extend,
@@ -288,6 +289,29 @@ def test_timer_pops_in_time_order_up_to_now() -> None:
     assert [e.when for e in due] == sorted(e.when for e in due)
     assert [(e.clock, e.kind) for e in due if e.kind == "breach"] == [("first_response", "breach"), ("report_up", "breach")]
     assert len(timer.pop_due(local("2026-12-31 00:00"), 3)) == 3
+
+
+def test_firing_changes_one_clock_and_leaves_the_committed_state_alone() -> None:
+    """The timer's firings copy only the clock they change (the rest stay shared): the state
+    given in is as it was, and the timer is fed the entries of that clock alone."""
+    st = incident("II")
+    frozen = encode_state(st)
+    breach = next(e for e in entries_for(st, RULES) if e.kind == "breach" and e.clock == "first_response")
+    new, out = fire(st, breach, RULES, breach.when)
+    assert new is not None and isinstance(out[0], ev.ClockBreached)
+    assert encode_state(st) == frozen  # nothing of the committed state changed in place
+    assert changed_clocks(st, new) == {"first_response"}
+    again = entries_for(new, RULES, changed_clocks(st, new))
+    assert {e.clock for e in again} == {"first_response"} and [e.kind for e in again] == ["remind"]
+
+
+@pytest.mark.parametrize(("before", "expected"), [
+    (None, None),  # a new state: all its clocks' entries
+    ("same", set()),  # nothing changed: nothing to push
+])
+def test_changed_clocks(before: str | None, expected: set[str] | None) -> None:
+    st = incident("II")
+    assert changed_clocks(None if before is None else decode_state(encode_state(st)), st) == expected
 
 
 # --- commands ------------------------------------------------------------------------

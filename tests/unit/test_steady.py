@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watchboard.bus.steady import STEADY, settle
+from watchboard.bus.steady import STEADY, loading, settle
 
 
 class FakeCollector:
@@ -44,3 +44,15 @@ def test_settle(frozen: int, before: tuple[int, int, int], did: bool, after: tup
     assert collector.threshold == after
     assert collector.calls == calls
 
+
+
+@pytest.mark.parametrize(("before", "after"), [
+    ((700, 10, 10), STEADY),  # the defaults: raised while loading
+    ((100_000, 5, 50), (100_000, STEADY[1], 50)),  # a deployment's higher figures kept
+])
+def test_loading_raises_thresholds_without_freezing(before: tuple[int, int, int], after: tuple[int, int, int]) -> None:
+    collector = FakeCollector(0, before)
+    loading(collector, STEADY)
+    assert collector.threshold == after
+    assert collector.calls == ["set_threshold"]  # nothing collected or frozen before the state is loaded
+    assert settle(collector, STEADY) is True  # and the settle at ready still freezes

@@ -290,6 +290,8 @@ async def run_service(
 async def _run_service(service: Service, ctx: ServiceContext, stop: asyncio.Event,
                        ready: asyncio.Event | None) -> None:
     metrics = current_metrics()
+    if ctx.settle_gc:  # what is loaded now lives on (bus/steady.py)
+        steady.loading()
     if ctx.standby is not None and not ctx.standby.active:
         from watchboard.bus.standby import run_standby
 

@@ -8,7 +8,10 @@ grading's CPU at load (issue 13). So, once, just before the service says it is r
 
 - one full collection (garbage left by loading is not frozen with the rest), then
   `gc.freeze()`: what lives now is out of every later collection;
-- thresholds raised for the steady state (`STEADY`): a consumer batch of 256 events allocates
+- thresholds raised for the steady state (`STEADY`) — already while loading (`loading`): a
+  restart of deadlines with 100,000 clocks decoded its 20,000 states in 0.62 s at the default
+  thresholds and in 0.13 s without collections, and fired 10,000 overdue breaches with the
+  young generation collected every 700 allocations; a consumer batch of 256 events allocates
   some tens of thousands of containers, nearly all freed by reference counting; the young
   generation is collected a few times per batch instead of dozens, each bounded by
   `STEADY[0]` objects (about a millisecond), and cycles are still found.
@@ -30,6 +33,13 @@ class Collector(Protocol):
     def get_freeze_count(self) -> int: ...
     def get_threshold(self) -> tuple[int, int, int]: ...
     def set_threshold(self, threshold0: int, threshold1: int = ..., threshold2: int = ...) -> None: ...
+
+
+def loading(collector: Collector = gc, thresholds: tuple[int, int, int] = STEADY) -> None:
+    """While a service loads its state (and catches up): the steady thresholds already, since
+    nearly everything allocated then lives on and a collection would find nothing."""
+    current = collector.get_threshold()
+    collector.set_threshold(*(max(a, b) for a, b in zip(current, thresholds, strict=True)))
 
 
 def settle(collector: Collector = gc, thresholds: tuple[int, int, int] = STEADY) -> bool:

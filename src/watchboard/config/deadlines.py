@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -140,6 +141,7 @@ class DeadlinesConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 _PERCENT = re.compile(r"^(\d{1,2})%$")
 
 
+@lru_cache(maxsize=64)  # the timer asks for every clock's points: a handful of strings, parsed once
 def parse_warning_point(text: str) -> float | Duration:
     """'80%' → 0.8 (fraction of the clock used); '30m' → Duration before due."""
     m = _PERCENT.match(text.strip())

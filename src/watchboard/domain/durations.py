@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import time
+from functools import lru_cache
 from typing import Literal
 
 DurationUnit = Literal["s", "m", "h", "d", "wh", "wd"]
@@ -48,6 +49,11 @@ def parse_duration(text: str) -> Duration:
     """'45s', '30m', '2h', '1d' (calendar), '3wh' (working hours), '5wd' (working days)."""
     if not isinstance(text, str):
         raise ValueError(f"{text!r} is not a duration string like '2h', '3wh' or '5wd'")
+    return _parse_duration(text)
+
+
+@lru_cache(maxsize=256)  # the clocks' config asks for the same few strings at every firing
+def _parse_duration(text: str) -> Duration:
     m = _DURATION.match(text.strip())
     if not m:
         raise ValueError(f"{text!r} is not a duration: write a whole number and a unit, "
