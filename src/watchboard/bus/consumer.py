@@ -1,4 +1,5 @@
 """The durable pull-consumer loop: fetch a batch, let the handler commit its effects, ack.
+Fetches return as soon as an event arrived (bus/pull.py).
 
 Contract with the handler (`BatchHandler`): it receives the decoded events of one batch
 in stream order and returns only after every effect is committed (SQLite written, effect
@@ -33,6 +34,7 @@ from nats.js import api
 from nats.js.errors import NotFoundError
 
 from watchboard.bus.errors import map_nats_error
+from watchboard.bus.pull import Pull
 from watchboard.bus.subjects import STREAM
 from watchboard.domain.events import NO_INCIDENT, OWNER, AnyEvent, decode_event, event_type
 
@@ -134,18 +136,18 @@ async def run_consumer(
     so, else after the batch whose last message had nothing after it (or a fetch found none)."""
     stats = stats or ConsumerStats()
     js = nc.jetstream(timeout=5)
-    sub = None
+    sub: Pull | None = None
     while not stop.is_set():
         try:
             if sub is None:
                 await ensure_consumer(nc, durable, filters)
-                sub = await js.pull_subscribe_bind(durable, STREAM)
+                sub = await Pull(nc, STREAM, durable).start()
                 if caught_up is not None and not caught_up.is_set():
                     info = await js.consumer_info(STREAM, durable)
                     if not info.num_pending:
                         caught_up.set()
             try:
-                msgs = await sub.fetch(batch, timeout=fetch_timeout)
+                msgs = await sub.fetch(batch, fetch_timeout)
             except (TimeoutError, nats.errors.TimeoutError):
                 stats.lag, stats.failing = 0, False  # nothing came within the wait: nothing pending
                 if caught_up is not None:
@@ -170,7 +172,8 @@ async def run_consumer(
             except TypeError:
                 log.error("consumer %s: handler failed (%s: %s); the batch will be redelivered",
                           durable, exc.__class__.__name__, exc, exc_info=stats.failures == 1)
-            if isinstance(exc, NotFoundError):
+            if isinstance(exc, NotFoundError) and sub is not None:
+                await sub.unsubscribe()
                 sub = None
             try:
                 await asyncio.wait_for(stop.wait(), 1.0)
@@ -239,14 +242,14 @@ async def catch_up(nc: Client, durable: str, filters: Sequence[str], handle: Bat
     await ensure_consumer(nc, durable, filters)
     if not (await js.consumer_info(STREAM, durable)).num_pending:
         return 0  # caught up already: no fetch waiting `idle` for nothing (a restart's common case)
-    sub = await js.pull_subscribe_bind(durable, STREAM)
+    sub = await Pull(nc, STREAM, durable).start()
     stats = ConsumerStats()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit
     try:
         while loop.time() < deadline:
             try:
-                msgs = await sub.fetch(batch, timeout=idle)
+                msgs = await sub.fetch(batch, idle)
             except (TimeoutError, nats.errors.TimeoutError):
                 break
             await _process(msgs, handle, stats, event_head(filters))
