@@ -169,8 +169,9 @@ QUOTE_CASES = [
      'mainstream media: TV at city level ≥ city ("exposed by provincial or city mainstream media (forums)", '
      "seed 003 3(3)) → II Major"),
     ("reposts: seed 003 3(3)", [m(url="u1", metrics=Metrics(reposts=160))],
-     "转发合计 160 ≥ 100(「微博转发达100条以上」,预案003 三(三))→ II 重大",
-     'reposts 160 ≥ 100 ("reposted 100+ times on Weibo", seed 003 3(3)) → II Major'),
+     "转发合计 160 ≥ 100(较宽读法,各来源相加;原文「微博转发达100条以上」,预案003 三(三))→ II 重大",
+     'reposts 160 ≥ 100 (a looser reading, sources added up, of "reposted 100+ times on Weibo", seed 003 3(3))'
+     " → II Major"),
     ("cross_region: seed 003 3(3)", [m(cross_region=True)],
      "跨地区(报告标明)(「跨地区的」,预案003 三(三))→ II 重大",
      'crosses regions (reported) ("crossing regions", seed 003 3(3)) → II Major'),

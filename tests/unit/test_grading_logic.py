@@ -124,8 +124,8 @@ def test_reported_event_carries_both_languages() -> None:
     state, effects = step(None, reported(reposts=150), GradingConfig(), UNITS, T0)
     graded = [e for e in effects if isinstance(e, ev.IncidentGraded)]
     assert len(graded) == 1
-    assert graded[0].reasons[0].startswith("转发合计 150 ≥ 100(「微博转发达100条以上」")
-    assert graded[0].reasons_en[0].startswith('reposts 150 ≥ 100 ("reposted 100+ times on Weibo"')
+    assert graded[0].reasons[0].startswith("转发合计 150 ≥ 100(较宽读法,各来源相加;原文「微博转发达100条以上」")
+    assert graded[0].reasons_en[0].startswith('reposts 150 ≥ 100 (a looser reading, sources added up, of "reposted 100+ times on Weibo"')
     view = view_of(state)  # type: ignore[arg-type]
     assert view is not None
     assert (view.reasons, view.reasons_en) == (graded[0].reasons, graded[0].reasons_en)

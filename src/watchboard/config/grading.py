@@ -75,8 +75,9 @@ class RepostsRule(_Conf):
     # sum: reposts of every source on `platforms`, added up (a story's spread as a whole);
     # per_source: the reposts of ONE source (one URL = one post) must reach `min_reposts`.
     count: str = "sum"
-    quote: str = "「微博转发达100条以上」,预案003 三(三)"
-    quote_en: str = '"reposted 100+ times on Weibo", seed 003 3(3)'
+    # The default sums, which the plan's words do not: the quote says it reads them loosely.
+    quote: str = "较宽读法,各来源相加;原文「微博转发达100条以上」,预案003 三(三)"
+    quote_en: str = 'a looser reading, sources added up, of "reposted 100+ times on Weibo", seed 003 3(3)'
 
 
 class CrossRegionRule(_Conf):
