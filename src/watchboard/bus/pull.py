@@ -73,13 +73,16 @@ class Pull:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait + GRACE
         while len(msgs) < batch:
-            left = deadline - loop.time()
-            if left <= 0:
-                break
             try:
-                msg = await asyncio.wait_for(self.queue.get(), left)
-            except TimeoutError:
-                break
+                msg = self.queue.get_nowait()  # what has come already: no wait (no task) per message
+            except asyncio.QueueEmpty:
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                try:
+                    msg = await asyncio.wait_for(self.queue.get(), left)
+                except TimeoutError:
+                    break
             status = msg.headers.get("Status") if msg.headers else None
             if status is None:
                 msgs.append(msg)  # a delivery (of this request or an earlier one)
