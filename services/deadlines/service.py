@@ -36,7 +36,7 @@ from watchboard.config import ConfigError, ConfigSource
 from watchboard.config.calendar import load_calendar
 from watchboard.config.deadlines import DeadlinesConfig, load_deadlines
 from watchboard.domain import events as ev
-from watchboard.domain.bounds import bounded, check_effects
+from watchboard.domain.bounds import bounded, check_effects, fit_view
 from watchboard.domain.calendar import WorkCalendar, coverage_warning, covered_until
 from watchboard.domain.commands import Command, Ctx, Done, Extend, Sweep
 from watchboard.domain.supervision import MAJOR_GRADES, Watched, owed_on
@@ -341,7 +341,8 @@ class Deadlines:
         if self.supervision is not None and view == self.supervision:
             return
         try:
-            await self.rt.kv_put(SUPERVISION_KEY, encode_view(msgspec.structs.replace(view, updated_at=now)))
+            data, _ = fit_view(msgspec.structs.replace(view, updated_at=now), view_limit(self.nc))
+            await self.rt.kv_put(SUPERVISION_KEY, data)  # thousands of open I/II incidents: ids summarised
         except Exception as exc:  # retried by the next change or the minute's check
             log.warning("deadlines: putting %s failed (%s); retrying", SUPERVISION_KEY, exc)
             self.supervision_stale = True

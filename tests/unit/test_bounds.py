@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import msgspec
 import pytest
@@ -21,6 +21,7 @@ from watchboard.domain.views import (
     NoticesView,
     NoticeView,
     SlipView,
+    SupervisionDayView,
     TaskView,
     encode_view,
 )
@@ -136,6 +137,8 @@ def test_the_mildest_summary_that_fits_is_used() -> None:
     (ClocksView(clocks=[ClockView(name="report_up", due_at=AT, basis="calendar", status="breached")],
                 slips=[SlipView(unit=f"u{i}" * 20, clock="report_up", count=3) for i in range(2_000)]), 8 * 1024),
     (GradeView(grade="II", reasons=["理由" * 500] * 40, owner_reason="x" * 5_000), 4 * 1024),
+    (SupervisionDayView(day=date(2026, 11, 23), working_day=True, due=[f"01M8{i:022d}" for i in range(40_000)],
+                        unsupervised=[f"01M8{i:022d}" for i in range(0, 40_000, 2)]), MIB - HEADER_ROOM),
 ])
 def test_every_view_type_is_summarised_to_fit(view: msgspec.Struct, limit: int) -> None:
     assert len(encode_view(view)) > limit
@@ -151,3 +154,16 @@ def test_notices_keep_the_latest() -> None:
     data, _ = fit_view(view, 32 * 1024)
     out = msgspec.json.decode(data, type=NoticesView)
     assert out.notices[-1].to == "p4999" and out.acknowledged_by == "p-li"
+
+
+@pytest.mark.parametrize(("limit", "kept"), [(MIB - HEADER_ROOM, 5_000), (64 * 1024, 500), (1024, 0)])
+def test_supervision_keeps_its_counts_when_ids_are_left_out(limit: int, kept: int) -> None:
+    """40,000 open I/II incidents (ULIDs) do not fit in one message: the ids the view keeps are
+    the first of each list, and the counts the board shows stay whole."""
+    view = SupervisionDayView(day=date(2026, 11, 23), working_day=True, due=[f"01M8{i:022d}" for i in range(40_000)],
+                              unsupervised=[f"01M8{i:022d}" for i in range(0, 40_000, 2)])
+    data, summarised = fit_view(view, limit)
+    out = msgspec.json.decode(data, type=SupervisionDayView)
+    assert summarised and len(data) <= limit
+    assert (len(out.due), len(out.unsupervised)) == (kept, kept)
+    assert (out.due_count, out.unsupervised_count) == (40_000, 20_000)

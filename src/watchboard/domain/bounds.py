@@ -25,6 +25,7 @@ from watchboard.domain.views import (
     CoreView,
     GradeView,
     NoticesView,
+    SupervisionDayView,
     TaskView,
     encode_view,
 )
@@ -166,12 +167,21 @@ def _grade_headline(v: GradeView) -> GradeView:
                    grade_labels={}, summarised=True)
 
 
+def _supervision_keep(n: int) -> Callable[[SupervisionDayView], SupervisionDayView]:
+    """The first `n` ids of each list (the unsupervised first: those are what the desk chases)."""
+    def keep(v: SupervisionDayView) -> SupervisionDayView:
+        return replace(v, due=v.due[:n], unsupervised=v.unsupervised[:n], more_due=v.due_count - len(v.due[:n]),
+                       more_unsupervised=v.unsupervised_count - len(v.unsupervised[:n]), summarised=True)
+    return keep
+
+
 # Each view type's summaries, mildest first; each is applied to the previous one's result.
 SUMMARIES: dict[type, tuple[Callable[[Any], Any], ...]] = {
     CoreView: (_core_texts, _core_latest, _core_headline),
     NoticesView: (_notices_latest(200), _notices_latest(20), _notices_latest(0)),
     ClocksView: (_clocks_short, _clocks_headline),
     GradeView: (_grade_short, _grade_headline),
+    SupervisionDayView: (_supervision_keep(5000), _supervision_keep(500), _supervision_keep(0)),
 }
 
 

@@ -251,6 +251,18 @@ class SupervisionDayView(msgspec.Struct, kw_only=True):
     due: list[str] = msgspec.field(default_factory=list)  # open I/II incidents that day
     unsupervised: list[str] = msgspec.field(default_factory=list)
     updated_at: datetime | None = None
+    # Summarised to fit one message (domain/bounds.py): how many ids each list leaves out.
+    more_due: int = 0
+    more_unsupervised: int = 0
+    summarised: bool = False
+
+    @property
+    def due_count(self) -> int:
+        return len(self.due) + self.more_due
+
+    @property
+    def unsupervised_count(self) -> int:
+        return len(self.unsupervised) + self.more_unsupervised
 
 
 CALENDAR_KEY = "sys.calendar"

@@ -30,23 +30,23 @@ def supervision_text(day: SupervisionDayView | None, owed: list[Row], lang: Lang
     if not day.working_day:
         out.append(f"\n{t('supervision.rest', lang, day=when)}", style=DIM)
         return out
-    if not day.unsupervised:
-        out.append(f"\n{t('supervision.all', lang, day=when, n=len(day.due))}", style=colours.ok_soft)
+    if not day.unsupervised_count:
+        out.append(f"\n{t('supervision.all', lang, day=when, n=day.due_count)}", style=colours.ok_soft)
         return out
-    out.append(f"\n{t('supervision.owed', lang, day=when, k=len(day.unsupervised), n=len(day.due))}",
+    out.append(f"\n{t('supervision.owed', lang, day=when, k=day.unsupervised_count, n=day.due_count)}",
                style=colours.warn_text)
     for row in owed[:SHOWN]:
         out.append("\n• ")
         out.append(f"{row.grade or '?'} ", style=colours.grade_text.get(row.grade, ""))
         out.append(row.title)
-    if len(day.unsupervised) > SHOWN:
-        out.append(f"\n  …(+{len(day.unsupervised) - SHOWN})", style=DIM)
+    if day.unsupervised_count > SHOWN:
+        out.append(f"\n  …(+{day.unsupervised_count - SHOWN})", style=DIM)
     return out
 
 
 def owed_count(day: SupervisionDayView | None) -> int:
     """How many open I/II incidents still owe today's supervision (0 on a rest day or unknown)."""
-    return len(day.unsupervised) if day is not None and day.working_day else 0
+    return day.unsupervised_count if day is not None and day.working_day else 0
 
 
 class SupervisionPanel(Static):
