@@ -19,12 +19,11 @@ from typing import Any
 
 import docx
 import pytest
-from aiohttp import web
 from aiosmtpd.controller import Controller
 from nats.aio.client import Client
 
 from tests.reports_week import ZONE, later_event, week
-from tests.support import FakeClock, eventually, kv_get, running
+from tests.support import FakeClock, eventually, kv_get, running, webhook
 from watchboard.bus.jetstream import EventPublisher, ensure_stream
 from watchboard.bus.reader import scan
 from watchboard.bus.server import NatsServer
@@ -69,22 +68,9 @@ def smtp() -> Iterator[tuple[Sink, int]]:
 
 @pytest.fixture
 async def robot() -> Any:
-    """A webhook receiver keeping each JSON body."""
-    bodies: list[dict[str, Any]] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        bodies.append(await request.json())
-        return web.json_response({"errcode": 0})
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield bodies, f"http://127.0.0.1:{port}/hook"
-    await runner.cleanup()
+    """A webhook receiver (tests/support.py): what it received, (Idempotency-Key, JSON body) each."""
+    async with webhook() as (url, received):
+        yield received, url
 
 
 def config_dir(tmp_path: Path, smtp_port: int, hook: str) -> ConfigSource:
@@ -135,7 +121,7 @@ async def _quiet(seconds: float) -> None:
 async def test_daily_report_at_17_once_across_a_restart_and_a_second_notify(
         nats_server: NatsServer, nc: Client, tmp_path: Path, smtp: tuple[Sink, int], robot: Any) -> None:
     sink, port = smtp
-    bodies, hook = robot
+    received, hook = robot
     source = config_dir(tmp_path, port, hook)
     await publish_week(nc)
     clock = FakeClock(local(18, "16:59"))
@@ -161,7 +147,7 @@ async def test_daily_report_at_17_once_across_a_restart_and_a_second_notify(
             assert "截至17时00分" in paragraphs[2]  # as of the scheduled moment
             assert "七、交办任务" in paragraphs and len(document.tables) >= 5
             assert "现将2026年11月18日" in mail.get_body(("plain",)).get_content()  # the summary in the body
-        robots = [b for b in bodies if b["subject"] == DAILY_SUBJECT]
+        robots = [b for _, b in received if b["subject"] == DAILY_SUBJECT]
         assert len(robots) == 1 and robots[0]["body"].endswith("每日舆情汇报-2026-11-18.docx")
         assert "新增网络舆情" in robots[0]["body"]
         kept = first / "reports" / "每日舆情汇报-2026-11-18.docx"
@@ -191,7 +177,7 @@ async def test_daily_report_at_17_once_across_a_restart_and_a_second_notify(
 async def test_two_notify_instances_send_the_monday_circular_once(
         nats_server: NatsServer, nc: Client, tmp_path: Path, smtp: tuple[Sink, int], robot: Any) -> None:
     sink, port = smtp
-    bodies, hook = robot
+    received, hook = robot
     source = config_dir(tmp_path, port, hook)
     await publish_week(nc)
     clock = FakeClock(local(23, "08:59", 50))
@@ -206,7 +192,7 @@ async def test_two_notify_instances_send_the_monday_circular_once(
         mails = await eventually(both, timeout=40, what="the weekly circular")
         await _quiet(6 * 30 * TICK)  # both notify looked again: still one each
         assert len(sink.reports(WEEKLY_SUBJECT)) == 2
-        assert [b["subject"] for b in bodies].count(WEEKLY_SUBJECT) == 1
+        assert [b["subject"] for _, b in received].count(WEEKLY_SUBJECT) == 1
         name, document = word_file(mails[0])
         assert name == "督查通报-2026-W47.docx"
         assert document.paragraphs[0].text == "关于2026年第47周网络舆情处置时限落实情况的督查通报"

@@ -9,10 +9,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aiohttp import web
 from nats.aio.client import Client
 
-from tests.support import eventually, kv_get, request, running
+from tests.support import eventually, kv_get, request, running, start_webhook
 from watchboard.bus.server import NatsServer
 from watchboard.config import ConfigSource
 from watchboard.services.grading.service import build as build_grading
@@ -39,22 +38,10 @@ def notify_toml(url: str) -> str:
 
 async def test_grade_ii_reaches_webhook_and_ack_is_recorded(nats_server: NatsServer, nc: Client, tmp_path: Path) -> None:
     """A grade II report → notices POSTed to a local webhook with Idempotency-Key; ack stops escalation."""
-    received: list[tuple[str, dict]] = []
-
-    async def hook(request_: web.Request) -> web.Response:
-        received.append((request_.headers.get("Idempotency-Key", ""), await request_.json()))
-        return web.json_response({"errcode": 0})
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    url, received, runner = await start_webhook()
     config = tmp_path / "config"
     config.mkdir()
-    (config / "notify.toml").write_text(notify_toml(f"http://127.0.0.1:{port}/hook"), encoding="utf-8")
+    (config / "notify.toml").write_text(notify_toml(url), encoding="utf-8")
     source = ConfigSource(config)
     try:
         async with running(build_intake(source), nats_server.url, tmp_path / "intake"), \
@@ -149,22 +136,10 @@ async def test_queued_notices_go_out_at_once_not_a_tick_later(nats_server: NatsS
     from watchboard.bus.subjects import Subjects
     from watchboard.domain.events import IncidentGraded, IncidentReported, Mention, NoticeSent, decode_event
 
-    received: list[str] = []
-
-    async def hook(request_: web.Request) -> web.Response:
-        received.append(request_.headers.get("Idempotency-Key", ""))
-        return web.json_response({"errcode": 0})
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    url, received, runner = await start_webhook()
     config = tmp_path / "config"
     config.mkdir()
-    (config / "notify.toml").write_text(notify_toml(f"http://127.0.0.1:{port}/hook"), encoding="utf-8")
+    (config / "notify.toml").write_text(notify_toml(url), encoding="utf-8")
     source = ConfigSource(config)
     sent: dict[str, NoticeSent] = {}
 
@@ -186,9 +161,9 @@ async def test_queued_notices_go_out_at_once_not_a_tick_later(nats_server: NatsS
             await EventPublisher(nc, Subjects()).publish_all([reported, graded])
             await eventually(lambda: _async(len(received) >= 2 or None), timeout=8, what="webhook deliveries")
             assert time.monotonic() - t0 < 8
-            await eventually(lambda: _async(set(received) <= set(sent) or None), timeout=8,
+            await eventually(lambda: _async({k for k, _ in received} <= set(sent) or None), timeout=8,
                              what="notice.sent of each webhook delivery")
-            assert {sent[k].channel for k in received} <= {"webhook", "webhook:wecom"}
+            assert {sent[k].channel for k, _ in received} <= {"webhook", "webhook:wecom"}
     finally:
         await sub.unsubscribe()
         await runner.cleanup()
