@@ -324,8 +324,8 @@ class Deadlines:
     async def _reput_sys(self) -> None:
         """With each reconcile round: `sys.sweep` again, `sys.supervision` recomputed and put."""
         await self.rt.kv_put(SWEEP_KEY, encode_view(sweep_view(self.sweep)))
-        self.supervision = None
-        await self._put_supervision(always=True)
+        self.supervision = None  # computed and put again
+        await self._put_supervision()
 
     async def _put_supervision(self, always: bool = False) -> None:
         """`sys.supervision` for today, put when it differs from what was last put; computed only
